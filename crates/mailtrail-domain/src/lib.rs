@@ -1,0 +1,19 @@
+//! Typed values of mailtrail's domain: addresses, message ids, tokens, event
+//! kinds, status rules and bounce reasons. No I/O lives here; everything is
+//! checked once at the edge and then trusted (DESIGN.md section 6).
+
+mod email_address;
+mod event;
+mod message_id;
+mod reason;
+mod recipient_kind;
+mod status;
+pub mod token;
+
+pub use email_address::{AddressError, EmailAddress};
+pub use event::{EventKind, UnknownEventKind};
+pub use message_id::{InvalidMessageId, MessageId};
+pub use reason::{EnhancedStatus, Reason, UnknownReason};
+pub use recipient_kind::RecipientKind;
+pub use status::{Opener, Status, UnknownStatus};
+pub use token::{Claims, Keyring, Purpose, TokenError, TokenKey};

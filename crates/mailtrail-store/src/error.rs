@@ -1,0 +1,24 @@
+//! The store's error type.
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not `sqlite:` or `postgres:`.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    /// A unique constraint was violated (e.g. a user that already exists).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A referenced row does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Stored data could not be read back (a bug or a foreign write).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}

@@ -1,0 +1,13 @@
+//! Persistence for mailtrail: one [`Store`] trait with a SQLite and a
+//! PostgreSQL implementation, each with its own SQL and migrations
+//! (DESIGN.md sections 5 and 9). Only this crate knows SQL.
+
+mod error;
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+mod store;
+
+pub use error::StoreError;
+pub use model::*;
+pub use store::{Store, connect};

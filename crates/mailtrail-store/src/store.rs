@@ -1,0 +1,121 @@
+//! The [`Store`] trait: every read and write mailtrail makes.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mailtrail_domain::EmailAddress;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::StoreError;
+
+/// Everything mailtrail persists. Each method is one transaction: nothing is
+/// ever half-written. All reads of organisation data take the organisation
+/// id, so a caller cannot see another organisation's rows by mistake.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // -- organisations, users, keys --
+
+    /// The organisation named `name`, created with default settings if absent.
+    async fn ensure_organisation(&self, name: &str) -> Result<Organisation, StoreError>;
+
+    /// An organisation by id.
+    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>, StoreError>;
+
+    /// Adds a user; `Conflict("user")` if the address is taken.
+    async fn create_user(&self, org_id: Uuid, email: &EmailAddress, password_hash: &str, is_admin: bool) -> Result<User, StoreError>;
+
+    /// A user by sign-in address (case-insensitive).
+    async fn user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
+
+    /// Stores a new API key (hash only).
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<(), StoreError>;
+
+    /// Resolves a key by the hex SHA-256 of its secret; revoked keys resolve
+    /// to nothing. Records the time of use.
+    async fn api_key_owner(&self, key_hash: &str) -> Result<Option<ApiKeyOwner>, StoreError>;
+
+    // -- sending --
+
+    /// Stores a message, its recipients, a `queued` event and a delivery job
+    /// per recipient, in one transaction. Recipients whose address is on the
+    /// suppression list get a `suppressed` event and status instead, and no
+    /// job. A repeated idempotency key returns the earlier message.
+    async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError>;
+
+    /// Claims up to `limit` due jobs for `lease` (a crashed worker's jobs
+    /// come back when the lease ends). On PostgreSQL this uses
+    /// `FOR UPDATE SKIP LOCKED` so that several nodes can share the queue.
+    async fn claim_jobs(&self, worker: &str, now: OffsetDateTime, lease: time::Duration, limit: u32) -> Result<Vec<Job>, StoreError>;
+
+    /// What a worker needs to build the copies of a message.
+    async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError>;
+
+    /// Finishes a job: records the event (sent, delivered or failed) and
+    /// deletes the job, in one transaction.
+    async fn complete_job(&self, job_id: Uuid, event: &NewEvent) -> Result<(), StoreError>;
+
+    /// Records a `deferred` event and schedules the job again at `retry_at`,
+    /// with its attempt count increased, in one transaction.
+    async fn retry_job(&self, job_id: Uuid, event: &NewEvent, retry_at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Records an event and updates the recipient's derived status (and its
+    /// reason, when the event has one).
+    async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError>;
+
+    /// Records many events in one transaction (group commit).
+    async fn record_events(&self, events: &[NewEvent]) -> Result<(), StoreError>;
+
+    // -- reading --
+
+    /// A message of the organisation with its recipients and their events.
+    async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError>;
+
+    /// Messages of the organisation, newest first, with their recipients
+    /// (without events).
+    async fn list_messages(&self, org_id: Uuid, filter: &MessageFilter) -> Result<Vec<Message>, StoreError>;
+
+    // -- sandbox --
+
+    /// Stores a copy captured by the sandbox transport.
+    async fn insert_sandbox_copy(&self, recipient_id: Uuid, raw: &[u8], at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// The organisation's captured copies, newest first.
+    async fn sandbox_copies(&self, org_id: Uuid, limit: u32) -> Result<Vec<SandboxCopy>, StoreError>;
+
+    // -- suppressions --
+
+    /// Adds (or refreshes) an address on the organisation's suppression list.
+    async fn add_suppression(&self, org_id: Uuid, address: &EmailAddress, reason: &str) -> Result<(), StoreError>;
+
+    /// The organisation's suppression list.
+    async fn suppressions(&self, org_id: Uuid) -> Result<Vec<Suppression>, StoreError>;
+
+    /// Removes an address; whether it was there.
+    async fn delete_suppression(&self, org_id: Uuid, address: &EmailAddress) -> Result<bool, StoreError>;
+
+    // -- retention --
+
+    /// Deletes detailed events older than `before`; recipients keep their
+    /// derived status and counts. Returns how many events went.
+    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Opens the store named by `url` (`sqlite://path` or `postgres://...`),
+/// creating a SQLite file if needed. Does not migrate.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(crate::sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(crate::postgres::PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
