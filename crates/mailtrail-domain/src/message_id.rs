@@ -35,8 +35,12 @@ impl MessageId {
         if !s.contains('@') {
             return Err(InvalidMessageId("no @"));
         }
-        if s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'<' || b == b'>') {
-            return Err(InvalidMessageId("contains whitespace, control characters or brackets"));
+        if s.bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'<' || b == b'>')
+        {
+            return Err(InvalidMessageId(
+                "contains whitespace, control characters or brackets",
+            ));
         }
         Ok(Self(s.to_owned()))
     }

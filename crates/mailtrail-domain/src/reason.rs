@@ -102,17 +102,95 @@ impl Reason {
 
 fn from_text(t: &str) -> Option<Reason> {
     const TABLE: &[(&[&str], Reason)] = &[
-        (&["user unknown", "unknown user", "no such user", "mailbox not found", "does not exist", "recipient not found", "unknown recipient", "invalid recipient", "no mailbox", "address rejected: user unknown", "mailbox unavailable", "undeliverable address"], Reason::UserUnknown),
-        (&["mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage", "insufficient storage"], Reason::MailboxFull),
-        (&["host not found", "domain not found", "no mx", "name or service not known", "host unknown", "unrouteable", "nxdomain"], Reason::HostUnknown),
-        (&["spam", "blocked as bulk", "content rejected"], Reason::SpamDetected),
+        (
+            &[
+                "user unknown",
+                "unknown user",
+                "no such user",
+                "mailbox not found",
+                "does not exist",
+                "recipient not found",
+                "unknown recipient",
+                "invalid recipient",
+                "no mailbox",
+                "address rejected: user unknown",
+                "mailbox unavailable",
+                "undeliverable address",
+            ],
+            Reason::UserUnknown,
+        ),
+        (
+            &[
+                "mailbox full",
+                "mailbox is full",
+                "over quota",
+                "quota exceeded",
+                "exceeded storage",
+                "insufficient storage",
+            ],
+            Reason::MailboxFull,
+        ),
+        (
+            &[
+                "host not found",
+                "domain not found",
+                "no mx",
+                "name or service not known",
+                "host unknown",
+                "unrouteable",
+                "nxdomain",
+            ],
+            Reason::HostUnknown,
+        ),
+        (
+            &[
+                "blocklist",
+                "blacklist",
+                "block list",
+                "spamhaus",
+                "spamcop",
+                "dnsbl",
+                "listed at",
+                "client host blocked",
+            ],
+            Reason::Blocked,
+        ),
+        (
+            &["spam", "blocked as bulk", "content rejected"],
+            Reason::SpamDetected,
+        ),
         (&["virus", "malware"], Reason::VirusDetected),
-        (&["too large", "too big", "size limit", "message size exceeds"], Reason::MesgTooBig),
-        (&["relay access denied", "relaying denied", "not permitted to relay", "relay not permitted"], Reason::NoRelaying),
-        (&["blocklist", "blacklist", "block list", "spamhaus", "listed at", "blocked"], Reason::Blocked),
-        (&["spf", "dkim", "dmarc", "authentication required"], Reason::AuthFailure),
-        (&["rate limit", "too many messages", "try again later", "throttl"], Reason::Speeding),
-        (&["disabled", "suspended", "inactive", "deactivated"], Reason::Suspend),
+        (
+            &["too large", "too big", "size limit", "message size exceeds"],
+            Reason::MesgTooBig,
+        ),
+        (
+            &[
+                "relay access denied",
+                "relaying denied",
+                "not permitted to relay",
+                "relay not permitted",
+            ],
+            Reason::NoRelaying,
+        ),
+        (&["blocked"], Reason::Blocked),
+        (
+            &["spf", "dkim", "dmarc", "authentication required"],
+            Reason::AuthFailure,
+        ),
+        (
+            &[
+                "rate limit",
+                "too many messages",
+                "try again later",
+                "throttl",
+            ],
+            Reason::Speeding,
+        ),
+        (
+            &["disabled", "suspended", "inactive", "deactivated"],
+            Reason::Suspend,
+        ),
         (&["policy"], Reason::PolicyViolation),
     ];
     TABLE
@@ -213,7 +291,9 @@ impl EnhancedStatus {
         let class = it.next()?;
         let subject = it.next()?;
         let detail = it.next()?;
-        let ok = |p: &str, max: usize| !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit());
+        let ok = |p: &str, max: usize| {
+            !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
+        };
         if !(ok(class, 1) && ok(subject, 3) && ok(detail, 3)) {
             return None;
         }
@@ -221,7 +301,11 @@ impl EnhancedStatus {
         if !matches!(class, 2 | 4 | 5) {
             return None;
         }
-        Some(Self { class, subject: subject.parse().ok()?, detail: detail.parse().ok()? })
+        Some(Self {
+            class,
+            subject: subject.parse().ok()?,
+            detail: detail.parse().ok()?,
+        })
     }
 
     /// Finds the first enhanced status code at the start of an SMTP reply
@@ -260,21 +344,50 @@ mod tests {
         assert!(EnhancedStatus::parse("3.1.1").is_none());
         assert!(EnhancedStatus::parse("5.1").is_none());
         assert!(EnhancedStatus::parse("5.1.1111").is_none());
-        let (es, rest) = EnhancedStatus::split_reply_text("5.1.1 <x@y>: Recipient address rejected");
+        let (es, rest) =
+            EnhancedStatus::split_reply_text("5.1.1 <x@y>: Recipient address rejected");
         assert_eq!(es.unwrap().to_string(), "5.1.1");
         assert_eq!(rest, "<x@y>: Recipient address rejected");
     }
 
     #[test]
     fn reasons_from_replies() {
-        let r = |code, es: &str, text| Reason::from_reply(Some(code), EnhancedStatus::parse(es).as_ref(), text);
-        assert_eq!(r(550, "5.1.1", "<bob@example.test>: Recipient address rejected: User unknown in virtual mailbox table"), Reason::UserUnknown);
+        let r = |code, es: &str, text| {
+            Reason::from_reply(Some(code), EnhancedStatus::parse(es).as_ref(), text)
+        };
+        assert_eq!(
+            r(
+                550,
+                "5.1.1",
+                "<bob@example.test>: Recipient address rejected: User unknown in virtual mailbox table"
+            ),
+            Reason::UserUnknown
+        );
         assert_eq!(r(552, "5.2.2", "Mailbox full"), Reason::MailboxFull);
-        assert_eq!(r(550, "5.7.1", "Message rejected as spam"), Reason::SpamDetected);
-        assert_eq!(r(554, "5.7.1", "Service unavailable; client host blocked using zen.spamhaus.org"), Reason::Blocked);
-        assert_eq!(r(552, "5.3.4", "Message size exceeds fixed limit"), Reason::MesgTooBig);
-        assert_eq!(r(550, "5.7.1", "Rejected by policy"), Reason::PolicyViolation);
-        assert_eq!(r(550, "5.1.2", "bad destination system"), Reason::HostUnknown);
+        assert_eq!(
+            r(550, "5.7.1", "Message rejected as spam"),
+            Reason::SpamDetected
+        );
+        assert_eq!(
+            r(
+                554,
+                "5.7.1",
+                "Service unavailable; client host blocked using zen.spamhaus.org"
+            ),
+            Reason::Blocked
+        );
+        assert_eq!(
+            r(552, "5.3.4", "Message size exceeds fixed limit"),
+            Reason::MesgTooBig
+        );
+        assert_eq!(
+            r(550, "5.7.1", "Rejected by policy"),
+            Reason::PolicyViolation
+        );
+        assert_eq!(
+            r(550, "5.1.2", "bad destination system"),
+            Reason::HostUnknown
+        );
         assert_eq!(r(550, "5.7.1", "Sender denied"), Reason::Rejected);
         assert!(Reason::UserUnknown.is_hard());
         assert!(!Reason::MailboxFull.is_hard());

@@ -161,7 +161,11 @@ impl Status {
         if self == Self::Deferred && next == Self::Failed {
             return next;
         }
-        if next.rank() >= self.rank() { next } else { self }
+        if next.rank() >= self.rank() {
+            next
+        } else {
+            self
+        }
     }
 
     /// Folds a whole timeline, oldest first.
@@ -243,14 +247,26 @@ mod tests {
     #[test]
     fn failed_is_terminal_for_delivery() {
         assert_eq!(d(&[E::Queued, E::Failed, E::Deferred]), Status::Failed);
-        assert_eq!(d(&[E::Queued, E::Failed, E::Sent, E::Delivered]), Status::Failed);
+        assert_eq!(
+            d(&[E::Queued, E::Failed, E::Sent, E::Delivered]),
+            Status::Failed
+        );
     }
 
     #[test]
     fn engagement_outranks_delivery() {
-        assert_eq!(d(&[E::Queued, E::Sent, E::Opened, E::Delivered]), Status::Opened);
-        assert_eq!(d(&[E::Queued, E::Sent, E::Clicked, E::Opened]), Status::Clicked);
-        assert_eq!(d(&[E::Queued, E::Sent, E::ReadReceipt, E::Replied]), Status::Replied);
+        assert_eq!(
+            d(&[E::Queued, E::Sent, E::Opened, E::Delivered]),
+            Status::Opened
+        );
+        assert_eq!(
+            d(&[E::Queued, E::Sent, E::Clicked, E::Opened]),
+            Status::Clicked
+        );
+        assert_eq!(
+            d(&[E::Queued, E::Sent, E::ReadReceipt, E::Replied]),
+            Status::Replied
+        );
     }
 
     #[test]
@@ -258,8 +274,14 @@ mod tests {
         let s = Status::Delivered.apply(E::Opened, Some(Opener::Machine));
         assert_eq!(s, Status::OpenedByMachine);
         assert_eq!(s.apply(E::Opened, Some(Opener::Proxy)), Status::Opened);
-        assert_eq!(Status::Delivered.apply(E::Opened, Some(Opener::SelfOpen)), Status::Delivered);
-        assert_eq!(Status::Opened.apply(E::Opened, Some(Opener::Machine)), Status::Opened);
+        assert_eq!(
+            Status::Delivered.apply(E::Opened, Some(Opener::SelfOpen)),
+            Status::Delivered
+        );
+        assert_eq!(
+            Status::Opened.apply(E::Opened, Some(Opener::Machine)),
+            Status::Opened
+        );
     }
 
     #[test]

@@ -74,15 +74,24 @@ impl std::fmt::Debug for TokenKey {
 impl TokenKey {
     /// A key with an id (carried in every token it signs) and a secret of at
     /// least 16 bytes. `retires_at` stops verification after that time.
-    pub fn new(id: u8, secret: &[u8], retires_at: Option<OffsetDateTime>) -> Result<Self, TokenError> {
+    pub fn new(
+        id: u8,
+        secret: &[u8],
+        retires_at: Option<OffsetDateTime>,
+    ) -> Result<Self, TokenError> {
         if secret.len() < 16 {
             return Err(TokenError::WeakKey);
         }
-        Ok(Self { id, secret: secret.to_vec(), retires_at })
+        Ok(Self {
+            id,
+            secret: secret.to_vec(),
+            retires_at,
+        })
     }
 
     fn mac(&self, data: &[u8]) -> [u8; MAC_LEN] {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut m =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         m.update(data);
         let full = m.finalize().into_bytes();
         let mut out = [0u8; MAC_LEN];
@@ -144,7 +153,12 @@ impl Keyring {
         Ok(Self { keys })
     }
 
-    fn sign_raw(&self, recipient: Uuid, purpose: Purpose, payload: &[u8]) -> Result<Vec<u8>, TokenError> {
+    fn sign_raw(
+        &self,
+        recipient: Uuid,
+        purpose: Purpose,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(TokenError::PayloadTooLong);
         }
@@ -159,7 +173,12 @@ impl Keyring {
     }
 
     /// A URL-safe token (base64url, RFC 4648 section 5).
-    pub fn sign(&self, recipient: Uuid, purpose: Purpose, payload: &[u8]) -> Result<String, TokenError> {
+    pub fn sign(
+        &self,
+        recipient: Uuid,
+        purpose: Purpose,
+        payload: &[u8],
+    ) -> Result<String, TokenError> {
         Ok(URL_SAFE_NO_PAD.encode(self.sign_raw(recipient, purpose, payload)?))
     }
 
@@ -168,23 +187,42 @@ impl Keyring {
     /// on the way back. Without payload it is 50 characters, within the 64
     /// allowed (RFC 5321 section 4.5.3.1.1) with a `bounces+` prefix.
     pub fn sign_for_address(&self, recipient: Uuid, purpose: Purpose) -> String {
-        let raw = self.sign_raw(recipient, purpose, &[]).expect("empty payload always fits");
+        let raw = self
+            .sign_raw(recipient, purpose, &[])
+            .expect("empty payload always fits");
         base32_encode(&raw)
     }
 
     /// Verifies a URL token at `now`.
-    pub fn verify(&self, token: &str, purpose: Purpose, now: OffsetDateTime) -> Result<Claims, TokenError> {
-        let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).map_err(|_| TokenError::Malformed)?;
+    pub fn verify(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        now: OffsetDateTime,
+    ) -> Result<Claims, TokenError> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .map_err(|_| TokenError::Malformed)?;
         self.verify_raw(&raw, purpose, now)
     }
 
     /// Verifies an address token (case-insensitive) at `now`.
-    pub fn verify_address(&self, token: &str, purpose: Purpose, now: OffsetDateTime) -> Result<Claims, TokenError> {
+    pub fn verify_address(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        now: OffsetDateTime,
+    ) -> Result<Claims, TokenError> {
         let raw = base32_decode(token).ok_or(TokenError::Malformed)?;
         self.verify_raw(&raw, purpose, now)
     }
 
-    fn verify_raw(&self, raw: &[u8], purpose: Purpose, now: OffsetDateTime) -> Result<Claims, TokenError> {
+    fn verify_raw(
+        &self,
+        raw: &[u8],
+        purpose: Purpose,
+        now: OffsetDateTime,
+    ) -> Result<Claims, TokenError> {
         if raw.len() < HEADER_LEN + MAC_LEN || raw[0] != VERSION {
             return Err(TokenError::Malformed);
         }
@@ -201,8 +239,13 @@ impl Keyring {
         if got != purpose {
             return Err(TokenError::WrongPurpose);
         }
-        let recipient = Uuid::from_slice(&body[3..HEADER_LEN]).map_err(|_| TokenError::Malformed)?;
-        Ok(Claims { recipient, purpose, payload: body[HEADER_LEN..].to_vec() })
+        let recipient =
+            Uuid::from_slice(&body[3..HEADER_LEN]).map_err(|_| TokenError::Malformed)?;
+        Ok(Claims {
+            recipient,
+            purpose,
+            payload: body[HEADER_LEN..].to_vec(),
+        })
     }
 }
 
@@ -251,7 +294,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn ring() -> Keyring {
-        Keyring::new(vec![TokenKey::new(1, b"0123456789abcdef0123", None).unwrap()]).unwrap()
+        Keyring::new(vec![
+            TokenKey::new(1, b"0123456789abcdef0123", None).unwrap(),
+        ])
+        .unwrap()
     }
 
     #[test]
@@ -259,25 +305,47 @@ mod tests {
         let r = ring();
         let id = Uuid::now_v7();
         let now = OffsetDateTime::now_utc();
-        let t = r.sign(id, Purpose::Click, b"https://example.com/a").unwrap();
+        let t = r
+            .sign(id, Purpose::Click, b"https://example.com/a")
+            .unwrap();
         let c = r.verify(&t, Purpose::Click, now).unwrap();
         assert_eq!(c.recipient, id);
         assert_eq!(c.payload, b"https://example.com/a");
-        assert_eq!(r.verify(&t, Purpose::Open, now), Err(TokenError::WrongPurpose));
+        assert_eq!(
+            r.verify(&t, Purpose::Open, now),
+            Err(TokenError::WrongPurpose)
+        );
         assert!(r.verify(&t[..t.len() - 2], Purpose::Click, now).is_err());
-        let other = Keyring::new(vec![TokenKey::new(1, b"another-secret-key-xx", None).unwrap()]).unwrap();
-        assert_eq!(other.verify(&t, Purpose::Click, now), Err(TokenError::BadSignature));
+        let other = Keyring::new(vec![
+            TokenKey::new(1, b"another-secret-key-xx", None).unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(
+            other.verify(&t, Purpose::Click, now),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
     fn rotation() {
         let now = OffsetDateTime::now_utc();
-        let old = TokenKey::new(1, b"old-secret-0123456789", Some(now + time::Duration::days(1))).unwrap();
-        let t = Keyring::new(vec![old.clone()]).unwrap().sign(Uuid::nil(), Purpose::Open, b"").unwrap();
+        let old = TokenKey::new(
+            1,
+            b"old-secret-0123456789",
+            Some(now + time::Duration::days(1)),
+        )
+        .unwrap();
+        let t = Keyring::new(vec![old.clone()])
+            .unwrap()
+            .sign(Uuid::nil(), Purpose::Open, b"")
+            .unwrap();
         let new = TokenKey::new(2, b"new-secret-0123456789", None).unwrap();
         let ring = Keyring::new(vec![new, old]).unwrap();
         assert!(ring.verify(&t, Purpose::Open, now).is_ok());
-        assert_eq!(ring.verify(&t, Purpose::Open, now + time::Duration::days(2)), Err(TokenError::UnknownKey));
+        assert_eq!(
+            ring.verify(&t, Purpose::Open, now + time::Duration::days(2)),
+            Err(TokenError::UnknownKey)
+        );
     }
 
     #[test]
@@ -286,7 +354,10 @@ mod tests {
         let t = r.sign_for_address(Uuid::now_v7(), Purpose::Bounce);
         assert!(t.len() + "bounces+".len() <= 64, "{}", t.len());
         let now = OffsetDateTime::now_utc();
-        assert!(r.verify_address(&t.to_ascii_uppercase(), Purpose::Bounce, now).is_ok());
+        assert!(
+            r.verify_address(&t.to_ascii_uppercase(), Purpose::Bounce, now)
+                .is_ok()
+        );
     }
 
     proptest! {
