@@ -1,1 +1,25 @@
-fn main() {}
+//! `mailtrail`: the server and its administration commands.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mailtrail::{cli, telemetry};
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The command line: `serve`, `user add`, `token create`, `migrate`.
+//!
+//! Every flag of `serve` has a `MAILTRAIL_*` environment equivalent; both
+//! override the TOML file given with `--config`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use mailtrail_domain::EmailAddress;
+use mailtrail_store::{NewApiKey, Store, StoreError};
+use uuid::Uuid;
+
+use crate::config::{Secret, Settings};
+use crate::{password, startup};
+
+/// Self-hosted email tracking server.
+#[derive(Debug, Parser)]
+#[command(name = "mailtrail", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every command shares: where the data is.
+#[derive(Debug, Args)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "MAILTRAIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded database and generated keys [default: ./mailtrail-data].
+    #[arg(long, global = true, env = "MAILTRAIL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://... [default: SQLite in the data dir].
+    #[arg(long, global = true, env = "MAILTRAIL_DB")]
+    db: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: HTTP API, tracking endpoints and delivery workers.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// HTTP listen address (port 0 picks a free port) [default: 127.0.0.1:8080].
+    #[arg(long, env = "MAILTRAIL_HTTP")]
+    http: Option<SocketAddr>,
+    /// Where mail goes: sandbox, mx, smtp://[user:pass@]host[:port], smtps://..., smtp+starttls://... [default: sandbox].
+    #[arg(long, env = "MAILTRAIL_RELAY")]
+    relay: Option<String>,
+    /// Accept any TLS certificate from the smarthost.
+    #[arg(long, env = "MAILTRAIL_RELAY_TLS_INSECURE")]
+    relay_tls_insecure: Option<bool>,
+    /// Open connections kept to the smarthost.
+    #[arg(long, env = "MAILTRAIL_RELAY_POOL")]
+    relay_pool: Option<usize>,
+    /// Base URL of tracking links [default: http://<http address>].
+    #[arg(long, env = "MAILTRAIL_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Domain of the VERP return path bounces+TOKEN@DOMAIN [default: the sender's domain].
+    #[arg(long, env = "MAILTRAIL_BOUNCE_DOMAIN")]
+    bounce_domain: Option<String>,
+    /// Host name used in EHLO.
+    #[arg(long, env = "MAILTRAIL_HOSTNAME")]
+    hostname: Option<String>,
+    /// DKIM signing domain (d=).
+    #[arg(long, env = "MAILTRAIL_DKIM_DOMAIN")]
+    dkim_domain: Option<String>,
+    /// DKIM selector (s=).
+    #[arg(long, env = "MAILTRAIL_DKIM_SELECTOR")]
+    dkim_selector: Option<String>,
+    /// DKIM private key, PEM (RSA or Ed25519).
+    #[arg(long, env = "MAILTRAIL_DKIM_KEY")]
+    dkim_key: Option<PathBuf>,
+    /// Secret for tracking tokens [default: generated once into the data dir].
+    #[arg(long, env = "MAILTRAIL_TOKEN_SECRET", hide_env_values = true)]
+    token_secret: Option<String>,
+    /// Largest accepted message in bytes [default: 25 MB].
+    #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
+    max_message_bytes: Option<usize>,
+    /// Delivery jobs processed at once.
+    #[arg(long, env = "MAILTRAIL_WORKERS")]
+    workers: Option<usize>,
+    /// First retry delay after a temporary failure, seconds (doubles each time).
+    #[arg(long, env = "MAILTRAIL_RETRY_INITIAL_SECS")]
+    retry_initial_secs: Option<u64>,
+    /// Longest delay between retries, seconds.
+    #[arg(long, env = "MAILTRAIL_RETRY_MAX_DELAY_SECS")]
+    retry_max_delay_secs: Option<u64>,
+    /// Give up after this many seconds (failed, expired) [default: 3 days].
+    #[arg(long, env = "MAILTRAIL_RETRY_MAX_AGE_SECS")]
+    retry_max_age_secs: Option<u64>,
+    /// Days of detailed events to keep [default: 30].
+    #[arg(long, env = "MAILTRAIL_RETENTION_DAYS")]
+    retention_days: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user (to the default organisation unless --org is given).
+    Add {
+        /// Sign-in address.
+        email: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input; otherwise one is generated and printed.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Organisation name.
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API key for a user; it is printed once, only its hash is stored.
+    Create {
+        /// The user's address.
+        #[arg(long)]
+        user: String,
+        /// A label for the key.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.common.config.as_deref())?;
+    if let Some(d) = cli.common.data_dir {
+        settings.data_dir = d;
+    }
+    if let Some(db) = cli.common.db {
+        settings.db = Some(Secret::new(db));
+    }
+    match cli.command {
+        Command::Serve(args) => {
+            apply_serve_args(&mut settings, args);
+            settings.validate()?;
+            startup::serve(settings).await
+        }
+        Command::Migrate => {
+            open_store(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Add { email, admin, password_stdin, org }) => {
+            let email = EmailAddress::parse(&email).with_context(|| format!("EMAIL {email:?}"))?;
+            let (pw, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+                let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+                if pw.chars().count() < 8 {
+                    bail!("password: must be at least 8 characters");
+                }
+                (pw, false)
+            } else {
+                (password::generate(), true)
+            };
+            let hash = password::hash(&pw)?;
+            let store = open_store(&settings).await?;
+            let org = store.ensure_organisation(&org).await?;
+            match store.create_user(org.id, &email, &hash, admin).await {
+                Ok(user) => {
+                    println!("user {} added (id {}, organisation {}{})", user.email, user.id, org.name, if admin { ", admin" } else { "" });
+                    if generated {
+                        println!("password: {pw}");
+                    }
+                    Ok(())
+                }
+                Err(StoreError::Conflict(_)) => bail!("user {email} already exists"),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Token(TokenCommand::Create { user, name }) => {
+            let email = EmailAddress::parse(&user).with_context(|| format!("--user {user:?}"))?;
+            let store = open_store(&settings).await?;
+            let Some(u) = store.user_by_email(&email).await? else {
+                bail!("no user {email}: add one with `mailtrail user add {email} --admin --password-stdin`");
+            };
+            let (key, prefix) = mailtrail_http::generate_api_key();
+            store
+                .create_api_key(&NewApiKey {
+                    id: Uuid::now_v7(),
+                    user_id: u.id,
+                    name,
+                    key_hash: mailtrail_http::hash_api_key(&key),
+                    prefix,
+                })
+                .await?;
+            println!("{key}");
+            eprintln!("This key is shown once; only its hash is stored.");
+            Ok(())
+        }
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    startup::open_store(settings).await
+}
+
+fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = a.$f { s.$f = v; } )* };
+    }
+    macro_rules! set_opt {
+        ($($f:ident),*) => { $( if let Some(v) = a.$f { s.$f = Some(v); } )* };
+    }
+    set!(http, relay, relay_tls_insecure, relay_pool, max_message_bytes, workers, retry_initial_secs, retry_max_delay_secs, retry_max_age_secs, retention_days);
+    set_opt!(public_url, bounce_domain, hostname, dkim_domain, dkim_selector, dkim_key);
+    if let Some(t) = a.token_secret {
+        s.token_secret = Some(Secret::new(t));
+    }
+}

@@ -1,0 +1,212 @@
+//! Typed settings: defaults → one TOML file (`--config`) → `MAILTRAIL_*`
+//! environment → flags (DESIGN.md section 6). The environment and flags are
+//! read by clap (each flag has an `env`), so both simply override the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// A secret that never prints: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where outbound mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relay {
+    /// The built-in inbox: nothing leaves the machine.
+    Sandbox,
+    /// Direct delivery to each recipient's MX.
+    Mx,
+    /// A smarthost URL (`smtp://`, `smtp+starttls://`, `smtps://`); it may
+    /// hold a password, so it is never printed whole.
+    Smarthost(Secret),
+}
+
+impl Relay {
+    /// Parses `sandbox`, `mx` or a smarthost URL.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "sandbox" => Ok(Self::Sandbox),
+            "mx" => Ok(Self::Mx),
+            url if url.starts_with("smtp://") || url.starts_with("smtps://") || url.starts_with("smtp+starttls://") => {
+                Ok(Self::Smarthost(Secret::new(url)))
+            }
+            other => bail!(
+                "relay: {:?} is not sandbox, mx, or an smtp://, smtps:// or smtp+starttls:// URL",
+                other.split('@').next_back().unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// The whole configuration of `mailtrail serve` (and the parts the other
+/// commands share).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the embedded database and generated keys live.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; default: SQLite in `data_dir`.
+    pub db: Option<Secret>,
+    /// HTTP listen address.
+    pub http: SocketAddr,
+    /// `sandbox`, `mx` or a smarthost URL.
+    pub relay: String,
+    /// Accept any certificate from the smarthost (tests, private CAs).
+    pub relay_tls_insecure: bool,
+    /// Connections kept open to the smarthost.
+    pub relay_pool: usize,
+    /// Base URL of tracking links; default `http://<http>`.
+    pub public_url: Option<String>,
+    /// Domain of the VERP return path; default: the sender's domain.
+    pub bounce_domain: Option<String>,
+    /// Name used in EHLO.
+    pub hostname: Option<String>,
+    /// DKIM signing domain (d=).
+    pub dkim_domain: Option<String>,
+    /// DKIM selector (s=).
+    pub dkim_selector: Option<String>,
+    /// PEM private key file (RSA or Ed25519).
+    pub dkim_key: Option<PathBuf>,
+    /// Secret for tracking tokens; default: generated once into `data_dir`.
+    pub token_secret: Option<Secret>,
+    /// Largest accepted message, in bytes.
+    pub max_message_bytes: usize,
+    /// Delivery jobs processed at once.
+    pub workers: usize,
+    /// First retry delay after a temporary failure, in seconds; doubles each time.
+    pub retry_initial_secs: u64,
+    /// Longest delay between retries, in seconds.
+    pub retry_max_delay_secs: u64,
+    /// Give up (failed, expired) after this many seconds since acceptance.
+    pub retry_max_age_secs: u64,
+    /// Days of detailed events to keep.
+    pub retention_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("mailtrail-data"),
+            db: None,
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            relay: "sandbox".into(),
+            relay_tls_insecure: false,
+            relay_pool: 8,
+            public_url: None,
+            bounce_domain: None,
+            hostname: None,
+            dkim_domain: None,
+            dkim_selector: None,
+            dkim_key: None,
+            token_secret: None,
+            max_message_bytes: 25 * 1024 * 1024,
+            workers: 16,
+            retry_initial_secs: 60,
+            retry_max_delay_secs: 3600,
+            retry_max_age_secs: 3 * 24 * 3600,
+            retention_days: 30,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults overlaid with the TOML file at `path`, if any.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        match path {
+            None => Ok(Self::default()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("config file {}", p.display()))
+            }
+        }
+    }
+
+    /// The database URL: the configured one, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.db {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("mailtrail.db").display()),
+        }
+    }
+
+    /// The relay, parsed.
+    pub fn relay(&self) -> anyhow::Result<Relay> {
+        Relay::parse(&self.relay)
+    }
+
+    /// Checks what can be checked before start-up.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.relay()?;
+        let dkim = [self.dkim_domain.is_some(), self.dkim_selector.is_some(), self.dkim_key.is_some()];
+        if dkim.iter().any(|x| *x) && !dkim.iter().all(|x| *x) {
+            bail!("dkim: --dkim-domain, --dkim-selector and --dkim-key must be given together");
+        }
+        if self.workers == 0 {
+            bail!("workers: must be at least 1");
+        }
+        if self.relay_pool == 0 {
+            bail!("relay_pool: must be at least 1");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("public_url: must start with http:// or https://");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        let r = Relay::parse("smtp://u:hunter2@host:25").unwrap();
+        assert!(!format!("{r:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn relay_errors_do_not_leak_passwords() {
+        let e = Relay::parse("ftp://u:hunter2@host").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn toml_overrides_defaults_and_refuses_unknown_keys() {
+        let s: Settings = toml::from_str("http = \"127.0.0.1:0\"\nworkers = 3").unwrap();
+        assert_eq!(s.workers, 3);
+        assert_eq!(s.relay, "sandbox");
+        assert!(toml::from_str::<Settings>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn dkim_all_or_nothing() {
+        let s = Settings { dkim_domain: Some("x.test".into()), ..Settings::default() };
+        assert!(s.validate().is_err());
+    }
+}

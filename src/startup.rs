@@ -1,0 +1,198 @@
+//! Building and running the server: store, migrations, delivery workers,
+//! retention, HTTP; and a clean drain on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mailtrail_domain::{Keyring, TokenKey};
+use mailtrail_store::Store;
+use tokio::sync::{Notify, watch};
+
+use crate::config::{Relay, Settings};
+use crate::worker::{Delivery, Worker, WorkerSettings};
+
+/// Opens (creating if needed) and migrates the configured store.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") && settings.db.is_none() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    }
+    let store = mailtrail_store::connect(&url).await.context("opening the database")?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// The token secret: configured, or generated once into the data dir so
+/// that links in sent mail keep working across restarts.
+fn token_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+    let secret = match &settings.token_secret {
+        Some(s) => s.expose().as_bytes().to_vec(),
+        None => load_or_create_secret(&settings.data_dir.join("token-secret"))?,
+    };
+    let key = TokenKey::new(1, &secret, None).context("token_secret")?;
+    Ok(Keyring::new(vec![key])?)
+}
+
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok(s.trim().as_bytes().to_vec());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(path, &hex).with_context(|| format!("writing {}", path.display()))?;
+    Ok(hex.into_bytes())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// A built server, bound to its port, not yet running.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    state: mailtrail_http::AppState,
+    worker: Worker,
+    store: Arc<dyn Store>,
+    retention_days: u32,
+}
+
+impl Application {
+    /// Opens the store, migrates, prepares the transport and binds the
+    /// HTTP port (0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let store = open_store(&settings).await?;
+        let listener = tokio::net::TcpListener::bind(settings.http)
+            .await
+            .with_context(|| format!("binding HTTP on {}", settings.http))?;
+        let addr = listener.local_addr()?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let keyring = Arc::new(token_keyring(&settings)?);
+        let notify = Arc::new(Notify::new());
+
+        let delivery = match settings.relay()? {
+            Relay::Sandbox => Delivery::Sandbox,
+            Relay::Smarthost(url) => Delivery::Smtp(crate::worker::smarthost(url.expose(), &settings)?),
+            Relay::Mx => Delivery::Smtp(crate::worker::mx(&settings)?),
+        };
+        let signer = match (&settings.dkim_domain, &settings.dkim_selector, &settings.dkim_key) {
+            (Some(d), Some(s), Some(k)) => Some(Arc::new(crate::worker::dkim_signer(d, s, k)?)),
+            _ => None,
+        };
+        let worker = Worker::new(
+            store.clone(),
+            delivery,
+            signer,
+            keyring.clone(),
+            notify.clone(),
+            WorkerSettings {
+                concurrency: settings.workers,
+                bounce_domain: settings.bounce_domain.clone(),
+                public_url: public_url.clone(),
+                retry_initial: Duration::from_secs(settings.retry_initial_secs.max(1)),
+                retry_max_delay: Duration::from_secs(settings.retry_max_delay_secs.max(1)),
+                retry_max_age: Duration::from_secs(settings.retry_max_age_secs),
+            },
+        );
+        let state = mailtrail_http::AppState {
+            store: store.clone(),
+            settings: mailtrail_http::HttpSettings {
+                max_message_bytes: settings.max_message_bytes,
+                public_url,
+            },
+            notify,
+        };
+        Ok(Self { listener, addr, state, worker, store, retention_days: settings.retention_days })
+    }
+
+    /// The bound HTTP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs until `shutdown` resolves, then stops accepting requests and
+    /// jobs, lets in-flight requests and deliveries finish, and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
+        let retention = tokio::spawn(retention_loop(self.store.clone(), self.retention_days, stop_rx.clone()));
+        tracing::info!(http.addr = %self.addr, "mailtrail listening on http://{}", self.addr);
+        let mut http_stop = stop_rx.clone();
+        let server = tokio::spawn(mailtrail_http::serve(self.listener, self.state, async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        }));
+        shutdown.await;
+        tracing::info!("shutting down: draining requests and deliveries");
+        let _ = stop_tx.send(true);
+        server.await.context("HTTP task")?.context("HTTP server")?;
+        worker.await.context("worker task")?;
+        retention.abort();
+        tracing::info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    // Tools and tests that start on port 0 read the address from here.
+    println!("mailtrail listening on http://{}", app.addr());
+    app.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Purges detailed events past the retention period, hourly; recipients
+/// keep their final status and counts.
+async fn retention_loop(store: Arc<dyn Store>, days: u32, mut stop: watch::Receiver<bool>) {
+    loop {
+        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+        match store.purge_events(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events.purged = n, "retention: purged old events"),
+            Err(e) => tracing::warn!(error = %e, "retention: purge failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

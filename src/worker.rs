@@ -1,0 +1,304 @@
+//! Delivery workers: claim jobs from the durable queue, build each
+//! recipient's copy, hand it to the transport, and record what happened
+//! (DESIGN.md section 4, flow 1).
+//!
+//! A job is one recipient's copy. It is claimed with a lease, so a crash
+//! never loses it: an unfinished job comes back when its lease ends.
+//! Temporary failures retry with exponential backoff until the maximum age,
+//! then fail as `expired` (RFC 5321 section 4.5.4.1 suggests giving up after
+//! 4-5 days; we default to 3).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use mailtrail_domain::{EventKind, Keyring, Purpose, Reason, RecipientKind};
+use mailtrail_mail::compose::{AttachmentRef, Draft};
+use mailtrail_mail::dkim::{DkimKey, Signer};
+use mailtrail_smtp::{Envelope, Outcome, Reply, Transport};
+use mailtrail_store::{Job, NewEvent, OutboundMessage, StatusReason, Store};
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+use uuid::Uuid;
+
+use crate::config::Settings;
+
+/// Where copies go.
+pub enum Delivery {
+    /// The built-in inbox: the copy is stored and counts as delivered.
+    Sandbox,
+    /// An SMTP transport (smarthost or direct MX).
+    Smtp(Arc<dyn Transport>),
+}
+
+/// Tunables of the delivery loop.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Copies in flight at once.
+    pub concurrency: usize,
+    /// VERP domain; `None` uses the sender's domain.
+    pub bounce_domain: Option<String>,
+    /// Base of tracking links.
+    pub public_url: String,
+    /// First retry delay.
+    pub retry_initial: Duration,
+    /// Longest retry delay.
+    pub retry_max_delay: Duration,
+    /// Give up after this long since acceptance.
+    pub retry_max_age: Duration,
+}
+
+/// The delivery loop.
+pub struct Worker {
+    store: Arc<dyn Store>,
+    delivery: Delivery,
+    signer: Option<Arc<Signer>>,
+    keyring: Arc<Keyring>,
+    notify: Arc<Notify>,
+    settings: WorkerSettings,
+    name: String,
+}
+
+/// How long a claimed job stays ours before another worker may take it.
+const LEASE: time::Duration = time::Duration::minutes(10);
+/// How often the queue is polled when nobody pokes the worker.
+const POLL: Duration = Duration::from_secs(1);
+
+impl Worker {
+    /// A worker over `store`, sending through `delivery`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        delivery: Delivery,
+        signer: Option<Arc<Signer>>,
+        keyring: Arc<Keyring>,
+        notify: Arc<Notify>,
+        settings: WorkerSettings,
+    ) -> Self {
+        let name = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
+        Self { store, delivery, signer, keyring, notify, settings, name }
+    }
+
+    /// Claims and delivers jobs until `stop` turns true; the batch in hand
+    /// is finished first, so a shutdown never leaves a copy half-recorded.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let batch = (self.settings.concurrency * 4).clamp(16, 500) as u32;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let jobs = match self.store.claim_jobs(&self.name, OffsetDateTime::now_utc(), LEASE, batch).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming jobs failed; retrying");
+                    Vec::new()
+                }
+            };
+            if jobs.is_empty() {
+                tokio::select! {
+                    _ = self.notify.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                continue;
+            }
+            self.process_batch(jobs).await;
+        }
+    }
+
+    async fn process_batch(&self, jobs: Vec<Job>) {
+        let mut messages: HashMap<Uuid, Option<Arc<OutboundMessage>>> = HashMap::new();
+        for job in &jobs {
+            if messages.contains_key(&job.message_id) {
+                continue;
+            }
+            let loaded = match self.store.outbound_message(job.message_id).await {
+                Ok(m) => m.map(Arc::new),
+                Err(e) => {
+                    tracing::error!(error = %e, message.id = %job.message_id, "loading message failed; job will be retried after its lease");
+                    None
+                }
+            };
+            messages.insert(job.message_id, loaded);
+        }
+        futures::stream::iter(jobs)
+            .for_each_concurrent(self.settings.concurrency, |job| {
+                let msg = messages.get(&job.message_id).cloned().flatten();
+                async move {
+                    if let Some(msg) = msg
+                        && let Err(e) = self.deliver(&job, &msg).await
+                    {
+                        tracing::error!(error = %format!("{e:#}"), job.id = %job.id, recipient.id = %job.recipient_id, "delivery bookkeeping failed; job will be retried after its lease");
+                    }
+                }
+            })
+            .await;
+    }
+
+    /// Builds one copy, sends it, and records the outcome.
+    async fn deliver(&self, job: &Job, msg: &OutboundMessage) -> anyhow::Result<()> {
+        let Some((_, rcpt, _)) = msg.recipients.iter().find(|(id, _, _)| *id == job.recipient_id) else {
+            anyhow::bail!("recipient {} not in message {}", job.recipient_id, msg.id);
+        };
+        let raw = self.build_copy(msg).context("building the copy")?;
+        let bounce_domain = self.settings.bounce_domain.as_deref().unwrap_or(msg.from_address.domain());
+        let token = self.keyring.sign_for_address(job.recipient_id, Purpose::Bounce);
+        let envelope = Envelope {
+            return_path: mailtrail_mail::verp::return_path(&token, bounce_domain),
+            recipient: rcpt.clone(),
+            envid: Some(job.recipient_id.simple().to_string()),
+        };
+        let attempt = job.attempts + 1;
+        let now = OffsetDateTime::now_utc();
+        let outcome = match &self.delivery {
+            Delivery::Sandbox => {
+                self.store.insert_sandbox_copy(job.recipient_id, &raw, now).await?;
+                let event = event(job.recipient_id, EventKind::Delivered, None, serde_json::json!({"attempt": attempt, "transport": "sandbox"}));
+                self.store.complete_job(job.id, &event).await?;
+                return Ok(());
+            }
+            Delivery::Smtp(t) => t.send(&envelope, &raw).await,
+        };
+        match outcome {
+            Outcome::Accepted { reply, remote, final_delivery } => {
+                let kind = if final_delivery { EventKind::Delivered } else { EventKind::Sent };
+                let data = serde_json::json!({"attempt": attempt, "remote": remote, "smtp_code": reply.code, "response": reply.text});
+                tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, %remote, "{kind}");
+                self.store.complete_job(job.id, &event(job.recipient_id, kind, None, data)).await?;
+            }
+            Outcome::Permanent { reply, remote } => {
+                let reason = reason_of(Some(&reply), None);
+                tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, %remote, smtp.code = reply.code, "failed");
+                let data = serde_json::json!({"attempt": attempt, "remote": remote});
+                self.store.complete_job(job.id, &event(job.recipient_id, EventKind::Failed, Some(reason), data)).await?;
+            }
+            Outcome::Transient { reply, remote, error } => {
+                let age = now - msg.created_at;
+                let data = serde_json::json!({"attempt": attempt, "remote": remote, "error": error});
+                if age >= self.settings.retry_max_age {
+                    let mut reason = reason_of(reply.as_ref(), Some(&error));
+                    reason.reason = Some(Reason::Expired.as_str().to_owned());
+                    tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, "failed: expired after {attempt} attempts");
+                    self.store.complete_job(job.id, &event(job.recipient_id, EventKind::Failed, Some(reason), data)).await?;
+                } else {
+                    let delay = backoff(job.attempts, self.settings.retry_initial, self.settings.retry_max_delay);
+                    let retry_at = now + delay;
+                    let reason = reason_of(reply.as_ref(), Some(&error));
+                    tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, retry.in_secs = delay.as_secs(), "deferred: {error}");
+                    let mut data = data;
+                    data["retry_at"] = serde_json::json!(retry_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+                    self.store.retry_job(job.id, &event(job.recipient_id, EventKind::Deferred, Some(reason), data), retry_at).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn build_copy(&self, msg: &OutboundMessage) -> anyhow::Result<Vec<u8>> {
+        let visible = |k: RecipientKind| -> Vec<_> {
+            msg.recipients.iter().filter(|(_, _, kind)| *kind == k).map(|(_, a, _)| a.clone()).collect()
+        };
+        let to = visible(RecipientKind::To);
+        let cc = visible(RecipientKind::Cc);
+        let attachments: Vec<AttachmentRef<'_>> = msg
+            .content
+            .attachments
+            .iter()
+            .map(|a| AttachmentRef { filename: &a.filename, content_type: &a.content_type, content: &a.content })
+            .collect();
+        let draft = Draft {
+            message_id: &msg.message_id,
+            from: &msg.from_address,
+            from_name: msg.from_name.as_deref(),
+            reply_to: msg.reply_to.as_ref(),
+            to: &to,
+            cc: &cc,
+            subject: &msg.subject,
+            text: msg.content.text.as_deref(),
+            html: msg.content.html.as_deref(),
+            headers: &msg.content.headers,
+            attachments: &attachments,
+            date: msg.created_at,
+            read_receipt: msg.read_receipt,
+            list_unsubscribe: None,
+        };
+        let raw = mailtrail_mail::compose::compose(&draft)?;
+        match &self.signer {
+            Some(s) => Ok(s.sign(&raw)?),
+            None => Ok(raw),
+        }
+    }
+}
+
+fn event(recipient_id: Uuid, kind: EventKind, reason: Option<StatusReason>, data: serde_json::Value) -> NewEvent {
+    NewEvent { id: Uuid::now_v7(), recipient_id, kind, at: OffsetDateTime::now_utc(), opener: None, reason, data }
+}
+
+/// The status reason for a reply (or, with no reply, a connection error).
+fn reason_of(reply: Option<&Reply>, error: Option<&str>) -> StatusReason {
+    match reply {
+        Some(r) => StatusReason {
+            smtp_code: Some(r.code),
+            enhanced_status: r.enhanced.map(|e| e.to_string()),
+            reason: Some(Reason::from_reply(Some(r.code), r.enhanced.as_ref(), &r.text).as_str().to_owned()),
+            text: Some(r.text.clone()),
+        },
+        None => StatusReason {
+            smtp_code: None,
+            enhanced_status: None,
+            reason: Some(Reason::NetworkError.as_str().to_owned()),
+            text: error.map(str::to_owned),
+        },
+    }
+}
+
+/// Exponential backoff: `initial * 2^attempts`, capped.
+pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.min(20));
+    initial.saturating_mul(factor).min(max)
+}
+
+/// The smarthost transport for `url`.
+pub fn smarthost(url: &str, settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
+    let mut opts = mailtrail_smtp::SmarthostOptions::default();
+    opts.pool_size = settings.relay_pool;
+    opts.tls_insecure = settings.relay_tls_insecure;
+    if let Some(h) = &settings.hostname {
+        opts.helo_name = h.clone();
+    }
+    Ok(Arc::new(mailtrail_smtp::Smarthost::from_url(url, opts).context("relay")?))
+}
+
+/// The direct-to-MX transport.
+pub fn mx(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
+    let mut opts = mailtrail_smtp::MxOptions::default();
+    if let Some(h) = &settings.hostname {
+        opts.helo_name = h.clone();
+    }
+    Ok(Arc::new(mailtrail_smtp::Mx::new(opts).context("relay mx")?))
+}
+
+/// The DKIM signer for the configured key.
+pub fn dkim_signer(domain: &str, selector: &str, key_file: &Path) -> anyhow::Result<Signer> {
+    let pem = std::fs::read_to_string(key_file).with_context(|| format!("dkim_key: reading {}", key_file.display()))?;
+    let key = DkimKey::from_pem(&pem).with_context(|| format!("dkim_key: {}", key_file.display()))?;
+    Signer::new(domain, selector, key).context("dkim")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let i = Duration::from_secs(60);
+        let m = Duration::from_secs(3600);
+        assert_eq!(backoff(0, i, m), Duration::from_secs(60));
+        assert_eq!(backoff(1, i, m), Duration::from_secs(120));
+        assert_eq!(backoff(3, i, m), Duration::from_secs(480));
+        assert_eq!(backoff(10, i, m), m);
+        assert_eq!(backoff(u32::MAX, i, m), m);
+    }
+}

@@ -1,0 +1,96 @@
+//! The built binary, run the way the README tells a newcomer to run it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mailtrail"))
+}
+
+#[tokio::test]
+async fn newcomer_flow_with_default_data_dir() {
+    let cwd = tempfile::tempdir().unwrap();
+
+    let mut add = bin()
+        .current_dir(cwd.path())
+        .args(["user", "add", "admin@example.test", "--admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+
+    let out = bin().current_dir(cwd.path()).args(["token", "create", "--user", "admin@example.test", "--name", "ci"]).output().unwrap();
+    assert!(out.status.success(), "token create: {}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.len() > 20, "{key}");
+    assert!(cwd.path().join("mailtrail-data").join("mailtrail.db").exists(), "default data dir is ./mailtrail-data");
+
+    // `mailtrail serve` as the README says; only the port is moved (to 0)
+    // so that the test never collides with anything on 8080.
+    let mut server = bin()
+        .current_dir(cwd.path())
+        .arg("serve")
+        .env("MAILTRAIL_HTTP", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({"from": "admin@example.test", "to": ["friend@example.test"], "subject": "Hi", "text": "Hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m: Value = client.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        if m["recipients"][0]["status"] == "delivered" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not delivered: {m}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // SIGTERM drains and exits cleanly.
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
+}
+
+#[test]
+fn bad_cli_input_fails_clearly() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = bin().current_dir(cwd.path()).args(["user", "add", "not an address"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EMAIL"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = bin().current_dir(cwd.path()).args(["token", "create", "--user", "ghost@example.test"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = bin().current_dir(cwd.path()).args(["serve", "--relay", "ftp://x"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relay"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = bin().current_dir(cwd.path()).args(["--db", "mysql://x", "migrate"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite://"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,0 +1,9 @@
+//! The integration tests: one binary, the real server on port 0, real
+//! peers (PostgreSQL, Postfix) where users have them.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod cli;
+mod delivery;
