@@ -154,7 +154,11 @@ impl Worker {
         let now = OffsetDateTime::now_utc();
         let outcome = match &self.delivery {
             Delivery::Sandbox => {
-                self.store.insert_sandbox_copy(job.recipient_id, &raw, now).await?;
+                // As a final delivery agent would, record the envelope
+                // sender in Return-Path (RFC 5321 section 4.4).
+                let mut stored = format!("Return-Path: <{}>\r\n", envelope.return_path).into_bytes();
+                stored.extend_from_slice(&raw);
+                self.store.insert_sandbox_copy(job.recipient_id, &stored, now).await?;
                 let event = event(job.recipient_id, EventKind::Delivered, None, serde_json::json!({"attempt": attempt, "transport": "sandbox"}));
                 self.store.complete_job(job.id, &event).await?;
                 return Ok(());
