@@ -1,1 +1,18 @@
-//! mailtrail-mail
+//! Pure mail formats for mailtrail: composing one recipient's copy of a
+//! message (RFC 5322, RFC 2045-2047 via mail-builder), signing it with DKIM
+//! (RFC 6376, RFC 8463) and the VERP return path that lets a bounce name the
+//! recipient it is about.
+//!
+//! Nothing here opens a socket or touches a database: every function takes
+//! bytes or typed values and returns bytes or typed values, so the send path,
+//! the tests and the benchmarks all exercise the same code (DESIGN.md
+//! sections 5 and 6).
+
+pub mod compose;
+pub mod dkim;
+mod error;
+pub mod verp;
+
+pub use compose::{AttachmentRef, Draft, ListUnsubscribe, compose, validate_extra_header};
+pub use dkim::{DkimKey, KeyAlgorithm, Signer};
+pub use error::MailError;
