@@ -107,6 +107,9 @@ struct ServeArgs {
     /// Days of detailed events to keep [default: 30].
     #[arg(long, env = "MAILTRAIL_RETENTION_DAYS")]
     retention_days: Option<u32>,
+    /// Seconds a claimed job stays with its worker before another may take it (crash recovery) [default: 600].
+    #[arg(long, env = "MAILTRAIL_JOB_LEASE_SECS")]
+    job_lease_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,7 +225,7 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
     macro_rules! set_opt {
         ($($f:ident),*) => { $( if let Some(v) = a.$f { s.$f = Some(v); } )* };
     }
-    set!(http, relay, relay_tls_insecure, relay_pool, max_message_bytes, workers, retry_initial_secs, retry_max_delay_secs, retry_max_age_secs, retention_days);
+    set!(http, relay, relay_tls_insecure, relay_pool, max_message_bytes, workers, retry_initial_secs, retry_max_delay_secs, retry_max_age_secs, retention_days, job_lease_secs);
     set_opt!(public_url, bounce_domain, hostname, dkim_domain, dkim_selector, dkim_key);
     if let Some(t) = a.token_secret {
         s.token_secret = Some(Secret::new(t));

@@ -103,6 +103,9 @@ pub struct Settings {
     pub retry_max_age_secs: u64,
     /// Days of detailed events to keep.
     pub retention_days: u32,
+    /// Seconds a claimed delivery job stays with its worker; after a crash
+    /// the job is taken again once this passes.
+    pub job_lease_secs: u64,
 }
 
 impl Default for Settings {
@@ -127,6 +130,7 @@ impl Default for Settings {
             retry_max_delay_secs: 3600,
             retry_max_age_secs: 3 * 24 * 3600,
             retention_days: 30,
+            job_lease_secs: 600,
         }
     }
 }

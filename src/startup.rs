@@ -114,6 +114,7 @@ impl Application {
                 retry_initial: Duration::from_secs(settings.retry_initial_secs.max(1)),
                 retry_max_delay: Duration::from_secs(settings.retry_max_delay_secs.max(1)),
                 retry_max_age: Duration::from_secs(settings.retry_max_age_secs),
+                lease: Duration::from_secs(settings.job_lease_secs.max(1)),
             },
         );
         let state = mailtrail_http::AppState {

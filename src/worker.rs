@@ -49,6 +49,8 @@ pub struct WorkerSettings {
     pub retry_max_delay: Duration,
     /// Give up after this long since acceptance.
     pub retry_max_age: Duration,
+    /// How long a claimed job stays ours before another worker may take it.
+    pub lease: Duration,
 }
 
 /// The delivery loop.
@@ -62,8 +64,6 @@ pub struct Worker {
     name: String,
 }
 
-/// How long a claimed job stays ours before another worker may take it.
-const LEASE: time::Duration = time::Duration::minutes(10);
 /// How often the queue is polled when nobody pokes the worker.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -89,7 +89,8 @@ impl Worker {
             if *stop.borrow() {
                 return;
             }
-            let jobs = match self.store.claim_jobs(&self.name, OffsetDateTime::now_utc(), LEASE, batch).await {
+            let lease = time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(10));
+            let jobs = match self.store.claim_jobs(&self.name, OffsetDateTime::now_utc(), lease, batch).await {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming jobs failed; retrying");

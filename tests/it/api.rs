@@ -196,3 +196,40 @@ async fn healthz() {
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
+
+/// Two nodes on one PostgreSQL database share the queue: every copy is
+/// delivered exactly once.
+#[tokio::test]
+async fn two_nodes_share_one_postgres_queue() {
+    let a = TestApp::spawn_with(Db::Postgres, |_| {}).await;
+    let db = a.db_url().expect("postgres url");
+    let data = a.dir.path().join("data");
+    let b = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.db = Some(mailtrail::config::Secret::new(db.clone()));
+        // Same token secret, as nodes of one installation must share it.
+        s.data_dir = data.clone();
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (code, body) = app
+            .post("/api/v1/messages", &json!({"from": "s@example.test", "to": [format!("a{i}@example.test"), format!("b{i}@example.test"), format!("c{i}@example.test")], "subject": "multi", "text": "t"}))
+            .await;
+        assert_eq!(code, 202, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    // Both nodes see the same organisation's data (the first admin key works on both).
+    for id in &ids {
+        a.wait_for(id, Duration::from_secs(30), |s| s == "delivered").await;
+    }
+    let (_, copies) = a.get("/api/v1/sandbox/messages?limit=500").await;
+    let copies = copies["data"].as_array().unwrap();
+    assert_eq!(copies.len(), 90, "each copy delivered exactly once");
+    let mut rids: Vec<&str> = copies.iter().map(|c| c["recipient_id"].as_str().unwrap()).collect();
+    rids.sort();
+    rids.dedup();
+    assert_eq!(rids.len(), 90);
+    b.stop().await;
+    a.stop().await;
+}

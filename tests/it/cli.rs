@@ -94,3 +94,70 @@ fn bad_cli_input_fails_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite://"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Starts `mailtrail serve` in `cwd` on a free port; returns the child and
+/// its base URL.
+fn spawn_server(cwd: &std::path::Path, extra_env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut cmd = bin();
+    cmd.current_dir(cwd).arg("serve").env("MAILTRAIL_HTTP", "127.0.0.1:0").stdout(Stdio::piped()).stderr(Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "server did not start: {line:?}");
+    (child, base)
+}
+
+/// kill -9 right after messages were accepted: after a restart every
+/// accepted message is delivered, none is lost.
+#[tokio::test]
+async fn crash_never_loses_an_accepted_message() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut add = bin()
+        .current_dir(cwd.path())
+        .args(["user", "add", "admin@example.test", "--admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let out = bin().current_dir(cwd.path()).args(["token", "create", "--user", "admin@example.test"]).output().unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let env = [("MAILTRAIL_JOB_LEASE_SECS", "2")];
+    let (mut server, base) = spawn_server(cwd.path(), &env);
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let r = client
+            .post(format!("{base}/api/v1/messages"))
+            .bearer_auth(&key)
+            .json(&json!({"from": "admin@example.test", "to": [format!("r{i}@example.test"), format!("s{i}@example.test")], "subject": format!("m{i}"), "text": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    Command::new("kill").args(["-KILL", &server.id().to_string()]).status().unwrap();
+    let _ = server.wait();
+
+    let (mut server, base) = spawn_server(cwd.path(), &env);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for id in &ids {
+        loop {
+            let m: Value = client.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+            if m["recipients"].as_array().is_some_and(|rs| rs.len() == 2 && rs.iter().all(|r| r["status"] == "delivered")) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "message lost or stuck after a crash: {m}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(server.wait().unwrap().success());
+}

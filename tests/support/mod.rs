@@ -33,6 +33,7 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pg_db: Option<String>,
+    db_url: Option<String>,
 }
 
 /// The PostgreSQL server the tests use.
@@ -76,6 +77,7 @@ impl TestApp {
             pg_db = Some(name);
         }
         configure(&mut settings);
+        let db_url = settings.db.as_ref().map(|d| d.expose().to_owned());
         let app = Application::build(settings.clone()).await.expect("build app");
         let addr = app.addr();
         let store = mailtrail::startup::open_store(&settings).await.expect("store");
@@ -84,7 +86,12 @@ impl TestApp {
         let handle = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        Self { addr, key, client: reqwest::Client::new(), store, dir, stop: Some(tx), handle: Some(handle), pg_db }
+        Self { addr, key, client: reqwest::Client::new(), store, dir, stop: Some(tx), handle: Some(handle), pg_db, db_url }
+    }
+
+    /// The database URL, when not the default SQLite.
+    pub fn db_url(&self) -> Option<String> {
+        self.db_url.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -154,12 +161,18 @@ impl Drop for TestApp {
     }
 }
 
-/// Creates an admin user and an API key the way the CLI does.
+/// Creates an admin user (unless it exists, as when two nodes share a
+/// database) and an API key, the way the CLI does.
 pub async fn create_admin(store: &std::sync::Arc<dyn Store>, email: &str) -> String {
     let org = store.ensure_organisation("default").await.expect("org");
     let email = EmailAddress::parse(email).unwrap();
-    let hash = mailtrail::password::hash("correct horse battery").unwrap();
-    let user = store.create_user(org.id, &email, &hash, true).await.expect("user");
+    let user = match store.user_by_email(&email).await.expect("user lookup") {
+        Some(u) => u,
+        None => {
+            let hash = mailtrail::password::hash("correct horse battery").unwrap();
+            store.create_user(org.id, &email, &hash, true).await.expect("user")
+        }
+    };
     api_key_for(store, user.id).await
 }
 
