@@ -2,6 +2,7 @@
 //! PostgreSQL implementation, each with its own SQL and migrations
 //! (DESIGN.md sections 5 and 9). Only this crate knows SQL.
 
+mod common;
 mod error;
 pub mod model;
 pub mod postgres;

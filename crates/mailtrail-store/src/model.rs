@@ -214,6 +214,13 @@ pub struct Recipient {
     /// When the status last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Opens by a person (directly or through an image proxy). Kept when
+    /// detailed events are purged.
+    pub opens: u64,
+    /// Opens by a machine (privacy prefetch, scanners): never a person's.
+    pub machine_opens: u64,
+    /// Link clicks by a person.
+    pub clicks: u64,
     /// Events, oldest first (empty in list views).
     pub events: Vec<Event>,
 }

@@ -7,8 +7,8 @@ use mailtrail_domain::EmailAddress;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::model::*;
 use crate::StoreError;
+use crate::model::*;
 
 /// Everything mailtrail persists. Each method is one transaction: nothing is
 /// ever half-written. All reads of organisation data take the organisation
@@ -30,7 +30,13 @@ pub trait Store: Send + Sync + 'static {
     async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>, StoreError>;
 
     /// Adds a user; `Conflict("user")` if the address is taken.
-    async fn create_user(&self, org_id: Uuid, email: &EmailAddress, password_hash: &str, is_admin: bool) -> Result<User, StoreError>;
+    async fn create_user(
+        &self,
+        org_id: Uuid,
+        email: &EmailAddress,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User, StoreError>;
 
     /// A user by sign-in address (case-insensitive).
     async fn user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
@@ -41,6 +47,10 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves a key by the hex SHA-256 of its secret; revoked keys resolve
     /// to nothing. Records the time of use.
     async fn api_key_owner(&self, key_hash: &str) -> Result<Option<ApiKeyOwner>, StoreError>;
+
+    /// Revokes a key of the organisation's users; whether a live key was
+    /// revoked. A revoked key never resolves again.
+    async fn revoke_api_key(&self, org_id: Uuid, key_id: Uuid) -> Result<bool, StoreError>;
 
     // -- sending --
 
@@ -53,7 +63,13 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` due jobs for `lease` (a crashed worker's jobs
     /// come back when the lease ends). On PostgreSQL this uses
     /// `FOR UPDATE SKIP LOCKED` so that several nodes can share the queue.
-    async fn claim_jobs(&self, worker: &str, now: OffsetDateTime, lease: time::Duration, limit: u32) -> Result<Vec<Job>, StoreError>;
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
 
     /// What a worker needs to build the copies of a message.
     async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError>;
@@ -64,7 +80,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a `deferred` event and schedules the job again at `retry_at`,
     /// with its attempt count increased, in one transaction.
-    async fn retry_job(&self, job_id: Uuid, event: &NewEvent, retry_at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn retry_job(
+        &self,
+        job_id: Uuid,
+        event: &NewEvent,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Records an event and updates the recipient's derived status (and its
     /// reason, when the event has one).
@@ -80,26 +101,48 @@ pub trait Store: Send + Sync + 'static {
 
     /// Messages of the organisation, newest first, with their recipients
     /// (without events).
-    async fn list_messages(&self, org_id: Uuid, filter: &MessageFilter) -> Result<Vec<Message>, StoreError>;
+    async fn list_messages(
+        &self,
+        org_id: Uuid,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Message>, StoreError>;
 
     // -- sandbox --
 
     /// Stores a copy captured by the sandbox transport.
-    async fn insert_sandbox_copy(&self, recipient_id: Uuid, raw: &[u8], at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn insert_sandbox_copy(
+        &self,
+        recipient_id: Uuid,
+        raw: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// The organisation's captured copies, newest first.
-    async fn sandbox_copies(&self, org_id: Uuid, limit: u32) -> Result<Vec<SandboxCopy>, StoreError>;
+    async fn sandbox_copies(
+        &self,
+        org_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<SandboxCopy>, StoreError>;
 
     // -- suppressions --
 
     /// Adds (or refreshes) an address on the organisation's suppression list.
-    async fn add_suppression(&self, org_id: Uuid, address: &EmailAddress, reason: &str) -> Result<(), StoreError>;
+    async fn add_suppression(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+        reason: &str,
+    ) -> Result<(), StoreError>;
 
     /// The organisation's suppression list.
     async fn suppressions(&self, org_id: Uuid) -> Result<Vec<Suppression>, StoreError>;
 
     /// Removes an address; whether it was there.
-    async fn delete_suppression(&self, org_id: Uuid, address: &EmailAddress) -> Result<bool, StoreError>;
+    async fn delete_suppression(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+    ) -> Result<bool, StoreError>;
 
     // -- retention --
 

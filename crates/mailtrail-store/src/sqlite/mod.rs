@@ -1,0 +1,920 @@
+//! The embedded SQLite backend (DESIGN.md section 9: the default).
+//!
+//! One file in WAL mode, so readers never wait for the writer. SQLite has a
+//! single writer: every transaction that writes starts with
+//! `BEGIN IMMEDIATE`, which takes the write lock up front and waits for it
+//! (busy timeout) instead of failing with `SQLITE_BUSY` when a read
+//! transaction tries to upgrade. That is also what makes `claim_jobs` safe
+//! with several workers in one process.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mailtrail_domain::{EmailAddress, EventKind, Status};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::common::{self, RecipientState, from_ms, to_ms};
+use crate::model::*;
+use crate::{Store, StoreError};
+
+/// How long a statement waits for the write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Rows per `IN (...)` list: far below SQLite's bound-parameter limit.
+const IN_CHUNK: usize = 500;
+
+/// Events deleted per purge transaction, so that retention never holds the
+/// single write lock for long.
+const PURGE_CHUNK: i64 = 5_000;
+
+/// A [`Store`] on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database named by a `sqlite://PATH`
+    /// URL, in WAL mode with foreign keys enforced. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged message or event survives power loss,
+            // not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            // Each connection to `:memory:` is its own database: keep one,
+            // forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?
+        };
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for tools and tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection (checkpointing the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+const MESSAGE_COLS: &str =
+    "id, message_id, from_address, from_name, subject, read_receipt, metadata, created_at";
+
+const RECIPIENT_COLS: &str = "id, message_id, address, kind, status, reason_smtp_code, \
+     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks";
+
+const STATE_COLS: &str = "id, message_id, org_id, status, reason_smtp_code, \
+     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks";
+
+fn organisation_row(r: &SqliteRow) -> Result<Organisation, StoreError> {
+    Ok(Organisation {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        read_receipt_default: r.try_get("read_receipt_default")?,
+        track_opens_default: r.try_get("track_opens_default")?,
+        track_clicks_default: r.try_get("track_clicks_default")?,
+    })
+}
+
+fn user_row(r: &SqliteRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: r.try_get("id")?,
+        org_id: r.try_get("org_id")?,
+        email: common::address(r.try_get("email")?)?,
+        password_hash: r.try_get("password_hash")?,
+        is_admin: r.try_get("is_admin")?,
+        created_at: from_ms(r.try_get("created_at")?)?,
+    })
+}
+
+fn message_row(r: &SqliteRow) -> Result<Message, StoreError> {
+    Ok(Message {
+        id: r.try_get("id")?,
+        message_id: common::message_id(r.try_get("message_id")?)?,
+        from_address: common::address(r.try_get("from_address")?)?,
+        from_name: r.try_get("from_name")?,
+        subject: r.try_get("subject")?,
+        read_receipt: r.try_get("read_receipt")?,
+        metadata: common::json(r.try_get("metadata")?, "metadata")?,
+        created_at: from_ms(r.try_get("created_at")?)?,
+        recipients: Vec::new(),
+    })
+}
+
+/// A recipient and the id of its message.
+fn recipient_row(r: &SqliteRow) -> Result<(Uuid, Recipient), StoreError> {
+    let recipient = Recipient {
+        id: r.try_get("id")?,
+        address: common::address(r.try_get("address")?)?,
+        kind: common::recipient_kind(r.try_get("kind")?)?,
+        status: common::status(r.try_get("status")?)?,
+        status_reason: common::reason_from_columns(
+            r.try_get("reason_smtp_code")?,
+            r.try_get("reason_enhanced_status")?,
+            r.try_get("reason_name")?,
+            r.try_get("reason_text")?,
+        ),
+        updated_at: from_ms(r.try_get("updated_at")?)?,
+        opens: common::count(r.try_get("opens")?),
+        machine_opens: common::count(r.try_get("machine_opens")?),
+        clicks: common::count(r.try_get("clicks")?),
+        events: Vec::new(),
+    };
+    Ok((r.try_get("message_id")?, recipient))
+}
+
+/// An event and the id of its recipient.
+fn event_row(r: &SqliteRow) -> Result<(Uuid, Event), StoreError> {
+    let reason: Option<String> = r.try_get("reason")?;
+    let event = Event {
+        id: r.try_get("id")?,
+        kind: common::event_kind(r.try_get("kind")?)?,
+        at: from_ms(r.try_get("at")?)?,
+        opener: common::opener(r.try_get("opener")?)?,
+        reason: reason
+            .map(|s| common::json(&s, "event reason"))
+            .transpose()?,
+        data: common::json(r.try_get("data")?, "event data")?,
+    };
+    Ok((r.try_get("recipient_id")?, event))
+}
+
+fn state_row(r: &SqliteRow) -> Result<(Uuid, RecipientState), StoreError> {
+    let state = RecipientState {
+        message_id: r.try_get("message_id")?,
+        org_id: r.try_get("org_id")?,
+        status: common::status(r.try_get("status")?)?,
+        reason: common::reason_from_columns(
+            r.try_get("reason_smtp_code")?,
+            r.try_get("reason_enhanced_status")?,
+            r.try_get("reason_name")?,
+            r.try_get("reason_text")?,
+        ),
+        updated_at: from_ms(r.try_get("updated_at")?)?,
+        opens: r.try_get("opens")?,
+        machine_opens: r.try_get("machine_opens")?,
+        clicks: r.try_get("clicks")?,
+    };
+    Ok((r.try_get("id")?, state))
+}
+
+/// Records `events` and folds them into their recipients' cached status,
+/// inside the caller's write transaction. An event id seen before is
+/// ignored, so a batch retried after an unclear commit counts nothing twice.
+/// With `skip_missing`, events for unknown recipients are dropped (logged);
+/// otherwise they fail the whole transaction.
+async fn apply_events(
+    conn: &mut SqliteConnection,
+    events: &[NewEvent],
+    skip_missing: bool,
+) -> Result<(), StoreError> {
+    let mut ids: Vec<Uuid> = events.iter().map(|e| e.recipient_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut states: HashMap<Uuid, RecipientState> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {STATE_COLS} FROM recipients WHERE id IN ("
+        ));
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            let (id, state) = state_row(&row)?;
+            states.insert(id, state);
+        }
+    }
+    let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
+    for ev in events {
+        let Some(state) = states.get_mut(&ev.recipient_id) else {
+            if skip_missing {
+                tracing::warn!(
+                    recipient.id = %ev.recipient_id,
+                    event.kind = %ev.kind,
+                    "event for an unknown recipient dropped"
+                );
+                continue;
+            }
+            return Err(StoreError::NotFound("recipient"));
+        };
+        let reason = ev.reason.as_ref().map(common::to_json).transpose()?;
+        let inserted = sqlx::query(
+            "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(ev.id)
+        .bind(ev.recipient_id)
+        .bind(state.message_id)
+        .bind(state.org_id)
+        .bind(ev.kind.as_str())
+        .bind(to_ms(ev.at))
+        .bind(ev.opener.map(|o| o.to_string()))
+        .bind(reason)
+        .bind(common::to_json(&ev.data)?)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            state.apply(ev);
+            touched.insert(ev.recipient_id);
+        }
+    }
+    for id in touched {
+        let Some(s) = states.get(&id) else { continue };
+        let r = s.reason.clone().unwrap_or_default();
+        sqlx::query(
+            "UPDATE recipients SET status = ?, reason_smtp_code = ?, reason_enhanced_status = ?, \
+             reason_name = ?, reason_text = ?, updated_at = ?, opens = ?, machine_opens = ?, \
+             clicks = ? WHERE id = ?",
+        )
+        .bind(s.status.as_str())
+        .bind(r.smtp_code.map(i64::from))
+        .bind(r.enhanced_status)
+        .bind(r.reason)
+        .bind(r.text)
+        .bind(to_ms(s.updated_at))
+        .bind(s.opens)
+        .bind(s.machine_opens)
+        .bind(s.clicks)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The recipient of a job, or `NotFound("job")` when the job is gone or
+/// belongs to another recipient than the event.
+async fn job_recipient(
+    conn: &mut SqliteConnection,
+    job_id: Uuid,
+    event: &NewEvent,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT recipient_id FROM jobs WHERE id = ?")
+        .bind(job_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+    let recipient: Uuid = row.try_get("recipient_id")?;
+    if recipient != event.recipient_id {
+        return Err(StoreError::NotFound("job"));
+    }
+    Ok(())
+}
+
+/// Loads the recipients of `messages` into them, in order.
+async fn attach_recipients(pool: &SqlitePool, messages: &mut [Message]) -> Result<(), StoreError> {
+    let mut by_id: HashMap<Uuid, usize> = HashMap::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        by_id.insert(m.id, i);
+    }
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {RECIPIENT_COLS} FROM recipients WHERE message_id IN ("
+        ));
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        qb.push(") ORDER BY message_id, position");
+        for row in qb.build().fetch_all(pool).await? {
+            let (message_id, recipient) = recipient_row(&row)?;
+            if let Some(i) = by_id.get(&message_id) {
+                messages[*i].recipients.push(recipient);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lease_ms(lease: time::Duration) -> i64 {
+    i64::try_from(lease.whole_milliseconds()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ensure_organisation(&self, name: &str) -> Result<Organisation, StoreError> {
+        sqlx::query(
+            "INSERT INTO organisations (id, name, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(to_ms(common::now()))
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT * FROM organisations WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        organisation_row(&row)
+    }
+
+    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>, StoreError> {
+        sqlx::query("SELECT * FROM organisations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(organisation_row)
+            .transpose()
+    }
+
+    async fn create_user(
+        &self,
+        org_id: Uuid,
+        email: &EmailAddress,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User, StoreError> {
+        let user = User {
+            id: Uuid::now_v7(),
+            org_id,
+            email: email.clone(),
+            password_hash: password_hash.to_owned(),
+            is_admin,
+            created_at: from_ms(to_ms(common::now()))?,
+        };
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, email_norm, password_hash, is_admin, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id)
+        .bind(org_id)
+        .bind(email.as_str())
+        .bind(email.normalized())
+        .bind(password_hash)
+        .bind(is_admin)
+        .bind(to_ms(user.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| common::constraint(e, "user", "organisation"))?;
+        Ok(user)
+    }
+
+    async fn user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE email_norm = ?")
+            .bind(email.normalized())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id)
+        .bind(key.user_id)
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(&key.prefix)
+        .bind(to_ms(common::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| common::constraint(e, "api key", "user"))?;
+        Ok(())
+    }
+
+    async fn api_key_owner(&self, key_hash: &str) -> Result<Option<ApiKeyOwner>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT k.id, k.user_id, u.org_id, k.last_used_at FROM api_keys k \
+             JOIN users u ON u.id = k.user_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let owner = ApiKeyOwner {
+            key_id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            org_id: row.try_get("org_id")?,
+        };
+        let last: Option<i64> = row.try_get("last_used_at")?;
+        let now = to_ms(common::now());
+        if last.is_none_or(|l| now.saturating_sub(l) >= common::KEY_USE_RESOLUTION_MS) {
+            sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(owner.key_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(owner))
+    }
+
+    async fn revoke_api_key(&self, org_id: Uuid, key_id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL \
+             AND user_id IN (SELECT id FROM users WHERE org_id = ?)",
+        )
+        .bind(to_ms(common::now()))
+        .bind(key_id)
+        .bind(org_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError> {
+        let mut tx = self.write().await?;
+        if let Some(key) = &msg.idempotency_key
+            && let Some(row) =
+                sqlx::query("SELECT id FROM messages WHERE org_id = ? AND idempotency_key = ?")
+                    .bind(msg.org_id)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+        {
+            return Ok(Inserted::Existing(row.try_get("id")?));
+        }
+        let created = to_ms(msg.created_at);
+        sqlx::query(
+            "INSERT INTO messages (id, org_id, user_id, message_id, from_address, from_name, \
+             reply_to, subject, content, read_receipt, track_opens, track_clicks, metadata, \
+             idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(msg.id)
+        .bind(msg.org_id)
+        .bind(msg.user_id)
+        .bind(msg.message_id.as_str())
+        .bind(msg.from_address.as_str())
+        .bind(&msg.from_name)
+        .bind(msg.reply_to.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(&msg.subject)
+        .bind(common::to_json(&msg.content)?)
+        .bind(msg.read_receipt)
+        .bind(msg.track_opens)
+        .bind(msg.track_clicks)
+        .bind(common::to_json(&msg.metadata)?)
+        .bind(&msg.idempotency_key)
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| common::constraint(e, "message", "organisation or user"))?;
+
+        let norms: Vec<String> = msg
+            .recipients
+            .iter()
+            .map(|r| r.address.normalized())
+            .collect();
+        let mut suppressed: HashSet<String> = HashSet::new();
+        for chunk in norms.chunks(IN_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("SELECT address FROM suppressions WHERE org_id = ");
+            qb.push_bind(msg.org_id).push(" AND address IN (");
+            let mut sep = qb.separated(", ");
+            for a in chunk {
+                sep.push_bind(a.clone());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&mut *tx).await? {
+                suppressed.insert(row.try_get("address")?);
+            }
+        }
+
+        for (position, (r, norm)) in msg.recipients.iter().zip(norms).enumerate() {
+            let is_suppressed = suppressed.contains(&norm);
+            let kind = if is_suppressed {
+                EventKind::Suppressed
+            } else {
+                EventKind::Queued
+            };
+            let status = Status::Queued.apply(kind, None);
+            sqlx::query(
+                "INSERT INTO recipients (id, message_id, org_id, position, address, address_norm, \
+                 kind, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(r.id)
+            .bind(msg.id)
+            .bind(msg.org_id)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(r.address.as_str())
+            .bind(&norm)
+            .bind(r.kind.as_str())
+            .bind(status.as_str())
+            .bind(created)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| common::constraint(e, "recipient", "message"))?;
+            sqlx::query(
+                "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, data) \
+                 VALUES (?, ?, ?, ?, ?, ?, '{}')",
+            )
+            .bind(Uuid::now_v7())
+            .bind(r.id)
+            .bind(msg.id)
+            .bind(msg.org_id)
+            .bind(kind.as_str())
+            .bind(created)
+            .execute(&mut *tx)
+            .await?;
+            if !is_suppressed {
+                sqlx::query(
+                    "INSERT INTO jobs (id, recipient_id, message_id, run_at) VALUES (?, ?, ?, ?)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(r.id)
+                .bind(msg.id)
+                .bind(created)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Inserted::Created(msg.id))
+    }
+
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = to_ms(now);
+        let mut tx = self.write().await?;
+        let rows = sqlx::query(
+            "UPDATE jobs SET locked_by = ?, locked_until = ? WHERE id IN ( \
+               SELECT id FROM jobs WHERE run_at <= ? \
+               AND (locked_until IS NULL OR locked_until <= ?) \
+               ORDER BY run_at, id LIMIT ?) \
+             RETURNING id, message_id, recipient_id, attempts, run_at",
+        )
+        .bind(worker)
+        .bind(now.saturating_add(lease_ms(lease)))
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for r in rows {
+            let run_at: i64 = r.try_get("run_at")?;
+            let attempts: i64 = r.try_get("attempts")?;
+            let job = Job {
+                id: r.try_get("id")?,
+                message_id: r.try_get("message_id")?,
+                recipient_id: r.try_get("recipient_id")?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            };
+            jobs.push((run_at, job));
+        }
+        jobs.sort_by_key(|(run_at, job)| (*run_at, job.id));
+        Ok(jobs.into_iter().map(|(_, j)| j).collect())
+    }
+
+    async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError> {
+        let Some(m) = sqlx::query("SELECT * FROM messages WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT id, address, kind FROM recipients WHERE message_id = ? ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut recipients = Vec::with_capacity(rows.len());
+        for r in rows {
+            recipients.push((
+                r.try_get("id")?,
+                common::address(r.try_get("address")?)?,
+                common::recipient_kind(r.try_get("kind")?)?,
+            ));
+        }
+        let reply_to: Option<String> = m.try_get("reply_to")?;
+        Ok(Some(OutboundMessage {
+            id,
+            org_id: m.try_get("org_id")?,
+            message_id: common::message_id(m.try_get("message_id")?)?,
+            from_address: common::address(m.try_get("from_address")?)?,
+            from_name: m.try_get("from_name")?,
+            reply_to: reply_to.as_deref().map(common::address).transpose()?,
+            subject: m.try_get("subject")?,
+            content: common::json(m.try_get("content")?, "content")?,
+            read_receipt: m.try_get("read_receipt")?,
+            track_opens: m.try_get("track_opens")?,
+            track_clicks: m.try_get("track_clicks")?,
+            created_at: from_ms(m.try_get("created_at")?)?,
+            recipients,
+        }))
+    }
+
+    async fn complete_job(&self, job_id: Uuid, event: &NewEvent) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        job_recipient(&mut tx, job_id, event).await?;
+        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
+        sqlx::query("DELETE FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn retry_job(
+        &self,
+        job_id: Uuid,
+        event: &NewEvent,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        job_recipient(&mut tx, job_id, event).await?;
+        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
+        sqlx::query(
+            "UPDATE jobs SET run_at = ?, attempts = attempts + 1, locked_by = NULL, \
+             locked_until = NULL WHERE id = ?",
+        )
+        .bind(to_ms(retry_at))
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        apply_events(&mut tx, events, true).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE id = ? AND org_id = ?"
+        ))
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let mut message = message_row(&row)?;
+        attach_recipients(&self.pool, std::slice::from_mut(&mut message)).await?;
+        let rows = sqlx::query(
+            "SELECT id, recipient_id, kind, at, opener, reason, data FROM events \
+             WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = ?) \
+             ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let index: HashMap<Uuid, usize> = message
+            .recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        for r in rows {
+            let (recipient_id, event) = event_row(&r)?;
+            if let Some(i) = index.get(&recipient_id) {
+                message.recipients[*i].events.push(event);
+            }
+        }
+        Ok(Some(message))
+    }
+
+    async fn list_messages(
+        &self,
+        org_id: Uuid,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = "
+        ));
+        qb.push_bind(org_id);
+        if let Some(before) = filter.before_id {
+            qb.push(" AND m.id < ").push_bind(before);
+        }
+        if let Some(since) = filter.since {
+            qb.push(" AND m.created_at >= ").push_bind(to_ms(since));
+        }
+        if let Some(until) = filter.until {
+            qb.push(" AND m.created_at < ").push_bind(to_ms(until));
+        }
+        if let Some(subject) = &filter.subject {
+            // SQLite's LIKE ignores case (for ASCII letters).
+            qb.push(" AND m.subject LIKE ")
+                .push_bind(common::contains_pattern(subject))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(recipient) = &filter.recipient {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM recipients ra WHERE ra.message_id = m.id \
+                 AND ra.address_norm LIKE ",
+            )
+            .push_bind(common::contains_pattern(&recipient.to_lowercase()))
+            .push(" ESCAPE '\\')");
+        }
+        if !filter.statuses.is_empty() {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM recipients rs WHERE rs.message_id = m.id \
+                 AND rs.status IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for s in &filter.statuses {
+                sep.push_bind(s.as_str());
+            }
+            qb.push("))");
+        }
+        qb.push(" ORDER BY m.id DESC LIMIT ")
+            .push_bind(common::page_size(filter.limit));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let mut messages = rows
+            .iter()
+            .map(message_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_recipients(&self.pool, &mut messages).await?;
+        Ok(messages)
+    }
+
+    async fn insert_sandbox_copy(
+        &self,
+        recipient_id: Uuid,
+        raw: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sandbox_copies (id, recipient_id, message_id, org_id, address, raw, captured_at) \
+             SELECT ?, id, message_id, org_id, address, ?, ? FROM recipients WHERE id = ?",
+        )
+        .bind(Uuid::now_v7())
+        .bind(raw)
+        .bind(to_ms(at))
+        .bind(recipient_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("recipient"));
+        }
+        Ok(())
+    }
+
+    async fn sandbox_copies(
+        &self,
+        org_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<SandboxCopy>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
+             WHERE org_id = ? ORDER BY captured_at DESC, id DESC LIMIT ?",
+        )
+        .bind(org_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let raw: Vec<u8> = r.try_get("raw")?;
+                Ok(SandboxCopy {
+                    id: r.try_get("id")?,
+                    message_id: r.try_get("message_id")?,
+                    recipient_id: r.try_get("recipient_id")?,
+                    address: r.try_get("address")?,
+                    captured_at: from_ms(r.try_get("captured_at")?)?,
+                    raw: String::from_utf8_lossy(&raw).into_owned(),
+                })
+            })
+            .collect()
+    }
+
+    async fn add_suppression(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO suppressions (org_id, address, reason, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (org_id, address) DO UPDATE SET reason = excluded.reason, \
+             created_at = excluded.created_at",
+        )
+        .bind(org_id)
+        .bind(address.normalized())
+        .bind(reason)
+        .bind(to_ms(common::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| common::constraint(e, "suppression", "organisation"))?;
+        Ok(())
+    }
+
+    async fn suppressions(&self, org_id: Uuid) -> Result<Vec<Suppression>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT address, reason, created_at FROM suppressions WHERE org_id = ? ORDER BY address",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Suppression {
+                    address: r.try_get("address")?,
+                    reason: r.try_get("reason")?,
+                    created_at: from_ms(r.try_get("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_suppression(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM suppressions WHERE org_id = ? AND address = ?")
+            .bind(org_id)
+            .bind(address.normalized())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_ms(before);
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)",
+            )
+            .bind(before)
+            .bind(PURGE_CHUNK)
+            .execute(&self.pool)
+            .await?;
+            total += done.rows_affected();
+            if done.rows_affected() < u64::try_from(PURGE_CHUNK).unwrap_or(u64::MAX) {
+                return Ok(total);
+            }
+        }
+    }
+}
