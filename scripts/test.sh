@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Runs mailtrail's whole test suite on a fresh Debian 12 machine.
+#
+# It installs (with apt, only when missing) and starts what the tests talk
+# to: PostgreSQL on 127.0.0.1:5432, Postfix (the tests run private
+# instances on free loopback ports; the system instance is kept stopped)
+# and Dovecot. Then: rustfmt check, clippy with warnings denied, and
+# `cargo test --workspace`. Safe to run again: with everything in place it
+# installs nothing and goes straight to the Rust checks.
+#
+# Environment:
+#   MAILTRAIL_TEST_POSTGRES_URL  server the tests create databases on
+#                                (default postgres://postgres@127.0.0.1:5432/postgres)
+#   MAILTRAIL_CORPORA            mail corpora (default ../shared/corpora beside the repo)
+#   MAILTRAIL_SKIP_INSTALL=1     check prerequisites but never install or start anything
+set -euo pipefail
+
+section() { printf '\n==> %s\n' "$*"; }
+die() {
+    printf '\nscripts/test.sh: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [[ $(id -u) -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    SUDO=(__no_root__)
+fi
+as_root() {
+    if [[ ${SUDO[0]:-} == __no_root__ ]]; then
+        die "this step needs root (or sudo): $*"
+    fi
+    "${SUDO[@]}" "$@"
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# ---------------------------------------------------------------- packages
+section "System packages"
+PG_PORT=5432
+missing=()
+for pkg in postfix dovecot-imapd; do
+    installed "$pkg" || missing+=("$pkg")
+done
+pg_up() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" >/dev/null 2>&1; }
+pg_clusters() { ls /etc/postgresql/*/*/postgresql.conf 2>/dev/null || true; }
+if ! command -v pg_isready >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
+    missing+=(postgresql-client)
+fi
+if ! { command -v pg_isready >/dev/null 2>&1 && pg_up; } && [[ -z "$(pg_clusters)" ]]; then
+    missing+=(postgresql)
+fi
+
+if ((${#missing[@]})); then
+    [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "missing packages: ${missing[*]} (MAILTRAIL_SKIP_INSTALL=1 forbids installing them)"
+    echo "installing: ${missing[*]}"
+    as_root apt-get update -q
+    # "No configuration" leaves /etc/postfix/main.cf absent, so the system
+    # instance cannot start and never takes port 25.
+    echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    echo "postfix, dovecot-imapd and PostgreSQL are installed"
+fi
+for bin in /usr/sbin/postfix /usr/sbin/smtp-sink /usr/sbin/smtp-source /usr/sbin/dovecot; do
+    [[ -x $bin ]] || die "$bin is missing after installation"
+done
+
+# --------------------------------------------------------------- postfix
+section "Postfix (system instance must be stopped; tests run private instances)"
+if [[ -f /etc/postfix/main.cf ]] && /usr/sbin/postfix status >/dev/null 2>&1; then
+    [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "the system Postfix instance is running; stop it (postfix stop)"
+    echo "stopping the system Postfix instance"
+    as_root /usr/sbin/postfix stop
+fi
+echo "system Postfix instance: not running"
+if [[ $(id -u) -ne 0 ]]; then
+    echo "WARNING: not root: the tests that start a private Postfix instance will fail (postfix start needs root)"
+fi
+
+# ------------------------------------------------------------ postgresql
+section "PostgreSQL on 127.0.0.1:$PG_PORT"
+if ! pg_up; then
+    [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "PostgreSQL is not accepting connections on 127.0.0.1:$PG_PORT"
+    confs="$(pg_clusters)"
+    [[ -n $confs ]] || die "no PostgreSQL cluster exists (is the postgresql package installed?)"
+    # The cluster configured for our port, else the first one.
+    # shellcheck disable=SC2086
+    conf="$(grep -l -E "^[[:space:]]*port[[:space:]]*=[[:space:]]*$PG_PORT([^0-9]|$)" $confs | head -n1 || true)"
+    [[ -n $conf ]] || conf="$(head -n1 <<<"$confs")"
+    version="$(basename "$(dirname "$(dirname "$conf")")")"
+    cluster="$(basename "$(dirname "$conf")")"
+    echo "starting cluster $version/$cluster"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
+    for _ in $(seq 1 60); do
+        pg_up && break
+        sleep 0.5
+    done
+    pg_up || die "PostgreSQL cluster $version/$cluster did not start listening on 127.0.0.1:$PG_PORT"
+fi
+if [[ -z ${MAILTRAIL_TEST_POSTGRES_URL:-} ]]; then
+    MAILTRAIL_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+    if ! PGCONNECT_TIMEOUT=5 psql "$MAILTRAIL_TEST_POSTGRES_URL" -Atqc 'select 1' >/dev/null 2>&1; then
+        # A freshly installed Debian cluster asks for a password over TCP
+        # (scram-sha-256) and has none: give the postgres role one, over the
+        # local socket (peer authentication).
+        [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "cannot connect to $MAILTRAIL_TEST_POSTGRES_URL (set MAILTRAIL_TEST_POSTGRES_URL)"
+        echo "trust authentication is off: setting a password for the postgres role"
+        as_root runuser -u postgres -- psql -p "$PG_PORT" -Atqc "ALTER ROLE postgres PASSWORD 'postgres'" >/dev/null
+        MAILTRAIL_TEST_POSTGRES_URL="postgres://postgres:postgres@127.0.0.1:$PG_PORT/postgres"
+    fi
+fi
+export MAILTRAIL_TEST_POSTGRES_URL
+PGCONNECT_TIMEOUT=5 psql "$MAILTRAIL_TEST_POSTGRES_URL" -Atqc 'select 1' >/dev/null \
+    || die "cannot connect to $MAILTRAIL_TEST_POSTGRES_URL"
+echo "MAILTRAIL_TEST_POSTGRES_URL=${MAILTRAIL_TEST_POSTGRES_URL//:postgres@/:***@}"
+
+# --------------------------------------------------------------- corpora
+section "Corpora"
+if [[ -z ${MAILTRAIL_CORPORA:-} ]]; then
+    MAILTRAIL_CORPORA="$(cd "$ROOT/.." && pwd)/shared/corpora"
+fi
+[[ -d $MAILTRAIL_CORPORA ]] \
+    || die "mail corpora not found at $MAILTRAIL_CORPORA: put shared/ beside the repository or set MAILTRAIL_CORPORA"
+export MAILTRAIL_CORPORA
+echo "MAILTRAIL_CORPORA=$MAILTRAIL_CORPORA"
+
+# ------------------------------------------------------------------ rust
+section "Rust toolchain"
+command -v cargo >/dev/null 2>&1 || die "cargo is not installed"
+cargo --version
+cargo fmt --version >/dev/null 2>&1 || die "rustfmt is not installed (rustup component add rustfmt)"
+cargo clippy --version >/dev/null 2>&1 || die "clippy is not installed (rustup component add clippy)"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+if [[ -n ${CI:-} ]]; then
+    # A cold one-off build: incremental artefacts would only cost time and disk.
+    export CARGO_INCREMENTAL=0
+fi
+
+section "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+section "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "cargo test --workspace"
+cargo test --workspace
+
+section "all checks passed"
