@@ -252,11 +252,7 @@ pub fn validate_extra_header(name: &str, value: &str) -> Result<(), MailError> {
     // Only ASCII values are written as they are; the rest become RFC 2047
     // encoded words, which mail-builder splits to fit.
     if value.is_ascii() {
-        let longest_word = value
-            .split([' ', '\t'])
-            .map(str::len)
-            .max()
-            .unwrap_or(0);
+        let longest_word = value.split([' ', '\t']).map(str::len).max().unwrap_or(0);
         if name.len() + 2 + longest_word > MAX_LINE {
             return Err(MailError::HeaderTooLong {
                 name: name.to_owned(),
@@ -344,14 +340,16 @@ fn check_url(kind: &'static str, scheme: &str, url: &str) -> Result<(), MailErro
 }
 
 fn attachment_part<'a>(a: &AttachmentRef<'a>) -> Result<MimePart<'a>, MailError> {
-    let content_type = parse_content_type(a.content_type).ok_or_else(|| {
-        MailError::InvalidContentType {
+    let content_type =
+        parse_content_type(a.content_type).ok_or_else(|| MailError::InvalidContentType {
             filename: a.filename.to_owned(),
             content_type: a.content_type.chars().take(200).collect(),
-        }
-    })?;
+        })?;
     let filename = single_line(a.filename);
-    Ok(MimePart::new(content_type, BodyPart::Binary(Cow::Borrowed(a.content))).attachment(filename))
+    Ok(
+        MimePart::new(content_type, BodyPart::Binary(Cow::Borrowed(a.content)))
+            .attachment(filename),
+    )
 }
 
 /// RFC 2045 section 5.1 `token`: printable ASCII except SPACE and tspecials.
@@ -386,7 +384,10 @@ fn parse_content_type(s: &str) -> Option<ContentType<'static>> {
         let value = match value.strip_prefix('"') {
             Some(quoted) => {
                 let inner = quoted.strip_suffix('"')?;
-                if inner.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+                if inner
+                    .chars()
+                    .any(|c| c.is_control() || c == '"' || c == '\\')
+                {
                     return None;
                 }
                 inner

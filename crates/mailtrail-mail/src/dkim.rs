@@ -313,7 +313,9 @@ fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         }
         let (bytes, rest) = rest.split_at(n);
         (
-            bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
+            bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
             rest,
         )
     };

@@ -72,18 +72,9 @@ mod tests {
 
     #[test]
     fn parses_bare_bracketed_and_recased() {
-        assert_eq!(
-            parse_return_path("bounces+abc@b.example"),
-            Some("abc")
-        );
-        assert_eq!(
-            parse_return_path(" <bounces+abc@b.example> "),
-            Some("abc")
-        );
-        assert_eq!(
-            parse_return_path("BOUNCES+ABC@B.EXAMPLE"),
-            Some("ABC")
-        );
+        assert_eq!(parse_return_path("bounces+abc@b.example"), Some("abc"));
+        assert_eq!(parse_return_path(" <bounces+abc@b.example> "), Some("abc"));
+        assert_eq!(parse_return_path("BOUNCES+ABC@B.EXAMPLE"), Some("ABC"));
     }
 
     #[test]

@@ -1,0 +1,184 @@
+//! Header-like field groups, as used by the machine-readable parts of
+//! delivery status notifications (RFC 3464 section 2), disposition
+//! notifications (RFC 8098 section 3.1) and feedback reports (RFC 5965
+//! section 3.1).
+//!
+//! mail-parser hands these parts back as raw bytes, so they are read here:
+//! groups of `Name: value` lines separated by blank lines, with folded
+//! continuation lines (RFC 5322 section 2.2.3). Returned mail is often
+//! mangled on the way, so CRLF, LF and CR-only line ends are all accepted and
+//! every bound is explicit.
+
+/// At most this many fields are read from one part: a real DSN for a mailing
+/// list explosion has a few thousand; more is garbage or an attack.
+const MAX_FIELDS: usize = 20_000;
+
+/// A field value is cut at this many bytes (a diagnostic is rarely > 2 KiB).
+const MAX_VALUE: usize = 16 * 1024;
+
+/// One `Name: value` field; the name is lower-cased, the value unfolded and
+/// trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub name: String,
+    pub value: String,
+}
+
+/// Splits `text` into lines, accepting CRLF, LF or a lone CR as the end of a
+/// line (returned mail converted by old Macs uses CR only).
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.find(['\r', '\n']) {
+            Some(i) => {
+                let line = &rest[..i];
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+                Some(line)
+            }
+            None => {
+                let line = rest;
+                rest = "";
+                Some(line)
+            }
+        }
+    })
+}
+
+/// Reads field groups (RFC 3464 section 2.1: "a series of groups of fields,
+/// each group separated by a blank line"). Lines that are not fields and do
+/// not continue one are skipped, so that prose before or between groups (it
+/// happens in hand-made reports) does no harm.
+pub(crate) fn groups(text: &str) -> Vec<Vec<Field>> {
+    let mut out: Vec<Vec<Field>> = Vec::new();
+    let mut current: Vec<Field> = Vec::new();
+    let mut count = 0usize;
+    for line in lines(text) {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = current.last_mut()
+                && last.value.len() < MAX_VALUE
+            {
+                if !last.value.is_empty() {
+                    last.value.push(' ');
+                }
+                push_bounded(&mut last.value, line.trim());
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            continue;
+        }
+        count += 1;
+        if count > MAX_FIELDS {
+            break;
+        }
+        let mut v = String::new();
+        push_bounded(&mut v, value.trim());
+        current.push(Field {
+            name: name.to_ascii_lowercase(),
+            value: v,
+        });
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn push_bounded(dst: &mut String, s: &str) {
+    let room = MAX_VALUE.saturating_sub(dst.len());
+    if s.len() <= room {
+        dst.push_str(s);
+    } else {
+        let mut end = room;
+        while end > 0 && !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        dst.push_str(&s[..end]);
+    }
+}
+
+/// The first value of `name` (lower-case) in a group.
+pub(crate) fn get<'a>(group: &'a [Field], name: &str) -> Option<&'a str> {
+    group
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.value.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Strips the address type of an RFC 3464 section 2.3.1 / 2.3.2 value
+/// (`rfc822; <bob@example.com>`) and returns the bare address, or `None`
+/// when nothing address-like remains.
+pub(crate) fn typed_address(value: &str) -> Option<String> {
+    let v = match value.split_once(';') {
+        Some((ty, rest)) if !ty.contains('@') => rest,
+        _ => value,
+    };
+    let v = v.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let v = v.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
+    if v.is_empty() || v.len() > 320 {
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_with_every_line_end() {
+        for eol in ["\r\n", "\n", "\r"] {
+            let text = [
+                "Reporting-MTA: dns; mx.example.org",
+                "",
+                "Final-Recipient: rfc822; bob@example.com",
+                "Action: failed",
+                "Diagnostic-Code: smtp; 550 5.1.1 <bob@example.com>:",
+                "  Recipient address rejected",
+                "",
+                "",
+            ]
+            .join(eol);
+            let g = groups(&text);
+            assert_eq!(g.len(), 2, "{eol:?}");
+            assert_eq!(get(&g[0], "reporting-mta"), Some("dns; mx.example.org"));
+            assert_eq!(
+                get(&g[1], "diagnostic-code"),
+                Some("smtp; 550 5.1.1 <bob@example.com>: Recipient address rejected")
+            );
+        }
+    }
+
+    #[test]
+    fn typed_addresses() {
+        assert_eq!(
+            typed_address("rfc822; <bob@example.com>").as_deref(),
+            Some("bob@example.com")
+        );
+        assert_eq!(
+            typed_address("bob@example.com").as_deref(),
+            Some("bob@example.com")
+        );
+        assert_eq!(typed_address("rfc822;"), None);
+    }
+}
