@@ -33,18 +33,23 @@
 //!   EHLO by default (RFC 3461).
 //! - `postfix stop` returns at once; the master then exits and its pid can
 //!   linger as a zombie, so liveness is read from `/proc/PID/stat`.
+//!
+//! The calls block (a start takes about half a second, the first one on a
+//! machine about two); only [`Postfix::wait_for_maildir_async`] yields.
+
+// The one test binary uses only part of the harness.
+#![allow(dead_code)]
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, TcpListener};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 /// The domain whose mailboxes the instance holds.
 pub const DOMAIN: &str = "example.test";
@@ -79,16 +84,15 @@ pub struct Postfix {
 impl Postfix {
     /// Starts an instance whose mailboxes are `mailboxes` (local parts at
     /// [`DOMAIN`]) and waits until its SMTP port answers with a 220 banner.
-    pub async fn start(mailboxes: &[&str]) -> anyhow::Result<Postfix> {
+    pub fn start(mailboxes: &[&str]) -> anyhow::Result<Postfix> {
         Self::start_with(PostfixOptions {
             mailboxes: mailboxes.iter().map(|m| (*m).to_owned()).collect(),
             ..Default::default()
         })
-        .await
     }
 
     /// Starts an instance configured by `options`.
-    pub async fn start_with(options: PostfixOptions) -> anyhow::Result<Postfix> {
+    pub fn start_with(options: PostfixOptions) -> anyhow::Result<Postfix> {
         preflight()?;
         let (uid, gid) = postfix_ids()?;
         let dir = tempfile::Builder::new()
@@ -100,7 +104,7 @@ impl Postfix {
         let port = free_port()?;
         let postfix = Postfix { port, dir };
         postfix.write_config(&options, uid, gid)?;
-        postfix.launch().await?;
+        postfix.launch()?;
         Ok(postfix)
     }
 
@@ -131,33 +135,31 @@ impl Postfix {
 
     /// Stops the instance and waits until its port refuses connections, so
     /// a client sees "connection refused" (a relay that is down).
-    pub async fn stop(&self) -> anyhow::Result<()> {
+    pub fn stop(&self) -> anyhow::Result<()> {
         if !self.is_running() {
             return Ok(());
         }
-        self.postfix_command("stop").await?;
-        let deadline = tokio::time::Instant::now() + LIFECYCLE_TIMEOUT;
+        self.postfix_command("stop")?;
+        let deadline = Instant::now() + LIFECYCLE_TIMEOUT;
         while self.is_running()
-            || TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
-                .await
-                .is_ok()
+            || TcpStream::connect_timeout(&self.socket_addr(), Duration::from_secs(1)).is_ok()
         {
-            if tokio::time::Instant::now() > deadline {
+            if Instant::now() > deadline {
                 bail!(
                     "Postfix did not stop within {LIFECYCLE_TIMEOUT:?}\n{}",
                     self.log_tail()
                 );
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
     }
 
     /// Starts the instance again on the same port (stopping it first if it
     /// runs); mail already queued in it is kept.
-    pub async fn restart(&self) -> anyhow::Result<()> {
-        self.stop().await?;
-        self.launch().await
+    pub fn restart(&self) -> anyhow::Result<()> {
+        self.stop()?;
+        self.launch()
     }
 
     /// The messages delivered to `local`'s Maildir (`new/` and `cur/`),
@@ -191,28 +193,67 @@ impl Postfix {
 
     /// Waits until `local`'s Maildir holds at least `n` messages and
     /// returns them; on timeout the error quotes the instance's log.
-    pub async fn wait_for_maildir(
+    ///
+    /// This blocks the thread. In a `#[tokio::test]` (one thread) the server
+    /// under test cannot run meanwhile: call it once mailtrail has handed
+    /// the copy over (status `sent`), or use [`Postfix::wait_for_maildir_async`].
+    pub fn wait_for_maildir(
         &self,
         local: &str,
         n: usize,
         timeout: Duration,
     ) -> anyhow::Result<Vec<Vec<u8>>> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
         loop {
-            let messages = self.maildir_messages(local)?;
-            if messages.len() >= n {
+            if let Some(messages) =
+                self.maildir_poll(local, n, timeout, Instant::now() > deadline)?
+            {
                 return Ok(messages);
             }
-            if tokio::time::Instant::now() > deadline {
-                bail!(
-                    "{}@{DOMAIN} has {} message(s) after {timeout:?}, expected {n}\n{}",
-                    local,
-                    messages.len(),
-                    self.log_tail()
-                );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// [`Postfix::wait_for_maildir`] that sleeps on the tokio timer, so the
+    /// server sharing the test's runtime keeps running while it waits.
+    pub async fn wait_for_maildir_async(
+        &self,
+        local: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(messages) =
+                self.maildir_poll(local, n, timeout, Instant::now() > deadline)?
+            {
+                return Ok(messages);
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// One look at the Maildir: `Some` once `n` messages are there, an error
+    /// quoting the log if `expired`, else `None` (look again later).
+    fn maildir_poll(
+        &self,
+        local: &str,
+        n: usize,
+        timeout: Duration,
+        expired: bool,
+    ) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
+        let messages = self.maildir_messages(local)?;
+        if messages.len() >= n {
+            return Ok(Some(messages));
+        }
+        if expired {
+            bail!(
+                "{local}@{DOMAIN} has {} message(s) after {timeout:?}, expected {n}\n{}",
+                messages.len(),
+                self.log_tail()
+            );
+        }
+        Ok(None)
     }
 
     fn write_config(&self, options: &PostfixOptions, uid: u32, gid: u32) -> anyhow::Result<()> {
@@ -326,38 +367,38 @@ postlog    unix-dgram n - n - 1 postlogd
     }
 
     /// `postfix -c DIR start`, then waits for the 220 banner.
-    async fn launch(&self) -> anyhow::Result<()> {
-        self.postfix_command("start").await?;
-        let deadline = tokio::time::Instant::now() + LIFECYCLE_TIMEOUT;
+    fn launch(&self) -> anyhow::Result<()> {
+        self.postfix_command("start")?;
+        let deadline = Instant::now() + LIFECYCLE_TIMEOUT;
         loop {
-            match banner(self.port).await {
+            match banner(self.socket_addr()) {
                 Ok(line) if line.starts_with("220") => return Ok(()),
                 Ok(line) => bail!(
                     "Postfix on port {} greeted with {line:?}\n{}",
                     self.port,
                     self.log_tail()
                 ),
-                Err(e) if tokio::time::Instant::now() > deadline => {
+                Err(e) if Instant::now() > deadline => {
                     return Err(e.context(format!(
                         "Postfix did not answer on port {}\n{}",
                         self.port,
                         self.log_tail()
                     )));
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
     }
 
     /// Runs `postfix -c DIR VERB`. Its output goes to a file: the master it
     /// starts keeps inherited descriptors, so a pipe would never close.
-    async fn postfix_command(&self, verb: &str) -> anyhow::Result<()> {
+    fn postfix_command(&self, verb: &str) -> anyhow::Result<()> {
         let log_path = self.dir.path().join("postfix-command.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)?;
-        let status = tokio::process::Command::new(POSTFIX)
+        let status = std::process::Command::new(POSTFIX)
             .arg("-c")
             .arg(self.config_dir())
             .arg(verb)
@@ -365,7 +406,6 @@ postlog    unix-dgram n - n - 1 postlogd
             .stdout(log.try_clone()?)
             .stderr(log)
             .status()
-            .await
             .with_context(|| format!("running {POSTFIX} {verb}"))?;
         if !status.success() {
             let output = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -376,6 +416,10 @@ postlog    unix-dgram n - n - 1 postlogd
             );
         }
         Ok(())
+    }
+
+    fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
 
     fn master_pid(&self) -> Option<u32> {
@@ -481,15 +525,12 @@ fn process_alive(pid: u32) -> bool {
 }
 
 /// Reads the SMTP greeting (RFC 5321 section 4.3.1) and says QUIT.
-async fn banner(port: u16) -> anyhow::Result<String> {
-    let stream = tokio::time::timeout(
-        Duration::from_secs(2),
-        TcpStream::connect((Ipv4Addr::LOCALHOST, port)),
-    )
-    .await??;
+fn banner(addr: SocketAddr) -> anyhow::Result<String> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await??;
-    let _ = reader.get_mut().write_all(b"QUIT\r\n").await;
+    reader.read_line(&mut line)?;
+    let _ = reader.get_mut().write_all(b"QUIT\r\n");
     Ok(line.trim_end().to_owned())
 }
