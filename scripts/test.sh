@@ -3,8 +3,8 @@
 #
 # It installs (with apt, only when missing) and starts what the tests talk
 # to: PostgreSQL on 127.0.0.1:5432, Postfix (the tests run private
-# instances on free loopback ports; the system instance is kept stopped)
-# and Dovecot. Then: rustfmt check, clippy with warnings denied, and
+# instances on free loopback ports; the system instance is kept stopped),
+# Dovecot and openssl. Then: rustfmt check, clippy with warnings denied, and
 # `cargo test --workspace`. Safe to run again: with everything in place it
 # installs nothing and goes straight to the Rust checks.
 #
@@ -47,6 +47,8 @@ missing=()
 for pkg in postfix dovecot-imapd; do
     installed "$pkg" || missing+=("$pkg")
 done
+# Commands the tests run (the DKIM tests make keys with openssl).
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 pg_up() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" >/dev/null 2>&1; }
 pg_clusters() { ls /etc/postgresql/*/*/postgresql.conf 2>/dev/null || true; }
 if ! command -v pg_isready >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
@@ -65,7 +67,7 @@ if ((${#missing[@]})); then
     echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    echo "postfix, dovecot-imapd and PostgreSQL are installed"
+    echo "postfix, dovecot-imapd, openssl and PostgreSQL are installed"
 fi
 for bin in /usr/sbin/postfix /usr/sbin/smtp-sink /usr/sbin/smtp-source /usr/sbin/dovecot; do
     [[ -x $bin ]] || die "$bin is missing after installation"
