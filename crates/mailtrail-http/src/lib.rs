@@ -1,1 +1,175 @@
-//! mailtrail-http
+//! mailtrail's HTTP side: the JSON API under `/api/v1` and `/healthz`.
+//!
+//! Only this crate knows axum (DESIGN.md section 5). It turns requests into
+//! typed values, calls the [`Store`], and answers JSON; every error, including
+//! the ones axum and tower-http make on their own (unknown route, wrong
+//! method, body too large, malformed JSON), is answered in one shape,
+//! `{"error":{"code","message","field"?}}` (see [`ApiError`]).
+
+mod api;
+mod auth;
+mod error;
+mod extract;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use mailtrail_store::Store;
+use tokio::sync::Notify;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use auth::{KEY_PREFIX, generate_api_key, hash_api_key};
+pub use error::ApiError;
+
+/// The default largest request body: 25 MiB, the message size limit most
+/// large mailbox providers apply.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+
+/// What the HTTP layer needs to know from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    /// Attachments travel base64-encoded inside the JSON, so the largest
+    /// message is about three quarters of this.
+    pub max_message_bytes: usize,
+    /// The domain of the sender used when a request has no `from`: the
+    /// message then comes from `noreply@<this domain>`. With `None`, `from`
+    /// is required.
+    pub default_from_domain: Option<String>,
+    /// The public base URL of this server (scheme, host, optional path), as
+    /// tracking links and API links are built on it.
+    pub public_url: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            default_from_domain: None,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Limits and defaults.
+    pub settings: HttpSettings,
+    /// Poked after a message is queued, so that a sleeping delivery worker
+    /// wakes at once instead of at its next poll.
+    pub notify: Arc<Notify>,
+}
+
+/// The whole HTTP application, ready to be served.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.max_message_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/api/v1/messages",
+            get(api::list_messages).post(api::send_message),
+        )
+        .route("/api/v1/messages/{id}", get(api::get_message))
+        .route("/api/v1/sandbox/messages", get(api::sandbox_messages))
+        .route("/api/v1/suppressions", get(api::list_suppressions))
+        .route(
+            "/api/v1/suppressions/{address}",
+            delete(api::delete_suppression),
+        )
+        .fallback(not_found)
+        // The limit is enforced once, by tower-http, for every route; axum's
+        // own 2 MB default would otherwise cut in first.
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            json_errors,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    tracing::info_span!(
+                        "http",
+                        http.method = %req.method(),
+                        http.path = %req.uri().path(),
+                        http.status = tracing::field::Empty,
+                        org.id = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, span: &Span| {
+                    span.record("http.status", res.status().as_u16());
+                    tracing::info!(latency_ms = latency.as_millis() as u64, "response");
+                })
+                // Failures are logged once, by ApiError, with their cause.
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 when it does not.
+async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.ping().await.map_err(ApiError::Unavailable)?;
+    Ok(Json(serde_json::json!({ "status": "ok" })))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+/// Re-dresses error responses made outside the handlers (axum's 405, a
+/// 413 from the body limit, a path that cannot be decoded) in the JSON
+/// error shape. Responses that are already JSON pass untouched.
+async fn json_errors(State(state): State<AppState>, res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge {
+            limit: state.settings.max_message_bytes,
+        }
+    } else {
+        let text = axum::body::to_bytes(body, 4096)
+            .await
+            .ok()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty() && !status.is_server_error());
+        ApiError::Http {
+            status,
+            message: text
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase()),
+        }
+    };
+    let fresh = error.into_response();
+    // Keep headers such as `Allow` on a 405; the body's own are replaced.
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let (_, body) = fresh.into_parts();
+    Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+//! The JSON API under `/api/v1`: sending, reading messages and their
+//! statuses, the sandbox inbox and the suppression list. Every handler is
+//! scoped to the caller's organisation.
+
+mod send;
+mod view;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mailtrail_domain::{EmailAddress, MessageId, Status};
+use mailtrail_store::{Inserted, MessageFilter, NewMessage, NewRecipient};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::extract::{JsonBody, parse_limit, query_pairs};
+use crate::{ApiError, AppState};
+
+pub(crate) use send::{Defaults, SendRequest, validate};
+use view::{Accepted, List, MessageView, Page, SandboxView, SuppressionView};
+
+/// Default and largest page size of lists.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+
+/// `POST /api/v1/messages`: validate, store the message, its recipients and
+/// their jobs in one transaction, wake the workers, answer 202. A repeated
+/// idempotency key answers 200 with the message stored the first time.
+pub(crate) async fn send_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<SendRequest>,
+) -> Result<Response, ApiError> {
+    let org = state
+        .store
+        .organisation(caller.org_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let defaults = Defaults {
+        read_receipt: org.read_receipt_default,
+        track_opens: org.track_opens_default,
+        track_clicks: org.track_clicks_default,
+        from_domain: state.settings.default_from_domain.clone(),
+    };
+    let v = validate(req, &defaults)?;
+    let message_id = MessageId::generate(v.from.domain());
+    let new = NewMessage {
+        id: Uuid::now_v7(),
+        org_id: caller.org_id,
+        user_id: caller.user_id,
+        message_id,
+        from_address: v.from,
+        from_name: v.from_name,
+        reply_to: v.reply_to,
+        subject: v.subject,
+        content: v.content,
+        read_receipt: v.read_receipt,
+        track_opens: v.track_opens,
+        track_clicks: v.track_clicks,
+        metadata: v.metadata,
+        idempotency_key: v.idempotency_key,
+        created_at: OffsetDateTime::now_utc(),
+        recipients: v
+            .recipients
+            .into_iter()
+            .map(|(address, kind)| NewRecipient {
+                id: Uuid::now_v7(),
+                address,
+                kind,
+            })
+            .collect(),
+    };
+    let (id, status) = match state.store.insert_message(&new).await? {
+        Inserted::Created(id) => {
+            // Stored: a sleeping worker may pick it up now rather than at
+            // its next poll. notify_one keeps a permit if none is waiting.
+            state.notify.notify_one();
+            tracing::info!(message.id = %id, recipients = new.recipients.len(), "message queued");
+            (id, StatusCode::ACCEPTED)
+        }
+        Inserted::Existing(id) => (id, StatusCode::OK),
+    };
+    let stored = state
+        .store
+        .message(caller.org_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    Ok((status, Json(Accepted::from(stored))).into_response())
+}
+
+/// `GET /api/v1/messages`: newest first, keyset pagination, filters.
+pub(crate) async fn list_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Page<MessageView>>, ApiError> {
+    let filter = parse_message_filter(query.as_deref())?;
+    let limit = filter.limit as usize;
+    let messages = state.store.list_messages(caller.org_id, &filter).await?;
+    let next_cursor = match messages.last() {
+        Some(last) if messages.len() >= limit => Some(encode_cursor(last.id)),
+        _ => None,
+    };
+    Ok(Json(Page {
+        data: messages
+            .into_iter()
+            .map(|m| MessageView::new(m, false))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// `GET /api/v1/messages/{id}`: one message with every recipient's
+/// timeline. An id that is not a UUID, or another organisation's, is simply
+/// not found.
+pub(crate) async fn get_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
+    let message = state
+        .store
+        .message(caller.org_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    Ok(Json(MessageView::new(message, true)))
+}
+
+/// `GET /api/v1/sandbox/messages`: what the sandbox transport captured.
+pub(crate) async fn sandbox_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<List<SandboxView>>, ApiError> {
+    let mut limit = None;
+    for (k, v) in query_pairs(query.as_deref())? {
+        match k.as_str() {
+            "limit" => limit = Some(v),
+            _ => return Err(unknown_parameter(&k)),
+        }
+    }
+    let limit = parse_limit(limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    let copies = state.store.sandbox_copies(caller.org_id, limit).await?;
+    Ok(Json(List {
+        data: copies.into_iter().map(SandboxView::from).collect(),
+    }))
+}
+
+/// `GET /api/v1/suppressions`: addresses that are never sent to.
+pub(crate) async fn list_suppressions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<List<SuppressionView>>, ApiError> {
+    let list = state.store.suppressions(caller.org_id).await?;
+    Ok(Json(List {
+        data: list.into_iter().map(SuppressionView::from).collect(),
+    }))
+}
+
+/// `DELETE /api/v1/suppressions/{address}`: sends to the address again;
+/// 204, or 404 when it was not on the list.
+pub(crate) async fn delete_suppression(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let address = EmailAddress::parse(&address)
+        .map_err(|e| ApiError::invalid("invalid_address", "address", format!("address: {e}")))?;
+    if state
+        .store
+        .delete_suppression(caller.org_id, &address)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("suppression"))
+    }
+}
+
+fn unknown_parameter(name: &str) -> ApiError {
+    ApiError::invalid(
+        "invalid_parameter",
+        name,
+        format!("unknown query parameter {name:?}"),
+    )
+}
+
+/// The query of `GET /api/v1/messages` as a store filter. `status` may
+/// repeat and may hold comma-separated names.
+pub(crate) fn parse_message_filter(query: Option<&str>) -> Result<MessageFilter, ApiError> {
+    let mut filter = MessageFilter::default();
+    let mut limit = None;
+    for (k, v) in query_pairs(query)? {
+        match k.as_str() {
+            "limit" => limit = Some(v),
+            "cursor" => filter.before_id = Some(decode_cursor(&v)?),
+            "status" => {
+                for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let status = name.parse::<Status>().map_err(|_| {
+                        let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                        ApiError::invalid(
+                            "invalid_parameter",
+                            "status",
+                            format!(
+                                "unknown status {name:?}; expected one of {}",
+                                known.join(", ")
+                            ),
+                        )
+                    })?;
+                    if !filter.statuses.contains(&status) {
+                        filter.statuses.push(status);
+                    }
+                }
+            }
+            "recipient" => filter.recipient = Some(v).filter(|s| !s.is_empty()),
+            "q" => filter.subject = Some(v).filter(|s| !s.is_empty()),
+            "since" => filter.since = Some(parse_time(&v, "since")?),
+            "until" => filter.until = Some(parse_time(&v, "until")?),
+            _ => return Err(unknown_parameter(&k)),
+        }
+    }
+    filter.limit = parse_limit(limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    Ok(filter)
+}
+
+/// An RFC 3339 timestamp. A `+` offset sent unencoded arrives as a space
+/// (form encoding), so a space is read back as `+`.
+fn parse_time(v: &str, field: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(v.trim(), &Rfc3339)
+        .or_else(|e| {
+            if v.contains(' ') {
+                OffsetDateTime::parse(&v.trim().replace(' ', "+"), &Rfc3339)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|_| {
+            ApiError::invalid(
+                "invalid_parameter",
+                field,
+                format!("{field} must be an RFC 3339 time such as 2025-01-31T09:30:00Z"),
+            )
+        })
+}
+
+/// The cursor of the page after the one ending with `last`: the id,
+/// base64url. Clients must treat it as opaque.
+pub(crate) fn encode_cursor(last: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(last.as_bytes())
+}
+
+fn decode_cursor(s: &str) -> Result<Uuid, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(s.trim())
+        .ok()
+        .and_then(|b| Uuid::from_slice(&b).ok())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_parameter",
+                "cursor",
+                "cursor is not one this API returned",
+            )
+        })
+}
