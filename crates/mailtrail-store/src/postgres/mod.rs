@@ -33,10 +33,15 @@ impl PgStore {
     /// Connects to the database named by a `postgres://` URL. Does not
     /// migrate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?.application_name("mailtrail");
+        Self::connect_with(PgConnectOptions::from_str(url)?).await
+    }
+
+    /// Connects with options built by the caller (e.g. a test that created
+    /// a fresh database). Does not migrate.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .connect_with(options)
+            .connect_with(options.application_name("mailtrail"))
             .await?;
         Ok(Self { pool })
     }

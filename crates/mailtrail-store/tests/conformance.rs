@@ -1,0 +1,1054 @@
+//! The Store conformance suite (DESIGN.md section 9): one set of cases,
+//! each written against `Arc<dyn Store>`, run on SQLite (a temporary file)
+//! and on PostgreSQL (a fresh database per test, dropped afterwards).
+//!
+//! PostgreSQL is reached at `MAILTRAIL_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be
+//! reached the PostgreSQL cases fail and say so: a green run always means
+//! both backends were tested.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use mailtrail_domain::{EmailAddress, EventKind, MessageId, Opener, RecipientKind, Status};
+use mailtrail_store::postgres::PgStore;
+use mailtrail_store::sqlite::SqliteStore;
+use mailtrail_store::*;
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+// ---------------------------------------------------------------- harness
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+async fn on_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("conformance.db").display());
+    let store = SqliteStore::connect(&url).await.expect("open SQLite");
+    store.migrate().await.expect("migrate SQLite");
+    // Migrating twice is a no-op (every start migrates).
+    store.migrate().await.expect("migrate SQLite again");
+    let store = Arc::new(store);
+    case(store.clone()).await;
+    store.close().await;
+}
+
+async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let url =
+        std::env::var("MAILTRAIL_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
+    let admin_options: PgConnectOptions = url
+        .parse()
+        .unwrap_or_else(|e| panic!("MAILTRAIL_TEST_POSTGRES_URL {url:?} is not a URL: {e}"));
+    let mut admin = PgConnection::connect_with(&admin_options)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {url} is needed for the PostgreSQL conformance tests \
+                 (set MAILTRAIL_TEST_POSTGRES_URL to a server where this user may CREATE DATABASE): {e}"
+            )
+        });
+    let db = format!("mailtrail_test_{}", Uuid::new_v4().simple());
+    sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE on PostgreSQL at {url}: {e}"));
+
+    let store = PgStore::connect_with(admin_options.clone().database(&db))
+        .await
+        .expect("connect to the test database");
+    store.migrate().await.expect("migrate PostgreSQL");
+    store.migrate().await.expect("migrate PostgreSQL again");
+    let store = Arc::new(store);
+    // Run the case in its own task so that a failure still drops the
+    // database before the panic is passed on.
+    let outcome = tokio::spawn(case(store.clone())).await;
+    store.close().await;
+    if let Err(e) = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+    {
+        eprintln!("could not drop test database {db}: {e}");
+    }
+    let _ = admin.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Declares every case once per backend.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::on_sqlite(crate::cases::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::on_postgres(crate::cases::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    organisations_users_and_keys,
+    insert_message_and_idempotency,
+    suppressed_recipients_get_no_job,
+    claim_due_jobs_and_expired_leases,
+    concurrent_claimers_never_share_a_job,
+    complete_and_retry_update_status_and_reason,
+    status_ordering_and_counters,
+    record_events_batches,
+    list_filters_and_pagination,
+    organisations_are_isolated,
+    sandbox_copies,
+    purge_keeps_statuses_and_counts,
+);
+
+// ---------------------------------------------------------------- fixtures
+
+fn addr(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).expect("test address")
+}
+
+/// A fixed instant plus `ms` milliseconds, with sub-millisecond noise that
+/// the store must drop.
+fn t(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(
+        1_700_000_000_000_000_000 + i128::from(ms) * 1_000_000,
+    )
+    .expect("valid time")
+}
+
+/// `t(ms)` as the store gives it back: exactly at the millisecond.
+fn noisy(ms: i64) -> OffsetDateTime {
+    t(ms) + Duration::nanoseconds(456_789)
+}
+
+struct Org {
+    id: Uuid,
+    user: Uuid,
+}
+
+async fn org(store: &Arc<dyn Store>, name: &str) -> Org {
+    let org = store.ensure_organisation(name).await.expect("organisation");
+    let user = store
+        .create_user(
+            org.id,
+            &addr(&format!("admin@{name}.test")),
+            "$argon2id$x",
+            true,
+        )
+        .await
+        .expect("user");
+    Org {
+        id: org.id,
+        user: user.id,
+    }
+}
+
+fn message(org: &Org, at_ms: i64, subject: &str, recipients: &[&str]) -> NewMessage {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("order".into(), serde_json::json!("A-17"));
+    NewMessage {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        user_id: org.user,
+        message_id: MessageId::generate("mail.example.test"),
+        from_address: addr("sender@example.test"),
+        from_name: Some("Sender".into()),
+        reply_to: Some(addr("replies@example.test")),
+        subject: subject.into(),
+        content: MessageContent {
+            text: Some("hello".into()),
+            html: Some("<p>hello</p>".into()),
+            headers: vec![("X-Campaign".into(), "spring".into())],
+            attachments: vec![Attachment {
+                filename: "a.bin".into(),
+                content_type: "application/octet-stream".into(),
+                content: vec![0, 159, 146, 150, 255],
+            }],
+        },
+        read_receipt: true,
+        track_opens: true,
+        track_clicks: false,
+        metadata,
+        idempotency_key: None,
+        created_at: noisy(at_ms),
+        recipients: recipients
+            .iter()
+            .enumerate()
+            .map(|(i, a)| NewRecipient {
+                id: Uuid::now_v7(),
+                address: addr(a),
+                kind: match i {
+                    0 => RecipientKind::To,
+                    1 => RecipientKind::Cc,
+                    _ => RecipientKind::Bcc,
+                },
+            })
+            .collect(),
+    }
+}
+
+fn event(recipient: Uuid, kind: EventKind, at_ms: i64) -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7(),
+        recipient_id: recipient,
+        kind,
+        at: noisy(at_ms),
+        opener: None,
+        reason: None,
+        data: serde_json::json!({ "note": kind.as_str() }),
+    }
+}
+
+fn opened(recipient: Uuid, opener: Opener, at_ms: i64) -> NewEvent {
+    NewEvent {
+        opener: Some(opener),
+        ..event(recipient, EventKind::Opened, at_ms)
+    }
+}
+
+fn with_reason(mut ev: NewEvent, code: u16, enhanced: &str, reason: &str, text: &str) -> NewEvent {
+    ev.reason = Some(StatusReason {
+        smtp_code: Some(code),
+        enhanced_status: Some(enhanced.into()),
+        reason: Some(reason.into()),
+        text: Some(text.into()),
+    });
+    ev
+}
+
+async fn insert(store: &Arc<dyn Store>, msg: &NewMessage) -> Uuid {
+    match store.insert_message(msg).await.expect("insert message") {
+        Inserted::Created(id) => id,
+        Inserted::Existing(id) => panic!("expected a new message, got existing {id}"),
+    }
+}
+
+async fn recipient(store: &Arc<dyn Store>, org: &Org, msg: &NewMessage, i: usize) -> Recipient {
+    let m = store
+        .message(org.id, msg.id)
+        .await
+        .expect("read message")
+        .expect("message exists");
+    m.recipients
+        .into_iter()
+        .find(|r| r.id == msg.recipients[i].id)
+        .expect("recipient exists")
+}
+
+const LEASE: Duration = Duration::seconds(60);
+
+// ---------------------------------------------------------------- cases
+
+mod cases {
+    use super::*;
+
+    pub async fn organisations_users_and_keys(store: Arc<dyn Store>) {
+        let o = store.ensure_organisation("acme").await.unwrap();
+        assert!(o.read_receipt_default && o.track_opens_default && o.track_clicks_default);
+        assert_eq!(store.ensure_organisation("acme").await.unwrap(), o);
+        assert_eq!(store.organisation(o.id).await.unwrap(), Some(o.clone()));
+        assert_eq!(store.organisation(Uuid::now_v7()).await.unwrap(), None);
+
+        let u = store
+            .create_user(o.id, &addr("Alice@Example.test"), "$argon2id$hash", true)
+            .await
+            .unwrap();
+        assert!(u.is_admin);
+        let again = store
+            .create_user(o.id, &addr("alice@EXAMPLE.test"), "$argon2id$other", false)
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "same address, other case: {again:?}"
+        );
+        let found = store
+            .user_by_email(&addr("ALICE@example.test"))
+            .await
+            .unwrap()
+            .expect("case-insensitive lookup");
+        assert_eq!(found, u);
+        assert_eq!(found.email.as_str(), "Alice@example.test");
+        assert_eq!(
+            store
+                .user_by_email(&addr("bob@example.test"))
+                .await
+                .unwrap(),
+            None
+        );
+        let orphan = store
+            .create_user(Uuid::now_v7(), &addr("orphan@example.test"), "h", false)
+            .await;
+        assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
+
+        let key = NewApiKey {
+            id: Uuid::now_v7(),
+            user_id: u.id,
+            name: "ci".into(),
+            key_hash: "a".repeat(64),
+            prefix: "mt_abcd".into(),
+        };
+        store.create_api_key(&key).await.unwrap();
+        let dup = store
+            .create_api_key(&NewApiKey {
+                id: Uuid::now_v7(),
+                ..key.clone()
+            })
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+        let owner = store.api_key_owner(&key.key_hash).await.unwrap();
+        assert_eq!(
+            owner,
+            Some(ApiKeyOwner {
+                key_id: key.id,
+                user_id: u.id,
+                org_id: o.id
+            })
+        );
+        // Looked up twice in a row: the second lookup is still a hit.
+        assert!(store.api_key_owner(&key.key_hash).await.unwrap().is_some());
+        assert_eq!(store.api_key_owner(&"b".repeat(64)).await.unwrap(), None);
+
+        let other = store.ensure_organisation("other").await.unwrap();
+        assert!(!store.revoke_api_key(other.id, key.id).await.unwrap());
+        assert!(store.api_key_owner(&key.key_hash).await.unwrap().is_some());
+        assert!(store.revoke_api_key(o.id, key.id).await.unwrap());
+        assert_eq!(store.api_key_owner(&key.key_hash).await.unwrap(), None);
+        assert!(!store.revoke_api_key(o.id, key.id).await.unwrap());
+    }
+
+    pub async fn insert_message_and_idempotency(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let mut msg = message(&a, 0, "Invoice", &["to@example.test", "cc@example.test"]);
+        msg.idempotency_key = Some("order-17".into());
+        assert_eq!(insert(&store, &msg).await, msg.id);
+
+        let m = store.message(a.id, msg.id).await.unwrap().unwrap();
+        assert_eq!(m.message_id, msg.message_id);
+        assert_eq!(m.subject, "Invoice");
+        assert_eq!(m.from_address, msg.from_address);
+        assert_eq!(m.from_name.as_deref(), Some("Sender"));
+        assert!(m.read_receipt);
+        assert_eq!(m.metadata, msg.metadata);
+        assert_eq!(m.created_at, t(0), "timestamps keep exactly milliseconds");
+        assert_eq!(m.recipients.len(), 2);
+        for (r, n) in m.recipients.iter().zip(&msg.recipients) {
+            assert_eq!((r.id, &r.address, r.kind), (n.id, &n.address, n.kind));
+            assert_eq!(r.status, Status::Queued);
+            assert_eq!(r.status_reason, None);
+            assert_eq!(r.updated_at, t(0));
+            assert_eq!(r.events.len(), 1);
+            assert_eq!(r.events[0].kind, EventKind::Queued);
+            assert_eq!(r.events[0].at, t(0));
+        }
+
+        let out = store.outbound_message(msg.id).await.unwrap().unwrap();
+        assert_eq!(out.org_id, a.id);
+        assert_eq!(out.content, msg.content);
+        assert_eq!(out.reply_to, msg.reply_to);
+        assert!(out.read_receipt && out.track_opens && !out.track_clicks);
+        assert_eq!(out.created_at, t(0));
+        assert_eq!(
+            out.recipients,
+            msg.recipients
+                .iter()
+                .map(|r| (r.id, r.address.clone(), r.kind))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            store
+                .outbound_message(Uuid::now_v7())
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Same key again (a client retry): the first message, nothing new.
+        let mut retry = message(&a, 5, "Invoice (retry)", &["x@example.test"]);
+        retry.idempotency_key = Some("order-17".into());
+        assert_eq!(
+            store.insert_message(&retry).await.unwrap(),
+            Inserted::Existing(msg.id)
+        );
+        assert!(store.message(a.id, retry.id).await.unwrap().is_none());
+        let all = store
+            .list_messages(
+                a.id,
+                &MessageFilter {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        let jobs = store.claim_jobs("w", t(10), LEASE, 10).await.unwrap();
+        assert_eq!(jobs.len(), 2, "the retry queued nothing");
+
+        // Keys are per organisation.
+        let b = org(&store, "bravo").await;
+        let mut other = message(&b, 6, "Other", &["to@example.test"]);
+        other.idempotency_key = Some("order-17".into());
+        assert_eq!(insert(&store, &other).await, other.id);
+        // No key: never deduplicated.
+        let plain = message(&a, 7, "Invoice", &["to@example.test"]);
+        assert_eq!(insert(&store, &plain).await, plain.id);
+    }
+
+    pub async fn suppressed_recipients_get_no_job(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        store
+            .add_suppression(a.id, &addr("Bob@Example.test"), "hard_bounce")
+            .await
+            .unwrap();
+        store
+            .add_suppression(a.id, &addr("bob@example.test"), "complaint")
+            .await
+            .unwrap();
+        let list = store.suppressions(a.id).await.unwrap();
+        assert_eq!(list.len(), 1, "one entry per normalised address");
+        assert_eq!(list[0].address, "bob@example.test");
+        assert_eq!(list[0].reason, "complaint");
+
+        let msg = message(&a, 0, "Hi", &["BOB@example.test", "carol@example.test"]);
+        insert(&store, &msg).await;
+        let bob = recipient(&store, &a, &msg, 0).await;
+        assert_eq!(bob.status, Status::Suppressed);
+        assert_eq!(
+            bob.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            vec![EventKind::Suppressed]
+        );
+        assert_eq!(recipient(&store, &a, &msg, 1).await.status, Status::Queued);
+        let jobs = store.claim_jobs("w", t(1), LEASE, 10).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].recipient_id, msg.recipients[1].id);
+
+        assert!(
+            store
+                .delete_suppression(a.id, &addr("bob@EXAMPLE.test"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_suppression(a.id, &addr("bob@example.test"))
+                .await
+                .unwrap()
+        );
+        assert!(store.suppressions(a.id).await.unwrap().is_empty());
+        let later = message(&a, 2, "Hi again", &["bob@example.test"]);
+        insert(&store, &later).await;
+        assert_eq!(
+            recipient(&store, &a, &later, 0).await.status,
+            Status::Queued
+        );
+    }
+
+    pub async fn claim_due_jobs_and_expired_leases(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 1_000, "Hi", &["a@x.test", "b@x.test", "c@x.test"]);
+        insert(&store, &msg).await;
+
+        assert!(
+            store
+                .claim_jobs("w1", t(999), LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "not due yet"
+        );
+        assert!(
+            store
+                .claim_jobs("w1", t(1_000), LEASE, 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let first = store.claim_jobs("w1", t(1_000), LEASE, 2).await.unwrap();
+        assert_eq!(first.len(), 2);
+        let second = store.claim_jobs("w2", t(1_001), LEASE, 10).await.unwrap();
+        assert_eq!(second.len(), 1);
+        assert!(
+            store
+                .claim_jobs("w2", t(1_002), LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let all: HashSet<Uuid> = first
+            .iter()
+            .chain(&second)
+            .map(|j| j.recipient_id)
+            .collect();
+        assert_eq!(all, msg.recipients.iter().map(|r| r.id).collect());
+        for j in first.iter().chain(&second) {
+            assert_eq!(j.message_id, msg.id);
+            assert_eq!(j.attempts, 0);
+        }
+
+        // w1 crashed: its lease ends 60 s after it claimed; w2's a bit later.
+        assert!(
+            store
+                .claim_jobs("w3", t(60_999), LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let back = store.claim_jobs("w3", t(61_000), LEASE, 10).await.unwrap();
+        assert_eq!(
+            back.iter().map(|j| j.id).collect::<HashSet<_>>(),
+            first.iter().map(|j| j.id).collect::<HashSet<_>>()
+        );
+        let rest = store.claim_jobs("w3", t(61_001), LEASE, 10).await.unwrap();
+        assert_eq!(rest, second);
+    }
+
+    pub async fn concurrent_claimers_never_share_a_job(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let mut expected = HashSet::new();
+        for i in 0..40 {
+            let msg = message(&a, i, "Bulk", &["someone@x.test"]);
+            insert(&store, &msg).await;
+            expected.insert(msg.recipients[0].id);
+        }
+        let claimer = |name: &'static str| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let jobs = store.claim_jobs(name, t(100), LEASE, 3).await.unwrap();
+                    if jobs.is_empty() {
+                        return got;
+                    }
+                    got.extend(jobs.into_iter().map(|j| j.recipient_id));
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let (one, two) = (claimer("one"), claimer("two"));
+        let (one, two) = (one.await.unwrap(), two.await.unwrap());
+        let one_set: HashSet<Uuid> = one.iter().copied().collect();
+        let two_set: HashSet<Uuid> = two.iter().copied().collect();
+        assert_eq!(one_set.len(), one.len(), "a claimer got a job twice");
+        assert_eq!(two_set.len(), two.len(), "a claimer got a job twice");
+        assert!(
+            one_set.is_disjoint(&two_set),
+            "two claimers got the same job"
+        );
+        let union: HashSet<Uuid> = one_set.union(&two_set).copied().collect();
+        assert_eq!(union, expected);
+    }
+
+    pub async fn complete_and_retry_update_status_and_reason(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["ok@x.test", "bad@x.test"]);
+        insert(&store, &msg).await;
+        let jobs = store.claim_jobs("w", t(0), LEASE, 10).await.unwrap();
+        let job_of = |i: usize| {
+            jobs.iter()
+                .find(|j| j.recipient_id == msg.recipients[i].id)
+                .expect("job")
+                .clone()
+        };
+        let (ok, bad) = (job_of(0), job_of(1));
+
+        // A temporary failure: deferred with its reason, retried later.
+        let deferral = with_reason(
+            event(ok.recipient_id, EventKind::Deferred, 10),
+            451,
+            "4.7.1",
+            "speeding",
+            "try again later",
+        );
+        store.retry_job(ok.id, &deferral, t(300_000)).await.unwrap();
+        let r = recipient(&store, &a, &msg, 0).await;
+        assert_eq!(r.status, Status::Deferred);
+        assert_eq!(r.updated_at, t(10));
+        assert_eq!(
+            r.status_reason,
+            Some(StatusReason {
+                smtp_code: Some(451),
+                enhanced_status: Some("4.7.1".into()),
+                reason: Some("speeding".into()),
+                text: Some("try again later".into()),
+            })
+        );
+        // Not due before retry_at (bad's own lease has run out meanwhile, so
+        // only bad's job comes back).
+        let early = store.claim_jobs("w", t(299_999), LEASE, 10).await.unwrap();
+        assert_eq!(early.iter().map(|j| j.id).collect::<Vec<_>>(), vec![bad.id]);
+        let again = store.claim_jobs("w", t(300_000), LEASE, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].id, again[0].attempts), (ok.id, 1));
+        // The job of one recipient does not take another recipient's event.
+        let wrong = store
+            .complete_job(ok.id, &event(bad.recipient_id, EventKind::Failed, 11))
+            .await;
+        assert!(matches!(wrong, Err(StoreError::NotFound(_))), "{wrong:?}");
+        store
+            .complete_job(ok.id, &event(ok.recipient_id, EventKind::Sent, 300_010))
+            .await
+            .unwrap();
+        let r = recipient(&store, &a, &msg, 0).await;
+        assert_eq!(r.status, Status::Sent);
+        assert_eq!(
+            r.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            vec![EventKind::Queued, EventKind::Deferred, EventKind::Sent]
+        );
+        assert_eq!(r.events[1].reason, deferral.reason);
+        assert_eq!(r.events[2].data, serde_json::json!({ "note": "sent" }));
+
+        // A permanent failure.
+        let failure = with_reason(
+            event(bad.recipient_id, EventKind::Failed, 20),
+            550,
+            "5.1.1",
+            "userunknown",
+            "User unknown in virtual mailbox table",
+        );
+        store.complete_job(bad.id, &failure).await.unwrap();
+        let r = recipient(&store, &a, &msg, 1).await;
+        assert_eq!(r.status, Status::Failed);
+        assert_eq!(r.status_reason, failure.reason);
+        let twice = store.complete_job(bad.id, &failure).await;
+        assert!(matches!(twice, Err(StoreError::NotFound(_))), "{twice:?}");
+        assert!(
+            store
+                .claim_jobs("w", t(10_000_000), LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "finished jobs are gone"
+        );
+    }
+
+    pub async fn status_ordering_and_counters(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["reader@x.test", "bounce@x.test"]);
+        insert(&store, &msg).await;
+        let (reader, bounce) = (msg.recipients[0].id, msg.recipients[1].id);
+
+        store
+            .record_event(&event(reader, EventKind::Delivered, 10))
+            .await
+            .unwrap();
+        store
+            .record_event(&opened(reader, Opener::Machine, 11))
+            .await
+            .unwrap();
+        assert_eq!(
+            recipient(&store, &a, &msg, 0).await.status,
+            Status::OpenedByMachine
+        );
+        store
+            .record_event(&opened(reader, Opener::Human, 12))
+            .await
+            .unwrap();
+        store
+            .record_event(&opened(reader, Opener::SelfOpen, 13))
+            .await
+            .unwrap();
+        store
+            .record_event(&opened(reader, Opener::Proxy, 14))
+            .await
+            .unwrap();
+        // A late success report does not undo the open.
+        store
+            .record_event(&event(reader, EventKind::Delivered, 15))
+            .await
+            .unwrap();
+        store
+            .record_event(&opened(reader, Opener::Machine, 16))
+            .await
+            .unwrap();
+        let r = recipient(&store, &a, &msg, 0).await;
+        assert_eq!(r.status, Status::Opened);
+        assert_eq!(
+            r.updated_at,
+            t(12),
+            "the status last changed with the human open"
+        );
+        assert_eq!((r.opens, r.machine_opens, r.clicks), (2, 2, 0));
+        assert_eq!(r.events.len(), 8, "every fact is kept, oldest first");
+        assert!(r.events.windows(2).all(|w| w[0].at <= w[1].at));
+        assert_eq!(r.events[2].opener, Some(Opener::Machine));
+        assert_eq!(r.events[3].opener, Some(Opener::Human));
+        let click = NewEvent {
+            opener: Some(Opener::Human),
+            ..event(reader, EventKind::Clicked, 17)
+        };
+        store.record_event(&click).await.unwrap();
+        let r = recipient(&store, &a, &msg, 0).await;
+        assert_eq!((r.status, r.clicks), (Status::Clicked, 1));
+
+        // Failed is terminal for delivery, engagement still shows.
+        let fail = with_reason(
+            event(bounce, EventKind::Failed, 20),
+            550,
+            "5.1.1",
+            "userunknown",
+            "no",
+        );
+        store.record_event(&fail).await.unwrap();
+        let late = with_reason(
+            event(bounce, EventKind::Deferred, 21),
+            451,
+            "4.4.1",
+            "expired",
+            "x",
+        );
+        store.record_event(&late).await.unwrap();
+        store
+            .record_event(&event(bounce, EventKind::Sent, 22))
+            .await
+            .unwrap();
+        let r = recipient(&store, &a, &msg, 1).await;
+        assert_eq!(r.status, Status::Failed);
+        assert_eq!(
+            r.status_reason, fail.reason,
+            "a racing deferral does not hide why it failed"
+        );
+        store
+            .record_event(&opened(bounce, Opener::Human, 23))
+            .await
+            .unwrap();
+        assert_eq!(recipient(&store, &a, &msg, 1).await.status, Status::Opened);
+
+        let missing = store
+            .record_event(&event(Uuid::now_v7(), EventKind::Opened, 30))
+            .await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+    }
+
+    pub async fn record_events_batches(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["one@x.test", "two@x.test"]);
+        insert(&store, &msg).await;
+        let (one, two) = (msg.recipients[0].id, msg.recipients[1].id);
+        let batch = vec![
+            event(one, EventKind::Delivered, 10),
+            opened(two, Opener::Human, 11),
+            event(Uuid::now_v7(), EventKind::Opened, 12),
+            opened(one, Opener::Proxy, 13),
+            event(two, EventKind::Delivered, 14),
+        ];
+        store.record_events(&batch).await.unwrap();
+        store.record_events(&[]).await.unwrap();
+        // The same batch again (a retry after an unclear commit) counts nothing twice.
+        store.record_events(&batch).await.unwrap();
+        let r1 = recipient(&store, &a, &msg, 0).await;
+        let r2 = recipient(&store, &a, &msg, 1).await;
+        assert_eq!(
+            (r1.status, r1.opens, r1.events.len()),
+            (Status::Opened, 1, 3)
+        );
+        assert_eq!(
+            (r2.status, r2.opens, r2.events.len()),
+            (Status::Opened, 1, 3)
+        );
+        assert_eq!(r1.updated_at, t(13));
+    }
+
+    pub async fn list_filters_and_pagination(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let mut msgs = Vec::new();
+        let specs: [(&str, &[&str]); 5] = [
+            ("Welcome aboard", &["alice@one.test"]),
+            ("Invoice 100% paid", &["Bob@Two.test", "carol@one.test"]),
+            ("Your invoice_2", &["dave@three.test"]),
+            ("welcome back", &["erin@two.test"]),
+            ("Reminder", &["frank@one.test"]),
+        ];
+        for (i, (subject, to)) in specs.iter().enumerate() {
+            let msg = message(&a, i as i64 * 1_000, subject, to);
+            insert(&store, &msg).await;
+            msgs.push(msg);
+        }
+        // Newest first; ids are time-ordered.
+        let newest_first: Vec<Uuid> = msgs.iter().rev().map(|m| m.id).collect();
+        let list = |f: MessageFilter| {
+            let store = store.clone();
+            async move {
+                store
+                    .list_messages(a.id, &f)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| m.id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let page = |before_id| MessageFilter {
+            limit: 2,
+            before_id,
+            ..Default::default()
+        };
+        let p1 = list(page(None)).await;
+        let p2 = list(page(p1.last().copied())).await;
+        let p3 = list(page(p2.last().copied())).await;
+        let p4 = list(page(p3.last().copied())).await;
+        assert_eq!((p1.len(), p2.len(), p3.len(), p4.len()), (2, 2, 1, 0));
+        assert_eq!([p1, p2, p3].concat(), newest_first);
+        let zero = list(MessageFilter::default()).await;
+        assert_eq!(zero.len(), 1, "a zero limit still returns one message");
+
+        let full = store
+            .list_messages(
+                a.id,
+                &MessageFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let invoice = full.iter().find(|m| m.id == msgs[1].id).unwrap();
+        assert_eq!(
+            invoice.recipients.iter().map(|r| r.id).collect::<Vec<_>>(),
+            msgs[1].recipients.iter().map(|r| r.id).collect::<Vec<_>>(),
+            "recipients in the order given"
+        );
+        assert!(
+            full.iter()
+                .flat_map(|m| &m.recipients)
+                .all(|r| r.events.is_empty())
+        );
+        assert_eq!(invoice.created_at, t(1_000));
+
+        let by = |f: MessageFilter| list(MessageFilter { limit: 10, ..f });
+        assert_eq!(
+            by(MessageFilter {
+                subject: Some("WELCOME".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[3].id, msgs[0].id]
+        );
+        assert_eq!(
+            by(MessageFilter {
+                subject: Some("100%".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[1].id],
+            "% is literal"
+        );
+        assert_eq!(
+            by(MessageFilter {
+                subject: Some("e_2".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[2].id],
+            "_ is literal"
+        );
+        assert!(
+            by(MessageFilter {
+                subject: Some("e%2".into()),
+                ..Default::default()
+            })
+            .await
+            .is_empty()
+        );
+        assert_eq!(
+            by(MessageFilter {
+                recipient: Some("@TWO.test".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[3].id, msgs[1].id]
+        );
+        assert_eq!(
+            by(MessageFilter {
+                recipient: Some("bob".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[1].id]
+        );
+        assert_eq!(
+            by(MessageFilter {
+                since: Some(t(1_000)),
+                until: Some(t(3_000)),
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[2].id, msgs[1].id],
+            "since inclusive, until exclusive"
+        );
+
+        // Statuses: a message matches when any recipient has one of them.
+        store
+            .record_event(&event(
+                msgs[1].recipients[1].id,
+                EventKind::Delivered,
+                5_000,
+            ))
+            .await
+            .unwrap();
+        store
+            .record_event(&event(msgs[4].recipients[0].id, EventKind::Failed, 5_001))
+            .await
+            .unwrap();
+        assert_eq!(
+            by(MessageFilter {
+                statuses: vec![Status::Delivered],
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[1].id]
+        );
+        assert_eq!(
+            by(MessageFilter {
+                statuses: vec![Status::Failed, Status::Delivered],
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[4].id, msgs[1].id]
+        );
+        assert_eq!(
+            by(MessageFilter {
+                statuses: vec![Status::Queued],
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[3].id, msgs[2].id, msgs[1].id, msgs[0].id],
+            "the invoice still has a queued recipient"
+        );
+        assert_eq!(
+            by(MessageFilter {
+                statuses: vec![Status::Queued],
+                recipient: Some("one.test".into()),
+                before_id: Some(msgs[1].id),
+                ..Default::default()
+            })
+            .await,
+            vec![msgs[0].id],
+            "filters combine"
+        );
+    }
+
+    pub async fn organisations_are_isolated(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let b = org(&store, "bravo").await;
+        let msg = message(&a, 0, "Secret", &["x@y.test"]);
+        insert(&store, &msg).await;
+        assert!(store.message(b.id, msg.id).await.unwrap().is_none());
+        assert!(store.message(a.id, msg.id).await.unwrap().is_some());
+        let f = MessageFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        assert!(store.list_messages(b.id, &f).await.unwrap().is_empty());
+        assert_eq!(store.list_messages(a.id, &f).await.unwrap().len(), 1);
+
+        store
+            .insert_sandbox_copy(msg.recipients[0].id, b"Subject: Secret\r\n\r\nhi\r\n", t(1))
+            .await
+            .unwrap();
+        assert!(store.sandbox_copies(b.id, 10).await.unwrap().is_empty());
+        assert_eq!(store.sandbox_copies(a.id, 10).await.unwrap().len(), 1);
+
+        store
+            .add_suppression(a.id, &addr("z@y.test"), "manual")
+            .await
+            .unwrap();
+        assert!(store.suppressions(b.id).await.unwrap().is_empty());
+        assert!(
+            !store
+                .delete_suppression(b.id, &addr("z@y.test"))
+                .await
+                .unwrap()
+        );
+        let to_b = message(&b, 1, "Hi", &["z@y.test"]);
+        insert(&store, &to_b).await;
+        assert_eq!(recipient(&store, &b, &to_b, 0).await.status, Status::Queued);
+    }
+
+    pub async fn sandbox_copies(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["one@x.test", "two@x.test"]);
+        insert(&store, &msg).await;
+        let raw1 = "From: sender@example.test\r\nTo: one@x.test\r\n\r\nfirst\r\n";
+        let raw2 = "From: sender@example.test\r\nTo: two@x.test\r\n\r\nsecond \u{e9}\r\n";
+        store
+            .insert_sandbox_copy(msg.recipients[0].id, raw1.as_bytes(), noisy(10))
+            .await
+            .unwrap();
+        store
+            .insert_sandbox_copy(msg.recipients[1].id, raw2.as_bytes(), noisy(20))
+            .await
+            .unwrap();
+        let copies = store.sandbox_copies(a.id, 10).await.unwrap();
+        assert_eq!(copies.len(), 2);
+        assert_eq!(copies[0].raw, raw2, "newest first");
+        assert_eq!(copies[0].address, "two@x.test");
+        assert_eq!(copies[0].recipient_id, msg.recipients[1].id);
+        assert_eq!(copies[0].message_id, msg.id);
+        assert_eq!(copies[0].captured_at, t(20));
+        assert_eq!(copies[1].raw, raw1);
+        assert_eq!(store.sandbox_copies(a.id, 1).await.unwrap().len(), 1);
+        let missing = store.insert_sandbox_copy(Uuid::now_v7(), b"x", t(30)).await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+    }
+
+    pub async fn purge_keeps_statuses_and_counts(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["one@x.test"]);
+        insert(&store, &msg).await;
+        let r = msg.recipients[0].id;
+        const DAY: i64 = 86_400_000;
+        store
+            .record_event(&event(r, EventKind::Delivered, DAY))
+            .await
+            .unwrap();
+        store
+            .record_event(&opened(r, Opener::Human, 2 * DAY))
+            .await
+            .unwrap();
+        store
+            .record_event(&opened(r, Opener::Human, 40 * DAY))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            store.purge_events(t(0)).await.unwrap(),
+            0,
+            "strictly older only"
+        );
+        assert_eq!(store.purge_events(t(30 * DAY)).await.unwrap(), 3);
+        let kept = recipient(&store, &a, &msg, 0).await;
+        assert_eq!(kept.status, Status::Opened);
+        assert_eq!(kept.opens, 2);
+        assert_eq!(kept.events.len(), 1);
+        assert_eq!(kept.events[0].at, t(40 * DAY));
+        assert_eq!(store.purge_events(t(30 * DAY)).await.unwrap(), 0);
+    }
+}
