@@ -144,13 +144,43 @@ if [[ -n ${CI:-} ]]; then
     export CARGO_INCREMENTAL=0
 fi
 
-section "cargo fmt --all -- --check"
-cargo fmt --all -- --check
+# Every check runs even when an earlier one fails, so one run reports all
+# of them; the script fails at the end if any did.
+FAILED=()
+run_step() { # DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    section "$what"
+    if "$@"; then
+        echo "ok: $what"
+    else
+        echo "FAILED: $what"
+        FAILED+=("$what")
+    fi
+}
 
-section "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+fmt_check() {
+    local out
+    out="$(mktemp)"
+    if cargo fmt --all -- --check >"$out" 2>&1; then
+        rm -f "$out"
+        return 0
+    fi
+    echo "files that need \`cargo fmt --all\`:"
+    grep -o '^Diff in [^ ]*' "$out" | sed -e 's/^Diff in //' -e 's/:[0-9]*:$//' | sort -u | sed 's/^/  /'
+    echo "first lines of the diff:"
+    head -n 60 "$out"
+    rm -f "$out"
+    return 1
+}
 
-section "cargo test --workspace"
-cargo test --workspace
+run_step "cargo fmt --all -- --check" fmt_check
+run_step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+run_step "cargo test --workspace" cargo test --workspace
 
+if ((${#FAILED[@]})); then
+    section "FAILED: ${#FAILED[@]} check(s)"
+    printf '  %s\n' "${FAILED[@]}"
+    exit 1
+fi
 section "all checks passed"
