@@ -23,8 +23,8 @@ use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use crate::MailError;
 
 /// The headers every signature covers (RFC 6376 section 5.4.1 lists From as
-/// required and these as recommended). Only those present in a copy end up
-/// in its `h=` tag.
+/// required and these as recommended). All of them appear in every `h=`
+/// tag, present or not (see [`Signer::sign`]).
 pub const SIGNED_HEADERS: &[&str] = &[
     "From",
     "To",
@@ -226,7 +226,16 @@ impl Signer {
 
     /// Signs `message` (RFC 5322 bytes, CRLF line endings) and returns it
     /// with its `DKIM-Signature:` header prepended (RFC 6376 section 5.6).
+    ///
+    /// The `h=` tag lists every name in [`SIGNED_HEADERS`], present or not:
+    /// naming an absent header "oversigns" it, so nobody can add, say, a Cc
+    /// or Reply-To later without breaking the signature (RFC 6376 section
+    /// 5.4.2).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, MailError> {
+        if !has_from_header(message) {
+            // RFC 6376 section 5.4: the From header MUST be signed.
+            return Err(MailError::Signing("the message has no From header".into()));
+        }
         let signature = match &self.inner {
             Inner::Rsa(s) => s.sign(message),
             Inner::Ed25519(s) => s.sign(message),
@@ -277,6 +286,27 @@ impl Signer {
             .collect();
         format!("{}. IN TXT ( {} )", self.dns_name(), strings.join(" "))
     }
+}
+
+/// Whether the header section (up to the first empty line) has a `From:`
+/// field (RFC 5322 section 2.2: a name, optional WSP, then a colon).
+fn has_from_header(message: &[u8]) -> bool {
+    for line in message.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return false;
+        }
+        if let Some(name) = line.get(..4)
+            && name.eq_ignore_ascii_case(b"from")
+            && line[4..]
+                .iter()
+                .find(|&&b| b != b' ' && b != b'\t')
+                .is_some_and(|&b| b == b':')
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn check_dns_name(what: &'static str, value: &str) -> Result<(), MailError> {
