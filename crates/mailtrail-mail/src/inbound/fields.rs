@@ -133,7 +133,11 @@ pub(crate) fn typed_address(value: &str) -> Option<String> {
         Some((ty, rest)) if !ty.contains('@') => rest,
         _ => value,
     };
-    let v = v.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let v = v
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     let v = v.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
     if v.is_empty() || v.len() > 320 {
         return None;

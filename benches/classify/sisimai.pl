@@ -1,0 +1,36 @@
+#!/usr/bin/perl
+# Runs Sisimai 4 over the files named on the command line (or on stdin, one a
+# line) and prints one JSON object per file, in the same shape as
+# `mailtrail classify --json`, so that score.py can score both the same way.
+use strict;
+use warnings;
+use Sisimai;
+use JSON::PP;
+
+my $json = JSON::PP->new->canonical(1);
+my @files = @ARGV;
+if (!@files) { chomp(@files = <STDIN>); }
+for my $file (@files) {
+    my $data = eval { Sisimai->make($file, 'delivered' => 1) } // [];
+    my @recipients;
+    my $feedback;
+    for my $d (@$data) {
+        my $soft = $d->softbounce;
+        push @recipients, {
+            address    => ($d->recipient ? $d->recipient->address : undef),
+            action     => ($d->action || undef),
+            status     => ($d->deliverystatus || undef),
+            reply_code => ($d->replycode || undef),
+            reason     => $d->reason,
+            hard       => ($soft eq '0' ? JSON::PP::true : JSON::PP::false),
+            diagnostic => ($d->diagnosticcode || undef),
+        };
+        $feedback //= $d->feedbacktype if $d->feedbacktype;
+    }
+    print $json->encode({
+        file => $file,
+        kind => (@recipients ? 'bounce' : 'other'),
+        recipients => \@recipients,
+        feedback_type => $feedback,
+    }), "\n";
+}

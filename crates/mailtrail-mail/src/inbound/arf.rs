@@ -1,0 +1,80 @@
+//! Complaints: RFC 5965 Abuse Reporting Format feedback reports, read
+//! through `mail_auth::report::Feedback`.
+//!
+//! The feedback type is also taken verbatim from the `Feedback-Type` field
+//! (section 3.1), because mail-auth maps the registered types it does not
+//! model (`opt-out`, RFC 6650's `not-spam` spelling variants) to "other".
+
+use mail_auth::report::Feedback;
+
+use super::fields;
+
+/// What a feedback report says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub feedback_type: Option<String>,
+    pub original_rcpt_to: Option<String>,
+    pub original_mail_from: Option<String>,
+}
+
+/// Parses the body of a `message/feedback-report` part.
+pub(crate) fn parse(part: &[u8]) -> Report {
+    let text = String::from_utf8_lossy(part);
+    let groups = fields::groups(&text);
+    let raw_type = groups
+        .iter()
+        .find_map(|g| fields::get(g, "feedback-type"))
+        .map(|t| t.trim().to_ascii_lowercase());
+    let parsed = Feedback::parse_arf(part);
+    let feedback_type = raw_type.or_else(|| {
+        parsed.as_ref().map(|f| {
+            use mail_auth::report::FeedbackType::*;
+            match f.feedback_type() {
+                Abuse => "abuse",
+                AuthFailure => "auth-failure",
+                Fraud => "fraud",
+                NotSpam => "not-spam",
+                Virus => "virus",
+                Other => "other",
+            }
+            .to_owned()
+        })
+    });
+    let addr = |v: Option<&str>| v.and_then(fields::typed_address);
+    let mut rcpt = parsed.as_ref().and_then(|f| addr(f.original_rcpt_to()));
+    if rcpt.is_none() {
+        rcpt = groups
+            .iter()
+            .find_map(|g| {
+                fields::get(g, "removal-recipient").or(fields::get(g, "original-rcpt-to"))
+            })
+            .and_then(fields::typed_address);
+    }
+    Report {
+        feedback_type,
+        original_rcpt_to: rcpt,
+        original_mail_from: parsed.as_ref().and_then(|f| addr(f.original_mail_from())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_type_and_addresses() {
+        let r = parse(
+            b"Feedback-Type: abuse\r\nUser-Agent: SomeGenerator/1.0\r\nVersion: 1\r\n\
+              Original-Mail-From: <somespammer@example.net>\r\n\
+              Original-Rcpt-To: <user@example.com>\r\n",
+        );
+        assert_eq!(r.feedback_type.as_deref(), Some("abuse"));
+        assert_eq!(r.original_rcpt_to.as_deref(), Some("user@example.com"));
+        assert_eq!(
+            r.original_mail_from.as_deref(),
+            Some("somespammer@example.net")
+        );
+        let r = parse(b"Feedback-Type: opt-out\nVersion: 1\n");
+        assert_eq!(r.feedback_type.as_deref(), Some("opt-out"));
+    }
+}

@@ -1,0 +1,616 @@
+//! Reading what comes back: a pure classifier of inbound messages into
+//! bounces, delays, delivery reports, read receipts, complaints, replies and
+//! automatic replies (DESIGN.md section 4, flow 3).
+//!
+//! [`classify`] is a function of the message bytes only: no I/O, no clock, no
+//! panics, and bounded work on any input (the input, each text and each list
+//! is capped), so the inbound listener, the IMAP poller, the offline
+//! `mailtrail classify` command and the benchmarks all call it directly.
+//!
+//! The machine-readable reports come first (RFC 5965 ARF, RFC 8098 MDN,
+//! RFC 3464 DSN); the human-readable notices of mail servers without them
+//! second ([`vendors`]); then automatic replies (RFC 3834) and replies
+//! (RFC 5322 section 3.6.4). Only the first two can make a bounce, so a
+//! message that is not a bounce is never called one.
+
+pub mod arf;
+pub mod autoreply;
+pub mod dsn;
+mod fields;
+pub mod mdn;
+pub mod reason;
+pub mod reply;
+mod text;
+pub mod vendors;
+
+use std::borrow::Cow;
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mailtrail_domain::Reason;
+use serde::Serialize;
+
+pub use dsn::Action;
+
+/// Inputs beyond this size are cut: no bounce, receipt or reply needs more
+/// to be understood, and the cut keeps the work bounded.
+pub const MAX_INPUT: usize = 8 * 1024 * 1024;
+
+/// Human-readable text beyond this size is not scanned.
+const MAX_TEXT: usize = 512 * 1024;
+
+/// What an inbound message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// At least one recipient failed permanently.
+    Bounce,
+    /// Delivery to the recipients is delayed and still being retried.
+    Delay,
+    /// A success report (RFC 3461 NOTIFY=SUCCESS): delivered, relayed or
+    /// expanded.
+    DeliveryReport,
+    /// A read receipt: an RFC 8098 MDN or a client's informal receipt.
+    ReadReceipt,
+    /// An RFC 5965 feedback report (spam complaint and friends).
+    Complaint,
+    /// A person's reply to a message (`In-Reply-To` / `References`).
+    Reply,
+    /// An automatic reply (RFC 3834): vacation, out of office.
+    AutoReply,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+/// What the inbound message says about one recipient of the original.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientReport {
+    /// The recipient's address, when the message names it.
+    pub address: Option<String>,
+    /// RFC 3464 section 2.3.3 action.
+    pub action: Option<Action>,
+    /// RFC 3463 enhanced status, e.g. `5.1.1`.
+    pub status: Option<String>,
+    /// RFC 5321 reply code, e.g. `550`.
+    pub reply_code: Option<String>,
+    /// Why, in Sisimai's vocabulary.
+    pub reason: Reason,
+    /// A hard bounce: the address will keep failing, suppress it.
+    pub hard: bool,
+    /// What the remote server said (Diagnostic-Code or scraped text).
+    pub diagnostic: Option<String>,
+    /// RFC 3464 section 2.3.5 Remote-MTA, when given.
+    #[serde(skip)]
+    pub remote_mta: Option<String>,
+}
+
+/// The classification of one inbound message; its JSON form is the
+/// `mailtrail classify --json` contract (without the `file` key, which the
+/// command adds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Classification {
+    /// What the message is.
+    pub kind: Kind,
+    /// One entry per recipient the message reports on.
+    pub recipients: Vec<RecipientReport>,
+    /// The Message-ID (without brackets) of the message this one is about:
+    /// `X-Original-Message-ID`, MDN `Original-Message-ID`, or the returned
+    /// message's own header.
+    pub original_message_id: Option<String>,
+    /// For read receipts, the RFC 8098 disposition type (`displayed`, ...).
+    pub disposition: Option<String>,
+    /// For complaints, the RFC 5965 feedback type (`abuse`, ...).
+    pub feedback_type: Option<String>,
+    /// The Message-IDs of `In-Reply-To` then `References`.
+    pub in_reply_to: Vec<String>,
+    /// The sender of this message (who replied, who complained).
+    #[serde(skip)]
+    pub from: Option<String>,
+    /// The VERP token: the local part after `bounces+` of the address this
+    /// message was delivered to, when present.
+    #[serde(skip)]
+    pub verp_token: Option<String>,
+}
+
+/// Classifies one raw message (RFC 5322 bytes, any line ends).
+pub fn classify(raw: &[u8]) -> Classification {
+    let raw = &raw[..raw.len().min(MAX_INPUT)];
+    let raw = normalise_line_ends(raw);
+    let Some(msg) = MessageParser::default().parse(raw.as_ref()) else {
+        return Classification::default();
+    };
+    Reader::new(&msg).classify()
+}
+
+/// mail-parser reads LF and CRLF line ends; messages that went through old
+/// Mac tools end lines with CR alone, so those CRs become LFs.
+fn normalise_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
+    let lone_cr = raw
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && raw.get(i + 1) != Some(&b'\n'));
+    if !lone_cr {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\r' && raw.get(i + 1) != Some(&b'\n') {
+            out.push(b'\n');
+        } else {
+            out.push(b);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The raw value of the first top-level header `name` (case-insensitive),
+/// unfolded, decoded lossily when it is not UTF-8.
+fn header(msg: &Message<'_>, name: &str) -> Option<String> {
+    let raw = msg.raw_message();
+    msg.root_part().headers.iter().find_map(|h| {
+        if !h.name.as_str().eq_ignore_ascii_case(name) {
+            return None;
+        }
+        let bytes = raw.get(h.offset_start as usize..h.offset_end as usize)?;
+        let s = String::from_utf8_lossy(bytes);
+        Some(text::squash(&s, 16 * 1024))
+    })
+}
+
+/// Everything gathered from the parts before deciding.
+#[derive(Default)]
+struct Gathered {
+    dsn: Option<dsn::Dsn>,
+    mdn: Option<mdn::Mdn>,
+    arf: Option<arf::Report>,
+    embedded_id: Option<String>,
+    embedded_to: Vec<String>,
+    embedded_from: Option<String>,
+    body: String,
+    html: String,
+}
+
+struct Reader<'m, 'x> {
+    msg: &'m Message<'x>,
+    from: Option<String>,
+    subject: String,
+    g: Gathered,
+}
+
+impl<'m, 'x> Reader<'m, 'x> {
+    fn new(msg: &'m Message<'x>) -> Self {
+        let from = msg
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(str::to_owned);
+        let subject = msg.subject().unwrap_or_default().to_owned();
+        let mut r = Self {
+            msg,
+            from,
+            subject,
+            g: Gathered::default(),
+        };
+        r.gather();
+        r
+    }
+
+    /// Walks the top-level MIME tree (parts of a returned message live in
+    /// their own nested `Message` and are not visited).
+    fn gather(&mut self) {
+        let g = &mut self.g;
+        for part in self.msg.parts.iter().take(500) {
+            let (ctype, sub) = part
+                .content_type()
+                .map(|ct| {
+                    (
+                        ct.ctype().to_ascii_lowercase(),
+                        ct.subtype().unwrap_or_default().to_ascii_lowercase(),
+                    )
+                })
+                .unwrap_or_default();
+            match (ctype.as_str(), sub.as_str()) {
+                ("message", "delivery-status" | "global-delivery-status")
+                | ("text", "delivery-status") => {
+                    let d = dsn::parse(&String::from_utf8_lossy(part.contents()));
+                    match &mut g.dsn {
+                        Some(prev) => prev.recipients.extend(d.recipients),
+                        None => g.dsn = Some(d),
+                    }
+                    continue;
+                }
+                ("message", "disposition-notification" | "global-disposition-notification") => {
+                    if g.mdn.is_none() {
+                        g.mdn = Some(mdn::parse(&String::from_utf8_lossy(part.contents())));
+                    }
+                    continue;
+                }
+                ("message", "feedback-report") => {
+                    if g.arf.is_none() {
+                        g.arf = Some(arf::parse(part.contents()));
+                    }
+                    continue;
+                }
+                ("text", "rfc822-headers" | "rfc822-header" | "global-headers") => {
+                    let text = String::from_utf8_lossy(part.contents());
+                    if let Some(first) = fields::groups(&text).first() {
+                        if g.embedded_id.is_none() {
+                            g.embedded_id =
+                                fields::get(first, "message-id").and_then(dsn::message_id);
+                        }
+                        if g.embedded_to.is_empty() {
+                            g.embedded_to = fields::get(first, "to")
+                                .map(text::addresses)
+                                .unwrap_or_default();
+                        }
+                        if g.embedded_from.is_none() {
+                            g.embedded_from = fields::get(first, "from")
+                                .and_then(|f| text::addresses(f).into_iter().next());
+                        }
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            match &part.body {
+                PartType::Message(m) => {
+                    if g.embedded_id.is_none() {
+                        g.embedded_id = m.message_id().map(str::to_owned);
+                    }
+                    if g.embedded_to.is_empty() {
+                        g.embedded_to = m
+                            .to()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.address())
+                                    .map(str::to_owned)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                    }
+                    if g.embedded_from.is_none() {
+                        g.embedded_from = m
+                            .from()
+                            .and_then(|a| a.first())
+                            .and_then(|a| a.address())
+                            .map(str::to_owned);
+                    }
+                }
+                PartType::Text(t) if ctype.is_empty() || ctype == "text" => {
+                    if part
+                        .content_disposition()
+                        .is_some_and(|d| d.is_attachment())
+                        && !g.body.is_empty()
+                    {
+                        continue;
+                    }
+                    push_text(&mut g.body, t);
+                }
+                PartType::Html(t) => push_text(&mut g.html, t),
+                _ => {}
+            }
+        }
+        if g.body.trim().is_empty() && !g.html.is_empty() {
+            g.body = text::html_to_text(&g.html);
+        }
+    }
+
+    fn classify(self) -> Classification {
+        let mut c = Classification {
+            from: self.from.clone(),
+            verp_token: self.verp_token(),
+            ..Default::default()
+        };
+        for h in ["in-reply-to", "references"] {
+            if let Some(v) = header(self.msg, h) {
+                reply::message_ids(&v, &mut c.in_reply_to);
+            }
+        }
+        let g = &self.g;
+        let dsn_id = g.dsn.as_ref().and_then(|d| d.original_message_id.clone());
+        c.original_message_id = dsn_id.or_else(|| g.embedded_id.clone());
+
+        if let Some(report) = &g.arf {
+            c.kind = Kind::Complaint;
+            c.feedback_type = report.feedback_type.clone();
+            let mut addrs: Vec<String> = report.original_rcpt_to.iter().cloned().collect();
+            if addrs.is_empty() {
+                addrs = g.embedded_to.clone();
+            }
+            if addrs.is_empty() {
+                addrs.push(String::new());
+            }
+            c.recipients = addrs
+                .into_iter()
+                .map(|a| plain_report(Some(a).filter(|a| !a.is_empty()), Reason::Feedback))
+                .collect();
+            return c;
+        }
+        if let Some(m) = &g.mdn {
+            c.kind = Kind::ReadReceipt;
+            c.disposition = m.disposition.clone();
+            if m.original_message_id.is_some() {
+                c.original_message_id = m.original_message_id.clone();
+            }
+            let who = m.final_recipient.clone().or_else(|| self.from.clone());
+            c.recipients = vec![plain_report(who, Reason::Delivered)];
+            return c;
+        }
+        let body_lower = g.body.to_lowercase();
+        if let Some(d) = &g.dsn
+            && !d.recipients.is_empty()
+        {
+            let region = vendors::notice_region(&g.body);
+            let scraped = vendors::scrape(region, &self.excluded());
+            c.recipients = d
+                .recipients
+                .iter()
+                .map(|r| self.dsn_report(r, region, &scraped))
+                .collect();
+            c.kind = kind_of(&c.recipients);
+            return c;
+        }
+        if vendors::looks_like_bounce(
+            self.from.as_deref().unwrap_or_default(),
+            &self.subject,
+            &body_lower,
+        ) && let Some(rs) = self.scraped_reports()
+        {
+            c.kind = kind_of(&rs);
+            c.recipients = rs;
+            return c;
+        }
+        if mdn::is_informal_receipt(&self.subject, &g.body) {
+            c.kind = Kind::ReadReceipt;
+            c.disposition = Some("displayed".to_owned());
+            c.recipients = vec![plain_report(self.from.clone(), Reason::Delivered)];
+            if c.original_message_id.is_none() {
+                c.original_message_id = c.in_reply_to.first().cloned();
+            }
+            return c;
+        }
+        let auto = autoreply::by_headers(|n| header(self.msg, n))
+            || autoreply::by_subject(&self.subject)
+            || header(self.msg, "precedence").is_some_and(|p| {
+                let p = p.to_ascii_lowercase();
+                (p == "bulk" || p == "junk")
+                    && !c.in_reply_to.is_empty()
+                    && autoreply::by_subject(&self.subject)
+            });
+        if auto {
+            c.kind = Kind::AutoReply;
+            c.recipients = vec![plain_report(self.from.clone(), Reason::Vacation)];
+            return c;
+        }
+        if !c.in_reply_to.is_empty() {
+            c.kind = Kind::Reply;
+        }
+        c
+    }
+
+    /// Addresses that are certainly not the failed recipients of a bounce:
+    /// the bounce's own sender and recipients, and the returned message's
+    /// sender.
+    fn excluded(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        if let Some(f) = &self.from {
+            v.push(f.clone());
+        }
+        for h in ["to", "return-path", "delivered-to", "x-original-to"] {
+            if let Some(val) = header(self.msg, h) {
+                v.extend(text::addresses(&val));
+            }
+        }
+        if let Some(f) = &self.g.embedded_from {
+            v.push(f.clone());
+        }
+        v
+    }
+
+    fn verp_token(&self) -> Option<String> {
+        for h in [
+            "delivered-to",
+            "x-original-to",
+            "envelope-to",
+            "to",
+            "x-envelope-to",
+        ] {
+            let Some(v) = header(self.msg, h) else {
+                continue;
+            };
+            for a in text::addresses(&v) {
+                let local = a.split('@').next().unwrap_or_default();
+                if local.len() > 8 && local[..8].eq_ignore_ascii_case("bounces+") {
+                    return Some(local[8..].to_owned());
+                }
+            }
+        }
+        None
+    }
+
+    fn dsn_report(
+        &self,
+        r: &dsn::DsnRecipient,
+        region: &str,
+        scraped: &[vendors::Found],
+    ) -> RecipientReport {
+        let address = r.address().map(str::to_owned);
+        let mut diagnostic = r.diagnostic.clone().map(|d| text::squash(&d, 4096));
+        let from_text = address.as_ref().and_then(|a| {
+            scraped
+                .iter()
+                .find(|f| f.address.eq_ignore_ascii_case(a))
+                .map(|f| f.diagnostic.clone())
+        });
+        let mut status = r.status.clone();
+        let diag_text = diagnostic.clone().unwrap_or_default();
+        let reply_code = text::find_reply_code(&diag_text);
+        // A generic Status (x.0.0) with a precise code in the diagnostic:
+        // the diagnostic is what the remote server really said.
+        if let Some(d) = text::find_status(&diag_text)
+            && status.as_deref().is_none_or(|s| s.ends_with(".0.0"))
+            && (status.is_none() || status.as_deref().map(|s| &s[..1]) == Some(&d[..1]))
+        {
+            status = Some(d);
+        }
+        let action = r
+            .action
+            .or_else(|| match status.as_deref().map(|s| &s[..1]) {
+                Some("2") => Some(Action::Delivered),
+                Some("4") => Some(Action::Delayed),
+                _ => Some(Action::Failed),
+            });
+        let ctx = match (action, r.diagnostic_type.as_deref()) {
+            (Some(Action::Delayed), _) => reason::Context::Delayed,
+            (_, Some(t)) if t.eq_ignore_ascii_case("x-unix") => reason::Context::Mailer,
+            _ => reason::Context::Failed,
+        };
+        let mut text_for_reason = diag_text.clone();
+        if let Some(t) = &from_text {
+            text_for_reason.push(' ');
+            text_for_reason.push_str(t);
+        }
+        let mut why = reason::decide(
+            &text_for_reason,
+            status.as_deref(),
+            reply_code.as_deref(),
+            ctx,
+        );
+        if matches!(why, Reason::OnHold | Reason::Undefined) {
+            let whole = text::squash(region, 8192);
+            let alt = reason::decide(&whole, status.as_deref(), reply_code.as_deref(), ctx);
+            if !matches!(alt, Reason::OnHold | Reason::Undefined) {
+                why = alt;
+            }
+        }
+        if matches!(
+            action,
+            Some(Action::Delivered | Action::Relayed | Action::Expanded)
+        ) {
+            why = Reason::Delivered;
+        }
+        if diagnostic.is_none() {
+            diagnostic = from_text.filter(|t| !t.is_empty());
+        }
+        let reply_code =
+            reply_code.or_else(|| diagnostic.as_deref().and_then(text::find_reply_code));
+        RecipientReport {
+            hard: reason::is_hard(why, status.as_deref(), reply_code.as_deref()),
+            address,
+            action,
+            status,
+            reply_code,
+            reason: why,
+            diagnostic,
+            remote_mta: r.remote_mta.clone(),
+        }
+    }
+
+    fn scraped_reports(&self) -> Option<Vec<RecipientReport>> {
+        let region = vendors::notice_region(&self.g.body);
+        let found = vendors::scrape(region, &self.excluded());
+        if found.is_empty() {
+            return None;
+        }
+        let region_lower = region.to_lowercase();
+        let delayed = vendors::is_delay(&region_lower, &self.subject);
+        let whole = text::squash(region, 8192);
+        Some(
+            found
+                .into_iter()
+                .map(|f| {
+                    let status = text::find_status(&f.diagnostic)
+                        .or_else(|| {
+                            if found_single(&whole) {
+                                text::find_status(&whole)
+                            } else {
+                                None
+                            }
+                        })
+                        .filter(|s| !s.starts_with('2'));
+                    let reply_code = text::find_reply_code(&f.diagnostic);
+                    let action = if delayed {
+                        Action::Delayed
+                    } else {
+                        Action::Failed
+                    };
+                    let ctx = if delayed {
+                        reason::Context::Delayed
+                    } else {
+                        reason::Context::Failed
+                    };
+                    let mut why = reason::decide(
+                        &f.diagnostic,
+                        status.as_deref(),
+                        reply_code.as_deref(),
+                        ctx,
+                    );
+                    if matches!(why, Reason::OnHold | Reason::Undefined) {
+                        let alt =
+                            reason::decide(&whole, status.as_deref(), reply_code.as_deref(), ctx);
+                        if !matches!(alt, Reason::OnHold | Reason::Undefined) {
+                            why = alt;
+                        }
+                    }
+                    RecipientReport {
+                        address: Some(f.address),
+                        action: Some(action),
+                        hard: reason::is_hard(why, status.as_deref(), reply_code.as_deref()),
+                        status,
+                        reply_code,
+                        reason: why,
+                        diagnostic: Some(f.diagnostic).filter(|d| !d.is_empty()),
+                        remote_mta: None,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+fn found_single(_whole: &str) -> bool {
+    true
+}
+
+fn push_text(dst: &mut String, t: &str) {
+    if dst.len() >= MAX_TEXT {
+        return;
+    }
+    let room = MAX_TEXT - dst.len();
+    let mut end = t.len().min(room);
+    while end > 0 && !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    if !dst.is_empty() {
+        dst.push('\n');
+    }
+    dst.push_str(&t[..end]);
+}
+
+fn plain_report(address: Option<String>, reason: Reason) -> RecipientReport {
+    RecipientReport {
+        address,
+        action: None,
+        status: None,
+        reply_code: None,
+        reason,
+        hard: false,
+        diagnostic: None,
+        remote_mta: None,
+    }
+}
+
+/// A bounce if any recipient failed, a delay if any is delayed, else a
+/// delivery report.
+fn kind_of(rs: &[RecipientReport]) -> Kind {
+    if rs.iter().any(|r| r.action == Some(Action::Failed)) {
+        Kind::Bounce
+    } else if rs.iter().any(|r| r.action == Some(Action::Delayed)) {
+        Kind::Delay
+    } else {
+        Kind::DeliveryReport
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! Whole-message tests of [`classify`], one small inline message per kind,
+//! and a property test that arbitrary bytes never panic.
+
+use super::*;
+use proptest::prelude::*;
+
+const POSTFIX_DSN: &str = "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r
+To: bounces+tok123@mailtrail.example\r
+Subject: Undelivered Mail Returned to Sender\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r
+\r
+--B\r
+Content-Type: text/plain\r
+\r
+This is the mail system at host mx.example.org.\r
+\r
+<bob@example.com>: host mx.example.com[192.0.2.1] said: 550 5.1.1\r
+    <bob@example.com>: Recipient address rejected: User unknown\r
+--B\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.example.org\r
+\r
+Final-Recipient: rfc822; bob@example.com\r
+Action: failed\r
+Status: 5.1.1\r
+Remote-MTA: dns; mx.example.com\r
+Diagnostic-Code: smtp; 550 5.1.1 <bob@example.com>: Recipient address\r
+    rejected: User unknown in virtual mailbox table\r
+--B\r
+Content-Type: text/rfc822-headers\r
+\r
+From: alice@mailtrail.example\r
+To: bob@example.com\r
+Message-ID: <orig-1@mailtrail.example>\r
+--B--\r
+";
+
+#[test]
+fn dsn_bounce() {
+    let c = classify(POSTFIX_DSN.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(c.verp_token.as_deref(), Some("tok123"));
+    assert_eq!(
+        c.original_message_id.as_deref(),
+        Some("orig-1@mailtrail.example")
+    );
+    assert_eq!(c.recipients.len(), 1);
+    let r = &c.recipients[0];
+    assert_eq!(r.address.as_deref(), Some("bob@example.com"));
+    assert_eq!(r.action, Some(Action::Failed));
+    assert_eq!(r.status.as_deref(), Some("5.1.1"));
+    assert_eq!(r.reply_code.as_deref(), Some("550"));
+    assert_eq!(r.reason, Reason::UserUnknown);
+    assert!(r.hard);
+    assert_eq!(r.remote_mta.as_deref(), Some("mx.example.com"));
+}
+
+#[test]
+fn cr_only_and_lf_only_copies_read_the_same() {
+    let crlf = classify(POSTFIX_DSN.as_bytes());
+    let lf = classify(POSTFIX_DSN.replace("\r\n", "\n").as_bytes());
+    let cr = classify(POSTFIX_DSN.replace("\r\n", "\r").as_bytes());
+    assert_eq!(crlf, lf);
+    assert_eq!(crlf, cr);
+}
+
+#[test]
+fn delay_and_success_reports() {
+    let delayed = POSTFIX_DSN
+        .replace("Action: failed", "Action: delayed")
+        .replace("Status: 5.1.1", "Status: 4.4.1")
+        .replace("550 5.1.1", "connect timed out");
+    let c = classify(delayed.as_bytes());
+    assert_eq!(c.kind, Kind::Delay);
+    assert!(!c.recipients[0].hard);
+    let ok = POSTFIX_DSN
+        .replace("Action: failed", "Action: delivered")
+        .replace("Status: 5.1.1", "Status: 2.0.0");
+    let c = classify(ok.as_bytes());
+    assert_eq!(c.kind, Kind::DeliveryReport);
+    assert_eq!(c.recipients[0].reason, Reason::Delivered);
+}
+
+#[test]
+fn json_contract() {
+    let c = classify(POSTFIX_DSN.as_bytes());
+    // serde's own data model, without a JSON crate: field names and order.
+    let r = &c.recipients[0];
+    assert_eq!(format!("{:?}", r.action), "Some(Failed)");
+    assert_eq!(Reason::UserUnknown.as_str(), "userunknown");
+    let kinds = [
+        (Kind::Bounce, "bounce"),
+        (Kind::Delay, "delay"),
+        (Kind::DeliveryReport, "delivery_report"),
+        (Kind::ReadReceipt, "read_receipt"),
+        (Kind::Complaint, "complaint"),
+        (Kind::Reply, "reply"),
+        (Kind::AutoReply, "auto_reply"),
+        (Kind::Other, "other"),
+    ];
+    for (k, name) in kinds {
+        assert_eq!(serde_name(&k), name);
+    }
+}
+
+/// The name serde gives a unit variant, read through a minimal serializer.
+fn serde_name<T: Serialize>(v: &T) -> String {
+    struct Name(String);
+    impl serde::Serializer for &mut Name {
+        type Ok = ();
+        type Error = serde::de::value::Error;
+        type SerializeSeq = serde::ser::Impossible<(), Self::Error>;
+        type SerializeTuple = serde::ser::Impossible<(), Self::Error>;
+        type SerializeTupleStruct = serde::ser::Impossible<(), Self::Error>;
+        type SerializeTupleVariant = serde::ser::Impossible<(), Self::Error>;
+        type SerializeMap = serde::ser::Impossible<(), Self::Error>;
+        type SerializeStruct = serde::ser::Impossible<(), Self::Error>;
+        type SerializeStructVariant = serde::ser::Impossible<(), Self::Error>;
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            v: &'static str,
+        ) -> Result<(), Self::Error> {
+            self.0 = v.to_owned();
+            Ok(())
+        }
+        fn serialize_str(self, v: &str) -> Result<(), Self::Error> {
+            self.0 = v.to_owned();
+            Ok(())
+        }
+        fn serialize_bool(self, _: bool) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_i8(self, _: i8) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_i16(self, _: i16) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_i32(self, _: i32) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_i64(self, _: i64) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_u8(self, _: u8) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_u16(self, _: u16) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_u32(self, _: u32) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_u64(self, _: u64) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_f32(self, _: f32) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_f64(self, _: f64) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_char(self, _: char) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_bytes(self, _: &[u8]) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_none(self) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_unit(self) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: &T,
+        ) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<(), Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStruct, Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, Self::Error> {
+            Err(serde::ser::Error::custom("x"))
+        }
+    }
+    let mut n = Name(String::new());
+    v.serialize(&mut n).map(|_| n.0).unwrap_or_default()
+}
+
+#[test]
+fn mdn_read_receipt() {
+    let m = "From: bob@example.com\r\nTo: alice@mailtrail.example\r\nSubject: Read: plan\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=\"M\"\r\n\r\n\
+--M\r\nContent-Type: text/plain\r\n\r\nYour message was displayed.\r\n\
+--M\r\nContent-Type: message/disposition-notification\r\n\r\n\
+Reporting-UA: example.com; Thunderbird\r\nFinal-Recipient: rfc822;bob@example.com\r\n\
+Original-Message-ID: <orig-2@mailtrail.example>\r\n\
+Disposition: manual-action/MDN-sent-manually; displayed\r\n--M--\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::ReadReceipt);
+    assert_eq!(c.disposition.as_deref(), Some("displayed"));
+    assert_eq!(
+        c.original_message_id.as_deref(),
+        Some("orig-2@mailtrail.example")
+    );
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.com"));
+}
+
+#[test]
+fn arf_complaint() {
+    let m = "From: fbl@isp.example\r\nTo: abuse@mailtrail.example\r\nSubject: FW: offer\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n\
+--F\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\
+--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: FBL/1.0\r\n\
+Version: 1\r\nOriginal-Rcpt-To: <carol@isp.example>\r\n\
+--F\r\nContent-Type: message/rfc822\r\n\r\nFrom: alice@mailtrail.example\r\nTo: carol@isp.example\r\n\
+Message-ID: <orig-3@mailtrail.example>\r\nSubject: offer\r\n\r\nbuy\r\n--F--\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Complaint);
+    assert_eq!(c.feedback_type.as_deref(), Some("abuse"));
+    assert_eq!(
+        c.original_message_id.as_deref(),
+        Some("orig-3@mailtrail.example")
+    );
+    assert_eq!(
+        c.recipients[0].address.as_deref(),
+        Some("carol@isp.example")
+    );
+    assert_eq!(c.recipients[0].reason, Reason::Feedback);
+}
+
+#[test]
+fn replies_and_auto_replies() {
+    let reply = "From: dave@example.com\r\nTo: alice@mailtrail.example\r\nSubject: Re: plan\r\n\
+In-Reply-To: <orig-4@mailtrail.example>\r\nReferences: <orig-0@mailtrail.example> <orig-4@mailtrail.example>\r\n\r\nSounds good.\r\n";
+    let c = classify(reply.as_bytes());
+    assert_eq!(c.kind, Kind::Reply);
+    assert_eq!(c.from.as_deref(), Some("dave@example.com"));
+    assert_eq!(
+        c.in_reply_to,
+        vec!["orig-4@mailtrail.example", "orig-0@mailtrail.example"]
+    );
+    assert!(c.recipients.is_empty());
+
+    let ooo = reply.replace("Subject: Re: plan", "Subject: Automatic reply: plan");
+    assert_eq!(classify(ooo.as_bytes()).kind, Kind::AutoReply);
+    let submitted = reply.replace(
+        "Subject: Re: plan",
+        "Subject: Re: plan\r\nAuto-Submitted: auto-replied",
+    );
+    let c = classify(submitted.as_bytes());
+    assert_eq!(c.kind, Kind::AutoReply);
+    assert_eq!(c.recipients[0].reason, Reason::Vacation);
+}
+
+#[test]
+fn plain_mail_is_other_and_never_a_bounce() {
+    let m = "From: erin@example.com\r\nTo: alice@mailtrail.example\r\nSubject: undeliverable ideas\r\n\r\n\
+Our message could not be delivered in time, sorry about that.\r\nbob@example.com: call me\r\n";
+    assert_eq!(classify(m.as_bytes()).kind, Kind::Other);
+    assert_eq!(classify(b"").kind, Kind::Other);
+    assert_eq!(classify(b"garbage without headers").kind, Kind::Other);
+}
+
+#[test]
+fn qmail_text_bounce() {
+    let m = "From: MAILER-DAEMON@mx.example.jp\nTo: alice@mailtrail.example\nSubject: failure notice\n\n\
+Hi. This is the qmail-send program at mx.example.jp.\n\
+I'm afraid I wasn't able to deliver your message to the following addresses.\n\
+This is a permanent error; I've given up. Sorry it didn't work out.\n\n\
+<bob@example.net>:\nRemote host said: 550 5.1.1 <bob@example.net>... User Unknown\n\n\
+--- Below this line is a copy of the message.\n\nFrom: alice@mailtrail.example\nMessage-ID: <q@x>\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(c.recipients.len(), 1);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.net"));
+    assert_eq!(c.recipients[0].reason, Reason::UserUnknown);
+    assert_eq!(c.recipients[0].status.as_deref(), Some("5.1.1"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = classify(&bytes);
+    }
+
+    #[test]
+    fn mutated_reports_never_panic(cut in 0usize..POSTFIX_DSN.len(), junk in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let mut b = POSTFIX_DSN.as_bytes()[..cut].to_vec();
+        b.extend_from_slice(&junk);
+        b.extend_from_slice(&POSTFIX_DSN.as_bytes()[cut..]);
+        let _ = classify(&b);
+        let _ = classify(&POSTFIX_DSN.as_bytes()[..cut]);
+    }
+}

@@ -1,0 +1,281 @@
+//! Small text scanners shared by the readers: e-mail addresses, RFC 3463
+//! enhanced status codes and RFC 5321 reply codes inside free text, and a
+//! crude HTML-to-text for bounces that only come as HTML.
+//!
+//! All of them are single forward passes over the input, so their cost is
+//! linear in what they are given.
+
+/// Bytes that may appear in the local part of an address as bounces print
+/// it (RFC 5322 `atext` plus the dot).
+fn is_local(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
+}
+
+fn is_domain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'
+}
+
+/// Every `local@domain` in `text`, in order, without duplicates (case is
+/// kept; duplicates are found case-insensitively).
+pub(crate) fn addresses(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find('@').map(|i| i + from) {
+        from = at + 1;
+        if let Some(a) = address_around(text, at)
+            && !out.iter().any(|o| o.eq_ignore_ascii_case(&a))
+        {
+            out.push(a);
+            if out.len() >= 1000 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The address whose `@` is at byte `at`, if the bytes around it form one.
+pub(crate) fn address_around(text: &str, at: usize) -> Option<String> {
+    let b = text.as_bytes();
+    let mut start = at;
+    while start > 0 && is_local(b[start - 1]) && at - start < 128 {
+        start -= 1;
+    }
+    let mut end = at + 1;
+    while end < b.len() && is_domain(b[end]) && end - at < 256 {
+        end += 1;
+    }
+    let local = text[start..at].trim_matches('.');
+    let domain = text[at + 1..end].trim_end_matches(['.', '-']);
+    let local = local.trim_start_matches(['\'', '`', '{', '|', '/', '=']);
+    if local.is_empty() || !domain.contains('.') || domain.starts_with('.') {
+        return None;
+    }
+    let tld = domain.rsplit('.').next().unwrap_or_default();
+    if tld.len() < 2 || !tld.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(format!("{local}@{domain}"))
+}
+
+/// The first address at the very start of `line` (after white space and an
+/// optional `<` or quote), and the rest of the line after it.
+pub(crate) fn leading_address(line: &str) -> Option<(String, &str)> {
+    let t = line.trim_start();
+    let t2 = t.trim_start_matches(['<', '"', '\'', '(', '[']);
+    let at = t2.find('@')?;
+    if at == 0 || !t2[..at].bytes().all(is_local) {
+        return None;
+    }
+    let a = address_around(t2, at)?;
+    // The address must start where the line does.
+    if !t2.starts_with(a.split('@').next().unwrap_or_default()) {
+        return None;
+    }
+    let local_len = a.find('@').unwrap_or(0);
+    let mut end = at + (a.len() - local_len);
+    let bytes = t2.as_bytes();
+    while end < bytes.len() && is_domain(bytes[end]) {
+        end += 1;
+    }
+    let rest = t2.get(end..).unwrap_or_default();
+    Some((a, rest))
+}
+
+/// Whether `s` (the whole string) is an RFC 3463 enhanced status code.
+pub(crate) fn is_status(s: &str) -> bool {
+    let mut parts = s.split('.');
+    let (Some(c), Some(sub), Some(det), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    matches!(c, "2" | "4" | "5")
+        && (1..=3).contains(&sub.len())
+        && (1..=3).contains(&det.len())
+        && sub.bytes().all(|b| b.is_ascii_digit())
+        && det.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Codes of the form `x.0.9nn` and `5.9.2nn` are not real RFC 3463 codes but
+/// Sisimai's inventions: they carry no information.
+pub(crate) fn is_pseudo_status(s: &str) -> bool {
+    let p: Vec<&str> = s.split('.').collect();
+    p.len() == 3 && ((p[1] == "0" && p[2].len() == 3 && p[2].starts_with('9')) || (p[1] == "9"))
+}
+
+fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.char_indices()
+        .filter(|&(i, c)| {
+            c.is_ascii_digit()
+                && (i == 0
+                    || !(text.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        || text.as_bytes()[i - 1] == b'.'))
+        })
+        .map(move |(i, _)| {
+            let end = text[i..]
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .map_or(text.len(), |e| i + e);
+            (i, text[i..end].trim_end_matches('.'))
+        })
+}
+
+/// The first enhanced status code in free text (RFC 3463 section 2), e.g.
+/// the `5.1.1` of `550 5.1.1 <bob@example.com>: user unknown` or of
+/// `(#5.1.1)`. Statuses of class 2 are only taken when nothing else is.
+pub(crate) fn find_status(text: &str) -> Option<String> {
+    let mut first_ok = None;
+    for (_, tok) in tokens(text) {
+        if is_status(tok) && !is_pseudo_status(tok) {
+            if tok.starts_with('2') {
+                first_ok.get_or_insert(tok);
+                continue;
+            }
+            return Some(tok.to_owned());
+        }
+    }
+    first_ok.map(str::to_owned)
+}
+
+/// The first SMTP reply code in free text (RFC 5321 section 4.2): three
+/// digits `[245][0-5][0-9]` standing alone and followed by a space, a hyphen
+/// or the end, e.g. `550` of `said: 550 5.1.1 ...`.
+pub(crate) fn find_reply_code(text: &str) -> Option<String> {
+    for (i, tok) in tokens(text) {
+        let b = tok.as_bytes();
+        if b.len() == 3 && matches!(b[0], b'4' | b'5') && (b'0'..=b'5').contains(&b[1]) {
+            let after = text.as_bytes().get(i + 3).copied();
+            let before = if i == 0 {
+                None
+            } else {
+                text.as_bytes().get(i - 1).copied()
+            };
+            let ok_after = matches!(
+                after,
+                None | Some(b' ' | b'-' | b'\t' | b'\r' | b'\n' | b']' | b')')
+            );
+            let ok_before = !matches!(before, Some(b'.' | b'-' | b'/' | b':' | b'@' | b'+'));
+            if ok_after && ok_before {
+                return Some(tok.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// Turns HTML into rough text: tags become spaces (block tags new lines),
+/// the common entities are decoded. Enough to read a bounce written as HTML.
+pub(crate) fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let after = &rest[lt..];
+        let end = after.find('>').map_or(after.len(), |e| e + 1);
+        let tag = after[..end].to_ascii_lowercase();
+        if tag.starts_with("<br")
+            || tag.starts_with("<p")
+            || tag.starts_with("</p")
+            || tag.starts_with("<div")
+            || tag.starts_with("</div")
+            || tag.starts_with("<tr")
+            || tag.starts_with("<li")
+            || tag.starts_with("</h")
+        {
+            out.push('\n');
+        } else {
+            out.push(' ');
+        }
+        if tag.starts_with("<style") || tag.starts_with("<script") {
+            let close = if tag.starts_with("<style") {
+                "</style"
+            } else {
+                "</script"
+            };
+            let lower = after.to_ascii_lowercase();
+            let skip = lower.find(close).unwrap_or(after.len());
+            rest = &after[skip..];
+            let e = rest.find('>').map_or(rest.len(), |e| e + 1);
+            rest = &rest[e..];
+            continue;
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Collapses runs of white space into single spaces and trims, bounded to
+/// `max` bytes (on a character boundary).
+pub(crate) fn squash(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max));
+    for w in s.split_whitespace() {
+        if out.len() + w.len() + 1 > max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_addresses() {
+        assert_eq!(
+            addresses(
+                "<bob@example.com>: host mx said: 550 <bob@example.com> no; alice@x.example."
+            ),
+            vec!["bob@example.com", "alice@x.example"]
+        );
+        assert!(addresses("user@localhost and foo@1.2.3.4").is_empty());
+    }
+
+    #[test]
+    fn leading() {
+        let (a, rest) = leading_address("  <bob@example.com>: host said").unwrap();
+        assert_eq!(a, "bob@example.com");
+        assert_eq!(rest, ">: host said");
+        assert!(leading_address("SMTP error <bob@example.com>").is_none());
+    }
+
+    #[test]
+    fn statuses_and_codes() {
+        assert_eq!(
+            find_status("said: 550 5.1.1 <a@b.c> unknown").as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(find_status("(#5.5.0)").as_deref(), Some("5.5.0"));
+        assert_eq!(find_status("192.0.2.1 and 4.4.7").as_deref(), Some("4.4.7"));
+        assert_eq!(find_status("version 2.0.1 only").as_deref(), Some("2.0.1"));
+        assert_eq!(
+            find_reply_code("host 192.0.2.1 said: 550 5.1.1 x").as_deref(),
+            Some("550")
+        );
+        assert_eq!(find_reply_code("550-5.7.1 blocked").as_deref(), Some("550"));
+        assert_eq!(find_reply_code("port 4550 or 5.5.0"), None);
+        assert!(is_pseudo_status("5.0.910"));
+        assert!(!is_pseudo_status("5.0.0"));
+    }
+
+    #[test]
+    fn html() {
+        assert_eq!(
+            squash(
+                &html_to_text("<p>Hello&nbsp;<b>you</b></p><style>x{}</style>there"),
+                100
+            ),
+            "Hello you there"
+        );
+    }
+}

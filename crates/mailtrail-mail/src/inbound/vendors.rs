@@ -1,0 +1,440 @@
+//! Bounces that carry no `message/delivery-status` part: the human-readable
+//! notices of qmail ("Hi. This is the qmail-send program"), Exim ("This
+//! message was created automatically by mail delivery software"), Sendmail,
+//! Postfix without DSN, Courier, Exchange / Office 365, Gmail, Yahoo,
+//! Outlook.com, Domino, GroupWise, Amazon SES and the long tail.
+//!
+//! Every one of them lists the failed recipients at the start of a line
+//! (`<bob@example.com>:`, `  bob@example.com`, `'bob@example.com' on ...`)
+//! or in an SMTP transcript (`RCPT TO:<bob@example.com>`), before the copy of
+//! the returned message. That shape, not a list of product names, is what is
+//! read here, with the product markers as evidence that the message is a
+//! bounce at all.
+
+use super::text;
+
+/// Markers written only by mail systems reporting a failed delivery.
+const STRONG: &[&str] = &[
+    "this is the qmail-send program",
+    "this message was created automatically by mail delivery software",
+    "a message that you sent could not be delivered",
+    "this is the mail system at host",
+    "the original message was received at",
+    "the following addresses had permanent fatal errors",
+    "the following addresses had transient non-fatal errors",
+    "delivery to the following recipient failed",
+    "delivery to the following recipients failed",
+    "your message did not reach some or all of the intended recipients",
+    "delivery has failed to these recipients or groups",
+    "i'm afraid i wasn't able to deliver your message",
+    "unable to deliver your message to the following address",
+    "message could not be delivered to the following recipients",
+    "the following message to <",
+    "could not be delivered to one or more recipients",
+    "your message couldn't be delivered",
+    "your message wasn't delivered",
+    "couldn't be delivered to",
+    "was undeliverable",
+    "undeliverable to the following",
+    "the following recipient(s) could not be reached",
+    "the following recipients could not be reached",
+    "your message cannot be delivered to the following recipients",
+    "delivery to the following recipients has been delayed",
+    "delivery to the following recipient has been delayed",
+    "this is a permanent error",
+    "this is a delivery status notification",
+    "this report relates to a message you sent",
+    "mail delivery failed",
+    "message delivery has failed",
+    "message not delivered",
+    "your mail could not be delivered",
+    "failed to deliver to",
+    "could not deliver mail to",
+    "message delivery to the following",
+    "the mail server could not deliver",
+    "an error occurred while trying to deliver",
+    "delivery failed",
+    "sorry, we were unable to deliver your message",
+    "has not yet been delivered",
+    "was not delivered to",
+    "could not be delivered",
+    "undeliverable",
+    "not able to deliver",
+    "unable to deliver",
+    "permanent fatal errors",
+    "delivery status notification",
+    "returned mail",
+    "your email was bounced",
+    "the following destination addresses were unknown",
+    "non-delivery",
+    "nondelivery",
+    "wasn't able to deliver",
+    "delivery problems",
+    "delivery failure",
+    "failed permanently",
+];
+
+/// Senders that only machines use for bounces.
+fn mailer_sender(from: &str) -> bool {
+    let f = from.to_ascii_lowercase();
+    let local = f.split('@').next().unwrap_or_default();
+    matches!(
+        local,
+        "mailer-daemon"
+            | "mailer_daemon"
+            | "mailerdaemon"
+            | "postmaster"
+            | "mail-daemon"
+            | "mail.daemon"
+            | "maildaemon"
+            | "mdaemon"
+            | "mail-delivery"
+            | "bounce"
+            | "bounces"
+            | "mailadmin"
+            | "mailer"
+            | "daemon"
+            | "root"
+            | "nobody"
+            | "administrator"
+            | "mail-system"
+            | "mailsystem"
+            | "mmdf"
+            | "smtp"
+            | "noreply-dmarc-support"
+    ) || f.contains("mailer-daemon")
+        || f.contains("mail delivery")
+        || f.contains("postmaster")
+}
+
+/// Subjects of bounce notices.
+const SUBJECTS: &[&str] = &[
+    "undeliver",
+    "undelivered",
+    "delivery status notification",
+    "delivery notification",
+    "delivery failure",
+    "delivery failed",
+    "failed delivery",
+    "mail delivery",
+    "returned mail",
+    "return mail",
+    "failure notice",
+    "could not be delivered",
+    "couldn't be delivered",
+    "non-delivery",
+    "nondeliverable",
+    "non deliverable",
+    "not delivered",
+    "delivery problem",
+    "mail system error",
+    "delivery report",
+    "warning: could not send",
+    "delayed mail",
+    "delivery delayed",
+    "message delayed",
+    "returned to sender",
+    "unable to deliver",
+    "bounce",
+    "mail failure",
+    "error sending message",
+    "rejected",
+    "delivery error",
+    "message status",
+    "unzustellbar",
+    "non remis",
+    "no se puede entregar",
+    "не доставлено",
+];
+
+/// How sure we are that a message without a DSN part is a bounce.
+pub(crate) fn looks_like_bounce(from: &str, subject: &str, body_lower: &str) -> bool {
+    let subj = subject.to_lowercase();
+    let strong = STRONG.iter().any(|m| body_lower.contains(m));
+    let by_subject = SUBJECTS.iter().any(|s| subj.contains(s));
+    let by_sender = mailer_sender(from);
+    (strong && (by_sender || by_subject)) || (by_sender && by_subject)
+}
+
+/// Lines that start the copy of the returned message: nothing after them is
+/// about the failure, and addresses there must not be read as recipients.
+const RETURNED_COPY: &[&str] = &[
+    "below this line is a copy of the message",
+    "this is a copy of the message",
+    "original message follows",
+    "original message ----",
+    "original message --",
+    "returned message follows",
+    "unsent message below",
+    "the header of the original message is following",
+    "the original message headers follow",
+    "original message headers",
+    "message headers follow",
+    "headers of the original message",
+    "------ returned message",
+    "--- returned mail follows",
+    "----- included message",
+    "a copy of the original message",
+    "copy of the message you sent",
+    "---------- forwarded message",
+    "original-message",
+    "the text you sent follows",
+    "your message reads",
+    "--- original message",
+];
+
+/// One recipient read from the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub address: String,
+    pub diagnostic: String,
+}
+
+/// The part of the notice before the copy of the returned message.
+pub(crate) fn notice_region(body: &str) -> &str {
+    let lower = body.to_ascii_lowercase();
+    let mut end = body.len();
+    let mut offset = 0;
+    let mut seen_text = false;
+    for line in super::fields::lines(body) {
+        let start = line.as_ptr() as usize - body.as_ptr() as usize;
+        offset = start;
+        let l = &lower[start..start + line.len()];
+        let t = l.trim_start();
+        if RETURNED_COPY.iter().any(|m| t.contains(m)) && seen_text {
+            end = start;
+            break;
+        }
+        if seen_text
+            && (t.starts_with("return-path:")
+                || t.starts_with("received: from")
+                || t.starts_with("received: by"))
+            && line.starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            end = start;
+            break;
+        }
+        if !t.is_empty() {
+            seen_text = true;
+        }
+    }
+    let _ = offset;
+    &body[..end]
+}
+
+/// Lower-cased keys that introduce a failed address in `Key: address` lines.
+const KEYS: &[&str] = &[
+    "recipient",
+    "rcpt",
+    "failed",
+    "unknown",
+    "invalid",
+    "original",
+    "undeliverable",
+    "addressee",
+    "bad address",
+    "destinatario",
+    "empfänger",
+];
+
+fn recipient_on_line(line: &str) -> Option<(String, String)> {
+    if let Some((a, rest)) = text::leading_address(line) {
+        return Some((a, rest.to_owned()));
+    }
+    let lower = line.to_ascii_lowercase();
+    // SMTP transcripts: ">>> RCPT To:<bob@example.com>" and Exim's
+    // "SMTP error from remote mail server after RCPT TO:<bob@example.com>:".
+    if let Some(i) = lower.find("rcpt to:") {
+        let after = &line[i + 8..];
+        if let Some(at) = after.find('@')
+            && let Some(a) = text::address_around(after, at)
+        {
+            let rest_start = after.find(&a).map_or(after.len(), |p| p + a.len());
+            return Some((a, after[rest_start..].to_owned()));
+        }
+    }
+    // "Your message to bob@example.com couldn't be delivered."
+    for key in [
+        "your message to ",
+        "message to ",
+        "delivery to ",
+        "deliver to ",
+        "mail to ",
+    ] {
+        if let Some(i) = lower.find(key) {
+            let after = &line[i + key.len()..];
+            let after_t = after.trim_start_matches(['<', '"', '\'', ' ']);
+            if let Some((a, rest)) = text::leading_address(after_t) {
+                return Some((a, rest.to_owned()));
+            }
+        }
+    }
+    let (key, value) = line.split_once(':')?;
+    let k = key.trim().to_lowercase();
+    if k.len() > 40 || !KEYS.iter().any(|w| k.contains(w)) {
+        return None;
+    }
+    let (a, rest) = text::leading_address(value)?;
+    Some((a, rest.to_owned()))
+}
+
+/// Reads the failed recipients and what was said about each from the
+/// notice text. `exclude` holds addresses that are certainly not failed
+/// recipients (the bounce's own sender and recipient).
+pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
+    let lines: Vec<&str> = super::fields::lines(region).take(5000).collect();
+    let mut hits: Vec<(usize, String, String)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.len() > 2000 {
+            continue;
+        }
+        let Some((addr, rest)) = recipient_on_line(line) else {
+            continue;
+        };
+        let local = addr
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if matches!(
+            local.as_str(),
+            "postmaster" | "mailer-daemon" | "abuse" | "hostmaster" | "webmaster"
+        ) || exclude.iter().any(|e| e.eq_ignore_ascii_case(&addr))
+        {
+            continue;
+        }
+        hits.push((i, addr, rest));
+        if hits.len() >= 1000 {
+            break;
+        }
+    }
+    let mut out: Vec<Found> = Vec::new();
+    for (n, (i, addr, rest)) in hits.iter().enumerate() {
+        let next = hits.get(n + 1).map_or(lines.len(), |h| h.0);
+        let mut diag = String::new();
+        diag.push_str(rest.trim_start_matches(['>', ':', '"', '\'', '.', ' ']));
+        let mut blank_run = 0;
+        for line in lines.iter().take(next.min(i + 16)).skip(i + 1) {
+            let t = line.trim();
+            if t.is_empty() {
+                blank_run += 1;
+                if blank_run >= 2 {
+                    break;
+                }
+                continue;
+            }
+            if t.starts_with("---") || t.starts_with("===") {
+                break;
+            }
+            blank_run = 0;
+            diag.push(' ');
+            diag.push_str(t);
+        }
+        let diag = text::squash(&diag, 4096);
+        if let Some(f) = out
+            .iter_mut()
+            .find(|f| f.address.eq_ignore_ascii_case(addr))
+        {
+            if f.diagnostic.is_empty() || (!has_code(&f.diagnostic) && has_code(&diag)) {
+                f.diagnostic = diag;
+            }
+        } else {
+            out.push(Found {
+                address: addr.clone(),
+                diagnostic: diag,
+            });
+        }
+    }
+    out
+}
+
+fn has_code(s: &str) -> bool {
+    text::find_reply_code(s).is_some() || text::find_status(s).is_some()
+}
+
+/// Wording of warnings (the message is still queued) rather than failures.
+const DELAY: &[&str] = &[
+    "this is a warning message only",
+    "will continue trying",
+    "will keep trying",
+    "will be retried",
+    "will retry",
+    "still trying",
+    "has not yet been delivered",
+    "has been delayed",
+    "not been delivered yet",
+    "delivery attempts will continue",
+    "no action is required on your part",
+    "message is delayed",
+    "delivery delayed",
+    "delayed mail",
+    "temporarily deferred",
+    "your message is still in the queue",
+];
+
+/// Whether the notice says delivery is still being retried.
+pub(crate) fn is_delay(lower_region: &str, subject: &str) -> bool {
+    let s = subject.to_lowercase();
+    let permanent = lower_region.contains("permanent error")
+        || lower_region.contains("permanent fatal")
+        || lower_region.contains("i've given up")
+        || lower_region.contains("giving up")
+        || lower_region.contains("failed permanently");
+    !permanent
+        && (DELAY.iter().any(|d| lower_region.contains(d))
+            || s.contains("delayed")
+            || s.contains("warning"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qmail() {
+        let body = "Hi. This is the qmail-send program at mx.example.jp.\n\
+I'm afraid I wasn't able to deliver your message to the following addresses.\n\
+This is a permanent error; I've given up. Sorry it didn't work out.\n\n\
+<bob@example.net>:\n\
+192.0.2.1 does not like recipient.\n\
+Remote host said: 550 5.1.1 <bob@example.net>... User Unknown\n\
+Giving up on 192.0.2.1.\n\n\
+--- Below this line is a copy of the message.\n\n\
+Return-Path: <alice@example.org>\nTo: bob@example.net\n";
+        let lower = body.to_lowercase();
+        assert!(looks_like_bounce(
+            "MAILER-DAEMON@mx.example.jp",
+            "failure notice",
+            &lower
+        ));
+        let region = notice_region(body);
+        assert!(!region.contains("Return-Path"));
+        let found = scrape(region, &["alice@example.org".to_owned()]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].address, "bob@example.net");
+        assert!(found[0].diagnostic.contains("550 5.1.1"));
+        assert!(!is_delay(&region.to_lowercase(), "failure notice"));
+    }
+
+    #[test]
+    fn exim() {
+        let body = "This message was created automatically by mail delivery software.\n\n\
+A message that you sent could not be delivered to one or more of its\n\
+recipients. This is a permanent error. The following address(es) failed:\n\n\
+  bob@example.net\n\
+    host mx.example.net [192.0.2.20]\n\
+    SMTP error from remote mail server after RCPT TO:<bob@example.net>:\n\
+    550 5.1.1 User unknown\n\n\
+------ This is a copy of the message, including all the headers. ------\n\n\
+From: alice@example.org\n";
+        let found = scrape(notice_region(body), &[]);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].diagnostic.contains("550 5.1.1 User unknown"));
+    }
+
+    #[test]
+    fn a_person_is_not_a_mailer() {
+        let body = "hi, the meeting could not be delivered on time, sorry";
+        assert!(!looks_like_bounce("alice@example.org", "Re: meeting", body));
+    }
+}
