@@ -11,6 +11,7 @@
 pub mod compose;
 pub mod dkim;
 mod error;
+pub mod inbound;
 pub mod verp;
 
 pub use compose::{AttachmentRef, Draft, ListUnsubscribe, compose, validate_extra_header};
