@@ -50,14 +50,19 @@ where
     let admin_options: PgConnectOptions = url
         .parse()
         .unwrap_or_else(|e| panic!("MAILTRAIL_TEST_POSTGRES_URL {url:?} is not a URL: {e}"));
-    let mut admin = PgConnection::connect_with(&admin_options)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {url} is needed for the PostgreSQL conformance tests \
-                 (set MAILTRAIL_TEST_POSTGRES_URL to a server where this user may CREATE DATABASE): {e}"
-            )
-        });
+    let needed = |why: String| -> ! {
+        panic!(
+            "PostgreSQL at {url} is needed for the PostgreSQL conformance tests \
+             (set MAILTRAIL_TEST_POSTGRES_URL to a server where this user may CREATE DATABASE): {why}"
+        )
+    };
+    let connecting = PgConnection::connect_with(&admin_options);
+    let mut admin = match tokio::time::timeout(std::time::Duration::from_secs(15), connecting).await
+    {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => needed(e.to_string()),
+        Err(_) => needed("no answer within 15 s".into()),
+    };
     let db = format!("mailtrail_test_{}", Uuid::new_v4().simple());
     sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
         .execute(&mut admin)
@@ -117,6 +122,7 @@ conformance!(
     complete_and_retry_update_status_and_reason,
     status_ordering_and_counters,
     record_events_batches,
+    concurrent_writers_lose_no_count,
     list_filters_and_pagination,
     organisations_are_isolated,
     sandbox_copies,
@@ -771,6 +777,46 @@ mod cases {
             (Status::Opened, 1, 3)
         );
         assert_eq!(r1.updated_at, t(13));
+    }
+
+    pub async fn concurrent_writers_lose_no_count(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["popular@x.test"]);
+        insert(&store, &msg).await;
+        let r = msg.recipients[0].id;
+        let writer = |offset: i64| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    let at = offset + i;
+                    if i % 2 == 0 {
+                        store
+                            .record_event(&opened(r, Opener::Human, at))
+                            .await
+                            .unwrap();
+                    } else {
+                        store
+                            .record_events(&[
+                                opened(r, Opener::Proxy, at),
+                                opened(r, Opener::Machine, at),
+                            ])
+                            .await
+                            .unwrap();
+                    }
+                }
+            })
+        };
+        let (one, two) = (writer(100), writer(200));
+        one.await.unwrap();
+        two.await.unwrap();
+        let got = recipient(&store, &a, &msg, 0).await;
+        assert_eq!(
+            (got.opens, got.machine_opens),
+            (40, 20),
+            "no update was lost"
+        );
+        assert_eq!(got.events.len(), 1 + 20 + 40);
+        assert_eq!(got.status, Status::Opened);
     }
 
     pub async fn list_filters_and_pagination(store: Arc<dyn Store>) {
