@@ -100,7 +100,7 @@ pub struct Draft<'a> {
 }
 
 /// One attachment, borrowed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AttachmentRef<'a> {
     /// The file name shown to the recipient (RFC 2183, RFC 2231 when not ASCII).
     pub filename: &'a str,
@@ -108,6 +108,17 @@ pub struct AttachmentRef<'a> {
     pub content_type: &'a str,
     /// The raw bytes; base64 or quoted-printable is chosen by mail-builder.
     pub content: &'a [u8],
+}
+
+/// Shows the size, not the bytes: drafts end up in logs and test output.
+impl std::fmt::Debug for AttachmentRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentRef")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("len", &self.content.len())
+            .finish()
+    }
 }
 
 /// The unsubscribe URLs of one recipient's copy.
