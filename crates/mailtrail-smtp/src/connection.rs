@@ -623,8 +623,10 @@ impl Connection {
                 reply
             }
         };
-        // RFC 4954 section 6: 235 is success, anything else is not.
-        if reply.code == 235 {
+        // RFC 4954 section 6 names 235 for success; some servers (Postfix's
+        // smtp-sink among them) say 250, which RFC 5321 section 4.2.1 makes
+        // a positive completion as well.
+        if reply.is_positive() {
             Ok(())
         } else {
             Err(Error::Refused {
