@@ -25,8 +25,8 @@ pub use connection::{Connection, Credentials, Delivery, Security, Session, Timeo
 pub use data::dot_stuff;
 pub use error::{Error, Stage};
 pub use extensions::{AuthMechanism, Extensions};
-pub use mx::{DnsResolver, Mx, MxAnswer, MxConfig, MxResolver, Route};
+pub use mx::{DnsResolver, Mx, MxAnswer, MxOptions, MxResolver, Route};
 pub use reply::{ParseError, Reply};
-pub use smarthost::{Smarthost, SmarthostConfig, SmarthostUrl};
+pub use smarthost::{Smarthost, SmarthostOptions, SmarthostUrl};
 pub use tls::TlsOptions;
 pub use transport::{Envelope, Outcome, Transport};

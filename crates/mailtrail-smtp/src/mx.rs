@@ -178,7 +178,7 @@ pub fn route(domain: &str, answer: MxAnswer) -> Route {
 
 /// Settings of the [`Mx`] transport.
 #[derive(Debug, Clone)]
-pub struct MxConfig {
+pub struct MxOptions {
     /// Our name in EHLO: should be this machine's FQDN with matching
     /// reverse DNS, or many receivers will refuse us.
     pub helo_name: String,
@@ -186,24 +186,22 @@ pub struct MxConfig {
     pub timeouts: Timeouts,
     /// The port to deliver to: 25, except in tests.
     pub port: u16,
-    /// Certificate checking for STARTTLS; insecure (accept any) by default,
-    /// see the module documentation.
-    pub tls: TlsOptions,
+    /// Accept any certificate at STARTTLS: true by default, see the module
+    /// documentation. False checks against the Web PKI roots and falls back
+    /// to plain text when the check fails.
+    pub tls_insecure: bool,
     /// At most this many addresses are tried per copy (RFC 5321 section
     /// 5.1 suggests a limit so one bad domain cannot hold a worker long).
     pub max_attempts: usize,
 }
 
-impl Default for MxConfig {
+impl Default for MxOptions {
     fn default() -> Self {
         Self {
             helo_name: "localhost".into(),
             timeouts: Timeouts::default(),
             port: 25,
-            tls: TlsOptions {
-                insecure: true,
-                extra_ca_pem: None,
-            },
+            tls_insecure: true,
             max_attempts: 10,
         }
     }
@@ -213,7 +211,7 @@ impl Default for MxConfig {
 /// `final_delivery: true`: the recipient's own server has them.
 pub struct Mx {
     resolver: Arc<dyn MxResolver>,
-    config: MxConfig,
+    config: MxOptions,
     tls: Arc<rustls::ClientConfig>,
 }
 
@@ -226,19 +224,23 @@ impl std::fmt::Debug for Mx {
 }
 
 impl Mx {
+    /// A transport using the system's DNS configuration.
+    pub fn new(config: MxOptions) -> Result<Self, Error> {
+        Self::with_resolver(Arc::new(DnsResolver::from_system()?), config)
+    }
+
     /// A transport that looks hosts up through `resolver`.
-    pub fn new(resolver: Arc<dyn MxResolver>, config: MxConfig) -> Result<Self, Error> {
-        let tls = config.tls.client_config()?;
+    pub fn with_resolver(resolver: Arc<dyn MxResolver>, config: MxOptions) -> Result<Self, Error> {
+        let tls = TlsOptions {
+            insecure: config.tls_insecure,
+            extra_ca_pem: None,
+        }
+        .client_config()?;
         Ok(Self {
             resolver,
             config,
             tls,
         })
-    }
-
-    /// A transport using the system's DNS configuration.
-    pub fn with_system_dns(config: MxConfig) -> Result<Self, Error> {
-        Self::new(Arc::new(DnsResolver::from_system()?), config)
     }
 
     fn session(&self, host: &str, security: Security) -> Session {

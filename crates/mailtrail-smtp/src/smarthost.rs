@@ -149,15 +149,17 @@ impl FromStr for SmarthostUrl {
 }
 
 /// Settings of a [`Smarthost`] beside its URL.
-#[derive(Debug, Clone)]
-pub struct SmarthostConfig {
+#[derive(Clone)]
+pub struct SmarthostOptions {
     /// Our name in EHLO.
     pub helo_name: String,
     /// Timeouts for every step.
     pub timeouts: Timeouts,
-    /// Certificate checking (insecure only for tests or a relay you trust
-    /// on a private network).
-    pub tls: TlsOptions,
+    /// Accept any certificate: only for tests or a relay you trust on a
+    /// private network (the relay receives our password).
+    pub tls_insecure: bool,
+    /// Extra trusted CA certificates in PEM (a private relay's own CA).
+    pub extra_ca_pem: Option<Vec<u8>>,
     /// The name to expect in the relay's certificate, if not its host.
     pub sni: Option<String>,
     /// How many idle sessions to keep open for reuse.
@@ -168,12 +170,27 @@ pub struct SmarthostConfig {
     pub max_idle: Duration,
 }
 
-impl Default for SmarthostConfig {
+impl fmt::Debug for SmarthostOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmarthostOptions")
+            .field("helo_name", &self.helo_name)
+            .field("timeouts", &self.timeouts)
+            .field("tls_insecure", &self.tls_insecure)
+            .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(Vec::len))
+            .field("sni", &self.sni)
+            .field("pool_size", &self.pool_size)
+            .field("max_idle", &self.max_idle)
+            .finish()
+    }
+}
+
+impl Default for SmarthostOptions {
     fn default() -> Self {
         Self {
             helo_name: "localhost".into(),
             timeouts: Timeouts::default(),
-            tls: TlsOptions::default(),
+            tls_insecure: false,
+            extra_ca_pem: None,
             sni: None,
             pool_size: 4,
             max_idle: Duration::from_secs(30),
@@ -203,14 +220,18 @@ impl fmt::Debug for Smarthost {
 
 impl Smarthost {
     /// A transport for `url` (see [`SmarthostUrl`]).
-    pub fn new(url: SmarthostUrl, config: SmarthostConfig) -> Result<Self, Error> {
+    pub fn new(url: SmarthostUrl, config: SmarthostOptions) -> Result<Self, Error> {
         let session = Session {
             host: url.host.clone(),
             port: url.port,
             security: url.security,
             helo_name: config.helo_name,
             timeouts: config.timeouts,
-            tls: config.tls.client_config()?,
+            tls: TlsOptions {
+                insecure: config.tls_insecure,
+                extra_ca_pem: config.extra_ca_pem,
+            }
+            .client_config()?,
             sni: config.sni,
             credentials: url.credentials.clone(),
         };
@@ -224,7 +245,7 @@ impl Smarthost {
     }
 
     /// Parses `url` and builds the transport.
-    pub fn from_url(url: &str, config: SmarthostConfig) -> Result<Self, Error> {
+    pub fn from_url(url: &str, config: SmarthostOptions) -> Result<Self, Error> {
         Self::new(url.parse()?, config)
     }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mailtrail_domain::{EmailAddress, Reason};
 use mailtrail_smtp::{
-    Envelope, Error, Mx, MxAnswer, MxConfig, MxResolver, Outcome, Smarthost, SmarthostConfig,
-    Timeouts, TlsOptions, Transport,
+    Envelope, Error, Mx, MxAnswer, MxOptions, MxResolver, Outcome, Smarthost, SmarthostOptions,
+    Timeouts, Transport,
 };
 use support::{Behaviour, start};
 
@@ -25,11 +25,11 @@ fn env(to: &str) -> Envelope {
     }
 }
 
-fn config() -> SmarthostConfig {
-    SmarthostConfig {
+fn config() -> SmarthostOptions {
+    SmarthostOptions {
         helo_name: "client.test".into(),
         timeouts: Timeouts::uniform(Duration::from_secs(5)),
-        ..SmarthostConfig::default()
+        ..SmarthostOptions::default()
     }
 }
 
@@ -355,7 +355,7 @@ async fn greeting_timeout_is_transient() {
     .await;
     let t = Smarthost::from_url(
         &format!("smtp://127.0.0.1:{}", server.port()),
-        SmarthostConfig {
+        SmarthostOptions {
             timeouts: Timeouts::uniform(Duration::from_millis(300)),
             ..config()
         },
@@ -437,11 +437,8 @@ async fn starttls_required_upgrades_and_ehlos_again() {
     // Trust the test CA; the certificate names "localhost".
     let t = Smarthost::from_url(
         &format!("smtp+starttls://u:p@localhost:{}", server.port()),
-        SmarthostConfig {
-            tls: TlsOptions {
-                insecure: false,
-                extra_ca_pem: Some(ca_pem),
-            },
+        SmarthostOptions {
+            extra_ca_pem: Some(ca_pem),
             ..config()
         },
     )
@@ -474,11 +471,8 @@ async fn starttls_with_an_untrusted_certificate_fails_unless_insecure() {
     );
     let insecure = Smarthost::from_url(
         &url,
-        SmarthostConfig {
-            tls: TlsOptions {
-                insecure: true,
-                extra_ca_pem: None,
-            },
+        SmarthostOptions {
+            tls_insecure: true,
             ..config()
         },
     )
@@ -509,11 +503,8 @@ async fn smtps_implicit_tls_with_sni() {
     // Connect by IP, check the certificate against "localhost" via SNI.
     let t = Smarthost::from_url(
         &format!("smtps://127.0.0.1:{}", server.port()),
-        SmarthostConfig {
-            tls: TlsOptions {
-                insecure: false,
-                extra_ca_pem: Some(ca_pem),
-            },
+        SmarthostOptions {
+            extra_ca_pem: Some(ca_pem),
             sni: Some("localhost".into()),
             ..config()
         },
@@ -528,11 +519,8 @@ async fn smtps_implicit_tls_with_sni() {
 async fn bad_extra_ca_is_a_configuration_error() {
     let err = Smarthost::from_url(
         "smtps://relay.test",
-        SmarthostConfig {
-            tls: TlsOptions {
-                insecure: false,
-                extra_ca_pem: Some(b"not a pem".to_vec()),
-            },
+        SmarthostOptions {
+            extra_ca_pem: Some(b"not a pem".to_vec()),
             ..config()
         },
     )
@@ -562,13 +550,13 @@ impl MxResolver for FakeDns {
 }
 
 fn mx_transport(dns: FakeDns, port: u16) -> Mx {
-    Mx::new(
+    Mx::with_resolver(
         Arc::new(dns),
-        MxConfig {
+        MxOptions {
             helo_name: "client.test".into(),
             timeouts: Timeouts::uniform(Duration::from_secs(5)),
             port,
-            ..MxConfig::default()
+            ..MxOptions::default()
         },
     )
     .unwrap()

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailtrail_domain::{EmailAddress, Reason};
-use mailtrail_smtp::{Envelope, Outcome, Smarthost, SmarthostConfig, Timeouts, Transport};
+use mailtrail_smtp::{Envelope, Outcome, Smarthost, SmarthostOptions, Timeouts, Transport};
 
 const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
 
@@ -102,10 +102,10 @@ impl Sink {
     fn relay(&self, userinfo: &str) -> Smarthost {
         Smarthost::from_url(
             &format!("smtp://{userinfo}127.0.0.1:{}", self.port),
-            SmarthostConfig {
+            SmarthostOptions {
                 helo_name: "client.test".into(),
                 timeouts: Timeouts::uniform(Duration::from_secs(10)),
-                ..SmarthostConfig::default()
+                ..SmarthostOptions::default()
             },
         )
         .unwrap()
