@@ -116,8 +116,7 @@ impl Reply {
                 return Err(ParseError::Invalid("reply has too many lines"));
             }
             if last {
-                let code = this_code;
-                return Ok((Self::from_lines(code, &lines), pos));
+                return Ok((Self::from_lines(this_code, &lines), pos));
             }
         }
     }
