@@ -350,12 +350,24 @@ fn check_url(kind: &'static str, scheme: &str, url: &str) -> Result<(), MailErro
     }
 }
 
+/// Checks an attachment's content type the way [`compose`] will read it, so
+/// the API can refuse it before anything is stored: `type/subtype` made of
+/// RFC 2045 section 5.1 tokens, then optional `; attribute=value`
+/// parameters whose value is a token or a quoted string without `;`, `"`,
+/// `\` or control characters.
+pub fn validate_attachment(filename: &str, content_type: &str) -> Result<(), MailError> {
+    content_type_of(filename, content_type).map(|_| ())
+}
+
+fn content_type_of(filename: &str, content_type: &str) -> Result<ContentType<'static>, MailError> {
+    parse_content_type(content_type).ok_or_else(|| MailError::InvalidContentType {
+        filename: filename.to_owned(),
+        content_type: content_type.chars().take(200).collect(),
+    })
+}
+
 fn attachment_part<'a>(a: &AttachmentRef<'a>) -> Result<MimePart<'a>, MailError> {
-    let content_type =
-        parse_content_type(a.content_type).ok_or_else(|| MailError::InvalidContentType {
-            filename: a.filename.to_owned(),
-            content_type: a.content_type.chars().take(200).collect(),
-        })?;
+    let content_type = content_type_of(a.filename, a.content_type)?;
     let filename = single_line(a.filename);
     Ok(
         MimePart::new(content_type, BodyPart::Binary(Cow::Borrowed(a.content)))

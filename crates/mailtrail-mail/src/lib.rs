@@ -14,6 +14,8 @@ mod error;
 pub mod inbound;
 pub mod verp;
 
-pub use compose::{AttachmentRef, Draft, ListUnsubscribe, compose, validate_extra_header};
+pub use compose::{
+    AttachmentRef, Draft, ListUnsubscribe, compose, validate_attachment, validate_extra_header,
+};
 pub use dkim::{DkimKey, KeyAlgorithm, Signer};
 pub use error::MailError;

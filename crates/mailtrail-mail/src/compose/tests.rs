@@ -252,6 +252,19 @@ fn attachments_make_multipart_mixed() {
 }
 
 #[test]
+fn good_attachment_content_types_are_accepted() {
+    for ct in [
+        "application/pdf",
+        "Text/CSV; charset=utf-8",
+        "text/plain; charset=\"us-ascii\"; format=flowed",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "image/png;",
+    ] {
+        assert_eq!(validate_attachment("f", ct), Ok(()), "{ct:?}");
+    }
+}
+
+#[test]
 fn bad_attachment_content_types_are_refused() {
     let f = Fixture::new();
     for ct in [
@@ -272,6 +285,13 @@ fn bad_attachment_content_types_are_refused() {
         assert!(
             matches!(compose(&d), Err(MailError::InvalidContentType { .. })),
             "{ct:?}"
+        );
+        assert_eq!(
+            validate_attachment("f", ct),
+            Err(MailError::InvalidContentType {
+                filename: "f".into(),
+                content_type: ct.into()
+            })
         );
     }
 }
