@@ -97,10 +97,10 @@ pub(crate) fn parse(text: &str) -> Dsn {
                     dsn.reporting_mta
                         .get_or_insert_with(|| strip_type(value).to_owned());
                 }
-                "x-original-message-id" | "original-message-id" => {
-                    if dsn.original_message_id.is_none() {
-                        dsn.original_message_id = message_id(value);
-                    }
+                "x-original-message-id" | "original-message-id"
+                    if dsn.original_message_id.is_none() =>
+                {
+                    dsn.original_message_id = message_id(value);
                 }
                 "final-recipient" | "original-recipient" | "x-actual-recipient" => {
                     let addr = fields::typed_address(value);
@@ -108,11 +108,15 @@ pub(crate) fn parse(text: &str) -> Dsn {
                     let start_new = match &current {
                         None => true,
                         Some(r) => {
-                            (is_final && r.final_recipient.is_some())
+                            (is_final
+                                && (r.final_recipient.is_some()
+                                    || (r.original_recipient.is_some()
+                                        && (r.action.is_some() || r.status.is_some()))))
                                 || (!is_final
                                     && name == "original-recipient"
                                     && (r.original_recipient.is_some()
-                                        || r.final_recipient.is_some()))
+                                        || (r.final_recipient.is_some()
+                                            && (r.action.is_some() || r.status.is_some()))))
                         }
                     };
                     if start_new {
@@ -218,7 +222,7 @@ Action: failed\r\n\
 Status: 5.1.1\r\n\
 Remote-MTA: dns; mx.example.com\r\n\
 Diagnostic-Code: smtp; 550 5.1.1 <bob@example.com>: Recipient address\r\n\
-    rejected: User unknown in virtual mailbox table\r\n\
+\trejected: User unknown in virtual mailbox table\r\n\
 \r\n\
 Final-Recipient: rfc822; carol@example.com\r\n\
 Action: delayed\r\n\

@@ -173,6 +173,7 @@ struct Gathered {
 struct Reader<'m, 'x> {
     msg: &'m Message<'x>,
     from: Option<String>,
+    from_raw: String,
     subject: String,
     g: Gathered,
 }
@@ -184,10 +185,12 @@ impl<'m, 'x> Reader<'m, 'x> {
             .and_then(|a| a.first())
             .and_then(|a| a.address())
             .map(str::to_owned);
+        let from_raw = header(msg, "from").unwrap_or_default();
         let subject = msg.subject().unwrap_or_default().to_owned();
         let mut r = Self {
             msg,
             from,
+            from_raw,
             subject,
             g: Gathered::default(),
         };
@@ -350,14 +353,15 @@ impl<'m, 'x> Reader<'m, 'x> {
             c.kind = kind_of(&c.recipients);
             return c;
         }
-        if vendors::looks_like_bounce(
-            self.from.as_deref().unwrap_or_default(),
-            &self.subject,
-            &body_lower,
-        ) && let Some(rs) = self.scraped_reports()
-        {
+        let bounce_like = vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower);
+        if bounce_like && let Some(rs) = self.scraped_reports() {
             c.kind = kind_of(&rs);
             c.recipients = rs;
+            return c;
+        }
+        // A mail system's notice whose failed recipients cannot be read is
+        // not a person's reply or an out-of-office: leave it as "other".
+        if bounce_like && vendors::mailer_sender(&self.from_raw) {
             return c;
         }
         if mdn::is_informal_receipt(&self.subject, &g.body) {
@@ -396,7 +400,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         if let Some(f) = &self.from {
             v.push(f.clone());
         }
-        for h in ["to", "return-path", "delivered-to", "x-original-to"] {
+        for h in ["to", "return-path"] {
             if let Some(val) = header(self.msg, h) {
                 v.extend(text::addresses(&val));
             }
@@ -472,13 +476,14 @@ impl<'m, 'x> Reader<'m, 'x> {
         }
         let mut why = reason::decide(
             &text_for_reason,
+            region,
             status.as_deref(),
             reply_code.as_deref(),
             ctx,
         );
         if matches!(why, Reason::OnHold | Reason::Undefined) {
             let whole = text::squash(region, 8192);
-            let alt = reason::decide(&whole, status.as_deref(), reply_code.as_deref(), ctx);
+            let alt = reason::decide(&whole, "", status.as_deref(), reply_code.as_deref(), ctx);
             if !matches!(alt, Reason::OnHold | Reason::Undefined) {
                 why = alt;
             }
@@ -495,7 +500,9 @@ impl<'m, 'x> Reader<'m, 'x> {
         let reply_code =
             reply_code.or_else(|| diagnostic.as_deref().and_then(text::find_reply_code));
         RecipientReport {
-            hard: reason::is_hard(why, status.as_deref(), reply_code.as_deref()),
+            // A delayed recipient is still being retried: never suppress it.
+            hard: action != Some(Action::Delayed)
+                && reason::is_hard(why, status.as_deref(), reply_code.as_deref()),
             address,
             action,
             status,
@@ -520,13 +527,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                 .into_iter()
                 .map(|f| {
                     let status = text::find_status(&f.diagnostic)
-                        .or_else(|| {
-                            if found_single(&whole) {
-                                text::find_status(&whole)
-                            } else {
-                                None
-                            }
-                        })
+                        .or_else(|| text::find_status(&whole))
                         .filter(|s| !s.starts_with('2'));
                     let reply_code = text::find_reply_code(&f.diagnostic);
                     let action = if delayed {
@@ -541,13 +542,19 @@ impl<'m, 'x> Reader<'m, 'x> {
                     };
                     let mut why = reason::decide(
                         &f.diagnostic,
+                        region,
                         status.as_deref(),
                         reply_code.as_deref(),
                         ctx,
                     );
                     if matches!(why, Reason::OnHold | Reason::Undefined) {
-                        let alt =
-                            reason::decide(&whole, status.as_deref(), reply_code.as_deref(), ctx);
+                        let alt = reason::decide(
+                            &whole,
+                            "",
+                            status.as_deref(),
+                            reply_code.as_deref(),
+                            ctx,
+                        );
                         if !matches!(alt, Reason::OnHold | Reason::Undefined) {
                             why = alt;
                         }
@@ -555,7 +562,8 @@ impl<'m, 'x> Reader<'m, 'x> {
                     RecipientReport {
                         address: Some(f.address),
                         action: Some(action),
-                        hard: reason::is_hard(why, status.as_deref(), reply_code.as_deref()),
+                        hard: !delayed
+                            && reason::is_hard(why, status.as_deref(), reply_code.as_deref()),
                         status,
                         reply_code,
                         reason: why,
@@ -566,10 +574,6 @@ impl<'m, 'x> Reader<'m, 'x> {
                 .collect(),
         )
     }
-}
-
-fn found_single(_whole: &str) -> bool {
-    true
 }
 
 fn push_text(dst: &mut String, t: &str) {

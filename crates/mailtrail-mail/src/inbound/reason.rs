@@ -311,8 +311,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "nessun utente simile in questo indirizzo",
             "does not exist here",
             "no such local user",
-            "address rejected",
-            "recipient rejected",
             "unrouteable address",
             "not listed in domino directory",
             "user doesn't exist",
@@ -329,7 +327,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "user not exist",
             "not a valid mailbox",
             "couldn't be found",
-            "recipient address rejected",
             "does not exist",
         ],
     ),
@@ -368,7 +365,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "unknown domain",
             "domain name not found",
             "host not found",
-            "no route to host",
             "recipient address rejected: domain not found",
             "illegal host/domain name found",
             "nxdomain",
@@ -460,7 +456,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "looks like spam",
             "appears to be spam",
             "unsolicited",
-            "spam",
         ],
     ),
     (
@@ -578,7 +573,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
         Reason::Rejected,
         &[
             "access denied (sender blacklisted)",
-            "address rejected",
             "administrative prohibition",
             "batv failed to verify",
             "batv validation failure",
@@ -621,6 +615,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "your domain has no dns/mx entries",
             "your envelope sender has been denied",
             "unknown sender",
+            "mail rejected by destination domain",
         ],
     ),
     (
@@ -687,6 +682,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "verification failure",
             "you are not authorized to send mail, authentication is required",
             "authentication is required",
+            "smtp authentication",
         ],
     ),
     (
@@ -756,7 +752,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "too many hops",
             "unable to resolve route ",
             "unrouteable mail domain",
-            "connection timed out",
             "network is unreachable",
             "temporary failure in name resolution",
         ],
@@ -824,11 +819,30 @@ const PHRASES: &[(Reason, &[&str])] = &[
         Reason::SyntaxError,
         &[
             "syntax error",
+            "improper sequence of commands",
+            "command parameter not implemented",
             "command unrecognized",
             "unrecognized command",
             "bad sequence of commands",
         ],
     ),
+];
+
+/// Phrases that would otherwise be caught by a broader phrase of an earlier
+/// reason ("host not found, try again" is temporary, not an unknown host).
+const PRIORITY: &[(&str, Reason)] = &[
+    ("host not found, try again", Reason::NetworkError),
+    ("name service error for domain", Reason::NetworkError),
+    ("spamhaus", Reason::Blocked),
+    ("blocked using", Reason::Blocked),
+];
+
+/// Wording that names a reason only loosely ("Recipient address rejected:
+/// Media error"): used only when neither the phrases nor the status decide.
+const WEAK: &[(&str, Reason)] = &[
+    ("recipient address rejected", Reason::UserUnknown),
+    ("address rejected", Reason::UserUnknown),
+    ("recipient rejected", Reason::UserUnknown),
 ];
 
 /// The reason named by the diagnostic text alone, if any phrase matches.
@@ -851,7 +865,7 @@ pub(crate) fn from_status(es: &EnhancedStatus) -> Option<Reason> {
         (1, 7) | (1, 8) => Reason::Rejected,
         (1, 9) => Reason::SystemError,
         (1, 10) => Reason::NotAccept,
-        (2, 1) => Reason::Suspend,
+        (2, 0) | (2, 1) => Reason::Filtered,
         (2, 2) => Reason::MailboxFull,
         (2, 3) => Reason::ExceedLimit,
         (2, 4) => Reason::Filtered,
@@ -878,7 +892,8 @@ pub(crate) fn from_status(es: &EnhancedStatus) -> Option<Reason> {
         (7, 25) => Reason::RequirePtr,
         (7, 27) => Reason::NotAccept,
         (7, 28) => Reason::SpamDetected,
-        (7, 0) | (1, 0) | (2, 0) | (3, 0) | (4, 0) | (5, 0) | (0, _) => return None,
+        (3, 0) => Reason::SystemError,
+        (7, 0) | (1, 0) | (4, 0) | (5, 0) | (0, _) => return None,
         (7, _) => Reason::SecurityError,
         _ => return None,
     };
@@ -896,11 +911,56 @@ pub(crate) enum Context {
     Mailer,
 }
 
+/// The SMTP command a rejection answered (RFC 5321 section 4.1), when the
+/// notice says so: it separates an unknown user (refused at `RCPT`) from a
+/// message refused by a recipient's filter after `DATA`, which Sisimai calls
+/// `filtered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Before the envelope: connection, `EHLO` / `HELO`.
+    Connect,
+    /// `MAIL FROM`.
+    Mail,
+    /// `RCPT TO`.
+    Rcpt,
+    /// `DATA` or the end of the data.
+    Data,
+}
+
+/// Finds which SMTP command the diagnostic answered.
+pub(crate) fn command(lower: &str) -> Option<Command> {
+    const TABLE: &[(&str, Command)] = &[
+        ("in reply to rcpt to command", Command::Rcpt),
+        ("after rcpt to", Command::Rcpt),
+        ("rcpt to response", Command::Rcpt),
+        (">>> rcpt to", Command::Rcpt),
+        ("in reply to end of data command", Command::Data),
+        ("in reply to data command", Command::Data),
+        ("after end of data", Command::Data),
+        ("after data", Command::Data),
+        (">>> data", Command::Data),
+        ("data command", Command::Data),
+        ("in reply to mail from command", Command::Mail),
+        ("after mail from", Command::Mail),
+        (">>> mail from", Command::Mail),
+        ("in reply to ehlo command", Command::Connect),
+        ("in reply to helo command", Command::Connect),
+        ("after initial connection", Command::Connect),
+        ("in reply to rcpt", Command::Rcpt),
+    ];
+    TABLE
+        .iter()
+        .filter_map(|(p, c)| lower.find(p).map(|i| (i, *c)))
+        .min_by_key(|(i, _)| *i)
+        .map(|(_, c)| c)
+}
+
 /// Decides the reason: the text first (what the server said is the most
 /// specific evidence), then the enhanced status, then context and the
 /// reply code.
 pub(crate) fn decide(
     diagnostic: &str,
+    around: &str,
     status: Option<&str>,
     reply_code: Option<&str>,
     ctx: Context,
@@ -915,7 +975,35 @@ pub(crate) fn decide(
     let by_status = es.as_ref().and_then(from_status);
     // A precise status about the mailbox beats generic wording such as
     // "rejected" or "policy".
-    let by_text = from_text(&lower);
+    let mut by_text = PRIORITY
+        .iter()
+        .find(|(p, _)| lower.contains(p))
+        .map(|(_, r)| *r)
+        .or_else(|| from_text(&lower));
+    // A temporary DNS failure is a network problem, not a missing domain.
+    if by_text == Some(Reason::HostUnknown) && es.as_ref().is_some_and(|e| e.class == 4) {
+        by_text = Some(Reason::NetworkError);
+    }
+    // "User unknown" said after DATA, or without saying when, with a
+    // status that does not name the mailbox: the recipient's filter
+    // refused the message (Sisimai's `filtered`).
+    if by_text == Some(Reason::UserUnknown) && by_status != Some(Reason::UserUnknown) {
+        let cmd = command(&lower).or_else(|| command(&around.to_lowercase()));
+        match (cmd, by_status) {
+            (Some(Command::Rcpt), _) => {}
+            (_, Some(Reason::Filtered)) => by_text = Some(Reason::Filtered),
+            (_, Some(Reason::Suspend)) => by_text = Some(Reason::Suspend),
+            (Some(Command::Connect | Command::Mail), _) => by_text = None,
+            (Some(Command::Data), _) => by_text = Some(Reason::Filtered),
+            (None, _) => {}
+        }
+    }
+    if by_text.is_none() && by_status.is_none() {
+        by_text = WEAK
+            .iter()
+            .find(|(p, _)| lower.contains(p))
+            .map(|(_, r)| *r);
+    }
     match (by_text, by_status) {
         (Some(t), Some(s)) => return prefer(t, s),
         (Some(t), None) => return t,
@@ -937,6 +1025,7 @@ pub(crate) fn decide(
         }
     }
     match reply_code {
+        Some("500" | "501" | "502" | "503" | "504") => Reason::SyntaxError,
         Some("421") => Reason::TooManyConn,
         Some("452") => Reason::SystemFull,
         Some("552") => Reason::MailboxFull,
@@ -988,7 +1077,7 @@ mod tests {
 
     #[test]
     fn text_then_status_then_code() {
-        let d = |t: &str, s, c| decide(t, s, c, Context::Failed);
+        let d = |t: &str, s, c| decide(t, "", s, c, Context::Failed);
         assert_eq!(
             d(
                 "550 5.1.1 <a@b.example>: User unknown",
@@ -1007,7 +1096,7 @@ mod tests {
         assert_eq!(d("something odd", None, None), Reason::OnHold);
         assert_eq!(d("", None, None), Reason::Undefined);
         assert_eq!(
-            decide("", Some("4.0.0"), None, Context::Delayed),
+            decide("", "", Some("4.0.0"), None, Context::Delayed),
             Reason::Expired
         );
         assert_eq!(d("delivered", Some("2.0.0"), None), Reason::Delivered);

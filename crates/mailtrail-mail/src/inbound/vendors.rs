@@ -41,8 +41,14 @@ const STRONG: &[&str] = &[
     "your message cannot be delivered to the following recipients",
     "delivery to the following recipients has been delayed",
     "delivery to the following recipient has been delayed",
-    "this is a permanent error",
     "this is a delivery status notification",
+    "there was an error delivering your mail",
+];
+
+/// Wording that bounces use but people may also write: evidence only
+/// together with a mail-system sender.
+const GENERIC: &[&str] = &[
+    "this is a permanent error",
     "this report relates to a message you sent",
     "mail delivery failed",
     "message delivery has failed",
@@ -72,10 +78,11 @@ const STRONG: &[&str] = &[
     "delivery problems",
     "delivery failure",
     "failed permanently",
+    "error delivering your mail",
 ];
 
 /// Senders that only machines use for bounces.
-fn mailer_sender(from: &str) -> bool {
+pub(crate) fn mailer_sender(from: &str) -> bool {
     let f = from.to_ascii_lowercase();
     let local = f.split('@').next().unwrap_or_default();
     matches!(
@@ -145,15 +152,18 @@ const SUBJECTS: &[&str] = &[
     "non remis",
     "no se puede entregar",
     "не доставлено",
+    "error",
+    "エラー",
 ];
 
 /// How sure we are that a message without a DSN part is a bounce.
 pub(crate) fn looks_like_bounce(from: &str, subject: &str, body_lower: &str) -> bool {
     let subj = subject.to_lowercase();
     let strong = STRONG.iter().any(|m| body_lower.contains(m));
+    let generic = GENERIC.iter().any(|m| body_lower.contains(m));
     let by_subject = SUBJECTS.iter().any(|s| subj.contains(s));
     let by_sender = mailer_sender(from);
-    (strong && (by_sender || by_subject)) || (by_sender && by_subject)
+    (strong && (by_sender || by_subject)) || (by_sender && (by_subject || generic))
 }
 
 /// Lines that start the copy of the returned message: nothing after them is
@@ -194,11 +204,9 @@ pub(crate) struct Found {
 pub(crate) fn notice_region(body: &str) -> &str {
     let lower = body.to_ascii_lowercase();
     let mut end = body.len();
-    let mut offset = 0;
     let mut seen_text = false;
     for line in super::fields::lines(body) {
         let start = line.as_ptr() as usize - body.as_ptr() as usize;
-        offset = start;
         let l = &lower[start..start + line.len()];
         let t = l.trim_start();
         if RETURNED_COPY.iter().any(|m| t.contains(m)) && seen_text {
@@ -218,12 +226,13 @@ pub(crate) fn notice_region(body: &str) -> &str {
             seen_text = true;
         }
     }
-    let _ = offset;
     &body[..end]
 }
 
 /// Lower-cased keys that introduce a failed address in `Key: address` lines.
 const KEYS: &[&str] = &[
+    "could not be delivered to",
+    "delivery failed",
     "recipient",
     "rcpt",
     "failed",
