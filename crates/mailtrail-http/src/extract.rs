@@ -59,6 +59,15 @@ fn is_json_content_type(value: &str) -> bool {
 /// `invalid_json`; well-formed JSON of the wrong shape (unknown field, wrong
 /// type, missing field) gives `invalid_field`; both name the path.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derived structs also accept a JSON array, by position; every
+    // body of this API is an object, so an array is refused up front.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::Invalid {
+            code: "invalid_field",
+            field: None,
+            message: "the body must be a JSON object".to_owned(),
+        });
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -70,7 +79,10 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 }
 
 fn json_error(e: &serde_json::Error, path: String) -> ApiError {
-    let field = (path != ".").then_some(path);
+    // serde_path_to_error writes `?` for a segment it could not name (an
+    // error inside a key, or at the end of input): drop those.
+    let path = path.trim_end_matches(".?").to_owned();
+    let field = (path != "." && path != "?").then_some(path);
     let code = if e.is_data() {
         "invalid_field"
     } else {

@@ -86,7 +86,9 @@ impl<'de> Deserialize<'de> for AddressInput {
                         "name" | "address" => {
                             return Err(de::Error::custom(format!("duplicate field `{key}`")));
                         }
-                        other => return Err(de::Error::unknown_field(other, &["name", "address"])),
+                        // Refused while reading its value, so that the error
+                        // path ends with the key: `to[0].email`.
+                        other => return map.next_value_seed(UnknownField(other)),
                     }
                 }
                 let address = address.ok_or_else(|| de::Error::missing_field("address"))?;
@@ -97,6 +99,16 @@ impl<'de> Deserialize<'de> for AddressInput {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Refuses the value of an unknown key of an address object.
+struct UnknownField<'a>(&'a str);
+
+impl<'de> de::DeserializeSeed<'de> for UnknownField<'_> {
+    type Value = AddressInput;
+    fn deserialize<D: de::Deserializer<'de>>(self, _d: D) -> Result<AddressInput, D::Error> {
+        Err(de::Error::unknown_field(self.0, &["name", "address"]))
     }
 }
 
@@ -488,5 +500,390 @@ fn is_mime_type(s: &str) -> bool {
     match essence.split_once('/') {
         Some((t, sub)) => is_token(t) && is_token(sub) && params_ok,
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::extract::parse_json;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            read_receipt: true,
+            track_opens: true,
+            track_clicks: false,
+            from_domain: None,
+        }
+    }
+
+    fn check(body: serde_json::Value) -> Result<ValidSend, ApiError> {
+        let req: SendRequest = parse_json(body.to_string().as_bytes())?;
+        validate(req, &defaults())
+    }
+
+    fn base() -> serde_json::Value {
+        json!({"from": "a@b.example", "to": ["x@y.example"], "subject": "s", "text": "t"})
+    }
+
+    fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut b = base();
+        b[key] = value;
+        b
+    }
+
+    fn without(key: &str) -> serde_json::Value {
+        let mut b = base();
+        b.as_object_mut().map(|o| o.remove(key));
+        b
+    }
+
+    /// Every refusal: the code and the exact field.
+    #[test]
+    fn refusals_name_the_field() {
+        let att = |f: serde_json::Value| {
+            with(
+                "attachments",
+                json!([{"filename": "ok.pdf", "content_base64": ""}, f]),
+            )
+        };
+        let cases: Vec<(serde_json::Value, &str, &str)> = vec![
+            (with("bcc_list", json!([])), "invalid_field", "bcc_list"),
+            (
+                with("to", json!(["x@y.example", 7])),
+                "invalid_field",
+                "to[1]",
+            ),
+            (
+                with("to", json!([{"address": "x@y.example", "email": "z"}])),
+                "invalid_field",
+                "to[0].email",
+            ),
+            (
+                with("to", json!([{"name": "no address"}])),
+                "invalid_field",
+                "to[0]",
+            ),
+            (
+                with("track", json!({"opens": true, "views": true})),
+                "invalid_field",
+                "track.views",
+            ),
+            (
+                with("read_receipt", json!("yes")),
+                "invalid_field",
+                "read_receipt",
+            ),
+            (
+                with("metadata", json!({"n": 1})),
+                "invalid_field",
+                "metadata.n",
+            ),
+            (
+                with("headers", json!({"X-N": 1})),
+                "invalid_field",
+                "headers.X-N",
+            ),
+            (
+                with("from", json!("not-an-address")),
+                "invalid_address",
+                "from",
+            ),
+            (
+                with("from", json!({"name": "A", "address": "a@b..example"})),
+                "invalid_address",
+                "from",
+            ),
+            (
+                with(
+                    "from",
+                    json!({"name": "A\r\nBcc: x@y.example", "address": "a@b.example"}),
+                ),
+                "invalid_value",
+                "from.name",
+            ),
+            (without("from"), "missing_field", "from"),
+            (
+                with("reply_to", json!("nope")),
+                "invalid_address",
+                "reply_to",
+            ),
+            (
+                with("to", json!(["x@y.example", "y@y.example", "z@y example"])),
+                "invalid_address",
+                "to[2]",
+            ),
+            (
+                with("cc", json!(["x@y.example\r\nBcc: evil@z.example"])),
+                "invalid_address",
+                "cc[0]",
+            ),
+            (
+                with("bcc", json!({"name": "B", "address": "b"})),
+                "invalid_address",
+                "bcc[0]",
+            ),
+            (with("to", json!([])), "missing_recipient", "to"),
+            (
+                with("to", serde_json::Value::Null),
+                "missing_recipient",
+                "to",
+            ),
+            (with("subject", json!("a\nb")), "invalid_value", "subject"),
+            (with("subject", json!("a\rb")), "invalid_value", "subject"),
+            (
+                with("subject", json!("x".repeat(2001))),
+                "invalid_value",
+                "subject",
+            ),
+            (without("text"), "missing_body", "text"),
+            (with("text", json!("")), "missing_body", "text"),
+            (
+                with("headers", json!({"X-A": "1\r\nBcc: v@w.example"})),
+                "invalid_header",
+                "headers.X-A",
+            ),
+            (
+                with("headers", json!({"X-A": "1\nB"})),
+                "invalid_header",
+                "headers.X-A",
+            ),
+            (
+                with("headers", json!({"Bad Name": "1"})),
+                "invalid_header",
+                "headers.Bad Name",
+            ),
+            (
+                with("headers", json!({"X:Colon": "1"})),
+                "invalid_header",
+                "headers.X:Colon",
+            ),
+            (
+                with("headers", json!({"Bcc": "v@w.example"})),
+                "reserved_header",
+                "headers.Bcc",
+            ),
+            (
+                with("headers", json!({"content-type": "text/html"})),
+                "reserved_header",
+                "headers.content-type",
+            ),
+            (
+                with("headers", json!({"List-Unsubscribe-Post": "x"})),
+                "reserved_header",
+                "headers.List-Unsubscribe-Post",
+            ),
+            (
+                with("headers", json!({"Message-ID": "<a@b>"})),
+                "reserved_header",
+                "headers.Message-ID",
+            ),
+            (
+                with("headers", json!({"X-A": "1", "x-a": "2"})),
+                "invalid_header",
+                "headers.x-a",
+            ),
+            (
+                att(json!({"filename": "a", "content_base64": "!!"})),
+                "invalid_base64",
+                "attachments[1].content_base64",
+            ),
+            (
+                att(json!({"filename": "a", "content_base64": "aGVsbG8=x"})),
+                "invalid_base64",
+                "attachments[1].content_base64",
+            ),
+            (
+                att(json!({"filename": "", "content_base64": ""})),
+                "invalid_attachment",
+                "attachments[1].filename",
+            ),
+            (
+                att(json!({"filename": "a\r\n.pdf", "content_base64": ""})),
+                "invalid_attachment",
+                "attachments[1].filename",
+            ),
+            (
+                att(json!({"filename": "../a", "content_base64": ""})),
+                "invalid_attachment",
+                "attachments[1].filename",
+            ),
+            (
+                att(json!({"filename": "a", "content_type": "pdf", "content_base64": ""})),
+                "invalid_attachment",
+                "attachments[1].content_type",
+            ),
+            (
+                att(
+                    json!({"filename": "a", "content_type": "text/plain\r\nX: y", "content_base64": ""}),
+                ),
+                "invalid_attachment",
+                "attachments[1].content_type",
+            ),
+            (
+                att(json!({"filename": "a", "content_base64": "", "size": 1})),
+                "invalid_field",
+                "attachments[1].size",
+            ),
+            (
+                att(json!({"filename": "a"})),
+                "invalid_field",
+                "attachments[1]",
+            ),
+            (
+                with("metadata", json!({"": "x"})),
+                "invalid_value",
+                "metadata",
+            ),
+            (
+                with("idempotency_key", json!("")),
+                "invalid_value",
+                "idempotency_key",
+            ),
+            (
+                with("idempotency_key", json!("k".repeat(256))),
+                "invalid_value",
+                "idempotency_key",
+            ),
+            (
+                with("idempotency_key", json!("a\nb")),
+                "invalid_value",
+                "idempotency_key",
+            ),
+        ];
+        for (body, code, field) in cases {
+            let err = check(body.clone()).expect_err(&format!("{body} must be refused"));
+            assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(
+                (err.code(), err.field()),
+                (code, Some(field)),
+                "{body}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_invalid_json() {
+        for raw in [
+            "",
+            "{",
+            "{\"from\": }",
+            "{\"to\": [\"a@b.example\",",
+            "{} {}",
+            "nul",
+        ] {
+            let err = parse_json::<SendRequest>(raw.as_bytes()).expect_err(raw);
+            assert_eq!(err.code(), "invalid_json", "{raw:?}");
+        }
+        let err = parse_json::<SendRequest>(b"[]").expect_err("array");
+        assert_eq!(err.code(), "invalid_field");
+    }
+
+    #[test]
+    fn accepted_request_is_typed_and_deduplicated() {
+        // A raw string: serde_json's own map would sort the header names.
+        let body = r#"{
+            "from": {"name": " Sender ", "address": "Me@Example.COM"},
+            "to": ["a@x.example", {"name": "B", "address": "b@x.example"}],
+            "cc": ["A@X.example", "c@x.example"],
+            "bcc": ["b@x.example", "d@x.example"],
+            "reply_to": {"name": "R", "address": "r@x.example"},
+            "subject": "Tab\tis fine",
+            "html": "<p>x</p>",
+            "headers": {"X-Z": "1", "X-A": "2"},
+            "attachments": [{"filename": "r.pdf", "content_type": "application/pdf; name=r.pdf", "content_base64": "JVBE\r\nRg"}],
+            "track": {"clicks": true},
+            "metadata": {"k": "v"},
+            "idempotency_key": "abc"
+        }"#;
+        let req: SendRequest = parse_json(body.as_bytes()).expect("parse");
+        let v = validate(req, &defaults()).expect("valid");
+        assert_eq!(v.from.as_str(), "Me@example.com");
+        assert_eq!(v.from_name.as_deref(), Some("Sender"));
+        assert_eq!(
+            v.reply_to.map(|r| r.to_string()).as_deref(),
+            Some("r@x.example")
+        );
+        let r: Vec<(String, RecipientKind)> = v
+            .recipients
+            .iter()
+            .map(|(a, k)| (a.to_string(), *k))
+            .collect();
+        assert_eq!(
+            r,
+            vec![
+                ("a@x.example".to_owned(), RecipientKind::To),
+                ("b@x.example".to_owned(), RecipientKind::To),
+                ("c@x.example".to_owned(), RecipientKind::Cc),
+                ("d@x.example".to_owned(), RecipientKind::Bcc),
+            ]
+        );
+        assert_eq!(v.content.text, None);
+        assert_eq!(v.content.html.as_deref(), Some("<p>x</p>"));
+        // Headers keep the caller's order.
+        assert_eq!(
+            v.content.headers,
+            vec![
+                ("X-Z".to_owned(), "1".to_owned()),
+                ("X-A".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(v.content.attachments[0].content, b"%PDF");
+        assert_eq!(
+            v.content.attachments[0].content_type,
+            "application/pdf; name=r.pdf"
+        );
+        assert!(v.read_receipt && v.track_opens && v.track_clicks);
+        assert_eq!(v.metadata["k"], "v");
+        assert_eq!(v.idempotency_key.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn missing_from_uses_the_default_domain_when_configured() {
+        let req: SendRequest = parse_json(without("from").to_string().as_bytes()).expect("parse");
+        let d = Defaults {
+            from_domain: Some("mail.example".into()),
+            ..defaults()
+        };
+        let v = validate(req, &d).expect("valid");
+        assert_eq!(v.from.as_str(), "noreply@mail.example");
+    }
+
+    #[test]
+    fn attachment_content_type_defaults_to_octet_stream() {
+        let v = check(with(
+            "attachments",
+            json!([{"filename": "blob", "content_base64": "AAE="}]),
+        ))
+        .expect("valid");
+        assert_eq!(
+            v.content.attachments[0].content_type,
+            "application/octet-stream"
+        );
+        assert_eq!(v.content.attachments[0].content, vec![0, 1]);
+    }
+
+    #[test]
+    fn mime_types() {
+        for ok in [
+            "text/plain",
+            "application/pdf; name=\"a b.pdf\"",
+            "application/vnd.ms-excel",
+        ] {
+            assert!(is_mime_type(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "text",
+            "text/",
+            "/plain",
+            "te xt/plain",
+            "text/pl@in",
+            "a/b; x=\u{7}",
+        ] {
+            assert!(!is_mime_type(bad), "{bad}");
+        }
     }
 }
