@@ -112,17 +112,19 @@ pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, Ap
     })
 }
 
-/// A `limit` parameter: 1 to `max`, `default` when absent.
+/// A `limit` parameter: `default` when absent, a larger one than `max` is
+/// read as `max` (a page is never bigger, and a client asking for "all"
+/// still gets a valid page), zero or a non-number is refused.
 pub(crate) fn parse_limit(value: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
     let Some(v) = value else {
         return Ok(default);
     };
-    match v.trim().parse::<u32>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
+    match v.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(u32::try_from(n).unwrap_or(max).min(max)),
         _ => Err(ApiError::invalid(
             "invalid_parameter",
             "limit",
-            format!("limit must be a whole number from 1 to {max}"),
+            "limit must be a positive whole number",
         )),
     }
 }
@@ -151,7 +153,10 @@ mod tests {
     fn limits() {
         assert_eq!(parse_limit(None, 50, 200).unwrap(), 50);
         assert_eq!(parse_limit(Some("200"), 50, 200).unwrap(), 200);
-        for bad in ["0", "201", "-1", "x", ""] {
+        assert_eq!(parse_limit(Some("7"), 50, 200).unwrap(), 7);
+        assert_eq!(parse_limit(Some("201"), 50, 200).unwrap(), 200);
+        assert_eq!(parse_limit(Some("99999999999999"), 50, 200).unwrap(), 200);
+        for bad in ["0", "-1", "x", "", "1.5"] {
             let e = parse_limit(Some(bad), 50, 200).unwrap_err();
             assert_eq!(e.field(), Some("limit"), "{bad}");
         }

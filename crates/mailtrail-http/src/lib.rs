@@ -11,6 +11,7 @@ mod auth;
 mod error;
 mod extract;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +119,20 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(()),
         )
         .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves, then stops
+/// accepting connections and lets in-flight requests finish (graceful
+/// shutdown). Handlers can read the peer address (`ConnectInfo<SocketAddr>`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.

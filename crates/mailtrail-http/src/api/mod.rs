@@ -24,9 +24,13 @@ use crate::{ApiError, AppState};
 pub(crate) use send::{Defaults, SendRequest, validate};
 use view::{Accepted, List, MessageView, Page, SandboxView, SuppressionView};
 
-/// Default and largest page size of lists.
+/// Default page size of lists.
 const DEFAULT_LIMIT: u32 = 50;
+/// Largest page of messages.
 const MAX_LIMIT: u32 = 200;
+/// Largest list of sandbox copies: the sandbox is a test inbox, and a test
+/// run wants to see all of its copies at once.
+const MAX_SANDBOX_LIMIT: u32 = 1000;
 
 /// `POST /api/v1/messages`: validate, store the message, its recipients and
 /// their jobs in one transaction, wake the workers, answer 202. A repeated
@@ -145,7 +149,7 @@ pub(crate) async fn sandbox_messages(
             _ => return Err(unknown_parameter(&k)),
         }
     }
-    let limit = parse_limit(limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    let limit = parse_limit(limit.as_deref(), DEFAULT_LIMIT, MAX_SANDBOX_LIMIT)?;
     let copies = state.store.sandbox_copies(caller.org_id, limit).await?;
     Ok(Json(List {
         data: copies.into_iter().map(SandboxView::from).collect(),
