@@ -172,6 +172,9 @@ impl Store for MemStore {
     }
 
     async fn api_key_owner(&self, key_hash: &str) -> Result<Option<ApiKeyOwner>, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Corrupt("SELECT secret FROM api_keys".into()));
+        }
         Ok(self
             .lock()
             .keys
@@ -644,6 +647,12 @@ async fn healthz_reflects_the_database() {
         !b.to_string().contains("database is down"),
         "internals leak: {b}"
     );
+
+    // A store failure inside the API is a generic 500.
+    let (s, b) = app.get("/api/v1/messages", &app.key_a).await;
+    assert_error(s, &b, StatusCode::INTERNAL_SERVER_ERROR, "internal", None);
+    assert_eq!(b["error"]["message"], "internal server error");
+    assert!(!b.to_string().contains("secret"), "internals leak: {b}");
 }
 
 #[tokio::test]
