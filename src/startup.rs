@@ -121,6 +121,7 @@ impl Application {
             store: store.clone(),
             settings: mailtrail_http::HttpSettings {
                 max_message_bytes: settings.max_message_bytes,
+                default_from_domain: None,
                 public_url,
             },
             notify,

@@ -59,7 +59,7 @@ async fn send_and_deliver_in_sandbox(db: Db) {
         assert!(!raw.contains("\nBcc:") && !raw.starts_with("Bcc:"), "no Bcc header: {raw}");
         assert!(raw.contains("Disposition-Notification-To:"), "{raw}");
         assert!(raw.contains("X-Campaign: q3"), "{raw}");
-        let rp = parsed.return_path().map(|s| s.to_owned()).unwrap_or_default();
+        let rp = crate::support::return_path(raw);
         assert!(rp.starts_with("bounces+") && rp.ends_with("@example.test"), "VERP return path: {rp:?}");
     }
     app.stop().await;

@@ -61,7 +61,7 @@ async fn postfix_delivery(db: Db) {
     assert_eq!(parsed.message_id(), Some(mid));
     assert!(raw.contains("DKIM-Signature:") && raw.contains("d=example.test") && raw.contains("s=mt"), "{raw}");
     assert!(raw.contains("Disposition-Notification-To:"), "{raw}");
-    let rp = parsed.return_path().unwrap_or_default().to_owned();
+    let rp = crate::support::return_path(&raw);
     assert!(rp.starts_with("bounces+") && rp.ends_with("@bounce.example.test"), "VERP return path, got {rp:?}");
     app.stop().await;
 }

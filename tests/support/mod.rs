@@ -184,3 +184,11 @@ pub async fn api_key_for(store: &std::sync::Arc<dyn Store>, user_id: Uuid) -> St
         .expect("key");
     key
 }
+
+/// The address in a message's Return-Path header, without brackets.
+pub fn return_path(raw: &str) -> String {
+    raw.lines()
+        .find_map(|l| l.strip_prefix("Return-Path:"))
+        .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        .unwrap_or_default()
+}
