@@ -43,7 +43,7 @@ struct Common {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: HTTP API, tracking endpoints and delivery workers.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => {
-            apply_serve_args(&mut settings, args);
+            apply_serve_args(&mut settings, *args);
             settings.validate()?;
             startup::serve(settings).await
         }
@@ -163,11 +163,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User(UserCommand::Add { email, admin, password_stdin, org }) => {
+        Command::User(UserCommand::Add {
+            email,
+            admin,
+            password_stdin,
+            org,
+        }) => {
             let email = EmailAddress::parse(&email).with_context(|| format!("EMAIL {email:?}"))?;
             let (pw, generated) = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
                 let pw = line.trim_end_matches(['\r', '\n']).to_owned();
                 if pw.chars().count() < 8 {
                     bail!("password: must be at least 8 characters");
@@ -181,7 +189,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let org = store.ensure_organisation(&org).await?;
             match store.create_user(org.id, &email, &hash, admin).await {
                 Ok(user) => {
-                    println!("user {} added (id {}, organisation {}{})", user.email, user.id, org.name, if admin { ", admin" } else { "" });
+                    println!(
+                        "user {} added (id {}, organisation {}{})",
+                        user.email,
+                        user.id,
+                        org.name,
+                        if admin { ", admin" } else { "" }
+                    );
                     if generated {
                         println!("password: {pw}");
                     }
@@ -195,7 +209,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let email = EmailAddress::parse(&user).with_context(|| format!("--user {user:?}"))?;
             let store = open_store(&settings).await?;
             let Some(u) = store.user_by_email(&email).await? else {
-                bail!("no user {email}: add one with `mailtrail user add {email} --admin --password-stdin`");
+                bail!(
+                    "no user {email}: add one with `mailtrail user add {email} --admin --password-stdin`"
+                );
             };
             let (key, prefix) = mailtrail_http::generate_api_key();
             store
@@ -225,8 +241,27 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
     macro_rules! set_opt {
         ($($f:ident),*) => { $( if let Some(v) = a.$f { s.$f = Some(v); } )* };
     }
-    set!(http, relay, relay_tls_insecure, relay_pool, max_message_bytes, workers, retry_initial_secs, retry_max_delay_secs, retry_max_age_secs, retention_days, job_lease_secs);
-    set_opt!(public_url, bounce_domain, hostname, dkim_domain, dkim_selector, dkim_key);
+    set!(
+        http,
+        relay,
+        relay_tls_insecure,
+        relay_pool,
+        max_message_bytes,
+        workers,
+        retry_initial_secs,
+        retry_max_delay_secs,
+        retry_max_age_secs,
+        retention_days,
+        job_lease_secs
+    );
+    set_opt!(
+        public_url,
+        bounce_domain,
+        hostname,
+        dkim_domain,
+        dkim_selector,
+        dkim_key
+    );
     if let Some(t) = a.token_secret {
         s.token_secret = Some(Secret::new(t));
     }

@@ -49,7 +49,10 @@ impl Relay {
         match s {
             "sandbox" => Ok(Self::Sandbox),
             "mx" => Ok(Self::Mx),
-            url if url.starts_with("smtp://") || url.starts_with("smtps://") || url.starts_with("smtp+starttls://") => {
+            url if url.starts_with("smtp://")
+                || url.starts_with("smtps://")
+                || url.starts_with("smtp+starttls://") =>
+            {
                 Ok(Self::Smarthost(Secret::new(url)))
             }
             other => bail!(
@@ -141,7 +144,8 @@ impl Settings {
         match path {
             None => Ok(Self::default()),
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config file {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("config file {}", p.display()))
             }
         }
@@ -163,7 +167,11 @@ impl Settings {
     /// Checks what can be checked before start-up.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.relay()?;
-        let dkim = [self.dkim_domain.is_some(), self.dkim_selector.is_some(), self.dkim_key.is_some()];
+        let dkim = [
+            self.dkim_domain.is_some(),
+            self.dkim_selector.is_some(),
+            self.dkim_key.is_some(),
+        ];
         if dkim.iter().any(|x| *x) && !dkim.iter().all(|x| *x) {
             bail!("dkim: --dkim-domain, --dkim-selector and --dkim-key must be given together");
         }
@@ -196,7 +204,9 @@ mod tests {
 
     #[test]
     fn relay_errors_do_not_leak_passwords() {
-        let e = Relay::parse("ftp://u:hunter2@host").unwrap_err().to_string();
+        let e = Relay::parse("ftp://u:hunter2@host")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("hunter2"), "{e}");
     }
 
@@ -210,7 +220,10 @@ mod tests {
 
     #[test]
     fn dkim_all_or_nothing() {
-        let s = Settings { dkim_domain: Some("x.test".into()), ..Settings::default() };
+        let s = Settings {
+            dkim_domain: Some("x.test".into()),
+            ..Settings::default()
+        };
         assert!(s.validate().is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Password hashing with Argon2id (RFC 9106), PHC string format.
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use rand::Rng;
 
 /// Hashes a password with a fresh salt.
@@ -17,7 +17,9 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 pub fn generate() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
-    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -28,8 +30,16 @@ mod tests {
     fn hashes_verify() {
         let h = super::hash("correct horse").unwrap();
         let parsed = PasswordHash::new(&h).unwrap();
-        assert!(argon2::Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
-        assert!(argon2::Argon2::default().verify_password(b"wrong", &parsed).is_err());
+        assert!(
+            argon2::Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            argon2::Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
         assert_eq!(super::generate().len(), 20);
     }
 }

@@ -21,7 +21,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
     }
-    let store = mailtrail_store::connect(&url).await.context("opening the database")?;
+    let store = mailtrail_store::connect(&url)
+        .await
+        .context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }
@@ -54,7 +56,11 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(contents.as_bytes())
 }
 
@@ -94,10 +100,16 @@ impl Application {
 
         let delivery = match settings.relay()? {
             Relay::Sandbox => Delivery::Sandbox,
-            Relay::Smarthost(url) => Delivery::Smtp(crate::worker::smarthost(url.expose(), &settings)?),
+            Relay::Smarthost(url) => {
+                Delivery::Smtp(crate::worker::smarthost(url.expose(), &settings)?)
+            }
             Relay::Mx => Delivery::Smtp(crate::worker::mx(&settings)?),
         };
-        let signer = match (&settings.dkim_domain, &settings.dkim_selector, &settings.dkim_key) {
+        let signer = match (
+            &settings.dkim_domain,
+            &settings.dkim_selector,
+            &settings.dkim_key,
+        ) {
             (Some(d), Some(s), Some(k)) => Some(Arc::new(crate::worker::dkim_signer(d, s, k)?)),
             _ => None,
         };
@@ -126,7 +138,14 @@ impl Application {
             },
             notify,
         };
-        Ok(Self { listener, addr, state, worker, store, retention_days: settings.retention_days })
+        Ok(Self {
+            listener,
+            addr,
+            state,
+            worker,
+            store,
+            retention_days: settings.retention_days,
+        })
     }
 
     /// The bound HTTP address.
@@ -136,15 +155,26 @@ impl Application {
 
     /// Runs until `shutdown` resolves, then stops accepting requests and
     /// jobs, lets in-flight requests and deliveries finish, and returns.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
-        let retention = tokio::spawn(retention_loop(self.store.clone(), self.retention_days, stop_rx.clone()));
+        let retention = tokio::spawn(retention_loop(
+            self.store.clone(),
+            self.retention_days,
+            stop_rx.clone(),
+        ));
         tracing::info!(http.addr = %self.addr, "mailtrail listening on http://{}", self.addr);
         let mut http_stop = stop_rx.clone();
-        let server = tokio::spawn(mailtrail_http::serve(self.listener, self.state, async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        }));
+        let server = tokio::spawn(mailtrail_http::serve(
+            self.listener,
+            self.state,
+            async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            },
+        ));
         shutdown.await;
         tracing::info!("shutting down: draining requests and deliveries");
         let _ = stop_tx.send(true);

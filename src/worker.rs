@@ -78,7 +78,15 @@ impl Worker {
         settings: WorkerSettings,
     ) -> Self {
         let name = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
-        Self { store, delivery, signer, keyring, notify, settings, name }
+        Self {
+            store,
+            delivery,
+            signer,
+            keyring,
+            notify,
+            settings,
+            name,
+        }
     }
 
     /// Claims and delivers jobs until `stop` turns true; the batch in hand
@@ -89,8 +97,13 @@ impl Worker {
             if *stop.borrow() {
                 return;
             }
-            let lease = time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(10));
-            let jobs = match self.store.claim_jobs(&self.name, OffsetDateTime::now_utc(), lease, batch).await {
+            let lease = time::Duration::try_from(self.settings.lease)
+                .unwrap_or(time::Duration::minutes(10));
+            let jobs = match self
+                .store
+                .claim_jobs(&self.name, OffsetDateTime::now_utc(), lease, batch)
+                .await
+            {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming jobs failed; retrying");
@@ -140,12 +153,22 @@ impl Worker {
 
     /// Builds one copy, sends it, and records the outcome.
     async fn deliver(&self, job: &Job, msg: &OutboundMessage) -> anyhow::Result<()> {
-        let Some((_, rcpt, _)) = msg.recipients.iter().find(|(id, _, _)| *id == job.recipient_id) else {
+        let Some((_, rcpt, _)) = msg
+            .recipients
+            .iter()
+            .find(|(id, _, _)| *id == job.recipient_id)
+        else {
             anyhow::bail!("recipient {} not in message {}", job.recipient_id, msg.id);
         };
         let raw = self.build_copy(msg).context("building the copy")?;
-        let bounce_domain = self.settings.bounce_domain.as_deref().unwrap_or(msg.from_address.domain());
-        let token = self.keyring.sign_for_address(job.recipient_id, Purpose::Bounce);
+        let bounce_domain = self
+            .settings
+            .bounce_domain
+            .as_deref()
+            .unwrap_or(msg.from_address.domain());
+        let token = self
+            .keyring
+            .sign_for_address(job.recipient_id, Purpose::Bounce);
         let envelope = Envelope {
             return_path: mailtrail_mail::verp::return_path(&token, bounce_domain),
             recipient: rcpt.clone(),
@@ -157,44 +180,91 @@ impl Worker {
             Delivery::Sandbox => {
                 // As a final delivery agent would, record the envelope
                 // sender in Return-Path (RFC 5321 section 4.4).
-                let mut stored = format!("Return-Path: <{}>\r\n", envelope.return_path).into_bytes();
+                let mut stored =
+                    format!("Return-Path: <{}>\r\n", envelope.return_path).into_bytes();
                 stored.extend_from_slice(&raw);
-                self.store.insert_sandbox_copy(job.recipient_id, &stored, now).await?;
-                let event = event(job.recipient_id, EventKind::Delivered, None, serde_json::json!({"attempt": attempt, "transport": "sandbox"}));
+                self.store
+                    .insert_sandbox_copy(job.recipient_id, &stored, now)
+                    .await?;
+                let event = event(
+                    job.recipient_id,
+                    EventKind::Delivered,
+                    None,
+                    serde_json::json!({"attempt": attempt, "transport": "sandbox"}),
+                );
                 self.store.complete_job(job.id, &event).await?;
                 return Ok(());
             }
             Delivery::Smtp(t) => t.send(&envelope, &raw).await,
         };
         match outcome {
-            Outcome::Accepted { reply, remote, final_delivery } => {
-                let kind = if final_delivery { EventKind::Delivered } else { EventKind::Sent };
+            Outcome::Accepted {
+                reply,
+                remote,
+                final_delivery,
+            } => {
+                let kind = if final_delivery {
+                    EventKind::Delivered
+                } else {
+                    EventKind::Sent
+                };
                 let data = serde_json::json!({"attempt": attempt, "remote": remote, "smtp_code": reply.code, "response": reply.text});
                 tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, %remote, "{kind}");
-                self.store.complete_job(job.id, &event(job.recipient_id, kind, None, data)).await?;
+                self.store
+                    .complete_job(job.id, &event(job.recipient_id, kind, None, data))
+                    .await?;
             }
             Outcome::Permanent { reply, remote } => {
                 let reason = reason_of(Some(&reply), None);
                 tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, %remote, smtp.code = reply.code, "failed");
                 let data = serde_json::json!({"attempt": attempt, "remote": remote});
-                self.store.complete_job(job.id, &event(job.recipient_id, EventKind::Failed, Some(reason), data)).await?;
+                self.store
+                    .complete_job(
+                        job.id,
+                        &event(job.recipient_id, EventKind::Failed, Some(reason), data),
+                    )
+                    .await?;
             }
-            Outcome::Transient { reply, remote, error } => {
+            Outcome::Transient {
+                reply,
+                remote,
+                error,
+            } => {
                 let age = now - msg.created_at;
-                let data = serde_json::json!({"attempt": attempt, "remote": remote, "error": error});
+                let data =
+                    serde_json::json!({"attempt": attempt, "remote": remote, "error": error});
                 if age >= self.settings.retry_max_age {
                     let mut reason = reason_of(reply.as_ref(), Some(&error));
                     reason.reason = Some(Reason::Expired.as_str().to_owned());
                     tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, "failed: expired after {attempt} attempts");
-                    self.store.complete_job(job.id, &event(job.recipient_id, EventKind::Failed, Some(reason), data)).await?;
+                    self.store
+                        .complete_job(
+                            job.id,
+                            &event(job.recipient_id, EventKind::Failed, Some(reason), data),
+                        )
+                        .await?;
                 } else {
-                    let delay = backoff(job.attempts, self.settings.retry_initial, self.settings.retry_max_delay);
+                    let delay = backoff(
+                        job.attempts,
+                        self.settings.retry_initial,
+                        self.settings.retry_max_delay,
+                    );
                     let retry_at = now + delay;
                     let reason = reason_of(reply.as_ref(), Some(&error));
                     tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, retry.in_secs = delay.as_secs(), "deferred: {error}");
                     let mut data = data;
-                    data["retry_at"] = serde_json::json!(retry_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
-                    self.store.retry_job(job.id, &event(job.recipient_id, EventKind::Deferred, Some(reason), data), retry_at).await?;
+                    data["retry_at"] = serde_json::json!(
+                        retry_at
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()
+                    );
+                    self.store
+                        .retry_job(
+                            job.id,
+                            &event(job.recipient_id, EventKind::Deferred, Some(reason), data),
+                            retry_at,
+                        )
+                        .await?;
                 }
             }
         }
@@ -203,7 +273,11 @@ impl Worker {
 
     fn build_copy(&self, msg: &OutboundMessage) -> anyhow::Result<Vec<u8>> {
         let visible = |k: RecipientKind| -> Vec<_> {
-            msg.recipients.iter().filter(|(_, _, kind)| *kind == k).map(|(_, a, _)| a.clone()).collect()
+            msg.recipients
+                .iter()
+                .filter(|(_, _, kind)| *kind == k)
+                .map(|(_, a, _)| a.clone())
+                .collect()
         };
         let to = visible(RecipientKind::To);
         let cc = visible(RecipientKind::Cc);
@@ -211,7 +285,11 @@ impl Worker {
             .content
             .attachments
             .iter()
-            .map(|a| AttachmentRef { filename: &a.filename, content_type: &a.content_type, content: &a.content })
+            .map(|a| AttachmentRef {
+                filename: &a.filename,
+                content_type: &a.content_type,
+                content: &a.content,
+            })
             .collect();
         let draft = Draft {
             message_id: &msg.message_id,
@@ -237,8 +315,21 @@ impl Worker {
     }
 }
 
-fn event(recipient_id: Uuid, kind: EventKind, reason: Option<StatusReason>, data: serde_json::Value) -> NewEvent {
-    NewEvent { id: Uuid::now_v7(), recipient_id, kind, at: OffsetDateTime::now_utc(), opener: None, reason, data }
+fn event(
+    recipient_id: Uuid,
+    kind: EventKind,
+    reason: Option<StatusReason>,
+    data: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7(),
+        recipient_id,
+        kind,
+        at: OffsetDateTime::now_utc(),
+        opener: None,
+        reason,
+        data,
+    }
 }
 
 /// The status reason for a reply (or, with no reply, a connection error).
@@ -247,7 +338,11 @@ fn reason_of(reply: Option<&Reply>, error: Option<&str>) -> StatusReason {
         Some(r) => StatusReason {
             smtp_code: Some(r.code),
             enhanced_status: r.enhanced.map(|e| e.to_string()),
-            reason: Some(Reason::from_reply(Some(r.code), r.enhanced.as_ref(), &r.text).as_str().to_owned()),
+            reason: Some(
+                Reason::from_reply(Some(r.code), r.enhanced.as_ref(), &r.text)
+                    .as_str()
+                    .to_owned(),
+            ),
             text: Some(r.text.clone()),
         },
         None => StatusReason {
@@ -267,13 +362,17 @@ pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
 
 /// The smarthost transport for `url`.
 pub fn smarthost(url: &str, settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
-    let mut opts = mailtrail_smtp::SmarthostOptions::default();
-    opts.pool_size = settings.relay_pool;
-    opts.tls_insecure = settings.relay_tls_insecure;
+    let mut opts = mailtrail_smtp::SmarthostOptions {
+        pool_size: settings.relay_pool,
+        tls_insecure: settings.relay_tls_insecure,
+        ..Default::default()
+    };
     if let Some(h) = &settings.hostname {
         opts.helo_name = h.clone();
     }
-    Ok(Arc::new(mailtrail_smtp::Smarthost::from_url(url, opts).context("relay")?))
+    Ok(Arc::new(
+        mailtrail_smtp::Smarthost::from_url(url, opts).context("relay")?,
+    ))
 }
 
 /// The direct-to-MX transport.
@@ -287,8 +386,10 @@ pub fn mx(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
 
 /// The DKIM signer for the configured key.
 pub fn dkim_signer(domain: &str, selector: &str, key_file: &Path) -> anyhow::Result<Signer> {
-    let pem = std::fs::read_to_string(key_file).with_context(|| format!("dkim_key: reading {}", key_file.display()))?;
-    let key = DkimKey::from_pem(&pem).with_context(|| format!("dkim_key: {}", key_file.display()))?;
+    let pem = std::fs::read_to_string(key_file)
+        .with_context(|| format!("dkim_key: reading {}", key_file.display()))?;
+    let key =
+        DkimKey::from_pem(&pem).with_context(|| format!("dkim_key: {}", key_file.display()))?;
     Signer::new(domain, selector, key).context("dkim")
 }
 

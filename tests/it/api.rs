@@ -40,9 +40,16 @@ async fn send_and_deliver_in_sandbox(db: Db) {
     assert_eq!(rs[2]["kind"], "bcc");
     assert!(rs.iter().all(|r| r["status"] == "queued"));
 
-    let msg = app.wait_for(&id, Duration::from_secs(20), |s| s == "delivered").await;
+    let msg = app
+        .wait_for(&id, Duration::from_secs(20), |s| s == "delivered")
+        .await;
     for r in msg["recipients"].as_array().unwrap() {
-        let kinds: Vec<&str> = r["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
         assert_eq!(kinds, ["queued", "delivered"], "{r}");
     }
     assert_eq!(msg["metadata"]["customer"], "42");
@@ -53,14 +60,29 @@ async fn send_and_deliver_in_sandbox(db: Db) {
     assert_eq!(copies.len(), 3);
     for c in copies {
         let raw = c["raw"].as_str().unwrap();
-        let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
-        assert_eq!(parsed.message_id(), Some(mid.as_str()), "one Message-ID for every copy");
-        assert!(!raw.to_ascii_lowercase().contains("dave@example.test"), "a Bcc recipient is never shown: {raw}");
-        assert!(!raw.contains("\nBcc:") && !raw.starts_with("Bcc:"), "no Bcc header: {raw}");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        assert_eq!(
+            parsed.message_id(),
+            Some(mid.as_str()),
+            "one Message-ID for every copy"
+        );
+        assert!(
+            !raw.to_ascii_lowercase().contains("dave@example.test"),
+            "a Bcc recipient is never shown: {raw}"
+        );
+        assert!(
+            !raw.contains("\nBcc:") && !raw.starts_with("Bcc:"),
+            "no Bcc header: {raw}"
+        );
         assert!(raw.contains("Disposition-Notification-To:"), "{raw}");
         assert!(raw.contains("X-Campaign: q3"), "{raw}");
         let rp = crate::support::return_path(raw);
-        assert!(rp.starts_with("bounces+") && rp.ends_with("@example.test"), "VERP return path: {rp:?}");
+        assert!(
+            rp.starts_with("bounces+") && rp.ends_with("@example.test"),
+            "VERP return path: {rp:?}"
+        );
     }
     app.stop().await;
 }
@@ -79,29 +101,79 @@ async fn sandbox_send_postgres() {
 async fn bad_input_names_the_field_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let cases: Vec<(Value, u16, &str)> = vec![
-        (json!({"from": "a@example.test", "to": [], "subject": "s", "text": "t"}), 400, "to"),
-        (json!({"from": "not-an-address", "to": ["b@example.test"], "subject": "s", "text": "t"}), 400, "from"),
-        (json!({"from": "a@example.test", "to": ["b@example.test", "bad@"], "subject": "s", "text": "t"}), 400, "to[1]"),
-        (json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s\r\nBcc: x@y.test", "text": "t"}), 400, "subject"),
-        (json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "text": "t", "headers": {"X-A": "v\r\nBcc: x@y.test"}}), 400, "headers.X-A"),
-        (json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "text": "t", "bogus": 1}), 400, "bogus"),
-        (json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s"}), 400, "text"),
-        (json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "text": "t", "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "%%%"}]}), 400, "attachments[0].content_base64"),
+        (
+            json!({"from": "a@example.test", "to": [], "subject": "s", "text": "t"}),
+            400,
+            "to",
+        ),
+        (
+            json!({"from": "not-an-address", "to": ["b@example.test"], "subject": "s", "text": "t"}),
+            400,
+            "from",
+        ),
+        (
+            json!({"from": "a@example.test", "to": ["b@example.test", "bad@"], "subject": "s", "text": "t"}),
+            400,
+            "to[1]",
+        ),
+        (
+            json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s\r\nBcc: x@y.test", "text": "t"}),
+            400,
+            "subject",
+        ),
+        (
+            json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "text": "t", "headers": {"X-A": "v\r\nBcc: x@y.test"}}),
+            400,
+            "headers.X-A",
+        ),
+        (
+            json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "text": "t", "bogus": 1}),
+            400,
+            "bogus",
+        ),
+        (
+            json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s"}),
+            400,
+            "text",
+        ),
+        (
+            json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "text": "t", "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "%%%"}]}),
+            400,
+            "attachments[0].content_base64",
+        ),
     ];
     for (body, status, field) in cases {
         let (code, err) = app.post("/api/v1/messages", &body).await;
         assert_eq!(code, status, "{body} -> {err}");
         let f = err["error"]["field"].as_str().unwrap_or("");
-        assert!(f.contains(field), "expected field {field:?} for {body}, got {err}");
-        assert!(err["error"]["code"].is_string() && err["error"]["message"].is_string(), "{err}");
+        assert!(
+            f.contains(field),
+            "expected field {field:?} for {body}, got {err}"
+        );
+        assert!(
+            err["error"]["code"].is_string() && err["error"]["message"].is_string(),
+            "{err}"
+        );
     }
     // Malformed JSON is answered in the same shape.
-    let r = app.client.post(app.url("/api/v1/messages")).bearer_auth(&app.key).header("content-type", "application/json").body("{nope").send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(&app.key)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let err: Value = r.json().await.unwrap();
     assert!(err["error"]["message"].is_string(), "{err}");
     let (_, list) = app.get("/api/v1/messages").await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 0, "nothing stored: {list}");
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored: {list}"
+    );
     app.stop().await;
 }
 
@@ -117,27 +189,68 @@ async fn oversize_is_413() {
 #[tokio::test]
 async fn auth_and_organisation_isolation() {
     let app = TestApp::spawn().await;
-    let r = app.client.get(app.url("/api/v1/messages")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/messages"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = app.client.get(app.url("/api/v1/messages")).bearer_auth("mt_wrong").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/messages"))
+        .bearer_auth("mt_wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let err: Value = r.json().await.unwrap();
     assert_eq!(err["error"]["code"], "unauthorized");
 
-    let (code, body) = app.post("/api/v1/messages", &simple("x@example.test")).await;
+    let (code, body) = app
+        .post("/api/v1/messages", &simple("x@example.test"))
+        .await;
     assert_eq!(code, 202);
     let id = body["id"].as_str().unwrap();
 
     // A user of another organisation sees none of it.
     let org = app.store.ensure_organisation("other").await.unwrap();
     let email = mailtrail_domain::EmailAddress::parse("eve@other.test").unwrap();
-    let user = app.store.create_user(org.id, &email, "x", false).await.unwrap();
+    let user = app
+        .store
+        .create_user(org.id, &email, "x", false)
+        .await
+        .unwrap();
     let other_key = api_key_for(&app.store, user.id).await;
-    let r = app.client.get(app.url(&format!("/api/v1/messages/{id}"))).bearer_auth(&other_key).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/messages/{id}")))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let list: Value = app.client.get(app.url("/api/v1/messages")).bearer_auth(&other_key).send().await.unwrap().json().await.unwrap();
+    let list: Value = app
+        .client
+        .get(app.url("/api/v1/messages"))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
-    let copies: Value = app.client.get(app.url("/api/v1/sandbox/messages")).bearer_auth(&other_key).send().await.unwrap().json().await.unwrap();
+    let copies: Value = app
+        .client
+        .get(app.url("/api/v1/sandbox/messages"))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(copies["data"].as_array().unwrap().len(), 0);
     app.stop().await;
 }
@@ -161,15 +274,28 @@ async fn idempotency_and_listing() {
         ids.push(b["id"].as_str().unwrap().to_owned());
     }
     for id in &ids {
-        app.wait_for(id, Duration::from_secs(20), |s| s == "delivered").await;
+        app.wait_for(id, Duration::from_secs(20), |s| s == "delivered")
+            .await;
     }
     // Newest first, two at a time.
     let (_, p1) = app.get("/api/v1/messages?limit=2").await;
-    let got: Vec<&str> = p1["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let got: Vec<&str> = p1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(got, [ids[4].as_str(), ids[3].as_str()]);
     let cursor = p1["next_cursor"].as_str().unwrap();
-    let (_, p2) = app.get(&format!("/api/v1/messages?limit=2&cursor={cursor}")).await;
-    let got: Vec<&str> = p2["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let (_, p2) = app
+        .get(&format!("/api/v1/messages?limit=2&cursor={cursor}"))
+        .await;
+    let got: Vec<&str> = p2["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
 
     let (_, q) = app.get("/api/v1/messages?q=invoice%202").await;
@@ -221,12 +347,16 @@ async fn two_nodes_share_one_postgres_queue() {
     }
     // Both nodes see the same organisation's data (the first admin key works on both).
     for id in &ids {
-        a.wait_for(id, Duration::from_secs(30), |s| s == "delivered").await;
+        a.wait_for(id, Duration::from_secs(30), |s| s == "delivered")
+            .await;
     }
     let (_, copies) = a.get("/api/v1/sandbox/messages?limit=500").await;
     let copies = copies["data"].as_array().unwrap();
     assert_eq!(copies.len(), 90, "each copy delivered exactly once");
-    let mut rids: Vec<&str> = copies.iter().map(|c| c["recipient_id"].as_str().unwrap()).collect();
+    let mut rids: Vec<&str> = copies
+        .iter()
+        .map(|c| c["recipient_id"].as_str().unwrap())
+        .collect();
     rids.sort();
     rids.dedup();
     assert_eq!(rids.len(), 90);

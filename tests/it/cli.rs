@@ -16,21 +16,56 @@ async fn newcomer_flow_with_default_data_dir() {
 
     let mut add = bin()
         .current_dir(cwd.path())
-        .args(["user", "add", "admin@example.test", "--admin", "--password-stdin"])
+        .args([
+            "user",
+            "add",
+            "admin@example.test",
+            "--admin",
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    add.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
     let out = add.wait_with_output().unwrap();
-    assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "user add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = bin().current_dir(cwd.path()).args(["token", "create", "--user", "admin@example.test", "--name", "ci"]).output().unwrap();
-    assert!(out.status.success(), "token create: {}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .current_dir(cwd.path())
+        .args([
+            "token",
+            "create",
+            "--user",
+            "admin@example.test",
+            "--name",
+            "ci",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "token create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(key.len() > 20, "{key}");
-    assert!(cwd.path().join("mailtrail-data").join("mailtrail.db").exists(), "default data dir is ./mailtrail-data");
+    assert!(
+        cwd.path()
+            .join("mailtrail-data")
+            .join("mailtrail.db")
+            .exists(),
+        "default data dir is ./mailtrail-data"
+    );
 
     // `mailtrail serve` as the README says; only the port is moved (to 0)
     // so that the test never collides with anything on 8080.
@@ -43,7 +78,9 @@ async fn newcomer_flow_with_default_data_dir() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
 
@@ -60,7 +97,15 @@ async fn newcomer_flow_with_default_data_dir() {
     let id = body["id"].as_str().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let m: Value = client.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        let m: Value = client
+            .get(format!("{base}/api/v1/messages/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if m["recipients"][0]["status"] == "delivered" {
             break;
         }
@@ -69,7 +114,10 @@ async fn newcomer_flow_with_default_data_dir() {
     }
 
     // SIGTERM drains and exits cleanly.
-    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = server.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
@@ -78,36 +126,80 @@ async fn newcomer_flow_with_default_data_dir() {
 #[test]
 fn bad_cli_input_fails_clearly() {
     let cwd = tempfile::tempdir().unwrap();
-    let out = bin().current_dir(cwd.path()).args(["user", "add", "not an address"]).output().unwrap();
+    let out = bin()
+        .current_dir(cwd.path())
+        .args(["user", "add", "not an address"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("EMAIL"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("EMAIL"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = bin().current_dir(cwd.path()).args(["token", "create", "--user", "ghost@example.test"]).output().unwrap();
+    let out = bin()
+        .current_dir(cwd.path())
+        .args(["token", "create", "--user", "ghost@example.test"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no user"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no user"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = bin().current_dir(cwd.path()).args(["serve", "--relay", "ftp://x"]).output().unwrap();
+    let out = bin()
+        .current_dir(cwd.path())
+        .args(["serve", "--relay", "ftp://x"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("relay"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("relay"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = bin().current_dir(cwd.path()).args(["--db", "mysql://x", "migrate"]).output().unwrap();
+    let out = bin()
+        .current_dir(cwd.path())
+        .args(["--db", "mysql://x", "migrate"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite://"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sqlite://"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Starts `mailtrail serve` in `cwd` on a free port; returns the child and
 /// its base URL.
-fn spawn_server(cwd: &std::path::Path, extra_env: &[(&str, &str)]) -> (std::process::Child, String) {
+fn spawn_server(
+    cwd: &std::path::Path,
+    extra_env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let mut cmd = bin();
-    cmd.current_dir(cwd).arg("serve").env("MAILTRAIL_HTTP", "127.0.0.1:0").stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.current_dir(cwd)
+        .arg("serve")
+        .env("MAILTRAIL_HTTP", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "server did not start: {line:?}");
+    assert!(
+        base.starts_with("http://127.0.0.1:"),
+        "server did not start: {line:?}"
+    );
     (child, base)
 }
 
@@ -118,14 +210,28 @@ async fn crash_never_loses_an_accepted_message() {
     let cwd = tempfile::tempdir().unwrap();
     let mut add = bin()
         .current_dir(cwd.path())
-        .args(["user", "add", "admin@example.test", "--admin", "--password-stdin"])
+        .args([
+            "user",
+            "add",
+            "admin@example.test",
+            "--admin",
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    add.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
     assert!(add.wait().unwrap().success());
-    let out = bin().current_dir(cwd.path()).args(["token", "create", "--user", "admin@example.test"]).output().unwrap();
+    let out = bin()
+        .current_dir(cwd.path())
+        .args(["token", "create", "--user", "admin@example.test"])
+        .output()
+        .unwrap();
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
     let env = [("MAILTRAIL_JOB_LEASE_SECS", "2")];
@@ -141,23 +247,48 @@ async fn crash_never_loses_an_accepted_message() {
             .await
             .unwrap();
         assert_eq!(r.status(), 202);
-        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        ids.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
-    Command::new("kill").args(["-KILL", &server.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-KILL", &server.id().to_string()])
+        .status()
+        .unwrap();
     let _ = server.wait();
 
     let (mut server, base) = spawn_server(cwd.path(), &env);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     for id in &ids {
         loop {
-            let m: Value = client.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-            if m["recipients"].as_array().is_some_and(|rs| rs.len() == 2 && rs.iter().all(|r| r["status"] == "delivered")) {
+            let m: Value = client
+                .get(format!("{base}/api/v1/messages/{id}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if m["recipients"]
+                .as_array()
+                .is_some_and(|rs| rs.len() == 2 && rs.iter().all(|r| r["status"] == "delivered"))
+            {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "message lost or stuck after a crash: {m}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "message lost or stuck after a crash: {m}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
     assert!(server.wait().unwrap().success());
 }

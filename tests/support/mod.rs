@@ -38,7 +38,8 @@ pub struct TestApp {
 
 /// The PostgreSQL server the tests use.
 pub fn postgres_url() -> String {
-    std::env::var("MAILTRAIL_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("MAILTRAIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 async fn fresh_pg_database() -> (String, String) {
@@ -48,8 +49,14 @@ async fn fresh_pg_database() -> (String, String) {
         panic!("these tests need PostgreSQL at {admin} (set MAILTRAIL_TEST_POSTGRES_URL; scripts/test.sh starts it): {e}")
     });
     let name = format!("mailtrail_it_{}", Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("CREATE DATABASE");
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("CREATE DATABASE");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(admin.clone());
     (format!("{base}/{name}"), name)
 }
 
@@ -78,15 +85,29 @@ impl TestApp {
         }
         configure(&mut settings);
         let db_url = settings.db.as_ref().map(|d| d.expose().to_owned());
-        let app = Application::build(settings.clone()).await.expect("build app");
+        let app = Application::build(settings.clone())
+            .await
+            .expect("build app");
         let addr = app.addr();
-        let store = mailtrail::startup::open_store(&settings).await.expect("store");
+        let store = mailtrail::startup::open_store(&settings)
+            .await
+            .expect("store");
         let key = create_admin(&store, "admin@example.test").await;
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        Self { addr, key, client: reqwest::Client::new(), store, dir, stop: Some(tx), handle: Some(handle), pg_db, db_url }
+        Self {
+            addr,
+            key,
+            client: reqwest::Client::new(),
+            store,
+            dir,
+            stop: Some(tx),
+            handle: Some(handle),
+            pg_db,
+            db_url,
+        }
     }
 
     /// The database URL, when not the default SQLite.
@@ -99,24 +120,44 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self.client.post(self.url(path)).bearer_auth(&self.key).json(body).send().await.expect("request");
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.client.get(self.url(path)).bearer_auth(&self.key).send().await.expect("request");
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Polls the message until every recipient's status satisfies `done`.
-    pub async fn wait_for(&self, id: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (code, msg) = self.get(&format!("/api/v1/messages/{id}")).await;
             assert_eq!(code, 200, "{msg}");
-            let all = msg["recipients"].as_array().is_some_and(|rs| rs.iter().all(|r| done(r["status"].as_str().unwrap_or(""))));
+            let all = msg["recipients"]
+                .as_array()
+                .is_some_and(|rs| rs.iter().all(|r| done(r["status"].as_str().unwrap_or(""))));
             if all {
                 return msg;
             }
@@ -133,7 +174,9 @@ impl TestApp {
             let _ = tx.send(());
         }
         if let Some(h) = self.handle.take() {
-            h.await.expect("server task").expect("server stopped cleanly");
+            h.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 }
@@ -147,12 +190,18 @@ impl Drop for TestApp {
             // Best effort: a stray test database is harmless and easy to spot.
             let admin = postgres_url();
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(rt) = rt {
                     rt.block_on(async move {
                         use sqlx::Connection;
                         if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await;
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut c)
+                            .await;
                         }
                     });
                 }
@@ -170,7 +219,10 @@ pub async fn create_admin(store: &std::sync::Arc<dyn Store>, email: &str) -> Str
         Some(u) => u,
         None => {
             let hash = mailtrail::password::hash("correct horse battery").unwrap();
-            store.create_user(org.id, &email, &hash, true).await.expect("user")
+            store
+                .create_user(org.id, &email, &hash, true)
+                .await
+                .expect("user")
         }
     };
     api_key_for(store, user.id).await
@@ -179,7 +231,13 @@ pub async fn create_admin(store: &std::sync::Arc<dyn Store>, email: &str) -> Str
 pub async fn api_key_for(store: &std::sync::Arc<dyn Store>, user_id: Uuid) -> String {
     let (key, prefix) = mailtrail_http::generate_api_key();
     store
-        .create_api_key(&NewApiKey { id: Uuid::now_v7(), user_id, name: "test".into(), key_hash: mailtrail_http::hash_api_key(&key), prefix })
+        .create_api_key(&NewApiKey {
+            id: Uuid::now_v7(),
+            user_id,
+            name: "test".into(),
+            key_hash: mailtrail_http::hash_api_key(&key),
+            prefix,
+        })
         .await
         .expect("key");
     key
@@ -189,6 +247,11 @@ pub async fn api_key_for(store: &std::sync::Arc<dyn Store>, user_id: Uuid) -> St
 pub fn return_path(raw: &str) -> String {
     raw.lines()
         .find_map(|l| l.strip_prefix("Return-Path:"))
-        .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        .map(|v| {
+            v.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
         .unwrap_or_default()
 }
