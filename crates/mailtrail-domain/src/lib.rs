@@ -16,4 +16,4 @@ pub use message_id::{InvalidMessageId, MessageId};
 pub use reason::{EnhancedStatus, Reason, UnknownReason};
 pub use recipient_kind::RecipientKind;
 pub use status::{Opener, Status, UnknownStatus};
-pub use token::{Claims, Keyring, Purpose, TokenError, TokenKey};
+pub use token::{Claims, Keyring, Purpose, TokenError, TokenKey, TrackingPayload};

@@ -386,3 +386,64 @@ mod tests {
         }
     }
 }
+
+/// The payload of open, click and unsubscribe tokens: when the copy was
+/// built (so that "within seconds of delivery" can be judged in memory,
+/// with no database read) and, for a click, the exact URL it may redirect
+/// to (so that no other URL can ever be reached through it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingPayload {
+    /// When the token was issued (the copy was built), to the second.
+    pub issued_at: OffsetDateTime,
+    /// The signed link, for clicks.
+    pub link: Option<String>,
+}
+
+impl TrackingPayload {
+    /// Encodes as `issued_at` (u32 seconds since the epoch, big-endian)
+    /// followed by the link's UTF-8 bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let secs = u32::try_from(self.issued_at.unix_timestamp().max(0)).unwrap_or(u32::MAX);
+        let mut out = secs.to_be_bytes().to_vec();
+        if let Some(link) = &self.link {
+            out.extend_from_slice(link.as_bytes());
+        }
+        out
+    }
+
+    /// Decodes a payload made by [`TrackingPayload::encode`]; `None` if it
+    /// is too short or the link is not UTF-8.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let (head, rest) = bytes.split_first_chunk::<4>()?;
+        let issued_at =
+            OffsetDateTime::from_unix_timestamp(i64::from(u32::from_be_bytes(*head))).ok()?;
+        let link = if rest.is_empty() {
+            None
+        } else {
+            Some(std::str::from_utf8(rest).ok()?.to_owned())
+        };
+        Some(Self { issued_at, link })
+    }
+}
+
+#[cfg(test)]
+mod payload_tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trip() {
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let p = TrackingPayload {
+            issued_at: at,
+            link: Some("https://example.com/a?b=c".into()),
+        };
+        assert_eq!(TrackingPayload::decode(&p.encode()).unwrap(), p);
+        let p = TrackingPayload {
+            issued_at: at,
+            link: None,
+        };
+        assert_eq!(TrackingPayload::decode(&p.encode()).unwrap(), p);
+        assert!(TrackingPayload::decode(&[1, 2]).is_none());
+        assert!(TrackingPayload::decode(&[0, 0, 0, 1, 0xff]).is_none());
+    }
+}
