@@ -66,6 +66,10 @@ pub enum MailError {
         /// The value as given.
         value: String,
     },
+    /// The HTML rewriter gave up (for example on a memory limit); the copy
+    /// can still be sent uninstrumented.
+    #[error("HTML instrumentation failed: {0}")]
+    Instrument(String),
     /// Signing failed (the message has none of the headers to sign, or the
     /// crypto library refused).
     #[error("DKIM signing failed: {0}")]

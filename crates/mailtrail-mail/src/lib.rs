@@ -12,6 +12,7 @@ pub mod compose;
 pub mod dkim;
 mod error;
 pub mod inbound;
+pub mod instrument;
 pub mod verp;
 
 pub use compose::{
