@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
-use mailtrail_domain::{EventKind, Keyring, Purpose, Reason, RecipientKind};
-use mailtrail_mail::compose::{AttachmentRef, Draft};
+use mailtrail_domain::{EventKind, Keyring, Purpose, Reason, RecipientKind, TrackingPayload};
+use mailtrail_mail::compose::{AttachmentRef, Draft, ListUnsubscribe};
 use mailtrail_mail::dkim::{DkimKey, Signer};
+use mailtrail_mail::instrument::{Fill, HtmlTemplate, Options, TextTemplate};
 use mailtrail_smtp::{Envelope, Outcome, Reply, Transport};
 use mailtrail_store::{Job, NewEvent, OutboundMessage, StatusReason, Store};
 use time::OffsetDateTime;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
 use crate::config::Settings;
@@ -90,8 +91,22 @@ impl Worker {
     }
 
     /// Claims and delivers jobs until `stop` turns true; the batch in hand
-    /// is finished first, so a shutdown never leaves a copy half-recorded.
+    /// is finished and its outcomes committed first, so a shutdown never
+    /// leaves a copy half-recorded.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let (done_tx, done_rx) = mpsc::channel(COMPLETION_QUEUE);
+        let flusher = tokio::spawn(flush_completions(self.store.clone(), done_rx));
+        self.claim_loop(&mut stop, &done_tx).await;
+        drop(done_tx);
+        if let Err(e) = flusher.await {
+            tracing::error!(error = %e, "completion flusher failed");
+        }
+        if let Delivery::Smtp(t) = &self.delivery {
+            t.close().await;
+        }
+    }
+
+    async fn claim_loop(&self, stop: &mut watch::Receiver<bool>, done: &Completions) {
         let batch = (self.settings.concurrency * 4).clamp(16, 500) as u32;
         loop {
             if *stop.borrow() {
@@ -118,18 +133,18 @@ impl Worker {
                 }
                 continue;
             }
-            self.process_batch(jobs).await;
+            self.process_batch(jobs, done).await;
         }
     }
 
-    async fn process_batch(&self, jobs: Vec<Job>) {
-        let mut messages: HashMap<Uuid, Option<Arc<OutboundMessage>>> = HashMap::new();
+    async fn process_batch(&self, jobs: Vec<Job>, done: &Completions) {
+        let mut messages: HashMap<Uuid, Option<Arc<Prepared>>> = HashMap::new();
         for job in &jobs {
             if messages.contains_key(&job.message_id) {
                 continue;
             }
             let loaded = match self.store.outbound_message(job.message_id).await {
-                Ok(m) => m.map(Arc::new),
+                Ok(m) => m.map(|m| Arc::new(self.prepare(m))),
                 Err(e) => {
                     tracing::error!(error = %e, message.id = %job.message_id, "loading message failed; job will be retried after its lease");
                     None
@@ -142,7 +157,7 @@ impl Worker {
                 let msg = messages.get(&job.message_id).cloned().flatten();
                 async move {
                     if let Some(msg) = msg
-                        && let Err(e) = self.deliver(&job, &msg).await
+                        && let Err(e) = self.deliver(&job, &msg, done).await
                     {
                         tracing::error!(error = %format!("{e:#}"), job.id = %job.id, recipient.id = %job.recipient_id, "delivery bookkeeping failed; job will be retried after its lease");
                     }
@@ -151,8 +166,38 @@ impl Worker {
             .await;
     }
 
+    /// Parses a message's bodies once for every copy of this batch: the
+    /// HTML goes through one lol_html pass here, and each recipient's copy
+    /// is then rendered by filling in its tokens.
+    fn prepare(&self, msg: OutboundMessage) -> Prepared {
+        let prefix = format!("{}/t/u/", self.settings.public_url);
+        let options = Options {
+            track_opens: msg.track_opens,
+            track_clicks: msg.track_clicks,
+            unsubscribe_prefix: Some(&prefix),
+        };
+        let html = msg.content.html.as_deref().map(|html| {
+            HtmlTemplate::prepare(html, &options).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, message.id = %msg.id, "HTML not instrumented; sending it untracked");
+                HtmlTemplate::literal(html)
+            })
+        });
+        let text = msg
+            .content
+            .text
+            .as_deref()
+            .map(|t| TextTemplate::prepare(t, &options));
+        Prepared { msg, html, text }
+    }
+
     /// Builds one copy, sends it, and records the outcome.
-    async fn deliver(&self, job: &Job, msg: &OutboundMessage) -> anyhow::Result<()> {
+    async fn deliver(
+        &self,
+        job: &Job,
+        prepared: &Prepared,
+        done: &Completions,
+    ) -> anyhow::Result<()> {
+        let msg = &prepared.msg;
         let Some((_, rcpt, _)) = msg
             .recipients
             .iter()
@@ -160,7 +205,9 @@ impl Worker {
         else {
             anyhow::bail!("recipient {} not in message {}", job.recipient_id, msg.id);
         };
-        let raw = self.build_copy(msg).context("building the copy")?;
+        let raw = self
+            .build_copy(prepared, job.recipient_id)
+            .context("building the copy")?;
         let bounce_domain = self
             .settings
             .bounce_domain
@@ -192,7 +239,7 @@ impl Worker {
                     None,
                     serde_json::json!({"attempt": attempt, "transport": "sandbox"}),
                 );
-                self.store.complete_job(job.id, &event).await?;
+                done.send((job.id, event)).await?;
                 return Ok(());
             }
             Delivery::Smtp(t) => t.send(&envelope, &raw).await,
@@ -210,20 +257,18 @@ impl Worker {
                 };
                 let data = serde_json::json!({"attempt": attempt, "remote": remote, "smtp_code": reply.code, "response": reply.text});
                 tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, %remote, "{kind}");
-                self.store
-                    .complete_job(job.id, &event(job.recipient_id, kind, None, data))
+                done.send((job.id, event(job.recipient_id, kind, None, data)))
                     .await?;
             }
             Outcome::Permanent { reply, remote } => {
                 let reason = reason_of(Some(&reply), None);
                 tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, %remote, smtp.code = reply.code, "failed");
                 let data = serde_json::json!({"attempt": attempt, "remote": remote});
-                self.store
-                    .complete_job(
-                        job.id,
-                        &event(job.recipient_id, EventKind::Failed, Some(reason), data),
-                    )
-                    .await?;
+                done.send((
+                    job.id,
+                    event(job.recipient_id, EventKind::Failed, Some(reason), data),
+                ))
+                .await?;
             }
             Outcome::Transient {
                 reply,
@@ -237,12 +282,11 @@ impl Worker {
                     let mut reason = reason_of(reply.as_ref(), Some(&error));
                     reason.reason = Some(Reason::Expired.as_str().to_owned());
                     tracing::info!(message.id = %msg.id, recipient.id = %job.recipient_id, "failed: expired after {attempt} attempts");
-                    self.store
-                        .complete_job(
-                            job.id,
-                            &event(job.recipient_id, EventKind::Failed, Some(reason), data),
-                        )
-                        .await?;
+                    done.send((
+                        job.id,
+                        event(job.recipient_id, EventKind::Failed, Some(reason), data),
+                    ))
+                    .await?;
                 } else {
                     let delay = backoff(
                         job.attempts,
@@ -271,7 +315,72 @@ impl Worker {
         Ok(())
     }
 
-    fn build_copy(&self, msg: &OutboundMessage) -> anyhow::Result<Vec<u8>> {
+    /// One recipient's copy: bodies instrumented with its tokens (when the
+    /// message tracks opens or clicks), its List-Unsubscribe URLs, then the
+    /// DKIM signature over the final bytes (RFC 6376 section 5).
+    fn build_copy(&self, prepared: &Prepared, recipient_id: Uuid) -> anyhow::Result<Vec<u8>> {
+        let msg = &prepared.msg;
+        let base = &self.settings.public_url;
+        let now = OffsetDateTime::now_utc();
+        let plain = TrackingPayload {
+            issued_at: now,
+            link: None,
+        }
+        .encode();
+        let unsubscribe_token = self
+            .keyring
+            .sign(recipient_id, Purpose::Unsubscribe, &plain)
+            .context("signing the unsubscribe token")?;
+        let unsubscribe_url = format!("{base}/t/u/{unsubscribe_token}");
+        let mut click = |url: &str| -> Option<String> {
+            let payload = TrackingPayload {
+                issued_at: now,
+                link: Some(url.to_owned()),
+            }
+            .encode();
+            // Too long to sign: the link stays untracked rather than broken.
+            let token = self
+                .keyring
+                .sign(recipient_id, Purpose::Click, &payload)
+                .ok()?;
+            Some(format!("{base}/t/c/{token}"))
+        };
+        let html = match &prepared.html {
+            Some(t) if !t.slots().is_empty() => {
+                let pixel = if msg.track_opens {
+                    let token = self
+                        .keyring
+                        .sign(recipient_id, Purpose::Open, &plain)
+                        .context("signing the open token")?;
+                    format!("{base}/t/o/{token}")
+                } else {
+                    String::new()
+                };
+                Some(t.render(&mut Fill {
+                    pixel: &pixel,
+                    unsubscribe: &unsubscribe_url,
+                    click: &mut click,
+                }))
+            }
+            _ => None,
+        };
+        let text = prepared.text.as_ref().map(|t| t.render(&mut click));
+        // RFC 8058 section 3.1: the one-click URL must be https; with a
+        // plain-http public URL (local testing) only the mailto form is sent.
+        let https = base
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            .then_some(unsubscribe_url.as_str());
+        let bounce_domain = self
+            .settings
+            .bounce_domain
+            .as_deref()
+            .unwrap_or(msg.from_address.domain());
+        let mailto = format!(
+            "mailto:unsubscribe+{}@{bounce_domain}",
+            self.keyring
+                .sign_for_address(recipient_id, Purpose::Unsubscribe)
+        );
         let visible = |k: RecipientKind| -> Vec<_> {
             msg.recipients
                 .iter()
@@ -299,13 +408,16 @@ impl Worker {
             to: &to,
             cc: &cc,
             subject: &msg.subject,
-            text: msg.content.text.as_deref(),
-            html: msg.content.html.as_deref(),
+            text: text.as_deref().or(msg.content.text.as_deref()),
+            html: html.as_deref().or(msg.content.html.as_deref()),
             headers: &msg.content.headers,
             attachments: &attachments,
             date: msg.created_at,
             read_receipt: msg.read_receipt,
-            list_unsubscribe: None,
+            list_unsubscribe: Some(ListUnsubscribe {
+                mailto: Some(&mailto),
+                https,
+            }),
         };
         let raw = mailtrail_mail::compose::compose(&draft)?;
         match &self.signer {
@@ -313,6 +425,49 @@ impl Worker {
             None => Ok(raw),
         }
     }
+}
+
+/// Finished jobs on their way to the database.
+type Completions = mpsc::Sender<(Uuid, NewEvent)>;
+
+/// Outcomes waiting to be committed at most; beyond it, senders wait.
+const COMPLETION_QUEUE: usize = 1024;
+/// Outcomes committed in one transaction at most.
+const COMPLETION_BATCH: usize = 512;
+
+/// Commits delivery outcomes in batches (group commit): one transaction,
+/// one fsync, for whatever finished meanwhile. If a commit fails the jobs
+/// stay claimed and come back after their lease, so an outcome is never
+/// lost, at worst a copy is sent twice (SMTP is at-least-once anyway).
+async fn flush_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Uuid, NewEvent)>) {
+    let mut batch = Vec::with_capacity(COMPLETION_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < COMPLETION_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        match store.complete_jobs(&batch).await {
+            Ok(n) if n < batch.len() => tracing::info!(
+                jobs.skipped = batch.len() - n,
+                "some jobs were taken by another worker after their lease ran out"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "committing delivery outcomes failed; the jobs come back after their lease")
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// A message with its bodies parsed once for all of its copies.
+struct Prepared {
+    msg: OutboundMessage,
+    html: Option<HtmlTemplate>,
+    text: Option<TextTemplate>,
 }
 
 fn event(
@@ -362,14 +517,12 @@ pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
 
 /// The smarthost transport for `url`.
 pub fn smarthost(url: &str, settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
-    let mut opts = mailtrail_smtp::SmarthostOptions {
+    let opts = mailtrail_smtp::SmarthostOptions {
         pool_size: settings.relay_pool,
         tls_insecure: settings.relay_tls_insecure,
+        helo_name: helo_name(settings),
         ..Default::default()
     };
-    if let Some(h) = &settings.hostname {
-        opts.helo_name = h.clone();
-    }
     Ok(Arc::new(
         mailtrail_smtp::Smarthost::from_url(url, opts).context("relay")?,
     ))
@@ -377,11 +530,27 @@ pub fn smarthost(url: &str, settings: &Settings) -> anyhow::Result<Arc<dyn Trans
 
 /// The direct-to-MX transport.
 pub fn mx(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
-    let mut opts = mailtrail_smtp::MxOptions::default();
-    if let Some(h) = &settings.hostname {
-        opts.helo_name = h.clone();
-    }
+    let opts = mailtrail_smtp::MxOptions {
+        helo_name: helo_name(settings),
+        ..Default::default()
+    };
     Ok(Arc::new(mailtrail_smtp::Mx::new(opts).context("relay mx")?))
+}
+
+/// The name we give in EHLO: the configured one, else this machine's host
+/// name (RFC 5321 section 4.1.1.1 asks for the client's primary host name;
+/// receivers check it, and "localhost" gets mail refused).
+fn helo_name(settings: &Settings) -> String {
+    settings
+        .hostname
+        .clone()
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// The DKIM signer for the configured key.

@@ -342,6 +342,47 @@ pub struct Suppression {
     pub created_at: OffsetDateTime,
 }
 
+/// A new dashboard sign-in session. Only the SHA-256 of the session id
+/// (the cookie value) is stored: a leaked database holds no live session.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Hex SHA-256 of the session id.
+    pub id_hash: String,
+    /// Who signed in.
+    pub user_id: Uuid,
+    /// The CSRF synchronizer token every form of this session must carry.
+    pub csrf_token: String,
+    /// When the session stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A live session and the user it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The signed-in user (their organisation scopes everything).
+    pub user: User,
+    /// The session's CSRF synchronizer token.
+    pub csrf_token: String,
+    /// When the session stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// An event as the live feed shows it: with the address and subject it
+/// concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    /// The message.
+    pub message_id: Uuid,
+    /// Its subject.
+    pub subject: String,
+    /// The recipient.
+    pub recipient_id: Uuid,
+    /// The recipient's address.
+    pub address: String,
+    /// What happened.
+    pub event: Event,
+}
+
 mod bytes_b64 {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;

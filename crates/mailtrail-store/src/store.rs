@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mailtrail_domain::EmailAddress;
+use mailtrail_domain::{EmailAddress, EventKind};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::inbound::*;
 use crate::model::*;
 
 /// Everything mailtrail persists. Each method is one transaction: nothing is
@@ -78,6 +79,12 @@ pub trait Store: Send + Sync + 'static {
     /// deletes the job, in one transaction.
     async fn complete_job(&self, job_id: Uuid, event: &NewEvent) -> Result<(), StoreError>;
 
+    /// Finishes many jobs in one transaction (group commit of delivery
+    /// outcomes: one fsync for a batch instead of one per copy). A job that
+    /// is gone, or belongs to another recipient (its lease ran out and
+    /// another worker took it), is skipped. Returns how many were finished.
+    async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError>;
+
     /// Records a `deferred` event and schedules the job again at `retry_at`,
     /// with its attempt count increased, in one transaction.
     async fn retry_job(
@@ -143,6 +150,80 @@ pub trait Store: Send + Sync + 'static {
         org_id: Uuid,
         address: &EmailAddress,
     ) -> Result<bool, StoreError>;
+
+    // -- inbound --
+
+    /// Keeps an inbound message (and, for IMAP, the mailbox position after
+    /// it) in one transaction. The SMTP listener answers 250 only after
+    /// this returns, so an accepted message is never lost.
+    async fn insert_inbound(&self, msg: &NewInbound) -> Result<(), StoreError>;
+
+    /// Up to `limit` stored messages not yet processed, oldest first.
+    async fn pending_inbound(&self, limit: u32) -> Result<Vec<InboundMessage>, StoreError>;
+
+    /// Marks a message processed, with what processing concluded.
+    async fn finish_inbound(&self, id: Uuid, outcome: &str) -> Result<(), StoreError>;
+
+    /// Where the poller stopped in `mailbox`.
+    async fn mailbox_cursor(&self, mailbox: &str) -> Result<Option<MailboxCursor>, StoreError>;
+
+    /// A recipient by id, across organisations (a VERP token names it).
+    async fn recipient_ref(&self, id: Uuid) -> Result<Option<RecipientRef>, StoreError>;
+
+    /// The recipients, in order, of the messages whose RFC 5322 Message-ID
+    /// (without brackets) is `message_id`, across organisations.
+    async fn recipients_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Vec<RecipientRef>, StoreError>;
+
+    /// Up to `limit` recipients with this address whose messages were
+    /// accepted at or after `since`, newest first: the last resort of
+    /// correlation, for bounces that quote nothing of the original.
+    async fn recent_recipients(
+        &self,
+        address: &EmailAddress,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<RecipientRef>, StoreError>;
+
+    // -- dashboard sessions and settings --
+
+    /// Stores a new sign-in session.
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// The live session whose id hashes to `id_hash`, with its user; an
+    /// expired (at `now`) or unknown one resolves to nothing.
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Ends a session (sign-out); whether it existed. Also removes every
+    /// session that expired before `now`, so the table does not grow.
+    async fn delete_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Changes the organisation's defaults for new messages; whether the
+    /// organisation exists.
+    async fn set_organisation_defaults(
+        &self,
+        org_id: Uuid,
+        read_receipt: bool,
+        track_opens: bool,
+        track_clicks: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// The organisation's events of the given kinds with an id above
+    /// `after` (ids are UUIDv7: time-ordered), oldest first, at most
+    /// `limit`. The live feed polls this.
+    async fn events_after(
+        &self,
+        org_id: Uuid,
+        after: Uuid,
+        kinds: &[EventKind],
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError>;
 
     // -- retention --
 

@@ -127,6 +127,12 @@ conformance!(
     organisations_are_isolated,
     sandbox_copies,
     purge_keeps_statuses_and_counts,
+    sessions_expire_and_end,
+    organisation_defaults_change,
+    feed_events_after_an_id,
+    complete_jobs_in_one_batch,
+    inbound_messages_and_mailbox_cursors,
+    recipient_refs_for_correlation,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -1065,6 +1071,45 @@ mod cases {
         );
     }
 
+    pub async fn complete_jobs_in_one_batch(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Batch", &["a@x.test", "b@x.test", "c@x.test"]);
+        insert(&store, &msg).await;
+        let jobs = store.claim_jobs("w", t(0), LEASE, 10).await.unwrap();
+        assert_eq!(jobs.len(), 3);
+        let mut done: Vec<(Uuid, NewEvent)> = jobs
+            .iter()
+            .map(|j| (j.id, event(j.recipient_id, EventKind::Delivered, 5)))
+            .collect();
+        // A job finished elsewhere meanwhile is skipped, not an error.
+        store.complete_job(done[2].0, &done[2].1).await.unwrap();
+        // A job paired with another recipient's event is skipped too.
+        done.push((
+            jobs[0].id,
+            event(jobs[1].recipient_id, EventKind::Failed, 6),
+        ));
+        let n = store.complete_jobs(&done).await.unwrap();
+        assert_eq!(n, 2);
+        for i in 0..3 {
+            let r = recipient(&store, &a, &msg, i).await;
+            assert_eq!(r.status, Status::Delivered, "recipient {i}");
+            let delivered = r
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::Delivered)
+                .count();
+            assert_eq!(delivered, 1, "recipient {i}: exactly one delivered event");
+        }
+        assert!(
+            store
+                .claim_jobs("w", t(10_000_000), LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.complete_jobs(&[]).await.unwrap(), 0);
+    }
+
     pub async fn purge_keeps_statuses_and_counts(store: Arc<dyn Store>) {
         let a = org(&store, "acme").await;
         let msg = message(&a, 0, "Hi", &["one@x.test"]);
@@ -1096,5 +1141,279 @@ mod cases {
         assert_eq!(kept.events.len(), 1);
         assert_eq!(kept.events[0].at, t(40 * DAY));
         assert_eq!(store.purge_events(t(30 * DAY)).await.unwrap(), 0);
+    }
+    pub async fn sessions_expire_and_end(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let s = NewSession {
+            id_hash: "h1".into(),
+            user_id: a.user,
+            csrf_token: "csrf-1".into(),
+            expires_at: t(10_000),
+        };
+        store.create_session(&s).await.unwrap();
+        let got = store.session("h1", t(9_999)).await.unwrap().expect("live");
+        assert_eq!(got.user.id, a.user);
+        assert_eq!(got.user.org_id, a.id);
+        assert_eq!(got.csrf_token, "csrf-1");
+        assert_eq!(got.expires_at, t(10_000));
+        // Expired at its expiry instant, unknown ids resolve to nothing.
+        assert!(store.session("h1", t(10_000)).await.unwrap().is_none());
+        assert!(store.session("nope", t(0)).await.unwrap().is_none());
+        // A duplicate id hash is a conflict, an unknown user a missing parent.
+        assert!(matches!(
+            store.create_session(&s).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let orphan = NewSession {
+            id_hash: "h2".into(),
+            user_id: Uuid::now_v7(),
+            ..s.clone()
+        };
+        assert!(store.create_session(&orphan).await.is_err());
+        // Sign-out ends it; a second sign-out finds nothing. Expired
+        // sessions are swept along.
+        let other = NewSession {
+            id_hash: "h3".into(),
+            expires_at: t(5),
+            ..s.clone()
+        };
+        store.create_session(&other).await.unwrap();
+        assert!(store.delete_session("h1", t(100)).await.unwrap());
+        assert!(!store.delete_session("h1", t(100)).await.unwrap());
+        assert!(store.session("h1", t(0)).await.unwrap().is_none());
+        assert!(!store.delete_session("h3", t(100)).await.unwrap());
+    }
+
+    pub async fn organisation_defaults_change(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        assert!(
+            store
+                .set_organisation_defaults(a.id, false, true, false)
+                .await
+                .unwrap()
+        );
+        let got = store.organisation(a.id).await.unwrap().unwrap();
+        assert!(!got.read_receipt_default);
+        assert!(got.track_opens_default);
+        assert!(!got.track_clicks_default);
+        // The other organisation keeps its own.
+        let other = store.organisation(b.id).await.unwrap().unwrap();
+        assert!(other.read_receipt_default && other.track_clicks_default);
+        assert!(
+            !store
+                .set_organisation_defaults(Uuid::now_v7(), true, true, true)
+                .await
+                .unwrap()
+        );
+    }
+
+    pub async fn inbound_messages_and_mailbox_cursors(store: Arc<dyn Store>) {
+        use mailtrail_store::inbound::*;
+        assert!(store.pending_inbound(10).await.unwrap().is_empty());
+        // bytes that are not UTF-8 come back unchanged
+        let raw = b"Subject: x\r\n\r\n\xff\x00body\r\n".to_vec();
+        let first = NewInbound {
+            id: Uuid::now_v7(),
+            source: InboundSource::Smtp,
+            mail_from: None,
+            rcpt_to: vec!["bounces+abc@bounce.test".into(), "b@bounce.test".into()],
+            mailbox: None,
+            raw: raw.clone(),
+            received_at: noisy(5),
+        };
+        store.insert_inbound(&first).await.unwrap();
+        let cursor = MailboxCursor {
+            uid_validity: 4_000_000_000,
+            last_uid: 7,
+        };
+        let second = NewInbound {
+            id: Uuid::now_v7(),
+            source: InboundSource::Imap,
+            mail_from: Some("someone@example.test".into()),
+            rcpt_to: vec![],
+            mailbox: Some(("imap://u@host/INBOX".into(), cursor)),
+            raw: b"Subject: y\r\n\r\nhi\r\n".to_vec(),
+            received_at: noisy(6),
+        };
+        store.insert_inbound(&second).await.unwrap();
+        assert_eq!(
+            store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
+            Some(cursor)
+        );
+        assert_eq!(store.mailbox_cursor("other").await.unwrap(), None);
+
+        let pending = store.pending_inbound(10).await.unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(
+            pending[0],
+            InboundMessage {
+                id: first.id,
+                source: InboundSource::Smtp,
+                mail_from: None,
+                rcpt_to: first.rcpt_to.clone(),
+                mailbox: None,
+                raw,
+                received_at: t(5),
+            }
+        );
+        assert_eq!(pending[1].source, InboundSource::Imap);
+        assert_eq!(pending[1].mailbox.as_deref(), Some("imap://u@host/INBOX"));
+        assert_eq!(store.pending_inbound(1).await.unwrap().len(), 1);
+
+        store
+            .finish_inbound(first.id, "bounce: 1 event")
+            .await
+            .unwrap();
+        let pending = store.pending_inbound(10).await.unwrap();
+        assert_eq!(
+            pending.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![second.id]
+        );
+        assert!(matches!(
+            store.finish_inbound(Uuid::now_v7(), "x").await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // the cursor moves forward with the next message
+        let next = MailboxCursor {
+            uid_validity: 4_000_000_000,
+            last_uid: 9,
+        };
+        store
+            .insert_inbound(&NewInbound {
+                id: Uuid::now_v7(),
+                mailbox: Some(("imap://u@host/INBOX".into(), next)),
+                ..second.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
+            Some(next)
+        );
+    }
+
+    pub async fn recipient_refs_for_correlation(store: Arc<dyn Store>) {
+        let a = org(&store, "refs-a").await;
+        let b = org(&store, "refs-b").await;
+        let old = message(&a, 1_000, "old", &["Carol@Example.test"]);
+        let new = message(
+            &a,
+            5_000,
+            "new",
+            &["carol@example.test", "dave@example.test"],
+        );
+        let other = message(&b, 9_000, "other org", &["carol@example.test"]);
+        for m in [&old, &new, &other] {
+            insert(&store, m).await;
+        }
+
+        let refs = store
+            .recipients_by_message_id(new.message_id.as_str())
+            .await
+            .unwrap();
+        assert_eq!(
+            refs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![new.recipients[0].id, new.recipients[1].id]
+        );
+        assert_eq!(refs[0].org_id, a.id);
+        assert_eq!(refs[0].message_id, new.id);
+        assert_eq!(refs[1].kind, RecipientKind::Cc);
+        assert_eq!(refs[0].sent_at, t(5_000));
+        assert!(
+            store
+                .recipients_by_message_id("nobody@nowhere")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let one = store
+            .recipient_ref(old.recipients[0].id)
+            .await
+            .unwrap()
+            .expect("recipient by id");
+        assert_eq!(one.address.normalized(), "carol@example.test");
+        assert_eq!(one.message_id, old.id);
+        assert_eq!(store.recipient_ref(Uuid::now_v7()).await.unwrap(), None);
+
+        // newest first, case-insensitive, across organisations, bounded by
+        // time and count
+        let recent = store
+            .recent_recipients(&addr("CAROL@example.test"), t(2_000), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            recent.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![other.recipients[0].id, new.recipients[0].id]
+        );
+        let recent = store
+            .recent_recipients(&addr("carol@example.test"), t(0), 2)
+            .await
+            .unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].org_id, b.id);
+    }
+    pub async fn feed_events_after_an_id(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        let msg = message(&a, 0, "Feed", &["a@x.test"]);
+        insert(&store, &msg).await;
+        let other = message(&b, 0, "Hidden", &["z@x.test"]);
+        insert(&store, &other).await;
+        let rid = msg.recipients[0].id;
+        let start = Uuid::nil();
+        let kinds = [EventKind::Opened, EventKind::Failed];
+        let first = opened(rid, Opener::Human, 10);
+        store.record_event(&first).await.unwrap();
+        store
+            .record_event(&event(rid, EventKind::Delivered, 5))
+            .await
+            .unwrap();
+        store
+            .record_event(&opened(other.recipients[0].id, Opener::Human, 10))
+            .await
+            .unwrap();
+        let got = store.events_after(a.id, start, &kinds, 10).await.unwrap();
+        assert_eq!(got.len(), 1, "only this organisation's opens and failures");
+        assert_eq!(got[0].event.id, first.id);
+        assert_eq!(got[0].subject, "Feed");
+        assert_eq!(got[0].address, "a@x.test");
+        assert_eq!(got[0].message_id, msg.id);
+        assert_eq!(got[0].recipient_id, rid);
+        assert_eq!(got[0].event.opener, Some(Opener::Human));
+        // Keyset: nothing after the last one seen, until a new one comes.
+        assert!(
+            store
+                .events_after(a.id, first.id, &kinds, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let second = event(rid, EventKind::Failed, 20);
+        store.record_event(&second).await.unwrap();
+        let got = store
+            .events_after(a.id, first.id, &kinds, 10)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].event.id, second.id);
+        assert_eq!(got[0].event.kind, EventKind::Failed);
+        assert!(
+            store
+                .events_after(a.id, start, &[], 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .events_after(a.id, start, &kinds, 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

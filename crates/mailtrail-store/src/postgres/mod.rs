@@ -8,6 +8,8 @@
 //! two batches cannot deadlock), so concurrent events fold one after the
 //! other instead of overwriting each other.
 
+mod inbound;
+
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -687,6 +689,34 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError> {
+        if done.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut kept = Vec::with_capacity(done.len());
+        // Lock in id order so that two batches can never deadlock.
+        let mut ordered: Vec<&(Uuid, NewEvent)> = done.iter().collect();
+        ordered.sort_by_key(|(id, _)| *id);
+        for (job_id, event) in ordered {
+            match lock_job(&mut tx, *job_id, event).await {
+                Ok(()) => kept.push((*job_id, event.clone())),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let events: Vec<NewEvent> = kept.iter().map(|(_, e)| e.clone()).collect();
+        apply_events(&mut tx, &events, false).await?;
+        for (job_id, _) in &kept {
+            sqlx::query("DELETE FROM jobs WHERE id = $1")
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(kept.len())
+    }
+
     async fn retry_job(
         &self,
         job_id: Uuid,
@@ -918,6 +948,161 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.id_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf_token)
+        .bind(to_ms(common::now()))
+        .bind(to_ms(session.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| common::constraint(e, "session", "user"))?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT u.*, s.csrf_token, s.expires_at FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Session {
+            user: user_row(&row)?,
+            csrf_token: row.try_get("csrf_token")?,
+            expires_at: from_ms(row.try_get("expires_at")?)?,
+        }))
+    }
+
+    async fn delete_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(to_ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_organisation_defaults(
+        &self,
+        org_id: Uuid,
+        read_receipt: bool,
+        track_opens: bool,
+        track_clicks: bool,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE organisations SET read_receipt_default = $1, track_opens_default = $2, \
+             track_clicks_default = $3 WHERE id = $4",
+        )
+        .bind(read_receipt)
+        .bind(track_opens)
+        .bind(track_clicks)
+        .bind(org_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_inbound(&self, msg: &crate::inbound::NewInbound) -> Result<(), StoreError> {
+        self.insert_inbound_impl(msg).await
+    }
+
+    async fn pending_inbound(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<crate::inbound::InboundMessage>, StoreError> {
+        self.pending_inbound_impl(limit).await
+    }
+
+    async fn finish_inbound(&self, id: Uuid, outcome: &str) -> Result<(), StoreError> {
+        self.finish_inbound_impl(id, outcome).await
+    }
+
+    async fn mailbox_cursor(
+        &self,
+        mailbox: &str,
+    ) -> Result<Option<crate::inbound::MailboxCursor>, StoreError> {
+        self.mailbox_cursor_impl(mailbox).await
+    }
+
+    async fn recipient_ref(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<crate::inbound::RecipientRef>, StoreError> {
+        self.recipient_ref_impl(id).await
+    }
+
+    async fn recipients_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Vec<crate::inbound::RecipientRef>, StoreError> {
+        self.recipients_by_message_id_impl(message_id).await
+    }
+
+    async fn recent_recipients(
+        &self,
+        address: &EmailAddress,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<crate::inbound::RecipientRef>, StoreError> {
+        self.recent_recipients_impl(address, since, limit).await
+    }
+
+    async fn events_after(
+        &self,
+        org_id: Uuid,
+        after: Uuid,
+        kinds: &[EventKind],
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT e.*, r.address, m.subject FROM events e \
+             JOIN recipients r ON r.id = e.recipient_id \
+             JOIN messages m ON m.id = e.message_id WHERE e.org_id = ",
+        );
+        qb.push_bind(org_id);
+        qb.push(" AND e.id > ").push_bind(after);
+        qb.push(" AND e.kind IN (");
+        let mut sep = qb.separated(", ");
+        for k in kinds {
+            sep.push_bind(k.as_str());
+        }
+        qb.push(") ORDER BY e.id LIMIT ")
+            .push_bind(i64::from(limit.clamp(1, 1000)));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let (recipient_id, event) = event_row(r)?;
+                Ok(FeedEvent {
+                    message_id: r.try_get("message_id")?,
+                    subject: r.try_get("subject")?,
+                    recipient_id,
+                    address: r.try_get("address")?,
+                    event,
+                })
+            })
+            .collect()
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

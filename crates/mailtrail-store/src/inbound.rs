@@ -1,0 +1,103 @@
+//! Records for inbound mail: raw messages kept before they are processed,
+//! the recipients a returned message may be about, and IMAP positions.
+
+use mailtrail_domain::{EmailAddress, RecipientKind};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// How an inbound message reached mailtrail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundSource {
+    /// The inbound SMTP listener (bounce and receipt domains).
+    Smtp,
+    /// The IMAP poller (a connected mailbox).
+    Imap,
+}
+
+impl InboundSource {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Smtp => "smtp",
+            Self::Imap => "imap",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, crate::StoreError> {
+        match s {
+            "smtp" => Ok(Self::Smtp),
+            "imap" => Ok(Self::Imap),
+            other => Err(crate::StoreError::Corrupt(format!(
+                "inbound source {other:?}"
+            ))),
+        }
+    }
+}
+
+/// The IMAP position of a mailbox: UIDs mean something only with their
+/// UIDVALIDITY (RFC 3501 section 2.3.1.1); when it changes, every UID is
+/// new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxCursor {
+    /// The mailbox's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// The highest UID already stored.
+    pub last_uid: u32,
+}
+
+/// An inbound message to keep.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    /// Id (UUIDv7).
+    pub id: Uuid,
+    /// Listener or poller.
+    pub source: InboundSource,
+    /// SMTP `MAIL FROM` (empty for bounces, RFC 5321 section 4.5.5).
+    pub mail_from: Option<String>,
+    /// SMTP `RCPT TO` addresses: a VERP token may be only here.
+    pub rcpt_to: Vec<String>,
+    /// For IMAP: the mailbox key and its position after this message, saved
+    /// in the same transaction so a message is neither lost nor read twice.
+    pub mailbox: Option<(String, MailboxCursor)>,
+    /// The message as received.
+    pub raw: Vec<u8>,
+    /// When received.
+    pub received_at: OffsetDateTime,
+}
+
+/// A stored inbound message waiting to be processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundMessage {
+    /// Id.
+    pub id: Uuid,
+    /// Listener or poller.
+    pub source: InboundSource,
+    /// SMTP `MAIL FROM`.
+    pub mail_from: Option<String>,
+    /// SMTP `RCPT TO` addresses.
+    pub rcpt_to: Vec<String>,
+    /// The IMAP mailbox key, for messages read by the poller.
+    pub mailbox: Option<String>,
+    /// The message as received.
+    pub raw: Vec<u8>,
+    /// When received.
+    pub received_at: OffsetDateTime,
+}
+
+/// A recipient an inbound message may be about, with what correlation
+/// needs: across organisations, since a bounce names no organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientRef {
+    /// Recipient id.
+    pub id: Uuid,
+    /// Its message.
+    pub message_id: Uuid,
+    /// Its organisation (for the suppression list).
+    pub org_id: Uuid,
+    /// Its address.
+    pub address: EmailAddress,
+    /// To, cc or bcc.
+    pub kind: RecipientKind,
+    /// When its message was accepted.
+    pub sent_at: OffsetDateTime,
+}

@@ -1,0 +1,166 @@
+//! SQLite SQL for inbound mail and IMAP positions.
+
+use mailtrail_domain::EmailAddress;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::SqliteStore;
+use crate::StoreError;
+use crate::common::{self, from_ms, to_ms};
+use crate::inbound::*;
+
+const REF_SELECT: &str = "SELECT r.id, r.message_id, r.org_id, r.address, r.kind, m.created_at \
+     FROM recipients r JOIN messages m ON m.id = r.message_id";
+
+fn ref_row(r: &SqliteRow) -> Result<RecipientRef, StoreError> {
+    Ok(RecipientRef {
+        id: r.try_get("id")?,
+        message_id: r.try_get("message_id")?,
+        org_id: r.try_get("org_id")?,
+        address: common::address(r.try_get("address")?)?,
+        kind: common::recipient_kind(r.try_get("kind")?)?,
+        sent_at: from_ms(r.try_get("created_at")?)?,
+    })
+}
+
+impl SqliteStore {
+    pub(super) async fn insert_inbound_impl(&self, msg: &NewInbound) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO inbound_messages (id, source, mail_from, rcpt_to, mailbox, raw, received_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(msg.id)
+        .bind(msg.source.as_str())
+        .bind(msg.mail_from.as_deref())
+        .bind(common::to_json(&msg.rcpt_to)?)
+        .bind(msg.mailbox.as_ref().map(|(m, _)| m.as_str()))
+        .bind(&msg.raw)
+        .bind(to_ms(msg.received_at))
+        .execute(&mut *tx)
+        .await?;
+        if let Some((mailbox, cursor)) = &msg.mailbox {
+            sqlx::query(
+                "INSERT INTO mailbox_cursors (mailbox, uid_validity, last_uid) VALUES (?, ?, ?) \
+                 ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, \
+                 last_uid = excluded.last_uid",
+            )
+            .bind(mailbox)
+            .bind(i64::from(cursor.uid_validity))
+            .bind(i64::from(cursor.last_uid))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn pending_inbound_impl(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<InboundMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, source, mail_from, rcpt_to, mailbox, raw, received_at FROM inbound_messages \
+             WHERE processed = 0 ORDER BY id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InboundMessage {
+                    id: r.try_get("id")?,
+                    source: InboundSource::parse(r.try_get("source")?)?,
+                    mail_from: r.try_get("mail_from")?,
+                    rcpt_to: common::json(r.try_get("rcpt_to")?, "rcpt_to")?,
+                    mailbox: r.try_get("mailbox")?,
+                    raw: r.try_get("raw")?,
+                    received_at: from_ms(r.try_get("received_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn finish_inbound_impl(
+        &self,
+        id: Uuid,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE inbound_messages SET processed = 1, outcome = ? WHERE id = ?")
+                .bind(outcome)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("inbound message"));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn mailbox_cursor_impl(
+        &self,
+        mailbox: &str,
+    ) -> Result<Option<MailboxCursor>, StoreError> {
+        let row =
+            sqlx::query("SELECT uid_validity, last_uid FROM mailbox_cursors WHERE mailbox = ?")
+                .bind(mailbox)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            let v: i64 = r.try_get("uid_validity")?;
+            let u: i64 = r.try_get("last_uid")?;
+            Ok(MailboxCursor {
+                uid_validity: u32::try_from(v)
+                    .map_err(|_| StoreError::Corrupt(format!("uid_validity {v}")))?,
+                last_uid: u32::try_from(u)
+                    .map_err(|_| StoreError::Corrupt(format!("last_uid {u}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn recipient_ref_impl(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<RecipientRef>, StoreError> {
+        let row = sqlx::query(&format!("{REF_SELECT} WHERE r.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(ref_row).transpose()
+    }
+
+    pub(super) async fn recipients_by_message_id_impl(
+        &self,
+        message_id: &str,
+    ) -> Result<Vec<RecipientRef>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{REF_SELECT} WHERE m.message_id = ? ORDER BY m.id, r.position"
+        ))
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ref_row).collect()
+    }
+
+    pub(super) async fn recent_recipients_impl(
+        &self,
+        address: &EmailAddress,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<RecipientRef>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{REF_SELECT} WHERE r.address_norm = ? AND m.created_at >= ? \
+             ORDER BY m.created_at DESC, r.id DESC LIMIT ?"
+        ))
+        .bind(address.normalized())
+        .bind(to_ms(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ref_row).collect()
+    }
+}
