@@ -515,7 +515,21 @@ impl<'m, 'x> Reader<'m, 'x> {
 
     fn scraped_reports(&self) -> Option<Vec<RecipientReport>> {
         let region = vendors::notice_region(&self.g.body);
-        let found = vendors::scrape(region, &self.excluded());
+        let mut found = vendors::scrape(region, &self.excluded());
+        // A notice that names no address ("your mailbox is full") but
+        // returns the message it is about: the returned message's single
+        // recipient is the one that failed, when the notice comes from a
+        // mail system and not from the list or person the copy was sent by.
+        if found.is_empty()
+            && vendors::mailer_sender(&self.from_raw)
+            && let [only] = self.g.embedded_to.as_slice()
+            && !self.excluded().iter().any(|e| e.eq_ignore_ascii_case(only))
+        {
+            found.push(vendors::Found {
+                address: only.clone(),
+                diagnostic: text::squash(region, 1024),
+            });
+        }
         if found.is_empty() {
             return None;
         }

@@ -837,6 +837,14 @@ const PRIORITY: &[(&str, Reason)] = &[
     ("blocked using", Reason::Blocked),
 ];
 
+/// A directory lookup's own wording for a mailbox that does not exist.
+const DIRECTORY_UNKNOWN: &[&str] = &[
+    "recipient name is not recognized",
+    "recipientnotfound",
+    "recipient not found by smtp address lookup",
+    "delivery error: dd this user doesn't have",
+];
+
 /// Wording that names a reason only loosely ("Recipient address rejected:
 /// Media error"): used only when neither the phrases nor the status decide.
 const WEAK: &[(&str, Reason)] = &[
@@ -947,6 +955,10 @@ pub(crate) fn command(lower: &str) -> Option<Command> {
         ("in reply to helo command", Command::Connect),
         ("after initial connection", Command::Connect),
         ("in reply to rcpt", Command::Rcpt),
+        ("after rcpt command", Command::Rcpt),
+        ("our rcpt to", Command::Rcpt),
+        ("does not like recipient", Command::Rcpt),
+        ("rcpt to:<", Command::Rcpt),
     ];
     TABLE
         .iter()
@@ -987,15 +999,24 @@ pub(crate) fn decide(
     // "User unknown" said after DATA, or without saying when, with a
     // status that does not name the mailbox: the recipient's filter
     // refused the message (Sisimai's `filtered`).
-    if by_text == Some(Reason::UserUnknown) && by_status != Some(Reason::UserUnknown) {
+    // Wording only a directory lookup produces (Exchange's "recipient name
+    // is not recognized", Microsoft's RecipientNotFound, Yahoo's "dd"
+    // notice): the mailbox does not exist whatever the command.
+    let directory_says_unknown = DIRECTORY_UNKNOWN.iter().any(|p| lower.contains(p));
+    if directory_says_unknown {
+        by_text = Some(Reason::UserUnknown);
+    }
+    if by_text == Some(Reason::UserUnknown)
+        && by_status != Some(Reason::UserUnknown)
+        && !directory_says_unknown
+    {
         let cmd = command(&lower).or_else(|| command(&around.to_lowercase()));
         match (cmd, by_status) {
             (Some(Command::Rcpt), _) => {}
             (_, Some(Reason::Filtered)) => by_text = Some(Reason::Filtered),
             (_, Some(Reason::Suspend)) => by_text = Some(Reason::Suspend),
             (Some(Command::Connect | Command::Mail), _) => by_text = None,
-            (Some(Command::Data), _) => by_text = Some(Reason::Filtered),
-            (None, _) => {}
+            (Some(Command::Data) | None, _) => by_text = Some(Reason::Filtered),
         }
     }
     if by_text.is_none() && by_status.is_none() {

@@ -43,6 +43,10 @@ const STRONG: &[&str] = &[
     "delivery to the following recipient has been delayed",
     "this is a delivery status notification",
     "there was an error delivering your mail",
+    "unable to deliver message to",
+    "failed recipients ---",
+    "failed addresses follow",
+    "did not reach the following recipient",
 ];
 
 /// Wording that bounces use but people may also write: evidence only
@@ -79,6 +83,11 @@ const GENERIC: &[&str] = &[
     "delivery failure",
     "failed permanently",
     "error delivering your mail",
+    "mail failed",
+    "returning to sender",
+    "user's mailbox is full",
+    "no such user",
+    "user unknown",
 ];
 
 /// Senders that only machines use for bounces.
@@ -246,6 +255,21 @@ const KEYS: &[&str] = &[
     "empfänger",
 ];
 
+/// Header names whose value is an address but never a failed recipient.
+const HEADER_KEYS: &[&str] = &[
+    "to",
+    "from",
+    "cc",
+    "bcc",
+    "sender",
+    "reply-to",
+    "return-path",
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "errors-to",
+];
+
 fn recipient_on_line(line: &str) -> Option<(String, String)> {
     if let Some((a, rest)) = text::leading_address(line) {
         return Some((a, rest.to_owned()));
@@ -278,7 +302,27 @@ fn recipient_on_line(line: &str) -> Option<(String, String)> {
             }
         }
     }
+    // Exchange's X.400 form: "c=US;a= ;p=ORG;dda:SMTP=bob@example.com;".
+    if let Some(i) = lower.find("smtp=") {
+        let after = &line[i + 5..];
+        if let Some((a, rest)) = text::leading_address(after) {
+            return Some((a, rest.trim_start_matches(';').to_owned()));
+        }
+    }
     let (key, value) = line.split_once(':')?;
+    // "User's mailbox is full: <bob@example.com>": a statement (words with
+    // spaces) about one bracketed address, not a header of the returned
+    // message (header names have no spaces).
+    let v = value.trim();
+    if v.starts_with('<')
+        && key.trim().contains(' ')
+        && v.ends_with('>')
+        && !HEADER_KEYS.contains(&key.trim().to_ascii_lowercase().as_str())
+        && let Some((a, _)) = text::leading_address(v)
+        && v.len() == a.len() + 2
+    {
+        return Some((a, key.trim().to_owned()));
+    }
     let k = key.trim().to_lowercase();
     if k.len() > 40 || !KEYS.iter().any(|w| k.contains(w)) {
         return None;
