@@ -110,6 +110,21 @@ struct ServeArgs {
     /// Seconds a claimed job stays with its worker before another may take it (crash recovery) [default: 600].
     #[arg(long, env = "MAILTRAIL_JOB_LEASE_SECS")]
     job_lease_secs: Option<u64>,
+    /// Inbound SMTP listen address for bounces, receipts and replies (port 0 picks a free port) [default: off].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN")]
+    smtp_in: Option<SocketAddr>,
+    /// Domains the inbound listener accepts mail for (comma-separated) [default: the bounce domain].
+    #[arg(long, env = "MAILTRAIL_INBOUND_DOMAINS", value_delimiter = ',')]
+    inbound_domains: Option<Vec<String>>,
+    /// PEM certificate chain offered with STARTTLS on the inbound listener.
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_CERT")]
+    smtp_in_cert: Option<PathBuf>,
+    /// PEM private key for the inbound listener's certificate.
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_KEY")]
+    smtp_in_key: Option<PathBuf>,
+    /// Inbound SMTP connections served at once [default: 100].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_CONNECTIONS")]
+    smtp_in_max_connections: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,9 +267,14 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         retry_max_delay_secs,
         retry_max_age_secs,
         retention_days,
-        job_lease_secs
+        job_lease_secs,
+        inbound_domains,
+        smtp_in_max_connections
     );
     set_opt!(
+        smtp_in,
+        smtp_in_cert,
+        smtp_in_key,
         public_url,
         bounce_domain,
         hostname,

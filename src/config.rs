@@ -109,6 +109,18 @@ pub struct Settings {
     /// Seconds a claimed delivery job stays with its worker; after a crash
     /// the job is taken again once this passes.
     pub job_lease_secs: u64,
+    /// Inbound SMTP listen address for bounces, receipts and replies
+    /// (port 0 picks a free port); off when unset.
+    pub smtp_in: Option<SocketAddr>,
+    /// Domains the inbound listener accepts mail for; everything else is
+    /// relaying and refused. Default: the bounce domain.
+    pub inbound_domains: Vec<String>,
+    /// PEM certificate chain for STARTTLS on the inbound listener.
+    pub smtp_in_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS on the inbound listener.
+    pub smtp_in_key: Option<PathBuf>,
+    /// Inbound SMTP connections served at once.
+    pub smtp_in_max_connections: usize,
 }
 
 impl Default for Settings {
@@ -134,6 +146,11 @@ impl Default for Settings {
             retry_max_age_secs: 3 * 24 * 3600,
             retention_days: 30,
             job_lease_secs: 600,
+            smtp_in: None,
+            inbound_domains: Vec::new(),
+            smtp_in_cert: None,
+            smtp_in_key: None,
+            smtp_in_max_connections: 100,
         }
     }
 }
@@ -164,6 +181,16 @@ impl Settings {
         Relay::parse(&self.relay)
     }
 
+    /// The domains the inbound listener accepts: the configured ones, else
+    /// the bounce domain.
+    pub fn inbound_domains(&self) -> Vec<String> {
+        if self.inbound_domains.is_empty() {
+            self.bounce_domain.iter().cloned().collect()
+        } else {
+            self.inbound_domains.clone()
+        }
+    }
+
     /// Checks what can be checked before start-up.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.relay()?;
@@ -174,6 +201,14 @@ impl Settings {
         ];
         if dkim.iter().any(|x| *x) && !dkim.iter().all(|x| *x) {
             bail!("dkim: --dkim-domain, --dkim-selector and --dkim-key must be given together");
+        }
+        if self.smtp_in.is_some() && self.inbound_domains().is_empty() {
+            bail!(
+                "smtp_in: set --inbound-domains or --bounce-domain, the domains it accepts mail for"
+            );
+        }
+        if self.smtp_in_cert.is_some() != self.smtp_in_key.is_some() {
+            bail!("smtp_in: --smtp-in-cert and --smtp-in-key must be given together");
         }
         if self.workers == 0 {
             bail!("workers: must be at least 1");

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod inbound;
 pub mod password;
 pub mod startup;
 pub mod telemetry;

@@ -77,6 +77,7 @@ pub struct Application {
     worker: Worker,
     store: Arc<dyn Store>,
     retention_days: u32,
+    inbound: Inbound,
 }
 
 impl Application {
@@ -97,6 +98,7 @@ impl Application {
             .to_owned();
         let keyring = Arc::new(token_keyring(&settings)?);
         let notify = Arc::new(Notify::new());
+        let inbound = Inbound::build(&settings, store.clone(), keyring.clone()).await?;
 
         let delivery = match settings.relay()? {
             Relay::Sandbox => Delivery::Sandbox,
@@ -145,7 +147,13 @@ impl Application {
             worker,
             store,
             retention_days: settings.retention_days,
+            inbound,
         })
+    }
+
+    /// The bound inbound SMTP address, when the listener is on.
+    pub fn smtp_in_addr(&self) -> Option<SocketAddr> {
+        self.inbound.addr
     }
 
     /// The bound HTTP address.
@@ -161,6 +169,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
+        let (smtp_in, processor) = self.inbound.spawn(&stop_rx);
         let retention = tokio::spawn(retention_loop(
             self.store.clone(),
             self.retention_days,
@@ -180,6 +189,10 @@ impl Application {
         let _ = stop_tx.send(true);
         server.await.context("HTTP task")?.context("HTTP server")?;
         worker.await.context("worker task")?;
+        if let Some(listener) = smtp_in {
+            listener.await.context("inbound SMTP task")?;
+        }
+        processor.await.context("inbound processing task")?;
         retention.abort();
         tracing::info!("stopped cleanly");
         Ok(())
@@ -191,6 +204,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     // Tools and tests that start on port 0 read the address from here.
     println!("mailtrail listening on http://{}", app.addr());
+    if let Some(addr) = app.smtp_in_addr() {
+        println!("mailtrail smtp-in listening on {addr}");
+    }
     app.run_until(shutdown_signal()).await
 }
 
@@ -226,5 +242,75 @@ async fn retention_loop(store: Arc<dyn Store>, days: u32, mut stop: watch::Recei
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// The inbound side: the SMTP listener (when configured) and the processor
+/// that turns stored inbound mail into events.
+struct Inbound {
+    listener: Option<mailtrail_smtp::inbound::Listener>,
+    addr: Option<SocketAddr>,
+    processor: crate::inbound::Processor,
+}
+
+impl Inbound {
+    async fn build(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        keyring: Arc<Keyring>,
+    ) -> anyhow::Result<Self> {
+        let wake = Arc::new(Notify::new());
+        let processor = crate::inbound::Processor::new(store.clone(), keyring, wake.clone());
+        let Some(bind) = settings.smtp_in else {
+            return Ok(Self {
+                listener: None,
+                addr: None,
+                processor,
+            });
+        };
+        let hostname = settings
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "localhost".to_owned());
+        let mut options =
+            mailtrail_smtp::inbound::InboundOptions::new(hostname, settings.inbound_domains());
+        options.max_message_bytes = settings.max_message_bytes;
+        options.max_connections = settings.smtp_in_max_connections.max(1);
+        if let (Some(cert), Some(key)) = (&settings.smtp_in_cert, &settings.smtp_in_key) {
+            let cert =
+                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+            let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+            options.tls = Some(
+                mailtrail_smtp::inbound::tls_config(&cert, &key)
+                    .context("smtp_in_cert / smtp_in_key")?,
+            );
+        }
+        let sink = Arc::new(crate::inbound::StoreSink::new(store, wake));
+        let listener = mailtrail_smtp::inbound::Listener::bind(bind, options, sink)
+            .await
+            .with_context(|| format!("binding inbound SMTP on {bind}"))?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener: Some(listener),
+            addr: Some(addr),
+            processor,
+        })
+    }
+
+    /// Starts the listener and the processor; both stop when `stop` turns
+    /// true (the listener after its open sessions end).
+    fn spawn(
+        self,
+        stop: &watch::Receiver<bool>,
+    ) -> (
+        Option<tokio::task::JoinHandle<()>>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = self.listener.map(|l| {
+            tracing::info!(smtp_in.addr = ?self.addr, "inbound SMTP listening");
+            tokio::spawn(l.run(stop.clone()))
+        });
+        let processor = tokio::spawn(self.processor.run(stop.clone()));
+        (listener, processor)
     }
 }

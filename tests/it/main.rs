@@ -7,3 +7,4 @@ mod support;
 mod api;
 mod cli;
 mod delivery;
+mod inbound;

@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use mailtrail_domain::{EmailAddress, EventKind, Status};
+use mailtrail_store::inbound::*;
 use mailtrail_store::*;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -35,6 +36,8 @@ struct Inner {
     jobs: Vec<Job>,
     sandbox: Vec<(Uuid, SandboxCopy)>,
     suppressions: Vec<(Uuid, Suppression)>,
+    inbound: Vec<(InboundMessage, bool)>,
+    cursors: Vec<(String, MailboxCursor)>,
 }
 
 #[derive(Default)]
@@ -60,6 +63,23 @@ impl MemStore {
             .map(|(n, _)| n.clone())
             .expect("stored message")
     }
+}
+
+fn mem_refs(inner: &Inner, keep: impl Fn(&NewMessage, &NewRecipient) -> bool) -> Vec<RecipientRef> {
+    inner
+        .messages
+        .iter()
+        .flat_map(|(m, _)| m.recipients.iter().map(move |r| (m, r)))
+        .filter(|(m, r)| keep(m, r))
+        .map(|(m, r)| RecipientRef {
+            id: r.id,
+            message_id: m.id,
+            org_id: m.org_id,
+            address: r.address.clone(),
+            kind: r.kind,
+            sent_at: m.created_at,
+        })
+        .collect()
 }
 
 fn apply_event(inner: &mut Inner, e: &NewEvent) -> Result<(), StoreError> {
@@ -465,6 +485,85 @@ impl Store for MemStore {
         g.suppressions
             .retain(|(o, s)| !(*o == org_id && s.address == address.normalized()));
         Ok(g.suppressions.len() != before)
+    }
+
+    async fn insert_inbound(&self, msg: &NewInbound) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        g.inbound.push((
+            InboundMessage {
+                id: msg.id,
+                source: msg.source,
+                mail_from: msg.mail_from.clone(),
+                rcpt_to: msg.rcpt_to.clone(),
+                mailbox: msg.mailbox.as_ref().map(|(m, _)| m.clone()),
+                raw: msg.raw.clone(),
+                received_at: msg.received_at,
+            },
+            false,
+        ));
+        if let Some((name, cursor)) = &msg.mailbox {
+            g.cursors.retain(|(n, _)| n != name);
+            g.cursors.push((name.clone(), *cursor));
+        }
+        Ok(())
+    }
+
+    async fn pending_inbound(&self, limit: u32) -> Result<Vec<InboundMessage>, StoreError> {
+        Ok(self
+            .lock()
+            .inbound
+            .iter()
+            .filter(|(_, done)| !done)
+            .take(limit as usize)
+            .map(|(m, _)| m.clone())
+            .collect())
+    }
+
+    async fn finish_inbound(&self, id: Uuid, _outcome: &str) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let entry = g
+            .inbound
+            .iter_mut()
+            .find(|(m, _)| m.id == id)
+            .ok_or(StoreError::NotFound("inbound message"))?;
+        entry.1 = true;
+        Ok(())
+    }
+
+    async fn mailbox_cursor(&self, mailbox: &str) -> Result<Option<MailboxCursor>, StoreError> {
+        Ok(self
+            .lock()
+            .cursors
+            .iter()
+            .find(|(n, _)| n == mailbox)
+            .map(|(_, c)| *c))
+    }
+
+    async fn recipient_ref(&self, id: Uuid) -> Result<Option<RecipientRef>, StoreError> {
+        Ok(mem_refs(&self.lock(), |_, r| r.id == id).into_iter().next())
+    }
+
+    async fn recipients_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Vec<RecipientRef>, StoreError> {
+        Ok(mem_refs(&self.lock(), |m, _| {
+            m.message_id.as_str() == message_id
+        }))
+    }
+
+    async fn recent_recipients(
+        &self,
+        address: &EmailAddress,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<RecipientRef>, StoreError> {
+        let mut refs = mem_refs(&self.lock(), |m, r| {
+            m.created_at >= since && r.address.normalized() == address.normalized()
+        });
+        refs.reverse();
+        refs.truncate(limit as usize);
+        Ok(refs)
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

@@ -14,6 +14,7 @@ pub mod connection;
 mod data;
 mod error;
 mod extensions;
+pub mod inbound;
 pub mod mx;
 pub mod reply;
 pub mod smarthost;

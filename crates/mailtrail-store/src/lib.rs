@@ -5,6 +5,7 @@
 mod common;
 mod error;
 pub mod inbound;
+pub mod inbound;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;

@@ -127,6 +127,8 @@ conformance!(
     organisations_are_isolated,
     sandbox_copies,
     purge_keeps_statuses_and_counts,
+    inbound_messages_and_mailbox_cursors,
+    recipient_refs_for_correlation,
     sessions_expire_and_end,
     organisation_defaults_change,
     feed_events_after_an_id,
@@ -1415,5 +1417,153 @@ mod cases {
                 .len(),
             1
         );
+    }
+
+    pub async fn inbound_messages_and_mailbox_cursors(store: Arc<dyn Store>) {
+        use mailtrail_store::inbound::*;
+        assert!(store.pending_inbound(10).await.unwrap().is_empty());
+        // bytes that are not UTF-8 come back unchanged
+        let raw = b"Subject: x\r\n\r\n\xff\x00body\r\n".to_vec();
+        let first = NewInbound {
+            id: Uuid::now_v7(),
+            source: InboundSource::Smtp,
+            mail_from: None,
+            rcpt_to: vec!["bounces+abc@bounce.test".into(), "b@bounce.test".into()],
+            mailbox: None,
+            raw: raw.clone(),
+            received_at: noisy(5),
+        };
+        store.insert_inbound(&first).await.unwrap();
+        let cursor = MailboxCursor {
+            uid_validity: 4_000_000_000,
+            last_uid: 7,
+        };
+        let second = NewInbound {
+            id: Uuid::now_v7(),
+            source: InboundSource::Imap,
+            mail_from: Some("someone@example.test".into()),
+            rcpt_to: vec![],
+            mailbox: Some(("imap://u@host/INBOX".into(), cursor)),
+            raw: b"Subject: y\r\n\r\nhi\r\n".to_vec(),
+            received_at: noisy(6),
+        };
+        store.insert_inbound(&second).await.unwrap();
+        assert_eq!(
+            store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
+            Some(cursor)
+        );
+        assert_eq!(store.mailbox_cursor("other").await.unwrap(), None);
+
+        let pending = store.pending_inbound(10).await.unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(
+            pending[0],
+            InboundMessage {
+                id: first.id,
+                source: InboundSource::Smtp,
+                mail_from: None,
+                rcpt_to: first.rcpt_to.clone(),
+                mailbox: None,
+                raw,
+                received_at: t(5),
+            }
+        );
+        assert_eq!(pending[1].source, InboundSource::Imap);
+        assert_eq!(pending[1].mailbox.as_deref(), Some("imap://u@host/INBOX"));
+        assert_eq!(store.pending_inbound(1).await.unwrap().len(), 1);
+
+        store
+            .finish_inbound(first.id, "bounce: 1 event")
+            .await
+            .unwrap();
+        let pending = store.pending_inbound(10).await.unwrap();
+        assert_eq!(
+            pending.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![second.id]
+        );
+        assert!(matches!(
+            store.finish_inbound(Uuid::now_v7(), "x").await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // the cursor moves forward with the next message
+        let next = MailboxCursor {
+            uid_validity: 4_000_000_000,
+            last_uid: 9,
+        };
+        store
+            .insert_inbound(&NewInbound {
+                id: Uuid::now_v7(),
+                mailbox: Some(("imap://u@host/INBOX".into(), next)),
+                ..second.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
+            Some(next)
+        );
+    }
+
+    pub async fn recipient_refs_for_correlation(store: Arc<dyn Store>) {
+        let a = org(&store, "refs-a").await;
+        let b = org(&store, "refs-b").await;
+        let old = message(&a, 1_000, "old", &["Carol@Example.test"]);
+        let new = message(
+            &a,
+            5_000,
+            "new",
+            &["carol@example.test", "dave@example.test"],
+        );
+        let other = message(&b, 9_000, "other org", &["carol@example.test"]);
+        for m in [&old, &new, &other] {
+            insert(&store, m).await;
+        }
+
+        let refs = store
+            .recipients_by_message_id(new.message_id.as_str())
+            .await
+            .unwrap();
+        assert_eq!(
+            refs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![new.recipients[0].id, new.recipients[1].id]
+        );
+        assert_eq!(refs[0].org_id, a.id);
+        assert_eq!(refs[0].message_id, new.id);
+        assert_eq!(refs[1].kind, RecipientKind::Cc);
+        assert_eq!(refs[0].sent_at, t(5_000));
+        assert!(
+            store
+                .recipients_by_message_id("nobody@nowhere")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let one = store
+            .recipient_ref(old.recipients[0].id)
+            .await
+            .unwrap()
+            .expect("recipient by id");
+        assert_eq!(one.address.normalized(), "carol@example.test");
+        assert_eq!(one.message_id, old.id);
+        assert_eq!(store.recipient_ref(Uuid::now_v7()).await.unwrap(), None);
+
+        // newest first, case-insensitive, across organisations, bounded by
+        // time and count
+        let recent = store
+            .recent_recipients(&addr("CAROL@example.test"), t(2_000), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            recent.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![other.recipients[0].id, new.recipients[0].id]
+        );
+        let recent = store
+            .recent_recipients(&addr("carol@example.test"), t(0), 2)
+            .await
+            .unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].org_id, b.id);
     }
 }

@@ -1,0 +1,319 @@
+//! The listener against a scripted client on a real socket.
+
+use std::sync::Mutex;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use super::*;
+
+#[derive(Default)]
+struct Memory {
+    kept: Mutex<Vec<(Envelope, Vec<u8>)>>,
+    fail: bool,
+}
+
+#[async_trait]
+impl MessageSink for Memory {
+    async fn store(&self, envelope: &Envelope, raw: Vec<u8>) -> Result<(), SinkError> {
+        if self.fail {
+            return Err(SinkError("disk full".into()));
+        }
+        self.kept
+            .lock()
+            .expect("sink lock")
+            .push((envelope.clone(), raw));
+        Ok(())
+    }
+}
+
+struct Client {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Self {
+        let (r, w) = TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_split();
+        Self {
+            reader: BufReader::new(r),
+            writer: w,
+        }
+    }
+
+    /// One whole (possibly multi-line) reply.
+    async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), self.reader.read_line(&mut line))
+                .await
+                .expect("reply in time")
+                .expect("read");
+            if n == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    async fn say(&mut self, line: &str) -> String {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .expect("write");
+        self.reply().await
+    }
+}
+
+async fn start(options: InboundOptions, sink: Arc<Memory>) -> (SocketAddr, watch::Sender<bool>) {
+    let listener = Listener::bind("127.0.0.1:0".parse().unwrap(), options, sink)
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(listener.run(rx));
+    (addr, tx)
+}
+
+fn options() -> InboundOptions {
+    InboundOptions::new("mx.bounce.test", vec!["Bounce.test".into()])
+}
+
+#[tokio::test]
+async fn accepts_a_bounce_for_our_domain_and_keeps_it_before_250() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    assert!(c.reply().await.starts_with("220 mx.bounce.test"));
+    let ehlo = c.say("EHLO mta.example").await;
+    assert!(ehlo.contains("250-ENHANCEDSTATUSCODES"), "{ehlo}");
+    assert!(ehlo.contains("SIZE 26214400"), "{ehlo}");
+    assert!(
+        !ehlo.contains("STARTTLS"),
+        "no certificate, no STARTTLS: {ehlo}"
+    );
+    assert!(c.say("MAIL FROM:<>").await.starts_with("250 2.1.0"));
+    assert!(
+        c.say("RCPT TO:<bounces+tok@BOUNCE.test>")
+            .await
+            .starts_with("250 2.1.5")
+    );
+    assert!(
+        c.say("RCPT TO:<victim@elsewhere.test>")
+            .await
+            .starts_with("550 5.7.1")
+    );
+    assert!(c.say("DATA").await.starts_with("354"));
+    let reply = c
+        .say("Subject: failed\r\n\r\n..leading dot\r\nbody\r\n.")
+        .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    {
+        let kept = sink.kept.lock().unwrap();
+        assert_eq!(kept.len(), 1);
+        let (env, raw) = &kept[0];
+        assert_eq!(env.mail_from, None);
+        assert_eq!(env.rcpt_to, vec!["bounces+tok@BOUNCE.test".to_owned()]);
+        assert_eq!(env.helo, "mta.example");
+        let text = String::from_utf8_lossy(raw);
+        assert!(
+            text.starts_with("Return-Path: <>\r\nReceived: from mta.example"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Subject: failed\r\n\r\n.leading dot\r\nbody\r\n"),
+            "{text}"
+        );
+    }
+    assert!(c.say("QUIT").await.starts_with("221 2.0.0"));
+}
+
+#[tokio::test]
+async fn sequence_syntax_and_unknown_commands() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    assert!(c.say("MAIL FROM:<a@b.test>").await.starts_with("503 5.5.1"));
+    assert!(c.say("HELO x.test").await.starts_with("250 "));
+    assert!(
+        c.say("RCPT TO:<a@bounce.test>")
+            .await
+            .starts_with("503 5.5.1")
+    );
+    assert!(c.say("DATA").await.starts_with("503 5.5.1"));
+    assert!(c.say("MAIL FROM:a@b.test").await.starts_with("501 5.5.4"));
+    assert!(c.say("FROB").await.starts_with("500 5.5.1"));
+    assert!(c.say("AUTH PLAIN AAAA").await.starts_with("502 5.5.1"));
+    assert!(c.say("STARTTLS").await.starts_with("502 5.5.1"));
+    assert!(c.say(&"X".repeat(10_000)).await.starts_with("500 5.5.2"));
+    assert!(c.say("MAIL FROM:<a@b.test>").await.starts_with("250 2.1.0"));
+    assert!(c.say("MAIL FROM:<a@b.test>").await.starts_with("503 5.5.1"));
+    assert!(c.say("DATA").await.starts_with("554 5.5.1"));
+    assert!(c.say("RSET").await.starts_with("250 2.0.0"));
+    assert!(c.say("NOOP").await.starts_with("250 2.0.0"));
+    assert!(c.say("VRFY someone").await.starts_with("252 2.5.2"));
+    assert!(sink.kept.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn size_limit_declared_and_actual() {
+    let sink = Arc::new(Memory::default());
+    let opts = InboundOptions {
+        max_message_bytes: 100,
+        ..options()
+    };
+    let (addr, _stop) = start(opts, sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.say("EHLO x.test").await;
+    assert!(
+        c.say("MAIL FROM:<> SIZE=101")
+            .await
+            .starts_with("552 5.3.4")
+    );
+    assert!(c.say("MAIL FROM:<> SIZE=50").await.starts_with("250"));
+    assert!(c.say("RCPT TO:<b@bounce.test>").await.starts_with("250"));
+    assert!(c.say("DATA").await.starts_with("354"));
+    let body = format!("Subject: big\r\n\r\n{}\r\n.", "y".repeat(200));
+    assert!(c.say(&body).await.starts_with("552 5.3.4"));
+    // the session goes on after the refusal
+    assert!(c.say("NOOP").await.starts_with("250"));
+    assert!(sink.kept.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_sink_failure_is_a_temporary_refusal() {
+    let sink = Arc::new(Memory {
+        fail: true,
+        ..Memory::default()
+    });
+    let (addr, _stop) = start(options(), sink).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.say("EHLO x.test").await;
+    c.say("MAIL FROM:<>").await;
+    c.say("RCPT TO:<b@bounce.test>").await;
+    c.say("DATA").await;
+    assert!(c.say("x\r\n.").await.starts_with("451 4.3.0"));
+}
+
+#[tokio::test]
+async fn connection_and_command_limits() {
+    let sink = Arc::new(Memory::default());
+    let opts = InboundOptions {
+        max_connections: 1,
+        max_commands: 3,
+        ..options()
+    };
+    let (addr, _stop) = start(opts, sink).await;
+    let mut first = Client::connect(addr).await;
+    assert!(first.reply().await.starts_with("220"));
+    let mut second = Client::connect(addr).await;
+    assert!(second.reply().await.starts_with("421 4.3.2"));
+    assert!(first.say("NOOP").await.starts_with("250"));
+    assert!(first.say("NOOP").await.starts_with("250"));
+    assert!(first.say("NOOP").await.starts_with("250"));
+    assert!(first.say("NOOP").await.starts_with("421 4.7.0"));
+}
+
+#[tokio::test]
+async fn idle_clients_time_out_and_shutdown_says_421() {
+    let sink = Arc::new(Memory::default());
+    let opts = InboundOptions {
+        command_timeout: Duration::from_millis(200),
+        ..options()
+    };
+    let (addr, stop) = start(opts, sink.clone()).await;
+    let mut idle = Client::connect(addr).await;
+    idle.reply().await;
+    assert!(idle.reply().await.starts_with("421 4.4.2"));
+
+    let (addr, stop2) = start(options(), sink).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    stop2.send(true).unwrap();
+    assert!(c.reply().await.starts_with("421 4.3.2"));
+    drop(stop);
+}
+
+#[tokio::test]
+async fn starttls_when_a_certificate_is_configured() {
+    let cert = rcgen::generate_simple_self_signed(vec!["mx.bounce.test".into()]).unwrap();
+    let config = tls_config(
+        cert.cert.pem().as_bytes(),
+        cert.signing_key.serialize_pem().as_bytes(),
+    )
+    .expect("server TLS config");
+    let sink = Arc::new(Memory::default());
+    let opts = InboundOptions {
+        tls: Some(config),
+        ..options()
+    };
+    let (addr, _stop) = start(opts, sink.clone()).await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tcp = BufReader::new(tcp);
+    let mut line = String::new();
+    tcp.read_line(&mut line).await.unwrap();
+    tcp.get_mut().write_all(b"EHLO c.test\r\n").await.unwrap();
+    let mut ehlo = String::new();
+    loop {
+        let mut l = String::new();
+        tcp.read_line(&mut l).await.unwrap();
+        ehlo.push_str(&l);
+        if l.as_bytes()[3] == b' ' {
+            break;
+        }
+    }
+    assert!(
+        ehlo.contains("250-STARTTLS") || ehlo.contains("250 STARTTLS"),
+        "{ehlo}"
+    );
+    tcp.get_mut().write_all(b"STARTTLS\r\n").await.unwrap();
+    line.clear();
+    tcp.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("220 2.0.0"), "{line}");
+    let client = crate::TlsOptions {
+        insecure: true,
+        extra_ca_pem: None,
+    }
+    .client_config()
+    .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(client)
+        .connect(
+            rustls::pki_types::ServerName::try_from("mx.bounce.test").unwrap(),
+            tcp.into_inner(),
+        )
+        .await
+        .expect("TLS handshake");
+    let (r, w) = tokio::io::split(tls);
+    let mut r = BufReader::new(r);
+    let mut w = w;
+    for (cmd, want) in [
+        ("EHLO c.test", "250"),
+        ("MAIL FROM:<>", "250 2.1.0"),
+        ("RCPT TO:<x@bounce.test>", "250 2.1.5"),
+        ("DATA", "354"),
+        ("Subject: over TLS\r\n\r\nhi\r\n.", "250 2.0.0"),
+    ] {
+        w.write_all(format!("{cmd}\r\n").as_bytes()).await.unwrap();
+        let mut got;
+        loop {
+            got = String::new();
+            r.read_line(&mut got).await.unwrap();
+            if got.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+        assert!(got.starts_with(want), "{cmd}: {got}");
+    }
+    let kept = sink.kept.lock().unwrap();
+    assert!(String::from_utf8_lossy(&kept[0].1).contains("with ESMTPS"));
+}

@@ -1,0 +1,139 @@
+//! Returned mail into events, with real peers: a private Postfix is the
+//! smarthost; it accepts a copy for an unknown user, bounces it, and sends a
+//! success DSN (RFC 3461 NOTIFY=SUCCESS) for a delivered one, both to the
+//! VERP return path `bounces+TOKEN@bounce.test`, which its transport table
+//! routes to mailtrail's inbound SMTP listener.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::postfix::{Postfix, PostfixOptions};
+use crate::support::{Db, TestApp};
+
+/// A free loopback port for the inbound listener: Postfix must know where
+/// to send before mailtrail starts, and mailtrail must know the relay.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn events(recipient: &Value) -> Vec<String> {
+    recipient["events"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn bounce_and_success_dsn(db: Db) {
+    let smtp_in = free_port();
+    let postfix = Postfix::start_with(PostfixOptions {
+        mailboxes: vec!["alice".into()],
+        transports: vec![("bounce.test".into(), format!("smtp:[127.0.0.1]:{smtp_in}"))],
+        // Accept any local part at RCPT: the unknown user is found at
+        // delivery, and Postfix bounces afterwards (a DSN, not a 550).
+        main_cf: vec![("smtpd_reject_unlisted_recipient".into(), "no".into())],
+    })
+    .expect("Postfix (Debian package postfix; scripts/test.sh installs it)");
+    let relay = postfix.relay_url();
+    let app = TestApp::spawn_with(db, |s| {
+        s.relay = relay;
+        s.bounce_domain = Some("bounce.test".into());
+        s.hostname = Some("mx.bounce.test".into());
+        s.smtp_in = Some(format!("127.0.0.1:{smtp_in}").parse().unwrap());
+    })
+    .await;
+
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": "sender@example.test", "to": ["alice@example.test", "ghost@example.test"], "subject": "Coming back", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let msg = loop {
+        let (code, msg) = app.get(&format!("/api/v1/messages/{id}")).await;
+        assert_eq!(code, 200, "{msg}");
+        let st = |i: usize| {
+            msg["recipients"][i]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        };
+        if st(0) == "delivered" && st(1) == "failed" {
+            break msg;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "alice should be delivered (success DSN) and ghost failed (bounce): {msg:#}\n\
+                 Postfix log:\n{}",
+                postfix.maillog()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    let alice = &msg["recipients"][0];
+    assert!(events(alice).contains(&"delivered".to_owned()), "{alice:#}");
+    let ghost = &msg["recipients"][1];
+    // The smarthost accepted the copy first: sent, then failed by the bounce.
+    let ghost_events = events(ghost);
+    assert!(ghost_events.contains(&"sent".to_owned()), "{ghost:#}");
+    assert!(ghost_events.contains(&"failed".to_owned()), "{ghost:#}");
+    assert_eq!(ghost["status_reason"]["reason"], "userunknown", "{ghost:#}");
+    assert_eq!(
+        ghost["status_reason"]["enhanced_status"], "5.1.1",
+        "{ghost:#}"
+    );
+    let failed = ghost["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "failed")
+        .unwrap();
+    assert_eq!(failed["data"]["source"], "smtp", "{failed:#}");
+    assert_eq!(failed["data"]["hard"], true, "{failed:#}");
+
+    // A hard bounce suppresses the address: the next send is not attempted.
+    let (code, list) = app.get("/api/v1/suppressions").await;
+    assert_eq!(code, 200, "{list}");
+    assert!(list.to_string().contains("ghost@example.test"), "{list}");
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": "sender@example.test", "to": ["ghost@example.test"], "subject": "Again", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let again = app
+        .wait_for(body["id"].as_str().unwrap(), Duration::from_secs(10), |s| {
+            s == "suppressed"
+        })
+        .await;
+    assert_eq!(again["recipients"][0]["status"], "suppressed", "{again:#}");
+
+    // Everything the listener accepted was processed.
+    assert!(
+        app.store.pending_inbound(10).await.unwrap().is_empty(),
+        "inbound messages left unprocessed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn postfix_bounce_and_success_dsn_sqlite() {
+    bounce_and_success_dsn(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postfix_bounce_and_success_dsn_postgres() {
+    bounce_and_success_dsn(Db::Postgres).await;
+}
