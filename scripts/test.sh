@@ -73,6 +73,36 @@ for bin in /usr/sbin/postfix /usr/sbin/smtp-sink /usr/sbin/smtp-source /usr/sbin
     [[ -x $bin ]] || die "$bin is missing after installation"
 done
 
+# ------------------------------------------------------- browser tests
+# The dashboard's browser test (tests/it/dashboard.rs) drives Debian's
+# Chromium with playwright-core from npm; no browser is downloaded.
+section "Browser tests: chromium, node, playwright-core"
+browser_missing=()
+installed chromium || browser_missing+=(chromium)
+command -v node >/dev/null 2>&1 || browser_missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || browser_missing+=(npm)
+if ((${#browser_missing[@]})); then
+    [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "missing packages: ${browser_missing[*]} (MAILTRAIL_SKIP_INSTALL=1 forbids installing them)"
+    echo "installing: ${browser_missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${browser_missing[@]}"
+fi
+[[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium is missing after installation"
+# npm ci only when the installed playwright-core is not the locked one.
+browser_deps_current() {
+    (cd tests/browser && node -e '
+        const lock = require("./package-lock.json").packages["node_modules/playwright-core"].version;
+        const have = require("./node_modules/playwright-core/package.json").version;
+        process.exit(lock === have ? 0 : 1);' 2>/dev/null)
+}
+if browser_deps_current; then
+    echo "playwright-core is installed in tests/browser/node_modules"
+else
+    [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "tests/browser/node_modules is not installed (run npm ci there)"
+    (cd tests/browser && npm ci --no-audit --no-fund)
+    browser_deps_current || die "npm ci in tests/browser did not install the locked playwright-core"
+fi
+
 # --------------------------------------------------------------- postfix
 section "Postfix (system instance must be stopped; tests run private instances)"
 if [[ -f /etc/postfix/main.cf ]] && /usr/sbin/postfix status >/dev/null 2>&1; then

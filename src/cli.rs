@@ -1,4 +1,5 @@
-//! The command line: `serve`, `user add`, `token create`, `migrate`.
+//! The command line: `serve`, `user add`, `token create`, `migrate`,
+//! `classify`.
 //!
 //! Every flag of `serve` has a `MAILTRAIL_*` environment equivalent; both
 //! override the TOML file given with `--config`.
@@ -14,7 +15,7 @@ use mailtrail_store::{NewApiKey, Store, StoreError};
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
-use crate::{password, startup};
+use crate::{classify, password, startup};
 
 /// Self-hosted email tracking server.
 #[derive(Debug, Parser)]
@@ -52,6 +53,15 @@ enum Command {
     Token(TokenCommand),
     /// Apply database migrations and exit.
     Migrate,
+    /// Classify returned mail (bounces, receipts, complaints, replies): one line per file.
+    Classify {
+        /// One JSON object per line (the stable contract) instead of a text summary.
+        #[arg(long)]
+        json: bool,
+        /// Message files, or directories read recursively.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +170,19 @@ enum TokenCommand {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Classify { json, paths } = &cli.command {
+        let format = if *json {
+            classify::Format::Json
+        } else {
+            classify::Format::Text
+        };
+        let failed = classify::run(paths, format, &mut std::io::stdout().lock())
+            .context("writing to standard output")?;
+        if failed > 0 {
+            bail!("{failed} input(s) could not be read");
+        }
+        return Ok(());
+    }
     let mut settings = Settings::load(cli.common.config.as_deref())?;
     if let Some(d) = cli.common.data_dir {
         settings.data_dir = d;
@@ -173,6 +196,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             startup::serve(settings).await
         }
+        // Handled above: classifying files needs no settings or database.
+        Command::Classify { .. } => Ok(()),
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied");

@@ -1,6 +1,7 @@
 //! The `mailtrail` binary's start-up glue, as a library so that the
 //! integration tests start exactly the server users run (on port 0).
 
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod inbound;

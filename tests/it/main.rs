@@ -6,5 +6,6 @@ mod support;
 
 mod api;
 mod cli;
+mod dashboard;
 mod delivery;
 mod inbound;

@@ -8,6 +8,7 @@
 
 mod api;
 mod auth;
+mod dashboard;
 mod error;
 mod extract;
 
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/suppressions/{address}",
             delete(api::delete_suppression),
         )
+        .merge(dashboard::routes())
         .fallback(not_found)
         // The limit is enforced once, by tower-http, for every route; axum's
         // own 2 MB default would otherwise cut in first.
@@ -154,7 +156,8 @@ async fn json_errors(State(state): State<AppState>, res: Response) -> Response {
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    // The dashboard's own error pages are HTML and stay so.
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }

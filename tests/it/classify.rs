@@ -1,0 +1,136 @@
+//! `mailtrail classify`: the offline contract other tools rely on, run as
+//! the built binary on files of the public bounce corpus and on a temporary
+//! directory holding a person's message and an unreadable path.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mailtrail"))
+}
+
+/// The shared corpora folder; a missing folder fails the test loudly.
+fn corpora() -> PathBuf {
+    let dir = std::env::var_os("MAILTRAIL_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora"));
+    assert!(
+        dir.join("bounces/sisimai/bsd").is_dir(),
+        "corpus missing: {} (set MAILTRAIL_CORPORA to the shared/corpora folder)",
+        dir.join("bounces/sisimai/bsd").display()
+    );
+    dir
+}
+
+fn lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8(stdout.to_vec())
+        .expect("utf-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn classifies_corpus_files_as_json_lines_with_file_first() {
+    let bsd = corpora().join("bounces/sisimai/bsd");
+    let files = ["lhost-postfix-01.eml", "lhost-qmail-01.eml", "arf-01.eml"];
+    let out = bin()
+        .arg("classify")
+        .arg("--json")
+        .args(files.iter().map(|f| bsd.join(f)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "classify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(
+        text.lines().all(|l| l.starts_with("{\"file\":")),
+        "\"file\" must come first: {text}"
+    );
+    let got = lines(&out.stdout);
+    assert_eq!(got.len(), 3, "one line per file: {text}");
+    for (line, f) in got.iter().zip(files) {
+        assert_eq!(line["file"], bsd.join(f).to_string_lossy().as_ref());
+    }
+    let postfix = &got[0];
+    assert_eq!(postfix["kind"], "bounce");
+    let r = &postfix["recipients"][0];
+    assert_eq!(r["address"], "r@p351355.pool.example.ne.jp");
+    assert_eq!(r["action"], "failed");
+    assert_eq!(r["status"], "5.1.1");
+    assert_eq!(r["reason"], "userunknown");
+    assert_eq!(r["hard"], true);
+    assert_eq!(got[1]["kind"], "bounce");
+    assert_eq!(got[2]["kind"], "complaint");
+    assert_eq!(got[2]["feedback_type"], "abuse");
+    for key in [
+        "recipients",
+        "original_message_id",
+        "disposition",
+        "feedback_type",
+        "in_reply_to",
+    ] {
+        assert!(postfix.get(key).is_some(), "missing {key}: {postfix}");
+    }
+}
+
+#[test]
+fn directories_are_walked_in_order_and_unreadable_inputs_fail_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("b-sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(
+        dir.path().join("a-hello.eml"),
+        "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\n\
+         Subject: lunch?\r\nMessage-ID: <x1@example.org>\r\n\r\nAre you free at noon?\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sub.join("reply.eml"),
+        "From: Carol <carol@example.net>\r\nTo: alice@example.org\r\n\
+         Subject: Re: lunch?\r\nIn-Reply-To: <x1@example.org>\r\n\r\nYes.\r\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("c-empty.eml"), "").unwrap();
+    let missing = dir.path().join("does-not-exist.eml");
+
+    let out = bin()
+        .arg("classify")
+        .arg("--json")
+        .arg(dir.path())
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "an unreadable input must make the command fail"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let got = lines(&out.stdout);
+    let names: Vec<&str> = got.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            dir.path().join("a-hello.eml"),
+            sub.join("reply.eml"),
+            dir.path().join("c-empty.eml"),
+            missing.clone(),
+        ]
+        .iter()
+        .map(|p| p.to_str().unwrap())
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(got[0]["kind"], "other", "a person's message is no bounce");
+    assert_eq!(got[0]["recipients"], Value::Array(vec![]));
+    assert_eq!(got[1]["kind"], "reply");
+    assert_eq!(got[1]["in_reply_to"][0], "x1@example.org");
+    assert_eq!(got[2]["kind"], "other");
+    assert!(got[3]["error"].is_string(), "{}", got[3]);
+    assert!(got[3].get("kind").is_none());
+}
