@@ -5,7 +5,6 @@
 mod common;
 mod error;
 pub mod inbound;
-pub mod inbound;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::inbound::*;
-use crate::inbound::*;
 use crate::model::*;
 
 /// Everything mailtrail persists. Each method is one transaction: nothing is
@@ -225,32 +224,6 @@ pub trait Store: Send + Sync + 'static {
         kinds: &[EventKind],
         limit: u32,
     ) -> Result<Vec<FeedEvent>, StoreError>;
-
-    // -- inbound --
-
-    /// Keeps an inbound message (and, for IMAP, the mailbox position after
-    /// it) in one transaction. The SMTP listener answers 250 only after
-    /// this returns, so an accepted message is never lost.
-    async fn insert_inbound(&self, msg: &NewInbound) -> Result<(), StoreError>;
-
-    /// Up to `limit` stored messages not yet processed, oldest first.
-    async fn pending_inbound(&self, limit: u32) -> Result<Vec<InboundMessage>, StoreError>;
-
-    /// Marks a message processed, with what processing concluded.
-    async fn finish_inbound(&self, id: Uuid, outcome: &str) -> Result<(), StoreError>;
-
-    /// Where the poller stopped in `mailbox`.
-    async fn mailbox_cursor(&self, mailbox: &str) -> Result<Option<MailboxCursor>, StoreError>;
-
-    /// A recipient by id, across organisations (a VERP token names it).
-    async fn recipient_ref(&self, id: Uuid) -> Result<Option<RecipientRef>, StoreError>;
-
-    /// The recipients, in order, of the messages whose RFC 5322 Message-ID
-    /// (without brackets) is `message_id`, across organisations.
-    async fn recipients_by_message_id(
-        &self,
-        message_id: &str,
-    ) -> Result<Vec<RecipientRef>, StoreError>;
 
     // -- retention --
 

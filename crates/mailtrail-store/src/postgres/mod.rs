@@ -10,8 +10,6 @@
 
 mod inbound;
 
-mod inbound;
-
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -1105,51 +1103,6 @@ impl Store for PgStore {
                 })
             })
             .collect()
-    }
-
-    async fn insert_inbound(&self, msg: &crate::inbound::NewInbound) -> Result<(), StoreError> {
-        self.insert_inbound_impl(msg).await
-    }
-
-    async fn pending_inbound(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<crate::inbound::InboundMessage>, StoreError> {
-        self.pending_inbound_impl(limit).await
-    }
-
-    async fn finish_inbound(&self, id: Uuid, outcome: &str) -> Result<(), StoreError> {
-        self.finish_inbound_impl(id, outcome).await
-    }
-
-    async fn mailbox_cursor(
-        &self,
-        mailbox: &str,
-    ) -> Result<Option<crate::inbound::MailboxCursor>, StoreError> {
-        self.mailbox_cursor_impl(mailbox).await
-    }
-
-    async fn recipient_ref(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<crate::inbound::RecipientRef>, StoreError> {
-        self.recipient_ref_impl(id).await
-    }
-
-    async fn recipients_by_message_id(
-        &self,
-        message_id: &str,
-    ) -> Result<Vec<crate::inbound::RecipientRef>, StoreError> {
-        self.recipients_by_message_id_impl(message_id).await
-    }
-
-    async fn recent_recipients(
-        &self,
-        address: &EmailAddress,
-        since: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<crate::inbound::RecipientRef>, StoreError> {
-        self.recent_recipients_impl(address, since, limit).await
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
