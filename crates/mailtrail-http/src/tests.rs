@@ -38,6 +38,7 @@ struct Inner {
     suppressions: Vec<(Uuid, Suppression)>,
     inbound: Vec<(InboundMessage, bool)>,
     cursors: Vec<(String, MailboxCursor)>,
+    sessions: Vec<NewSession>,
 }
 
 #[derive(Default)]
@@ -564,6 +565,92 @@ impl Store for MemStore {
         refs.reverse();
         refs.truncate(limit as usize);
         Ok(refs)
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.sessions.iter().any(|s| s.id_hash == session.id_hash) {
+            return Err(StoreError::Conflict("session"));
+        }
+        g.sessions.push(session.clone());
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        let g = self.lock();
+        Ok(g.sessions
+            .iter()
+            .find(|s| s.id_hash == id_hash && s.expires_at > now)
+            .and_then(|s| {
+                let user = g.users.iter().find(|u| u.id == s.user_id)?.clone();
+                Some(Session {
+                    user,
+                    csrf_token: s.csrf_token.clone(),
+                    expires_at: s.expires_at,
+                })
+            }))
+    }
+
+    async fn delete_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        let before = g.sessions.len();
+        g.sessions.retain(|s| s.id_hash != id_hash);
+        let found = g.sessions.len() < before;
+        g.sessions.retain(|s| s.expires_at > now);
+        Ok(found)
+    }
+
+    async fn set_organisation_defaults(
+        &self,
+        org_id: Uuid,
+        read_receipt: bool,
+        track_opens: bool,
+        track_clicks: bool,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        Ok(match g.orgs.iter_mut().find(|o| o.id == org_id) {
+            Some(o) => {
+                o.read_receipt_default = read_receipt;
+                o.track_opens_default = track_opens;
+                o.track_clicks_default = track_clicks;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn events_after(
+        &self,
+        org_id: Uuid,
+        after: Uuid,
+        kinds: &[EventKind],
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        let g = self.lock();
+        let mut out: Vec<FeedEvent> = g
+            .messages
+            .iter()
+            .filter(|(n, _)| n.org_id == org_id)
+            .flat_map(|(_, m)| {
+                m.recipients.iter().flat_map(move |r| {
+                    r.events.iter().map(move |e| FeedEvent {
+                        message_id: m.id,
+                        subject: m.subject.clone(),
+                        recipient_id: r.id,
+                        address: r.address.as_str().to_owned(),
+                        event: e.clone(),
+                    })
+                })
+            })
+            .filter(|f| f.event.id > after && kinds.contains(&f.event.kind))
+            .collect();
+        out.sort_by_key(|f| f.event.id);
+        out.truncate(limit as usize);
+        Ok(out)
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

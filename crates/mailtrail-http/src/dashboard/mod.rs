@@ -1,0 +1,144 @@
+//! The dashboard: server-rendered HTML pages (askama templates under
+//! `templates/`) for people, next to the JSON API for programs.
+//!
+//! Every page is scoped to the signed-in user's organisation; another
+//! organisation's ids answer the same 404 page as ids that do not exist.
+//! Every form carries a CSRF token ([`session`]). Errors are HTML pages
+//! with the right status (403, 404), never data.
+
+mod advice;
+mod live;
+mod pages;
+mod session;
+mod view;
+
+use askama::Template;
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mailtrail_store::StoreError;
+
+use crate::AppState;
+
+/// The dashboard's routes, merged into the application router.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::emails))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/messages/{id}", get(pages::detail))
+        .route("/messages/{id}/resend", post(pages::resend))
+        .route("/live", get(live::live))
+        .route("/live/events", get(live::events))
+        .route("/sandbox", get(pages::sandbox))
+        .route("/sandbox/{id}", get(pages::sandbox_copy))
+        .route("/compose", get(pages::compose_form).post(pages::compose))
+        .route("/settings", get(pages::settings).post(pages::save_settings))
+        .route("/settings/api-keys", post(pages::create_key))
+        .route("/settings/api-keys/revoke", post(pages::revoke_key))
+        .route("/static/dashboard.css", get(css))
+        .route("/static/dashboard.js", get(js))
+}
+
+async fn css() -> Response {
+    static_file(include_str!("../../static/dashboard.css"), "text/css")
+}
+
+async fn js() -> Response {
+    static_file(include_str!("../../static/dashboard.js"), "text/javascript")
+}
+
+fn static_file(body: &'static str, ty: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(ty)),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Why a dashboard request did not get its page.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DashError {
+    /// No live session: the browser goes to the sign-in page.
+    #[error("sign-in required")]
+    SignIn,
+    /// A form without a live session or with a wrong CSRF token.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Unknown id, or another organisation's.
+    #[error("not found")]
+    NotFound,
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A template failed to render.
+    #[error("rendering: {0}")]
+    Render(#[from] askama::Error),
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for DashError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match &self {
+            Self::SignIn => {
+                return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
+            }
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", *m),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here, or it belongs to another organisation.",
+            ),
+            Self::Store(_) | Self::Render(_) => {
+                tracing::error!(error = %self, "dashboard request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The server could not answer. Try again in a moment.",
+                )
+            }
+        };
+        let body = ErrorPage { title, message }
+            .render()
+            .unwrap_or_else(|_| message.to_owned());
+        html(status, body)
+    }
+}
+
+/// An HTML response that is never cached (pages show private data).
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A 303 to `to`: after a form, the browser loads the result with GET.
+pub(crate) fn see_other(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(LOCATION, v)]).into_response(),
+        Err(_) => (StatusCode::SEE_OTHER, [(LOCATION, "/")]).into_response(),
+    }
+}

@@ -1,0 +1,156 @@
+// The dashboard in a real browser: Debian's Chromium driven by
+// playwright-core (no browser download). Run by tests/it/dashboard.rs:
+//   node tests/browser/dashboard.mjs BASEURL EMAIL PASSWORD
+// Exits non-zero with a message on the first step that fails. Screenshots
+// go to $SCREENSHOT_DIR (default target/screenshots).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, email, password] = process.argv.slice(2);
+if (!base || !email || !password) {
+  console.error("usage: node dashboard.mjs BASEURL EMAIL PASSWORD");
+  process.exit(2);
+}
+const shots = process.env.SCREENSHOT_DIR || "target/screenshots";
+mkdirSync(shots, { recursive: true });
+
+// A desktop Chrome user agent: the tracking endpoints treat "HeadlessChrome"
+// as what it is, a machine.
+const UA =
+  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+let step = "start";
+const ok = (what) => console.log(`ok - ${what}`);
+const fail = (msg) => { throw new Error(`${step}: ${msg}`); };
+const shot = async (page, name) => {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+};
+
+try {
+  const context = await browser.newContext({ userAgent: UA, viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+
+  step = "sign in";
+  await page.goto(`${base}/`);
+  if (!page.url().endsWith("/login")) fail(`expected the sign-in page, got ${page.url()}`);
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("do not match").waitFor();
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${base}/`);
+  await page.getByRole("heading", { name: "Emails" }).waitFor();
+  await shot(page, "01-emails-empty");
+  ok(step);
+
+  step = "compose";
+  const subject = `Browser check ${Date.now()}`;
+  await page.getByRole("link", { name: "Compose" }).click();
+  await page.getByLabel("To").fill("reader@example.test");
+  await page.getByLabel("Subject").fill(subject);
+  await page.getByLabel("Body", { exact: true }).fill(
+    '<p>Hello from the browser test. <a href="https://example.com/docs">Read the docs</a></p>');
+  await page.getByLabel("Ask for a read receipt").check();
+  await page.getByLabel("Track opens and clicks").check();
+  await page.setInputFiles("#attachments", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("notes") });
+  await shot(page, "02-compose");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.waitForURL(/\/messages\/[0-9a-f-]+$/);
+  const detailUrl = page.url();
+  await page.getByRole("heading", { name: subject }).waitFor();
+  ok(step);
+
+  step = "see the row, delivered";
+  let delivered = false;
+  for (let i = 0; i < 50 && !delivered; i++) {
+    await page.goto(`${base}/`);
+    const row = page.locator("li.message", { hasText: subject });
+    if (await row.count() !== 1) fail("the sent message has no row");
+    delivered = (await row.locator("summary .status .label").innerText()) === "delivered";
+    if (!delivered) await page.waitForTimeout(200);
+  }
+  if (!delivered) fail("the row never showed delivered");
+  const row = page.locator("li.message", { hasText: subject });
+  await row.locator("summary").click();
+  await row.getByText("reader@example.test").first().waitFor();
+  await shot(page, "03-emails-row-expanded");
+  ok(step);
+
+  step = "filter by status";
+  await page.getByLabel("failed", { exact: true }).check();
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/status=failed/);
+  if (await page.locator("li.message", { hasText: subject }).count() !== 0) fail("failed filter shows a delivered message");
+  await page.getByText("No emails match").waitFor();
+  await page.getByLabel("delivered", { exact: true }).check();
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/status=delivered/);
+  await page.locator("li.message", { hasText: subject }).waitFor();
+  await shot(page, "04-filtered");
+  ok(step);
+
+  step = "open the detail";
+  await page.goto(detailUrl);
+  await page.getByRole("heading", { name: "Timeline" }).first().waitFor();
+  await page.getByText("notes.txt").waitFor();
+  await shot(page, "05-detail");
+  ok(step);
+
+  step = "live feed, then open the sandbox copy";
+  const live = await context.newPage();
+  await live.goto(`${base}/live`);
+  await live.getByText("Connected").waitFor();
+  // No person reads a mail within two seconds of it being built: the
+  // tracking endpoints call such opens a machine's. Wait like a reader.
+  await page.waitForTimeout(2500);
+  await page.goto(`${base}/sandbox`);
+  await page.getByRole("link", { name: subject }).click();
+  await page.getByRole("heading", { name: subject }).waitFor();
+  const frame = page.frameLocator("iframe.copy");
+  await frame.getByText("Hello from the browser test").waitFor();
+  await shot(page, "06-sandbox-copy");
+  const event = live.locator("#feed li", { hasText: "opened by a person" });
+  await event.waitFor({ timeout: 10000 });
+  if (!(await event.innerText()).includes(subject)) fail("the live event names another message");
+  await shot(live, "07-live-feed");
+  ok(step);
+
+  step = "the row says opened by a person";
+  await page.goto(`${base}/`);
+  const opened = page.locator("li.message", { hasText: subject }).locator("summary .status .label");
+  const label = await opened.innerText();
+  if (label !== "opened by a person") fail(`row status is ${JSON.stringify(label)}`);
+  await shot(page, "08-emails-opened");
+  ok(step);
+
+  step = "phone width";
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.goto(`${base}/`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  if (overflow) fail("the Emails page scrolls sideways at 375 px");
+  await shot(page, "09-phone");
+  ok(step);
+
+  step = "sign out";
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(`${base}/login`);
+  await page.goto(`${base}/`);
+  if (!page.url().endsWith("/login")) fail("still signed in after signing out");
+  ok(step);
+  console.log("browser flow: all steps passed");
+} catch (e) {
+  console.error(`FAILED at step "${step}": ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
