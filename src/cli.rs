@@ -120,6 +120,30 @@ struct ServeArgs {
     /// Seconds a claimed job stays with its worker before another may take it (crash recovery) [default: 600].
     #[arg(long, env = "MAILTRAIL_JOB_LEASE_SECS")]
     job_lease_secs: Option<u64>,
+    /// Reverse proxies whose X-Forwarded-For is believed (comma-separated CIDRs).
+    #[arg(long, env = "MAILTRAIL_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
+    /// The sender's own networks, whose opens are `self` (comma-separated CIDRs).
+    #[arg(long, env = "MAILTRAIL_SELF_NETWORKS", value_delimiter = ',')]
+    self_networks: Option<Vec<String>>,
+    /// Keep only the /24 (IPv4) or /48 (IPv6) of openers' addresses.
+    #[arg(long, env = "MAILTRAIL_TRUNCATE_IP")]
+    truncate_ip: Option<bool>,
+    /// Opens/clicks within this many seconds of sending are a machine's [default: 2].
+    #[arg(long, env = "MAILTRAIL_MACHINE_WINDOW_SECS")]
+    machine_window_secs: Option<u64>,
+    /// Directory with user_agents.tsv / networks.tsv replacing the built-in opener lists.
+    #[arg(long, env = "MAILTRAIL_OPENER_DATA")]
+    opener_data: Option<PathBuf>,
+    /// Most tracking events per transaction [default: 1024].
+    #[arg(long, env = "MAILTRAIL_EVENT_BATCH")]
+    event_batch: Option<usize>,
+    /// Tracking events queued before requests wait [default: 8192].
+    #[arg(long, env = "MAILTRAIL_EVENT_QUEUE")]
+    event_queue: Option<usize>,
+    /// Milliseconds a partial batch waits for more events [default: 1].
+    #[arg(long, env = "MAILTRAIL_EVENT_BATCH_WAIT_MS")]
+    event_batch_wait_ms: Option<u64>,
     /// Inbound SMTP listen address for bounces, receipts and replies (port 0 picks a free port) [default: off].
     #[arg(long, env = "MAILTRAIL_SMTP_IN")]
     smtp_in: Option<SocketAddr>,
@@ -293,6 +317,13 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         retry_max_age_secs,
         retention_days,
         job_lease_secs,
+        trusted_proxies,
+        self_networks,
+        truncate_ip,
+        machine_window_secs,
+        event_batch,
+        event_queue,
+        event_batch_wait_ms,
         inbound_domains,
         smtp_in_max_connections
     );
@@ -300,6 +331,7 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         smtp_in,
         smtp_in_cert,
         smtp_in_key,
+        opener_data,
         public_url,
         bounce_domain,
         hostname,

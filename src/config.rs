@@ -121,6 +121,24 @@ pub struct Settings {
     pub smtp_in_key: Option<PathBuf>,
     /// Inbound SMTP connections served at once.
     pub smtp_in_max_connections: usize,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// The sender's own networks (CIDRs): opens from them are `self`.
+    pub self_networks: Vec<String>,
+    /// Keep only the /24 (IPv4) or /48 (IPv6) of openers' addresses.
+    pub truncate_ip: bool,
+    /// Opens and clicks within this many seconds of the copy being built
+    /// are a machine's.
+    pub machine_window_secs: u64,
+    /// Directory with `user_agents.tsv` / `networks.tsv` replacing the
+    /// built-in opener lists.
+    pub opener_data: Option<PathBuf>,
+    /// Most tracking events written per transaction (group commit).
+    pub event_batch: usize,
+    /// Tracking events queued before requests wait (backpressure).
+    pub event_queue: usize,
+    /// Milliseconds a batch that is not full waits for more events.
+    pub event_batch_wait_ms: u64,
 }
 
 impl Default for Settings {
@@ -151,6 +169,14 @@ impl Default for Settings {
             smtp_in_cert: None,
             smtp_in_key: None,
             smtp_in_max_connections: 100,
+            trusted_proxies: Vec::new(),
+            self_networks: Vec::new(),
+            truncate_ip: false,
+            machine_window_secs: 2,
+            opener_data: None,
+            event_batch: 1024,
+            event_queue: 8192,
+            event_batch_wait_ms: 1,
         }
     }
 }
@@ -220,6 +246,13 @@ impl Settings {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             bail!("public_url: must start with http:// or https://");
+        }
+        mailtrail_http::tracking::parse_networks(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
+        mailtrail_http::tracking::parse_networks(&self.self_networks)
+            .map_err(|e| anyhow::anyhow!("self_networks: {e}"))?;
+        if self.event_batch == 0 || self.event_queue == 0 {
+            bail!("event_batch and event_queue: must be at least 1");
         }
         Ok(())
     }

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mailtrail_domain::{Keyring, TokenKey};
+use mailtrail_http::tracking::opener::OpenerData;
+use mailtrail_http::tracking::sink::{EventSink, SinkHandle, SinkOptions};
+use mailtrail_http::tracking::{Tracking, TrackingSettings, parse_networks};
 use mailtrail_store::Store;
 use tokio::sync::{Notify, watch};
 
@@ -77,6 +80,7 @@ pub struct Application {
     worker: Worker,
     store: Arc<dyn Store>,
     retention_days: u32,
+    sink_task: SinkHandle,
     inbound: Inbound,
 }
 
@@ -131,6 +135,32 @@ impl Application {
                 lease: Duration::from_secs(settings.job_lease_secs.max(1)),
             },
         );
+        let opener_data = match &settings.opener_data {
+            Some(dir) => OpenerData::load_dir(dir).map_err(|e| anyhow::anyhow!("opener_data: {e}"))?,
+            None => OpenerData::builtin(),
+        };
+        let (sink, sink_task) = EventSink::spawn(
+            store.clone(),
+            SinkOptions {
+                capacity: settings.event_queue,
+                max_batch: settings.event_batch,
+                max_wait: Duration::from_millis(settings.event_batch_wait_ms),
+            },
+        );
+        let tracking = Tracking::new(
+            TrackingSettings {
+                trusted_proxies: parse_networks(&settings.trusted_proxies)
+                    .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
+                self_networks: parse_networks(&settings.self_networks)
+                    .map_err(|e| anyhow::anyhow!("self_networks: {e}"))?,
+                truncate_ip: settings.truncate_ip,
+                machine_window: Duration::from_secs(settings.machine_window_secs),
+                secure_cookie: public_url.starts_with("https://"),
+                ..TrackingSettings::default()
+            },
+            opener_data,
+            sink,
+        );
         let state = mailtrail_http::AppState {
             store: store.clone(),
             settings: mailtrail_http::HttpSettings {
@@ -139,6 +169,8 @@ impl Application {
                 public_url,
             },
             notify,
+            keyring,
+            tracking,
         };
         Ok(Self {
             listener,
@@ -147,6 +179,7 @@ impl Application {
             worker,
             store,
             retention_days: settings.retention_days,
+            sink_task,
             inbound,
         })
     }
@@ -187,7 +220,11 @@ impl Application {
         shutdown.await;
         tracing::info!("shutting down: draining requests and deliveries");
         let _ = stop_tx.send(true);
-        server.await.context("HTTP task")?.context("HTTP server")?;
+        let served = server.await;
+        // In-flight tracking requests wait for their events, so the sink
+        // runs until the server has drained; then it commits what is queued.
+        self.sink_task.shutdown().await;
+        served.context("HTTP task")?.context("HTTP server")?;
         worker.await.context("worker task")?;
         if let Some(listener) = smtp_in {
             listener.await.context("inbound SMTP task")?;

@@ -9,3 +9,4 @@ mod cli;
 mod dashboard;
 mod delivery;
 mod inbound;
+mod tracking;

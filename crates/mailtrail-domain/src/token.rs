@@ -38,6 +38,10 @@ pub enum Purpose {
     Bounce = 4,
     /// A tracked document.
     Document = 5,
+    /// A "this is my device" link and the `mailtrail_self` cookie it sets:
+    /// the signed id is the sender's organisation, and opens from that
+    /// device are the sender's own.
+    SelfDevice = 6,
 }
 
 impl Purpose {
@@ -48,6 +52,7 @@ impl Purpose {
             3 => Self::Unsubscribe,
             4 => Self::Bounce,
             5 => Self::Document,
+            6 => Self::SelfDevice,
             _ => return None,
         })
     }

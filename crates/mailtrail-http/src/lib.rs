@@ -11,6 +11,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
+pub mod tracking;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +74,10 @@ pub struct AppState {
     /// Poked after a message is queued, so that a sleeping delivery worker
     /// wakes at once instead of at its next poll.
     pub notify: Arc<Notify>,
+    /// Signs and verifies tracking tokens, in memory.
+    pub keyring: Arc<mailtrail_domain::Keyring>,
+    /// The tracking endpoints' settings, opener lists and event sink.
+    pub tracking: tracking::Tracking,
 }
 
 /// The whole HTTP application, ready to be served.
@@ -91,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/suppressions/{address}",
             delete(api::delete_suppression),
         )
+        .merge(tracking::api_routes())
         .merge(dashboard::routes())
         .fallback(not_found)
         // The limit is enforced once, by tower-http, for every route; axum's
@@ -120,6 +126,9 @@ pub fn router(state: AppState) -> Router {
                 // Failures are logged once, by ApiError, with their cause.
                 .on_failure(()),
         )
+        // Outside the JSON error and trace layers: mail clients get a GIF,
+        // a redirect or a plain page, and the hot pixel path stays lean.
+        .merge(tracking::routes())
         .with_state(state)
 }
 

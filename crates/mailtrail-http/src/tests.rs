@@ -733,10 +733,22 @@ impl TestApp {
     }
 
     fn router(&self) -> axum::Router {
+        let keyring = mailtrail_domain::Keyring::new(vec![
+            mailtrail_domain::TokenKey::new(1, b"0123456789abcdef0123", None).expect("key"),
+        ])
+        .expect("keyring");
+        let (sink, _task) =
+            crate::tracking::sink::EventSink::spawn(self.store.clone(), Default::default());
         router(AppState {
             store: self.store.clone(),
             settings: self.settings.clone(),
             notify: self.notify.clone(),
+            keyring: Arc::new(keyring),
+            tracking: crate::tracking::Tracking::new(
+                Default::default(),
+                crate::tracking::opener::OpenerData::builtin(),
+                sink,
+            ),
         })
     }
 

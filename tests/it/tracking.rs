@@ -1,0 +1,528 @@
+//! The tracking endpoints against the real server: token checks, no open
+//! redirect, durable events, and every opener rule through real HTTP
+//! requests.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mailtrail::config::Settings;
+use mailtrail_domain::{Keyring, Purpose, TokenKey, TrackingPayload};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::support::{Db, TestApp};
+
+const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const GMAIL_PROXY: &str =
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)";
+
+/// A running server, one sent message with one recipient, and the server's
+/// own keyring (read from its data dir) to sign tokens as the worker does.
+pub struct Fixture {
+    pub app: TestApp,
+    pub keyring: Keyring,
+    pub message: String,
+    pub recipient: Uuid,
+    pub http: reqwest::Client,
+}
+
+/// The keyring of a server whose secret was generated into `data_dir`.
+pub fn server_keyring(data_dir: &std::path::Path) -> Keyring {
+    let path = data_dir.join("token-secret");
+    let secret = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    Keyring::new(vec![
+        TokenKey::new(1, secret.trim().as_bytes(), None).unwrap(),
+    ])
+    .unwrap()
+}
+
+pub fn sign(
+    keyring: &Keyring,
+    recipient: Uuid,
+    purpose: Purpose,
+    age_secs: i64,
+    link: Option<&str>,
+) -> String {
+    let payload = TrackingPayload {
+        issued_at: OffsetDateTime::now_utc() - time::Duration::seconds(age_secs),
+        link: link.map(str::to_owned),
+    };
+    keyring.sign(recipient, purpose, &payload.encode()).unwrap()
+}
+
+impl Fixture {
+    pub async fn new(configure: impl FnOnce(&mut Settings)) -> Self {
+        let app = TestApp::spawn_with(Db::Sqlite, |s| {
+            s.trusted_proxies = vec!["127.0.0.1/32".into()];
+            s.self_networks = vec!["203.0.113.0/24".into()];
+            configure(s);
+        })
+        .await;
+        let (code, body) = app
+            .post(
+                "/api/v1/messages",
+                &json!({"from": "ann@example.test", "to": ["bob@example.test"],
+                        "subject": "Hello", "text": "Hi",
+                        "html": "<p>Hi <a href=\"https://example.com/a\">a</a></p>"}),
+            )
+            .await;
+        assert_eq!(code, 202, "{body}");
+        let message = body["id"].as_str().unwrap().to_owned();
+        let recipient = Uuid::parse_str(body["recipients"][0]["id"].as_str().unwrap()).unwrap();
+        let keyring = server_keyring(&app.dir.path().join("data"));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            app,
+            keyring,
+            message,
+            recipient,
+            http,
+        }
+    }
+
+    pub fn open_token(&self, age_secs: i64) -> String {
+        sign(&self.keyring, self.recipient, Purpose::Open, age_secs, None)
+    }
+
+    pub fn click_token(&self, link: &str, age_secs: i64) -> String {
+        sign(
+            &self.keyring,
+            self.recipient,
+            Purpose::Click,
+            age_secs,
+            Some(link),
+        )
+    }
+
+    /// GETs `path` with `headers`; asserts the pixel came back.
+    pub async fn pixel(&self, path: &str, headers: &[(&str, &str)]) {
+        let mut req = self.http.get(self.app.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("pixel request");
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], "image/gif");
+        assert_eq!(
+            res.headers()["cache-control"],
+            "no-store, no-cache, must-revalidate, private"
+        );
+        assert_eq!(res.bytes().await.unwrap().len(), 43, "{path}");
+    }
+
+    /// The recipient as the API shows it.
+    pub async fn recipient_view(&self) -> Value {
+        let (code, m) = self
+            .app
+            .get(&format!("/api/v1/messages/{}", self.message))
+            .await;
+        assert_eq!(code, 200, "{m}");
+        m["recipients"][0].clone()
+    }
+
+    /// The recipient's opened and clicked events, oldest first.
+    pub async fn tracking_events(&self) -> Vec<Value> {
+        let r = self.recipient_view().await;
+        r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "opened" || e["kind"] == "clicked")
+            .cloned()
+            .collect()
+    }
+
+    /// Opens with `headers` and returns the (opener, rule, data) recorded,
+    /// read right after the 200: the event must already be durable.
+    pub async fn open_as(
+        &self,
+        age_secs: i64,
+        headers: &[(&str, &str)],
+    ) -> (String, String, Value) {
+        let before = self.tracking_events().await.len();
+        self.pixel(&format!("/t/o/{}", self.open_token(age_secs)), headers)
+            .await;
+        let events = self.tracking_events().await;
+        assert_eq!(events.len(), before + 1, "one event per open: {events:#?}");
+        let e = events.last().unwrap().clone();
+        (
+            e["opener"].as_str().unwrap().to_owned(),
+            e["data"]["rule"].as_str().unwrap().to_owned(),
+            e["data"].clone(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_get_the_pixel_and_record_nothing() {
+    let f = Fixture::new(|_| {}).await;
+    let good = f.open_token(60);
+    let other = Keyring::new(vec![
+        TokenKey::new(1, b"another-secret-of-enough-length", None).unwrap(),
+    ])
+    .unwrap();
+    // A standard-alphabet, padded re-encoding of a valid token's bytes that
+    // differs from it (issue times are varied until the alphabets differ).
+    let reencoded = (60..200)
+        .map(|age| {
+            let t = f.open_token(age);
+            let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+            (t, STANDARD.encode(raw))
+        })
+        .find(|(t, s)| t != s && !s.contains('/'))
+        .map(|(_, s)| s)
+        .expect("a token whose standard encoding differs");
+    let mut tampered = good.clone().into_bytes();
+    let mid = tampered.len() / 2;
+    tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
+    let bad = [
+        "garbage".to_owned(),
+        good[..good.len() - 2].to_owned(),
+        format!("{good}="),
+        reencoded,
+        String::from_utf8(tampered).unwrap(),
+        sign(&other, f.recipient, Purpose::Open, 60, None),
+        f.click_token("https://example.com/a", 60),
+        sign(&f.keyring, f.recipient, Purpose::Unsubscribe, 60, None),
+        format!("{good}/extra"),
+    ];
+    for token in &bad {
+        f.pixel(&format!("/t/o/{token}"), &[("user-agent", CHROME)])
+            .await;
+    }
+    f.pixel("/t/o/%ff%fe", &[]).await;
+    assert!(
+        f.tracking_events().await.is_empty(),
+        "bad tokens recorded events"
+    );
+
+    // HEAD answers like GET but records nothing.
+    let res = f
+        .http
+        .head(f.app.url(&format!("/t/o/{good}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        f.tracking_events().await.is_empty(),
+        "HEAD recorded an event"
+    );
+
+    // The valid token records exactly one event, durable when the 200 came.
+    let (opener, rule, data) = f.open_as(60, &[("user-agent", CHROME)]).await;
+    assert_eq!((opener.as_str(), rule.as_str()), ("human", "human"));
+    assert_eq!(data["user_agent"], CHROME);
+    assert_eq!(data["ip"], "127.0.0.1");
+    let r = f.recipient_view().await;
+    assert_eq!(r["opens"], 1, "{r}");
+}
+
+#[tokio::test]
+async fn clicks_redirect_exactly_and_never_openly() {
+    let f = Fixture::new(|_| {}).await;
+    let link = "https://example.com/path/ü?a=1&b=%20x#frag";
+    let link = link.replace('ü', "%C3%BC");
+    let res = f
+        .http
+        .get(f.app.url(&format!(
+            "/t/c/{}?url=https://evil.example/",
+            f.click_token(&link, 60)
+        )))
+        .header("user-agent", CHROME)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(
+        res.headers()["location"],
+        link.as_str(),
+        "the signed URL, not the query's"
+    );
+    let events = f.tracking_events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["kind"], "clicked");
+    assert_eq!(events[0]["opener"], "human");
+    assert_eq!(events[0]["data"]["url"], link.as_str());
+
+    let other = Keyring::new(vec![
+        TokenKey::new(1, b"another-secret-of-enough-length", None).unwrap(),
+    ])
+    .unwrap();
+    let good = f.click_token("https://example.com/x", 60);
+    let attempts = [
+        "/t/c/bad?url=https://evil.example".to_owned(),
+        "/t/c/?url=https://evil.example".to_owned(),
+        format!("/t/c/{}?url=https://evil.example", f.open_token(60)),
+        format!(
+            "/t/c/{}",
+            sign(
+                &other,
+                f.recipient,
+                Purpose::Click,
+                60,
+                Some("https://evil.example")
+            )
+        ),
+        format!("/t/c/{}", &good[..good.len() - 3]),
+        format!("/t/c/{}", f.click_token("javascript:alert(1)", 60)),
+        format!("/t/c/{}", f.click_token("//evil.example/", 60)),
+        "/t/c/https://evil.example".to_owned(),
+        "/t/c/%2F%2Fevil.example".to_owned(),
+    ];
+    for path in &attempts {
+        let res = f.http.get(f.app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+        assert!(res.headers().get("location").is_none(), "{path} redirected");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain"),
+            "{path}: a plain page"
+        );
+    }
+    assert_eq!(
+        f.tracking_events().await.len(),
+        1,
+        "failed clicks recorded events"
+    );
+}
+
+/// Request headers, token age in seconds, expected opener and rule.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    i64,
+    &'static str,
+    &'static str,
+);
+
+#[tokio::test]
+async fn each_opener_rule_through_real_requests() {
+    let f = Fixture::new(|_| {}).await;
+    let cases: &[Case] = &[
+        (&[("user-agent", CHROME)], 60, "human", "human"),
+        (
+            &[("user-agent", GMAIL_PROXY)],
+            60,
+            "proxy",
+            "gmail_image_proxy",
+        ),
+        (
+            &[("user-agent", "YahooMailProxy; https://help.yahoo.com")],
+            60,
+            "proxy",
+            "yahoo_image_proxy",
+        ),
+        (&[("user-agent", "Mozilla/5.0")], 60, "machine", "apple_mpp"),
+        (
+            &[("user-agent", CHROME), ("x-forwarded-for", "17.58.1.2")],
+            60,
+            "machine",
+            "apple_mpp",
+        ),
+        (
+            &[(
+                "user-agent",
+                "Google-Safety; +http://www.google.com/bot.html",
+            )],
+            60,
+            "machine",
+            "gmail_prefetch",
+        ),
+        (
+            &[("user-agent", "Mozilla/5.0 BingPreview/1.0b")],
+            60,
+            "machine",
+            "microsoft_safe_links",
+        ),
+        (
+            &[("user-agent", CHROME), ("x-forwarded-for", "40.107.3.4")],
+            60,
+            "machine",
+            "microsoft_safe_links",
+        ),
+        (
+            &[("user-agent", CHROME), ("x-forwarded-for", "148.163.130.1")],
+            60,
+            "machine",
+            "proofpoint",
+        ),
+        (
+            &[("user-agent", "Mimecast Link Scanner")],
+            60,
+            "machine",
+            "mimecast",
+        ),
+        (
+            &[("user-agent", CHROME), ("x-forwarded-for", "64.235.150.1")],
+            60,
+            "machine",
+            "barracuda",
+        ),
+        (
+            &[
+                ("user-agent", CHROME),
+                ("sec-purpose", "prefetch;prerender"),
+            ],
+            60,
+            "machine",
+            "prefetch_header",
+        ),
+        (
+            &[("user-agent", CHROME), ("purpose", "prefetch")],
+            60,
+            "machine",
+            "prefetch_header",
+        ),
+        (&[("user-agent", CHROME)], 0, "machine", "too_soon"),
+        (
+            &[("user-agent", CHROME), ("x-forwarded-for", "203.0.113.77")],
+            60,
+            "self",
+            "self_network",
+        ),
+    ];
+    for (headers, age, opener, rule) in cases {
+        let (o, r, data) = f.open_as(*age, headers).await;
+        assert_eq!(
+            (o.as_str(), r.as_str()),
+            (*opener, *rule),
+            "{headers:?} -> {data}"
+        );
+    }
+    let r = f.recipient_view().await;
+    assert_eq!(
+        r["opens"], 3,
+        "human + Gmail proxy + Yahoo proxy count as a person's: {r}"
+    );
+    assert_eq!(r["machine_opens"], 11, "{r}");
+
+    // The IP a trusted proxy forwarded is the one recorded.
+    let (_, _, data) = f
+        .open_as(
+            60,
+            &[
+                ("user-agent", CHROME),
+                ("x-forwarded-for", "6.6.6.6, 198.51.100.9"),
+            ],
+        )
+        .await;
+    assert_eq!(data["ip"], "198.51.100.9");
+
+    // DNT / GPC: counted, but nothing identifying kept.
+    for h in [("dnt", "1"), ("sec-gpc", "1")] {
+        let (o, _, data) = f.open_as(60, &[("user-agent", CHROME), h]).await;
+        assert_eq!(o, "human");
+        assert_eq!(data["private"], true, "{data}");
+        assert!(
+            data.get("ip").is_none() && data.get("user_agent").is_none(),
+            "{data}"
+        );
+    }
+
+    // Self cookie from the "this is my device" link.
+    let (code, body) = f.app.post("/api/v1/tracking/self-link", &json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    let url = body["url"].as_str().unwrap();
+    let res = f.http.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("mailtrail_self=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let (o, r, _) = f
+        .open_as(60, &[("user-agent", CHROME), ("cookie", &pair)])
+        .await;
+    assert_eq!((o.as_str(), r.as_str()), ("self", "self_cookie"));
+    // A forged cookie is not the sender's.
+    let (o, _, _) = f
+        .open_as(
+            60,
+            &[("user-agent", CHROME), ("cookie", "mailtrail_self=forged")],
+        )
+        .await;
+    assert_eq!(o, "human");
+    let bad = f
+        .http
+        .get(f.app.url("/t/self/forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 404);
+    assert!(bad.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn a_burst_of_distinct_links_is_a_link_checker() {
+    let f = Fixture::new(|_| {}).await;
+    let mut openers = Vec::new();
+    for link in [
+        "https://example.com/1",
+        "https://example.com/2",
+        "https://example.com/3",
+    ] {
+        let res = f
+            .http
+            .get(f.app.url(&format!("/t/c/{}", f.click_token(link, 60))))
+            .header("user-agent", CHROME)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+        let events = f.tracking_events().await;
+        let e = events.last().unwrap();
+        openers.push((
+            e["opener"].as_str().unwrap().to_owned(),
+            e["data"]["rule"].as_str().unwrap().to_owned(),
+        ));
+    }
+    assert_eq!(
+        openers[2],
+        ("machine".to_owned(), "click_burst".to_owned()),
+        "{openers:?}"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored_and_ips_truncate() {
+    let f = Fixture::new(|s| {
+        s.trusted_proxies = vec!["10.0.0.0/8".into()];
+        s.truncate_ip = true;
+    })
+    .await;
+    let (o, r, data) = f
+        .open_as(
+            60,
+            &[("user-agent", CHROME), ("x-forwarded-for", "17.58.1.2")],
+        )
+        .await;
+    assert_eq!((o.as_str(), r.as_str()), ("human", "human"), "{data}");
+    assert_eq!(
+        data["ip"], "127.0.0.0",
+        "the peer, truncated to its /24: {data}"
+    );
+}
+
+#[tokio::test]
+async fn opener_lists_are_replaced_from_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("user_agents.tsv"),
+        "machine\tacme_scanner\tcontains\tAcmeScan\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("networks.tsv"), "# none\n").unwrap();
+    let path = dir.path().to_owned();
+    let f = Fixture::new(move |s| s.opener_data = Some(path)).await;
+    let (o, r, _) = f.open_as(60, &[("user-agent", "AcmeScan/2")]).await;
+    assert_eq!((o.as_str(), r.as_str()), ("machine", "acme_scanner"));
+    let (o, _, _) = f.open_as(60, &[("user-agent", "Mozilla/5.0")]).await;
+    assert_eq!(o, "human", "the built-in list was replaced");
+}
