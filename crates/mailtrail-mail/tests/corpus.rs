@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use mailtrail_mail::inbound::{Classification, Kind, classify};
 
 /// Floors, a little below what the classifier achieves today.
-const FLOOR_REASON: f64 = 0.70;
+const FLOOR_REASON: f64 = 0.73;
 const FLOOR_HARD: f64 = 0.85;
 const FLOOR_STATUS: f64 = 0.88;
 const FLOOR_FLUFL: f64 = 0.74;

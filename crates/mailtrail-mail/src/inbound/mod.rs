@@ -470,6 +470,11 @@ impl<'m, 'x> Reader<'m, 'x> {
             _ => reason::Context::Failed,
         };
         let mut text_for_reason = diag_text.clone();
+        // No Diagnostic-Code: what the notice says in words is the only
+        // evidence besides the status.
+        if text_for_reason.trim().is_empty() && from_text.is_none() {
+            text_for_reason = text::squash(region, 4096);
+        }
         if let Some(t) = &from_text {
             text_for_reason.push(' ');
             text_for_reason.push_str(t);
@@ -554,13 +559,14 @@ impl<'m, 'x> Reader<'m, 'x> {
                     } else {
                         reason::Context::Failed
                     };
-                    let mut why = reason::decide(
-                        &f.diagnostic,
-                        region,
-                        status.as_deref(),
-                        reply_code.as_deref(),
-                        ctx,
-                    );
+                    // A bare list of addresses: the notice's words say why.
+                    let said = if f.diagnostic.trim().is_empty() {
+                        whole.as_str()
+                    } else {
+                        f.diagnostic.as_str()
+                    };
+                    let mut why =
+                        reason::decide(said, region, status.as_deref(), reply_code.as_deref(), ctx);
                     if matches!(why, Reason::OnHold | Reason::Undefined) {
                         let alt = reason::decide(
                             &whole,

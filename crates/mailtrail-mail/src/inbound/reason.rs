@@ -835,6 +835,21 @@ const PRIORITY: &[(&str, Reason)] = &[
     ("name service error for domain", Reason::NetworkError),
     ("spamhaus", Reason::Blocked),
     ("blocked using", Reason::Blocked),
+    // Gmail's content policy and Mimecast's network policy: not a block of
+    // the sender's address but of what or where from it was sent.
+    ("content presents a potential", Reason::PolicyViolation),
+    ("host network not allowed", Reason::PolicyViolation),
+    // The sender, not the connecting host, is what was refused.
+    (
+        "can't determine purported responsible address",
+        Reason::Rejected,
+    ),
+    ("address that has been blacklisted", Reason::Rejected),
+    // A local delivery program failed (Sisimai's mailererror), even when a
+    // status says "system error".
+    ("mailer error", Reason::MailerError),
+    // A queue that gave up after retrying.
+    ("could not deliver for the last", Reason::Expired),
 ];
 
 /// A directory lookup's own wording for a mailbox that does not exist.
