@@ -9,4 +9,5 @@ mod cli;
 mod dashboard;
 mod delivery;
 mod inbound;
+mod instrument;
 mod tracking;

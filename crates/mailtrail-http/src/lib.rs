@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         // Outside the JSON error and trace layers: mail clients get a GIF,
         // a redirect or a plain page, and the hot pixel path stays lean.
         .merge(tracking::routes())
+        .merge(tracking::unsubscribe::routes())
         .with_state(state)
 }
 

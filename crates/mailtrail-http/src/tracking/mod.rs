@@ -10,6 +10,7 @@
 
 pub mod opener;
 pub mod sink;
+pub mod unsubscribe;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
