@@ -47,6 +47,8 @@ const STRONG: &[&str] = &[
     "failed recipients ---",
     "failed addresses follow",
     "did not reach the following recipient",
+    "could not be delivered to: <",
+    "recipients returned permanent errors",
 ];
 
 /// Wording that bounces use but people may also write: evidence only
@@ -324,7 +326,8 @@ fn recipient_on_line(line: &str) -> Option<(String, String)> {
         return Some((a, key.trim().to_owned()));
     }
     let k = key.trim().to_lowercase();
-    if k.len() > 40 || !KEYS.iter().any(|w| k.contains(w)) {
+    // Long enough for "The following recipients returned permanent errors".
+    if k.len() > 64 || !KEYS.iter().any(|w| k.contains(w)) {
         return None;
     }
     let (a, rest) = text::leading_address(value)?;
