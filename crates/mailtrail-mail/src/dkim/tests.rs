@@ -450,3 +450,67 @@ fn der_reader_refuses_truncated_input() {
     );
     assert_eq!(pkcs8_algorithm(&[0x30, 0x00]), None);
 }
+
+/// The signature covers the instrumented copy: the body is rewritten per
+/// recipient before signing, so it verifies with the pixel and click URLs
+/// in place (RFC 6376 section 5: sign the final form).
+#[tokio::test]
+async fn instrumented_copy_verifies() {
+    use crate::instrument::{Fill, HtmlTemplate, Options, TextTemplate};
+    let options = Options {
+        track_opens: true,
+        track_clicks: true,
+        unsubscribe_prefix: Some("https://t.example/t/u/"),
+    };
+    let html = HtmlTemplate::prepare(
+        r#"<html><body><p><a href="https://example.com/a?x=1&amp;y=2">a</a></p></body></html>"#,
+        &options,
+    )
+    .unwrap()
+    .render(&mut Fill {
+        pixel: "https://t.example/t/o/PIXELTOKEN",
+        unsubscribe: "https://t.example/t/u/UNSUBTOKEN",
+        click: &mut |u: &str| Some(format!("https://t.example/t/c/{}", u.len())),
+    });
+    let text = TextTemplate::prepare("Read https://example.com/a.\n", &options)
+        .render(&mut |u: &str| Some(format!("https://t.example/t/c/{}", u.len())));
+    let id = MessageId::generate("mail.example");
+    let from = EmailAddress::parse("sender@mail.example").unwrap();
+    let to = [EmailAddress::parse("alice@a.example").unwrap()];
+    let message = compose(&Draft {
+        message_id: &id,
+        from: &from,
+        from_name: None,
+        reply_to: None,
+        to: &to,
+        cc: &[],
+        subject: "Tracked",
+        text: Some(&text),
+        html: Some(&html),
+        headers: &[],
+        attachments: &[],
+        date: time::OffsetDateTime::now_utc(),
+        read_receipt: false,
+        list_unsubscribe: Some(ListUnsubscribe {
+            mailto: Some("mailto:unsubscribe+abc@mail.example"),
+            https: Some("https://t.example/t/u/UNSUBTOKEN"),
+        }),
+    })
+    .unwrap();
+    let raw = String::from_utf8_lossy(&message);
+    assert!(
+        raw.contains("t/o/PIXELTOKEN") && raw.contains("t/c/"),
+        "{raw}"
+    );
+    let signer = Signer::new(
+        "mail.example",
+        "s1",
+        DkimKey::from_pem(rsa_pkcs8()).unwrap(),
+    )
+    .unwrap();
+    let signed = signer.sign(&message).unwrap();
+    assert_eq!(
+        verify(&signed, &signer, signer.dns_txt_record()).await,
+        DkimResult::Pass
+    );
+}
