@@ -25,6 +25,9 @@ const browser = await chromium.launch({
   args: [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    // Also for requests from frames (the sandbox copy's pixel), which the
+    // context's userAgent option does not reach.
+    `--user-agent=${UA}`,
   ],
 });
 let step = "start";
@@ -67,6 +70,7 @@ try {
   await page.getByRole("button", { name: "Send" }).click();
   await page.waitForURL(/\/messages\/[0-9a-f-]+$/);
   const detailUrl = page.url();
+  globalThis.detailUrl = detailUrl;
   await page.getByRole("heading", { name: subject }).waitFor();
   ok(step);
 
@@ -133,12 +137,18 @@ try {
   await shot(page, "08-emails-opened");
   ok(step);
 
+  step = "stats";
+  await page.getByRole("link", { name: "Stats" }).click();
+  await page.getByRole("heading", { name: /^Stats/ }).waitFor();
+  await shot(page, "09-stats");
+  ok(step);
+
   step = "phone width";
   await page.setViewportSize({ width: 375, height: 740 });
   await page.goto(`${base}/`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   if (overflow) fail("the Emails page scrolls sideways at 375 px");
-  await shot(page, "09-phone");
+  await shot(page, "10-phone");
   ok(step);
 
   step = "sign out";
@@ -150,6 +160,14 @@ try {
   console.log("browser flow: all steps passed");
 } catch (e) {
   console.error(`FAILED at step "${step}": ${e.message}`);
+  // What the server recorded, to tell a dashboard bug from a tracking one.
+  try {
+    const p = await browser.contexts()[0].newPage();
+    if (globalThis.detailUrl) {
+      await p.goto(globalThis.detailUrl);
+      console.error("detail page:\n" + (await p.locator("main").innerText()));
+    }
+  } catch (_) { /* best effort */ }
   process.exitCode = 1;
 } finally {
   await browser.close();

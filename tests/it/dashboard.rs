@@ -333,6 +333,12 @@ async fn sign_in_sessions_csrf_and_isolation() {
     assert!(composed.contains("carol@example.test"));
     assert!(composed.contains("notes.txt"));
 
+    // Stats: the delivered copy is counted, with the chart.
+    let (status, stats) = page(&app, &c, &cookie, "/stats?days=7").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(stats.contains("<svg class=\"chart\""), "{stats}");
+    assert!(stats.contains("Opened by a machine"));
+
     // The sandbox lists the captured copies.
     let (status, sandbox) = page(&app, &c, &cookie, "/sandbox").await;
     assert_eq!(status, StatusCode::OK);

@@ -332,6 +332,24 @@ impl Store for MemStore {
         apply_event(&mut g, event)
     }
 
+    async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError> {
+        let mut g = self.lock();
+        let mut n = 0;
+        for (job_id, event) in done {
+            let Some(i) = g
+                .jobs
+                .iter()
+                .position(|j| j.id == *job_id && j.recipient_id == event.recipient_id)
+            else {
+                continue;
+            };
+            g.jobs.remove(i);
+            apply_event(&mut g, event)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     async fn retry_job(
         &self,
         _job_id: Uuid,
@@ -651,6 +669,58 @@ impl Store for MemStore {
         out.sort_by_key(|f| f.event.id);
         out.truncate(limit as usize);
         Ok(out)
+    }
+
+    async fn daily_stats(
+        &self,
+        org_id: Uuid,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<DayStats>, StoreError> {
+        use mailtrail_domain::Opener;
+        use std::collections::{BTreeMap, HashSet};
+        let g = self.lock();
+        let mut days: BTreeMap<i64, [HashSet<Uuid>; 7]> = BTreeMap::new();
+        for (n, m) in &g.messages {
+            if n.org_id != org_id {
+                continue;
+            }
+            for r in &m.recipients {
+                for e in r.events.iter().filter(|e| e.at >= since && e.at < until) {
+                    let person = e.opener.is_none_or(|o| o.is_person());
+                    let col = match e.kind {
+                        EventKind::Sent => Some(0),
+                        EventKind::Delivered => Some(1),
+                        EventKind::Failed => Some(2),
+                        EventKind::Opened if e.opener.is_some_and(|o| o.is_person()) => Some(3),
+                        EventKind::Opened if e.opener == Some(Opener::Machine) => Some(4),
+                        EventKind::Clicked if person => Some(5),
+                        EventKind::Replied => Some(6),
+                        _ => None,
+                    };
+                    let Some(col) = col else { continue };
+                    let day = e.at.unix_timestamp().div_euclid(86_400);
+                    let sets = days.entry(day).or_default();
+                    sets[col].insert(r.id);
+                    if col == 1 {
+                        sets[0].insert(r.id);
+                    }
+                }
+            }
+        }
+        Ok(days
+            .into_iter()
+            .map(|(day, s)| DayStats {
+                day,
+                sent: s[0].len() as u64,
+                delivered: s[1].len() as u64,
+                failed: s[2].len() as u64,
+                opened: s[3].len() as u64,
+                machine_opened: s[4].len() as u64,
+                clicked: s[5].len() as u64,
+                replied: s[6].len() as u64,
+            })
+            .collect())
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

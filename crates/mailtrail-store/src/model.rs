@@ -383,6 +383,28 @@ pub struct FeedEvent {
     pub event: Event,
 }
 
+/// One day of an organisation's activity, counted in distinct recipients
+/// from the detailed events (days whose events were purged count nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DayStats {
+    /// The UTC day, as days since 1970-01-01.
+    pub day: i64,
+    /// Recipients whose copy was sent or delivered that day.
+    pub sent: u64,
+    /// Recipients whose copy was delivered.
+    pub delivered: u64,
+    /// Recipients whose delivery failed for good.
+    pub failed: u64,
+    /// Recipients opened by a person (directly or through an image proxy).
+    pub opened: u64,
+    /// Recipients opened by a machine only counted apart: never a read.
+    pub machine_opened: u64,
+    /// Recipients who clicked a link (a person's click).
+    pub clicked: u64,
+    /// Recipients who replied.
+    pub replied: u64,
+}
+
 mod bytes_b64 {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;

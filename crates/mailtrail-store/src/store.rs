@@ -225,6 +225,17 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<FeedEvent>, StoreError>;
 
+    /// Per UTC day in `[since, until)`, how many recipients of the
+    /// organisation were sent, delivered, failed, opened by a person,
+    /// opened by a machine, clicked and replied (days without events are
+    /// left out), oldest first.
+    async fn daily_stats(
+        &self,
+        org_id: Uuid,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<DayStats>, StoreError>;
+
     // -- retention --
 
     /// Deletes detailed events older than `before`; recipients keep their

@@ -130,6 +130,7 @@ conformance!(
     sessions_expire_and_end,
     organisation_defaults_change,
     feed_events_after_an_id,
+    daily_stats_count_recipients_per_day,
     complete_jobs_in_one_batch,
     inbound_messages_and_mailbox_cursors,
     recipient_refs_for_correlation,
@@ -1415,5 +1416,51 @@ mod cases {
                 .len(),
             1
         );
+    }
+    pub async fn daily_stats_count_recipients_per_day(store: Arc<dyn Store>) {
+        const DAY: i64 = 86_400_000;
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        let msg = message(&a, 0, "Stats", &["a@x.test", "b@x.test", "c@x.test"]);
+        insert(&store, &msg).await;
+        let other = message(&b, 0, "Other", &["z@x.test"]);
+        insert(&store, &other).await;
+        let [ra, rb, rc] = [0, 1, 2].map(|i| msg.recipients[i].id);
+        // t(0) is 2023-11-14T22:13:20Z: the next UTC day starts 6,400 s later.
+        let next = 6_400_000;
+        let evs = vec![
+            event(ra, EventKind::Delivered, 10),
+            event(rb, EventKind::Delivered, 10),
+            event(rc, EventKind::Failed, 10),
+            opened(ra, Opener::Human, 20),
+            opened(ra, Opener::Human, 30),
+            opened(rb, Opener::Machine, 20),
+            opened(rb, Opener::SelfOpen, 20),
+            event(ra, EventKind::Clicked, next + 10),
+            event(ra, EventKind::Replied, next + 20),
+            event(other.recipients[0].id, EventKind::Delivered, 10),
+        ];
+        store.record_events(&evs).await.unwrap();
+        let days = store.daily_stats(a.id, t(-DAY), t(2 * DAY)).await.unwrap();
+        assert_eq!(days.len(), 2, "{days:?}");
+        let first_day = t(0).unix_timestamp() / 86_400;
+        assert_eq!(
+            days[0],
+            DayStats {
+                day: first_day,
+                sent: 2,
+                delivered: 2,
+                failed: 1,
+                opened: 1,
+                machine_opened: 1,
+                clicked: 0,
+                replied: 0,
+            }
+        );
+        assert_eq!(days[1].day, first_day + 1);
+        assert_eq!((days[1].clicked, days[1].replied, days[1].sent), (1, 1, 0));
+        // The range bounds are honoured.
+        let only_first = store.daily_stats(a.id, t(0), t(next)).await.unwrap();
+        assert_eq!(only_first.len(), 1);
     }
 }

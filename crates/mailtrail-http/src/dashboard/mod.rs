@@ -10,6 +10,7 @@ mod advice;
 mod live;
 mod pages;
 mod session;
+mod stats;
 mod view;
 
 use askama::Template;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/messages/{id}/resend", post(pages::resend))
         .route("/live", get(live::live))
         .route("/live/events", get(live::events))
+        .route("/stats", get(stats::stats))
         .route("/sandbox", get(pages::sandbox))
         .route("/sandbox/{id}", get(pages::sandbox_copy))
         .route("/compose", get(pages::compose_form).post(pages::compose))

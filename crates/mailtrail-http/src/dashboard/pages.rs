@@ -686,8 +686,14 @@ fn render_copy(raw: &str) -> (String, String) {
         );
     };
     let subject = m.subject().unwrap_or_default().to_owned();
-    let body = if let Some(h) = m.body_html(0) {
-        h.into_owned()
+    // mail-parser also offers a text part as HTML; only a real HTML part
+    // is shown as HTML, text is escaped here.
+    let html_part = m.html_part(0).and_then(|p| match &p.body {
+        mail_parser::PartType::Html(h) => Some(h.to_string()),
+        _ => None,
+    });
+    let body = if let Some(h) = html_part {
+        h
     } else if let Some(t) = m.body_text(0) {
         format!("<pre>{}</pre>", escape(&t))
     } else {

@@ -1082,6 +1082,52 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn daily_stats(
+        &self,
+        org_id: Uuid,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<DayStats>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at / 86400000 AS day, \
+             COUNT(DISTINCT CASE WHEN kind IN ('sent', 'delivered') THEN recipient_id END) AS sent, \
+             COUNT(DISTINCT CASE WHEN kind = 'delivered' THEN recipient_id END) AS delivered, \
+             COUNT(DISTINCT CASE WHEN kind = 'failed' THEN recipient_id END) AS failed, \
+             COUNT(DISTINCT CASE WHEN kind = 'opened' AND opener IN ('human', 'proxy') \
+                 THEN recipient_id END) AS opened, \
+             COUNT(DISTINCT CASE WHEN kind = 'opened' AND opener = 'machine' \
+                 THEN recipient_id END) AS machine_opened, \
+             COUNT(DISTINCT CASE WHEN kind = 'clicked' AND (opener IS NULL OR opener IN ('human', 'proxy')) \
+                 THEN recipient_id END) AS clicked, \
+             COUNT(DISTINCT CASE WHEN kind = 'replied' THEN recipient_id END) AS replied \
+             FROM events WHERE org_id = ? AND at >= ? AND at < ? \
+             GROUP BY at / 86400000 ORDER BY day",
+        )
+        .bind(org_id)
+        .bind(to_ms(since))
+        .bind(to_ms(until))
+        .fetch_all(&self.pool)
+        .await?;
+        let n = |r: &SqliteRow, c: &str| -> Result<u64, StoreError> {
+            let v: i64 = r.try_get(c)?;
+            Ok(u64::try_from(v).unwrap_or(0))
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(DayStats {
+                    day: r.try_get("day")?,
+                    sent: n(r, "sent")?,
+                    delivered: n(r, "delivered")?,
+                    failed: n(r, "failed")?,
+                    opened: n(r, "opened")?,
+                    machine_opened: n(r, "machine_opened")?,
+                    clicked: n(r, "clicked")?,
+                    replied: n(r, "replied")?,
+                })
+            })
+            .collect()
+    }
+
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = to_ms(before);
         let mut total = 0;
