@@ -916,6 +916,9 @@ pub(crate) fn from_status(es: &EnhancedStatus) -> Option<Reason> {
         (7, 27) => Reason::NotAccept,
         (7, 28) => Reason::SpamDetected,
         (3, 0) => Reason::SystemError,
+        // "Other address status" (RFC 3463 section 3.2), permanent: the
+        // address was refused, as Sisimai reads it.
+        (1, 0) if es.class == 5 => Reason::UserUnknown,
         (7, 0) | (1, 0) | (4, 0) | (5, 0) | (0, _) => return None,
         (7, _) => Reason::SecurityError,
         _ => return None,
@@ -974,6 +977,7 @@ pub(crate) fn command(lower: &str) -> Option<Command> {
         ("our rcpt to", Command::Rcpt),
         ("does not like recipient", Command::Rcpt),
         ("rcpt to:<", Command::Rcpt),
+        ("smtp:rcpt", Command::Rcpt),
     ];
     TABLE
         .iter()
@@ -1007,6 +1011,16 @@ pub(crate) fn decide(
         .find(|(p, _)| lower.contains(p))
         .map(|(_, r)| *r)
         .or_else(|| from_text(&lower));
+    // 5.4.4 "unable to route" (RFC 3463 section 3.5) said permanently
+    // about a domain whose mail exchanger cannot be found: the domain
+    // accepts no mail (Sisimai's notaccept), not a passing network error.
+    if es
+        .as_ref()
+        .is_some_and(|e| e.class == 5 && e.subject == 4 && e.detail == 4)
+        && matches!(by_text, None | Some(Reason::NetworkError))
+    {
+        by_text = Some(Reason::NotAccept);
+    }
     // A temporary DNS failure is a network problem, not a missing domain.
     if by_text == Some(Reason::HostUnknown) && es.as_ref().is_some_and(|e| e.class == 4) {
         by_text = Some(Reason::NetworkError);
