@@ -526,3 +526,269 @@ async fn opener_lists_are_replaced_from_a_directory() {
     let (o, _, _) = f.open_as(60, &[("user-agent", "Mozilla/5.0")]).await;
     assert_eq!(o, "human", "the built-in list was replaced");
 }
+
+/// kill -9 while the pixel endpoint is under concurrent load: after a
+/// restart, every request that got its 200 has its `opened` event (each
+/// request carries a distinct user agent to find it by).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_answered_open() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+
+    let bin = || Command::new(env!("CARGO_BIN_EXE_mailtrail"));
+    let cwd = tempfile::tempdir().unwrap();
+    let mut add = bin()
+        .current_dir(cwd.path())
+        .args([
+            "user",
+            "add",
+            "admin@example.test",
+            "--admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let out = bin()
+        .current_dir(cwd.path())
+        .args(["token", "create", "--user", "admin@example.test"])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let spawn = || {
+        let mut child = bin()
+            .current_dir(cwd.path())
+            .arg("serve")
+            .env("MAILTRAIL_HTTP", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "server did not start: {line:?}"
+        );
+        (child, base)
+    };
+
+    let (mut server, base) = spawn();
+    let client = reqwest::Client::new();
+    let sent: Value = client
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({"from": "admin@example.test", "to": ["r@example.test"], "subject": "s", "text": "x"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = sent["id"].as_str().unwrap().to_owned();
+    let recipient = Uuid::parse_str(sent["recipients"][0]["id"].as_str().unwrap()).unwrap();
+    let keyring = Arc::new(server_keyring(&cwd.path().join("mailtrail-data")));
+
+    let answered: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for worker in 0..32 {
+        let (keyring, answered, base, client) = (
+            keyring.clone(),
+            answered.clone(),
+            base.clone(),
+            client.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for i in 0..100_000u32 {
+                let ua = format!("load-{worker}-{i}");
+                let token = sign(&keyring, recipient, Purpose::Open, 60, None);
+                let Ok(res) = client
+                    .get(format!("{base}/t/o/{token}"))
+                    .header("user-agent", &ua)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if res.status() != 200 {
+                    return;
+                }
+                match res.bytes().await {
+                    Ok(b) if b.len() == 43 => answered.lock().unwrap().push(ua),
+                    _ => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    Command::new("kill")
+        .args(["-KILL", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = server.wait();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        answered.len() > 100,
+        "too little load before the kill: {}",
+        answered.len()
+    );
+
+    let (mut server, base) = spawn();
+    let m: Value = client
+        .get(format!("{base}/api/v1/messages/{message}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored: std::collections::HashSet<&str> = m["recipients"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "opened")
+        .filter_map(|e| e["data"]["user_agent"].as_str())
+        .collect();
+    let lost: Vec<&String> = answered
+        .iter()
+        .filter(|ua| !stored.contains(ua.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered opens lost after kill -9, e.g. {:?}",
+        lost.len(),
+        answered.len(),
+        &lost[..lost.len().min(5)]
+    );
+    eprintln!(
+        "{} opens answered before kill -9, all stored",
+        answered.len()
+    );
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+}
+
+/// A sandbox copy opened in a real browser (Debian's Chromium driven by
+/// playwright-core, tests/browser/tracking.mjs): the pixel load is recorded
+/// as a person's open, and the tracked link lands on the original URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_copy_in_chromium_is_a_human_open_and_a_click() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let script = format!("{root}/tests/browser/tracking.mjs");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: install Debian's chromium package (scripts/test.sh does)"
+    );
+    assert!(
+        std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "node is missing: install Node.js (scripts/test.sh does)"
+    );
+    assert!(
+        std::path::Path::new(&format!(
+            "{root}/tests/browser/node_modules/playwright-core"
+        ))
+        .exists(),
+        "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does)"
+    );
+    let app = TestApp::spawn_with(Db::Sqlite, |_| {}).await;
+    // The original URL: a page of this server, so the landing is checkable
+    // without the network.
+    let original = app.url("/healthz?from=mail");
+    let html = format!(
+        "<html><body><p>Hello Bob,</p><p><a href=\"{original}\">Read the report</a></p></body></html>"
+    );
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": "ann@example.test", "to": ["bob@example.test"],
+                    "subject": "Report", "html": html, "text": "Hello Bob"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let message = body["id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let raw = loop {
+        let (code, copies) = app.get("/api/v1/sandbox/messages").await;
+        assert_eq!(code, 200, "{copies}");
+        if let Some(raw) = copies["data"]
+            .as_array()
+            .and_then(|c| c.first())
+            .and_then(|c| c["raw"].as_str())
+        {
+            break raw.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no sandbox copy: {copies}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("the sandbox copy parses");
+    let copy_html = parsed.body_html(0).expect("an HTML part").into_owned();
+    assert!(
+        copy_html.contains("/t/o/") && copy_html.contains("/t/c/"),
+        "the sandbox copy is not instrumented (pixel and tracked link expected): {copy_html}"
+    );
+    // A person reads the mail after it arrived, not within the machine
+    // window of its being built.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let file = app.dir.path().join("copy.html");
+    std::fs::write(&file, &copy_html).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(&file)
+            .arg(&original)
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the browser flow failed: {:?}",
+        out.status
+    );
+
+    let (_, m) = app.get(&format!("/api/v1/messages/{message}")).await;
+    let events = m["recipients"][0]["events"].as_array().unwrap();
+    let opened: Vec<&Value> = events.iter().filter(|e| e["kind"] == "opened").collect();
+    let clicked: Vec<&Value> = events.iter().filter(|e| e["kind"] == "clicked").collect();
+    assert_eq!(opened.len(), 1, "{events:#?}");
+    assert_eq!(opened[0]["opener"], "human", "{:#}", opened[0]);
+    assert_eq!(clicked.len(), 1, "{events:#?}");
+    assert_eq!(clicked[0]["opener"], "human", "{:#}", clicked[0]);
+    assert_eq!(
+        clicked[0]["data"]["url"],
+        app.url("/healthz?from=mail").as_str()
+    );
+    assert_eq!(m["recipients"][0]["opens"], 1, "{m:#}");
+    assert_eq!(m["recipients"][0]["clicks"], 1, "{m:#}");
+    app.stop().await;
+}

@@ -191,6 +191,10 @@ fn state_row(r: &SqliteRow) -> Result<(Uuid, RecipientState), StoreError> {
     Ok((r.try_get("id")?, state))
 }
 
+/// Rows per multi-row event INSERT (9 parameters each, far below SQLite's
+/// 32766-parameter limit).
+const EVENT_INSERT_CHUNK: usize = 200;
+
 /// Records `events` and folds them into their recipients' cached status,
 /// inside the caller's write transaction. An event id seen before is
 /// ignored, so a batch retried after an unclear commit counts nothing twice.
@@ -219,37 +223,62 @@ async fn apply_events(
             states.insert(id, state);
         }
     }
-    let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
+    // Events of known recipients, inserted with one multi-row statement per
+    // chunk (a statement per event made group commit CPU-bound); RETURNING
+    // says which ids were new, so a retried batch counts nothing twice.
+    let mut known: Vec<&NewEvent> = Vec::with_capacity(events.len());
     for ev in events {
-        let Some(state) = states.get_mut(&ev.recipient_id) else {
-            if skip_missing {
-                tracing::warn!(
-                    recipient.id = %ev.recipient_id,
-                    event.kind = %ev.kind,
-                    "event for an unknown recipient dropped"
-                );
-                continue;
-            }
+        if states.contains_key(&ev.recipient_id) {
+            known.push(ev);
+        } else if skip_missing {
+            tracing::warn!(
+                recipient.id = %ev.recipient_id,
+                event.kind = %ev.kind,
+                "event for an unknown recipient dropped"
+            );
+        } else {
             return Err(StoreError::NotFound("recipient"));
-        };
-        let reason = ev.reason.as_ref().map(common::to_json).transpose()?;
-        let inserted = sqlx::query(
-            "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(ev.id)
-        .bind(ev.recipient_id)
-        .bind(state.message_id)
-        .bind(state.org_id)
-        .bind(ev.kind.as_str())
-        .bind(to_ms(ev.at))
-        .bind(ev.opener.map(|o| o.to_string()))
-        .bind(reason)
-        .bind(common::to_json(&ev.data)?)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
+        }
+    }
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(known.len());
+    for chunk in known.chunks(EVENT_INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) ",
+        );
+        let mut rows = Vec::with_capacity(chunk.len());
+        for ev in chunk {
+            let state = &states[&ev.recipient_id];
+            let reason = ev.reason.as_ref().map(common::to_json).transpose()?;
+            rows.push((
+                *ev,
+                state.message_id,
+                state.org_id,
+                reason,
+                common::to_json(&ev.data)?,
+            ));
+        }
+        qb.push_values(rows, |mut b, (ev, message_id, org_id, reason, data)| {
+            b.push_bind(ev.id)
+                .push_bind(ev.recipient_id)
+                .push_bind(message_id)
+                .push_bind(org_id)
+                .push_bind(ev.kind.as_str())
+                .push_bind(to_ms(ev.at))
+                .push_bind(ev.opener.map(|o| o.to_string()))
+                .push_bind(reason)
+                .push_bind(data);
+        });
+        qb.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            inserted.insert(row.try_get::<Uuid, _>(0)?);
+        }
+    }
+    let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
+    for ev in known {
+        // `remove`: an id repeated inside the batch is applied once.
+        if inserted.remove(&ev.id)
+            && let Some(state) = states.get_mut(&ev.recipient_id)
+        {
             state.apply(ev);
             touched.insert(ev.recipient_id);
         }
