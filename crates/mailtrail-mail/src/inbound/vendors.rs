@@ -295,6 +295,9 @@ fn recipient_on_line(line: &str) -> Option<(String, String)> {
         "delivery to ",
         "deliver to ",
         "mail to ",
+        // Exim, for an address reached through an alias.
+        "(generated from ",
+        "undeliverable to ",
     ] {
         if let Some(i) = lower.find(key) {
             let after = &line[i + key.len()..];
