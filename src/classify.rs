@@ -116,7 +116,19 @@ fn one(input: &Input, format: Format) -> Line {
     let (path, e) = match input {
         Input::File(path) => match std::fs::read(path) {
             Ok(bytes) => {
-                let c = classify(&bytes);
+                // The classifier is built not to panic; should a dependency
+                // still do so on some input, that file gets an error line
+                // and the others are still classified.
+                let Ok(c) = std::panic::catch_unwind(|| classify(&bytes)) else {
+                    let e = "the classifier failed on this input".to_owned();
+                    return match format {
+                        Format::Json => error_line(path, &e),
+                        Format::Text => Line {
+                            text: format!("{}\terror\t{e}\n", path.display()),
+                            contains_error: true,
+                        },
+                    };
+                };
                 let text = match format {
                     Format::Json => json_line(path, &c),
                     Format::Text => text_line(path, &c),

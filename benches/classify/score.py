@@ -3,7 +3,7 @@
 shape) against the corpora's expected tables, the same way
 crates/mailtrail-mail/tests/corpus.rs does.
 
-usage: score.py CORPORA_DIR SISIMAI_JSONL [FLUFL_JSONL]
+usage: score.py CORPORA_DIR SISIMAI_JSONL [FLUFL_JSONL [NOT_JSONL]]
 Recipient n of a file is compared with row `index` n of expected.tsv.
 Statuses of the form x.0.9nn / 5.9.2nn are Sisimai's inventions: an expected
 one of those counts as "no status given" and matches an empty status.
@@ -64,3 +64,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 3:
         m, ok = score_flufl(corpora, load(sys.argv[3]))
         print(f"  flufl files: {m}  exact address sets {pct(ok, m)}")
+    if len(sys.argv) > 4:
+        nots = load(sys.argv[4])
+        bad = sum(1 for o in nots.values() if o.get("kind") in ("bounce", "delay"))
+        print(f"  not/ files: {len(nots)}  called bounces: {bad}")

@@ -29,7 +29,7 @@ for my $file (@files) {
     }
     print $json->encode({
         file => $file,
-        kind => (@recipients ? 'bounce' : 'other'),
+        kind => ((grep { $_->{reason} !~ /^(?:delivered|feedback|vacation)$/ } @recipients) ? 'bounce' : 'other'),
         recipients => \@recipients,
         feedback_type => $feedback,
     }), "\n";
