@@ -339,6 +339,17 @@ async fn sign_in_sessions_csrf_and_isolation() {
     assert!(stats.contains("<svg class=\"chart\""), "{stats}");
     assert!(stats.contains("Opened by a machine"));
 
+    // Settings offers the "this is my device" link of the tracking
+    // endpoints; opening it sets the signed mailtrail_self cookie.
+    let (status, settings) = page(&app, &c, &cookie, "/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    let at = settings.find("/t/self/").expect("self-device link");
+    let start = settings[..at].rfind('"').expect("href start") + 1;
+    let end = at + settings[at..].find('"').expect("href end");
+    let res = c.get(&settings[start..end]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(set_cookie(&res, "mailtrail_self").is_some());
+
     // The sandbox lists the captured copies.
     let (status, sandbox) = page(&app, &c, &cookie, "/sandbox").await;
     assert_eq!(status, StatusCode::OK);

@@ -957,6 +957,7 @@ struct SettingsPage {
     saved: bool,
     new_key: Option<(String, String)>,
     revoked: Option<bool>,
+    self_link: Option<String>,
 }
 
 async fn settings_page(
@@ -971,8 +972,17 @@ async fn settings_page(
         .organisation(s.user.org_id)
         .await?
         .ok_or(DashError::NotFound)?;
+    // The tracking endpoints' "this is my device" link (GET /t/self/...):
+    // opening it sets the signed `mailtrail_self` cookie that marks this
+    // browser's opens and clicks as the sender's own.
+    let self_link = state
+        .keyring
+        .sign(s.user.org_id, mailtrail_domain::Purpose::SelfDevice, &[])
+        .ok()
+        .map(|t| format!("{}/t/self/{t}", state.settings.public_url));
     let page = SettingsPage {
         chrome: s.into(),
+        self_link,
         org_name: org.name,
         read_receipt: org.read_receipt_default,
         track_opens: org.track_opens_default,

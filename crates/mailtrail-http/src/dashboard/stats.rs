@@ -67,13 +67,16 @@ fn row(day: String, s: DayStats) -> DayRow {
     }
 }
 
+/// One series of the chart: its name, colour and value of a day.
+type Series = (&'static str, &'static str, fn(&DayStats) -> u64);
+
 /// A bar chart of delivered, opened by a person, clicked and failed per
 /// day, as an SVG string. Only numbers and fixed words go into it.
 pub(crate) fn chart(days: &[DayStats]) -> String {
     const W: f64 = 720.0;
     const H: f64 = 220.0;
     const PAD: f64 = 30.0;
-    let series: [(&str, &str, fn(&DayStats) -> u64); 4] = [
+    let series: [Series; 4] = [
         ("delivered", "#1a7f37", |d| d.delivered),
         ("opened by a person", "#8250df", |d| d.opened),
         ("clicked", "#0a58ca", |d| d.clicked),
@@ -95,7 +98,7 @@ pub(crate) fn chart(days: &[DayStats]) -> String {
     );
     let n = days.len().max(1) as f64;
     let slot = (W - PAD) / n;
-    let bar = (slot / 5.0).max(1.0);
+    let bar = (slot / 5.0).clamp(1.0, 24.0);
     for (i, d) in days.iter().enumerate() {
         for (j, (_, color, f)) in series.iter().enumerate() {
             let h = f(d) as f64 / max * (H - 20.0);
@@ -119,6 +122,22 @@ pub(crate) fn chart(days: &[DayStats]) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// `days` days from `first`, with the days that had no events as zeros,
+/// so that the chart's time axis is even.
+pub(crate) fn every_day(list: &[DayStats], first: i64, days: i64) -> Vec<DayStats> {
+    (first..first + days)
+        .map(|day| {
+            list.iter()
+                .find(|d| d.day == day)
+                .copied()
+                .unwrap_or(DayStats {
+                    day,
+                    ..DayStats::default()
+                })
+        })
+        .collect()
 }
 
 /// `GET /stats?days=30`.
@@ -155,7 +174,11 @@ pub(crate) async fn stats(
         chrome: (&s).into(),
         days,
         periods: PERIODS.iter().map(|p| (*p, *p == days)).collect(),
-        chart: chart(&list),
+        chart: chart(&every_day(
+            &list,
+            since.unix_timestamp().div_euclid(86_400),
+            days,
+        )),
         rows: list.iter().map(|d| row(day_name(d.day), *d)).collect(),
         total: row("All days".to_owned(), total),
     };
@@ -190,5 +213,9 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 12);
         assert!(svg.contains("opened by a person"));
         assert!(chart(&[]).contains("</svg>"));
+        let filled = every_day(&[d], 0, 3);
+        assert_eq!(filled.iter().map(|d| d.day).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(filled[1].delivered, 10);
+        assert_eq!(filled[0].delivered, 0);
     }
 }
