@@ -159,6 +159,17 @@ struct ServeArgs {
     /// Inbound SMTP connections served at once [default: 100].
     #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_CONNECTIONS")]
     smtp_in_max_connections: Option<usize>,
+    /// A mailbox the IMAP poller reads (repeatable; space-separated in the environment): imap[s]://user:password@host[:port]/FOLDER.
+    #[arg(
+        long = "imap-mailbox",
+        env = "MAILTRAIL_IMAP_MAILBOXES",
+        value_delimiter = ' ',
+        hide_env_values = true
+    )]
+    imap_mailboxes: Option<Vec<String>>,
+    /// Seconds between checks of a mailbox without IDLE [default: 60].
+    #[arg(long, env = "MAILTRAIL_IMAP_POLL_SECS")]
+    imap_poll_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,7 +336,8 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         event_queue,
         event_batch_wait_ms,
         inbound_domains,
-        smtp_in_max_connections
+        smtp_in_max_connections,
+        imap_poll_secs
     );
     set_opt!(
         smtp_in,
@@ -339,6 +351,9 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         dkim_selector,
         dkim_key
     );
+    if let Some(m) = a.imap_mailboxes {
+        s.imap_mailboxes = m.into_iter().map(Secret::new).collect();
+    }
     if let Some(t) = a.token_secret {
         s.token_secret = Some(Secret::new(t));
     }

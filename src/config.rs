@@ -121,6 +121,12 @@ pub struct Settings {
     pub smtp_in_key: Option<PathBuf>,
     /// Inbound SMTP connections served at once.
     pub smtp_in_max_connections: usize,
+    /// Connected mailboxes read by the IMAP poller, as URLs
+    /// `imap[s]://user:password@host[:port]/FOLDER` (`?xoauth2` for a token);
+    /// they hold secrets, so they never print.
+    pub imap_mailboxes: Vec<Secret>,
+    /// Seconds between checks of a mailbox whose server has no IDLE.
+    pub imap_poll_secs: u64,
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
     /// The sender's own networks (CIDRs): opens from them are `self`.
@@ -169,6 +175,8 @@ impl Default for Settings {
             smtp_in_cert: None,
             smtp_in_key: None,
             smtp_in_max_connections: 100,
+            imap_mailboxes: Vec::new(),
+            imap_poll_secs: 60,
             trusted_proxies: Vec::new(),
             self_networks: Vec::new(),
             truncate_ip: false,
@@ -232,6 +240,11 @@ impl Settings {
             bail!(
                 "smtp_in: set --inbound-domains or --bounce-domain, the domains it accepts mail for"
             );
+        }
+        for m in &self.imap_mailboxes {
+            // The error names what is wrong, never the URL (it has the password).
+            mailtrail_imap::MailboxConfig::parse(m.expose())
+                .map_err(|e| anyhow::anyhow!("imap_mailboxes: {e}"))?;
         }
         if self.smtp_in_cert.is_some() != self.smtp_in_key.is_some() {
             bail!("smtp_in: --smtp-in-cert and --smtp-in-key must be given together");

@@ -29,7 +29,9 @@ use async_trait::async_trait;
 use mailtrail_domain::{EmailAddress, EventKind, Keyring, Purpose, RecipientKind};
 use mailtrail_mail::inbound::{Action, Classification, Kind, RecipientReport, classify};
 use mailtrail_smtp::inbound::{Envelope, MessageSink, SinkError};
-use mailtrail_store::inbound::{InboundMessage, InboundSource, NewInbound, RecipientRef};
+use mailtrail_store::inbound::{
+    InboundMessage, InboundSource, MailboxCursor, NewInbound, RecipientRef,
+};
 use mailtrail_store::{NewEvent, StatusReason, Store};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -73,6 +75,63 @@ impl MessageSink for StoreSink {
             .await
             .map_err(|e| SinkError(e.to_string()))?;
         tracing::info!(inbound.id = %id, peer = %envelope.peer, "smtp-in: message stored");
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// Keeps what the IMAP poller reads, with the mailbox position, in one
+/// transaction, then wakes the processor.
+pub struct ImapSink {
+    store: Arc<dyn Store>,
+    wake: Arc<Notify>,
+}
+
+impl ImapSink {
+    /// A sink writing to `store` and waking `wake`.
+    pub fn new(store: Arc<dyn Store>, wake: Arc<Notify>) -> Self {
+        Self { store, wake }
+    }
+}
+
+#[async_trait]
+impl mailtrail_imap::Sink for ImapSink {
+    async fn cursor(&self, key: &str) -> Result<Option<(u32, u32)>, String> {
+        let c = self
+            .store
+            .mailbox_cursor(key)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(c.map(|c| (c.uid_validity, c.last_uid)))
+    }
+
+    async fn store(
+        &self,
+        key: &str,
+        uid_validity: u32,
+        uid: u32,
+        raw: Vec<u8>,
+    ) -> Result<(), String> {
+        let id = Uuid::now_v7();
+        self.store
+            .insert_inbound(&NewInbound {
+                id,
+                source: InboundSource::Imap,
+                mail_from: None,
+                rcpt_to: Vec::new(),
+                mailbox: Some((
+                    key.to_owned(),
+                    MailboxCursor {
+                        uid_validity,
+                        last_uid: uid,
+                    },
+                )),
+                raw,
+                received_at: OffsetDateTime::now_utc(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(inbound.id = %id, mailbox = %key, imap.uid = uid, "imap: message stored");
         self.wake.notify_one();
         Ok(())
     }

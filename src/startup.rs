@@ -288,6 +288,7 @@ struct Inbound {
     listener: Option<mailtrail_smtp::inbound::Listener>,
     addr: Option<SocketAddr>,
     processor: crate::inbound::Processor,
+    pollers: Vec<mailtrail_imap::Poller>,
 }
 
 impl Inbound {
@@ -298,11 +299,21 @@ impl Inbound {
     ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
         let processor = crate::inbound::Processor::new(store.clone(), keyring, wake.clone());
+        let imap_sink = Arc::new(crate::inbound::ImapSink::new(store.clone(), wake.clone()));
+        let mut pollers = Vec::new();
+        for m in &settings.imap_mailboxes {
+            let config = mailtrail_imap::MailboxConfig::parse(m.expose())
+                .map_err(|e| anyhow::anyhow!("imap_mailboxes: {e}"))?;
+            let mut poller = mailtrail_imap::Poller::new(config, imap_sink.clone());
+            poller.poll_interval = Duration::from_secs(settings.imap_poll_secs.max(1));
+            pollers.push(poller);
+        }
         let Some(bind) = settings.smtp_in else {
             return Ok(Self {
                 listener: None,
                 addr: None,
                 processor,
+                pollers,
             });
         };
         let hostname = settings
@@ -331,6 +342,7 @@ impl Inbound {
             listener: Some(listener),
             addr: Some(addr),
             processor,
+            pollers,
         })
     }
 
@@ -347,6 +359,11 @@ impl Inbound {
             tracing::info!(smtp_in.addr = ?self.addr, "inbound SMTP listening");
             tokio::spawn(l.run(stop.clone()))
         });
+        for poller in self.pollers {
+            // Pollers hold no work of their own (what they read is stored
+            // before their position moves), so they are simply stopped.
+            tokio::spawn(poller.run(stop.clone()));
+        }
         let processor = tokio::spawn(self.processor.run(stop.clone()));
         (listener, processor)
     }

@@ -137,3 +137,95 @@ async fn postfix_bounce_and_success_dsn_sqlite() {
 async fn postfix_bounce_and_success_dsn_postgres() {
     bounce_and_success_dsn(Db::Postgres).await;
 }
+
+/// A reply from a colleague and an out-of-office notice wait in the
+/// sender's own mailbox on a private Dovecot; the IMAP poller reads them
+/// (read-only) and the recipients get `replied` and `auto_replied`.
+#[tokio::test]
+async fn imap_poller_reads_replies_from_dovecot_without_changing_flags() {
+    const USER: &str = "sender@example.test";
+    const PASSWORD: &str = "secret-pass";
+    let dovecot = crate::support::dovecot::Dovecot::start(&[(USER, PASSWORD)])
+        .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+    let url = dovecot.url(USER, PASSWORD);
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
+        s.imap_poll_secs = 1;
+    })
+    .await;
+
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": USER, "to": ["bob@example.test", "dave@example.test"], "subject": "Proposal", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mid = body["message_id"].as_str().unwrap().to_owned();
+
+    // A colleague of bob's answers (not a recipient), then dave's
+    // out-of-office notice (RFC 3834).
+    let reply = format!(
+        "From: Carol <carol@example.test>\r\nTo: {USER}\r\nSubject: Re: Proposal\r\n\
+         Message-ID: <reply-1@example.test>\r\nIn-Reply-To: <{mid}>\r\nReferences: <{mid}>\r\n\
+         Date: Sun, 22 Nov 2026 07:00:00 +0000\r\n\r\nSounds good, Bob asked me to answer.\r\n"
+    );
+    dovecot
+        .deliver(USER, "1.reply", reply.as_bytes())
+        .expect("deliver the reply");
+    let ooo = format!(
+        "From: Dave <dave@example.test>\r\nTo: {USER}\r\nSubject: Out of office: Proposal\r\n\
+         Message-ID: <ooo-1@example.test>\r\nIn-Reply-To: <{mid}>\r\nAuto-Submitted: auto-replied\r\n\
+         Date: Sun, 22 Nov 2026 07:00:01 +0000\r\n\r\nI am away until Monday.\r\n"
+    );
+    dovecot
+        .deliver(USER, "2.ooo", ooo.as_bytes())
+        .expect("deliver the out-of-office");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let msg = loop {
+        let (code, msg) = app.get(&format!("/api/v1/messages/{id}")).await;
+        assert_eq!(code, 200, "{msg}");
+        let bob = events(&msg["recipients"][0]);
+        let dave = events(&msg["recipients"][1]);
+        if bob.contains(&"replied".to_owned()) && dave.contains(&"auto_replied".to_owned()) {
+            break msg;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "bob should be replied and dave auto_replied: {msg:#}\nDovecot log:\n{}",
+                dovecot.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let bob = &msg["recipients"][0];
+    assert_eq!(bob["status"], "replied", "{bob:#}");
+    let replied = bob["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "replied")
+        .unwrap();
+    assert_eq!(
+        replied["data"]["replier"], "carol@example.test",
+        "{replied:#}"
+    );
+    assert_eq!(replied["data"]["source"], "imap", "{replied:#}");
+    let dave = &msg["recipients"][1];
+    assert!(
+        !events(dave).contains(&"replied".to_owned()),
+        "an out-of-office is never a reply: {dave:#}"
+    );
+    assert_ne!(dave["status"], "replied", "{dave:#}");
+
+    // The poller changed nothing: no message got \Seen (Maildir flag S).
+    let flags = dovecot.flags(USER).expect("read the Maildir");
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert!(
+        flags.iter().all(|(_, f)| !f.contains('S')),
+        "the poller must read with BODY.PEEK and EXAMINE: {flags:?}"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,372 @@
+//! A minimal IMAP4rev1 client (RFC 3501): greeting, CAPABILITY, STARTTLS,
+//! LOGIN / AUTHENTICATE XOAUTH2, EXAMINE, UID FETCH with BODY.PEEK[], IDLE
+//! (RFC 2177), NOOP, LOGOUT. Responses are read whole, literals included
+//! (section 4.3: `{N}` then exactly N octets).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::Error;
+use crate::mailbox::{Auth, MailboxConfig, TlsMode};
+
+/// Longest response line segment (between literals) accepted.
+const MAX_LINE: usize = 256 * 1024;
+
+/// Largest literal (message) accepted.
+const MAX_LITERAL: usize = 64 * 1024 * 1024;
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// One server response line with its literals: the text has each literal
+/// replaced by its `{N}` marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The text, without the final CRLF.
+    pub text: String,
+    /// The literals, in order.
+    pub literals: Vec<Vec<u8>>,
+}
+
+/// A tagged command's result with the untagged responses before it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Untagged (`* ...`) responses.
+    pub untagged: Vec<Line>,
+    /// The tagged completion text after `OK`.
+    pub text: String,
+}
+
+/// A connected, signed-in client.
+pub struct Client {
+    conn: BufReader<Box<dyn Io>>,
+    tag: u32,
+    capabilities: Vec<String>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// Connects, upgrades to TLS as configured, and signs in.
+    pub async fn connect(config: &MailboxConfig, wait: Duration) -> Result<Self, Error> {
+        let tcp = timeout(
+            wait,
+            TcpStream::connect((config.host.as_str(), config.port)),
+        )
+        .await
+        .map_err(|_| Error::Timeout(wait))??;
+        let stream: Box<dyn Io> = match config.tls {
+            TlsMode::Implicit => Box::new(tls(tcp, &config.host).await?),
+            _ => Box::new(tcp),
+        };
+        let mut client = Self {
+            conn: BufReader::new(stream),
+            tag: 0,
+            capabilities: Vec::new(),
+            timeout: wait,
+        };
+        let greeting = client.read_line().await?;
+        if !greeting.text.starts_with("* OK") && !greeting.text.starts_with("* PREAUTH") {
+            return Err(Error::Protocol(format!("greeting {:?}", greeting.text)));
+        }
+        client.capability().await?;
+        if config.tls == TlsMode::StartTls {
+            if !client.has("STARTTLS") {
+                return Err(Error::Tls("the server does not offer STARTTLS".into()));
+            }
+            client.command("STARTTLS", "STARTTLS").await?;
+            // RFC 3501 section 6.2.1: nothing read before the handshake is
+            // trusted, so the buffer goes with the plain stream.
+            let plain = std::mem::replace(
+                &mut client.conn,
+                BufReader::new(Box::new(tokio::io::duplex(1).0)),
+            );
+            let inner = plain.into_inner();
+            client.conn = BufReader::new(Box::new(tls(inner, &config.host).await?));
+            client.capability().await?;
+        }
+        match &config.auth {
+            Auth::Password(pw) => {
+                let args = format!("LOGIN {} {}", quoted(&config.user)?, quoted(pw)?);
+                client.command("LOGIN", &args).await?;
+            }
+            Auth::XOAuth2(token) => {
+                let ir = STANDARD.encode(format!(
+                    "user={}\x01auth=Bearer {}\x01\x01",
+                    config.user, token
+                ));
+                client
+                    .command("AUTHENTICATE", &format!("AUTHENTICATE XOAUTH2 {ir}"))
+                    .await?;
+            }
+        }
+        // Capabilities may change after sign-in (RFC 3501 section 6.2.3).
+        client.capability().await?;
+        Ok(client)
+    }
+
+    /// Whether the server announced `capability`.
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(capability))
+    }
+
+    async fn capability(&mut self) -> Result<(), Error> {
+        let r = self.command("CAPABILITY", "CAPABILITY").await?;
+        self.capabilities = r
+            .untagged
+            .iter()
+            .filter_map(|l| l.text.strip_prefix("* CAPABILITY "))
+            .flat_map(|t| t.split_whitespace().map(str::to_owned))
+            .collect();
+        Ok(())
+    }
+
+    /// Opens `folder` read-only (EXAMINE, RFC 3501 section 6.3.2) and
+    /// returns its UIDVALIDITY.
+    pub async fn examine(&mut self, folder: &str) -> Result<u32, Error> {
+        let r = self
+            .command("EXAMINE", &format!("EXAMINE {}", quoted(folder)?))
+            .await?;
+        r.untagged
+            .iter()
+            .find_map(|l| {
+                let i = l.text.find("[UIDVALIDITY ")?;
+                let rest = &l.text[i + "[UIDVALIDITY ".len()..];
+                rest.split(']').next()?.trim().parse().ok()
+            })
+            .ok_or_else(|| Error::Protocol("EXAMINE gave no UIDVALIDITY".into()))
+    }
+
+    /// The messages with a UID above `after`, oldest first, read with
+    /// `BODY.PEEK[]` so that `\Seen` is not set (RFC 3501 section 6.4.5).
+    pub async fn fetch_after(&mut self, after: u32) -> Result<Vec<(u32, Vec<u8>)>, Error> {
+        let from = after.saturating_add(1);
+        let r = self
+            .command(
+                "UID FETCH",
+                &format!("UID FETCH {from}:* (UID BODY.PEEK[])"),
+            )
+            .await?;
+        let mut out: Vec<(u32, Vec<u8>)> = r
+            .untagged
+            .into_iter()
+            .filter(|l| l.text.contains(" FETCH ("))
+            .filter_map(|mut l| {
+                let uid = l
+                    .text
+                    .split_once("UID ")?
+                    .1
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()?;
+                let body = if l.literals.is_empty() {
+                    return None;
+                } else {
+                    l.literals.swap_remove(0)
+                };
+                Some((uid, body))
+            })
+            // `N:*` includes the highest UID even when it is below N
+            // (RFC 3501 section 6.4.8).
+            .filter(|(uid, _)| *uid > after)
+            .collect();
+        out.sort_by_key(|(uid, _)| *uid);
+        Ok(out)
+    }
+
+    /// Waits in IDLE (RFC 2177) until the server reports a change or `wait`
+    /// passes; whether something changed.
+    pub async fn idle(&mut self, wait: Duration) -> Result<bool, Error> {
+        self.tag += 1;
+        let tag = format!("m{}", self.tag);
+        self.write(&format!("{tag} IDLE\r\n")).await?;
+        let first = self.read_line().await?;
+        if !first.text.starts_with('+') {
+            return Err(Error::Refused {
+                command: "IDLE",
+                text: first.text,
+            });
+        }
+        let changed = match timeout(wait, self.read_line_untimed()).await {
+            Ok(line) => {
+                let line = line?;
+                line.text.contains("EXISTS") || line.text.contains("RECENT")
+            }
+            Err(_) => false,
+        };
+        self.write("DONE\r\n").await?;
+        self.finish(&tag, "IDLE").await?;
+        Ok(changed)
+    }
+
+    /// NOOP: lets the server report new messages (RFC 3501 section 6.1.2).
+    pub async fn noop(&mut self) -> Result<(), Error> {
+        self.command("NOOP", "NOOP").await.map(|_| ())
+    }
+
+    /// Signs out politely.
+    pub async fn logout(mut self) -> Result<(), Error> {
+        self.command("LOGOUT", "LOGOUT").await.map(|_| ())
+    }
+
+    async fn command(&mut self, name: &'static str, line: &str) -> Result<Response, Error> {
+        self.tag += 1;
+        let tag = format!("m{}", self.tag);
+        self.write(&format!("{tag} {line}\r\n")).await?;
+        self.finish(&tag, name).await
+    }
+
+    async fn finish(&mut self, tag: &str, name: &'static str) -> Result<Response, Error> {
+        let mut untagged = Vec::new();
+        loop {
+            let line = self.read_line().await?;
+            if let Some(rest) = line
+                .text
+                .strip_prefix(tag)
+                .and_then(|r| r.strip_prefix(' '))
+            {
+                let (status, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                return if status.eq_ignore_ascii_case("OK") {
+                    Ok(Response {
+                        untagged,
+                        text: text.to_owned(),
+                    })
+                } else {
+                    Err(Error::Refused {
+                        command: name,
+                        text: text.to_owned(),
+                    })
+                };
+            }
+            if line.text.starts_with("* BYE") && name != "LOGOUT" {
+                return Err(Error::Closed);
+            }
+            untagged.push(line);
+        }
+    }
+
+    async fn write(&mut self, s: &str) -> Result<(), Error> {
+        let w = self.conn.get_mut();
+        timeout(self.timeout, async {
+            w.write_all(s.as_bytes()).await?;
+            w.flush().await
+        })
+        .await
+        .map_err(|_| Error::Timeout(self.timeout))??;
+        Ok(())
+    }
+
+    async fn read_line(&mut self) -> Result<Line, Error> {
+        let wait = self.timeout;
+        timeout(wait, self.read_line_untimed())
+            .await
+            .map_err(|_| Error::Timeout(wait))?
+    }
+
+    /// Reads one response line, with its literals.
+    async fn read_line_untimed(&mut self) -> Result<Line, Error> {
+        let mut text = Vec::new();
+        let mut literals = Vec::new();
+        loop {
+            let mut seg = Vec::new();
+            let n = (&mut self.conn)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut seg)
+                .await?;
+            if n == 0 {
+                return Err(Error::Closed);
+            }
+            if !seg.ends_with(b"\n") {
+                return Err(Error::Protocol("response line too long".into()));
+            }
+            let seg = seg.strip_suffix(b"\n").unwrap_or(&seg);
+            let seg = seg.strip_suffix(b"\r").unwrap_or(seg);
+            text.extend_from_slice(seg);
+            match literal_size(seg) {
+                Some(size) if size <= MAX_LITERAL => {
+                    let mut lit = vec![0; size];
+                    self.conn.read_exact(&mut lit).await?;
+                    literals.push(lit);
+                }
+                Some(size) => {
+                    return Err(Error::Protocol(format!("literal of {size} octets")));
+                }
+                None => {
+                    return Ok(Line {
+                        text: String::from_utf8_lossy(&text).into_owned(),
+                        literals,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The size of the literal announced at the end of a line segment,
+/// `{N}` (RFC 3501 section 4.3) or `{N+}` (RFC 7888).
+fn literal_size(seg: &[u8]) -> Option<usize> {
+    let inner = seg.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|b| *b == b'{')?;
+    let digits = &inner[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// An IMAP quoted string (RFC 3501 section 4.3); CR and LF cannot be quoted.
+fn quoted(s: &str) -> Result<String, Error> {
+    if s.contains(['\r', '\n', '\0']) {
+        return Err(Error::Config(
+            "line breaks in a user name, password or folder".into(),
+        ));
+    }
+    Ok(format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
+async fn tls<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    stream: S,
+    host: &str,
+) -> Result<tokio_rustls::client::TlsStream<S>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| Error::Tls(format!("bad server name {host:?}")))?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, stream)
+        .await
+        .map_err(|e| Error::Tls(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_quoting() {
+        assert_eq!(literal_size(b"* 1 FETCH (UID 4 BODY[] {120}"), Some(120));
+        assert_eq!(literal_size(b"a {5+}"), Some(5));
+        assert_eq!(literal_size(b"* OK {x}"), None);
+        assert_eq!(literal_size(b"* OK done"), None);
+        assert_eq!(quoted("a\"b\\c").unwrap(), "\"a\\\"b\\\\c\"");
+        assert!(quoted("a\r\nb").is_err());
+    }
+}
