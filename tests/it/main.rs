@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod classify;
 mod cli;
 mod dashboard;
 mod delivery;
