@@ -136,7 +136,9 @@ impl Application {
             },
         );
         let opener_data = match &settings.opener_data {
-            Some(dir) => OpenerData::load_dir(dir).map_err(|e| anyhow::anyhow!("opener_data: {e}"))?,
+            Some(dir) => {
+                OpenerData::load_dir(dir).map_err(|e| anyhow::anyhow!("opener_data: {e}"))?
+            }
             None => OpenerData::builtin(),
         };
         let (sink, sink_task) = EventSink::spawn(
