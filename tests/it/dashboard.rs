@@ -416,3 +416,30 @@ async fn browser_flow() {
     );
     app.stop().await;
 }
+
+/// A live feed never ends by itself: shutdown must not wait for it forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_hang_on_an_open_live_feed() {
+    let app = TestApp::spawn().await;
+    let c = client();
+    let cookie = session(&app, &c).await;
+    let feed = c
+        .get(app.url("/live/events"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert!(
+        feed.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(30), app.stop())
+        .await
+        .expect("the server stopped although a live feed was open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    drop(feed);
+}

@@ -142,10 +142,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    // Graceful shutdown waits for every connection to finish, and a live
+    // feed (Server-Sent Events) never finishes by itself: after the drain
+    // period, whatever is still open is dropped so that the process can
+    // exit. Ordinary requests finish well within it.
+    let drain_deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(DRAIN_PERIOD).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server.into_future() => result,
+        () = drain_deadline => {
+            tracing::warn!(drain.secs = DRAIN_PERIOD.as_secs(), "connections still open after the drain period (live feeds); closing them");
+            Ok(())
+        }
+    }
 }
+
+/// How long shutdown waits for open connections before dropping them.
+const DRAIN_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.
 async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
