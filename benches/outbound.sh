@@ -20,7 +20,8 @@
 # Environment: COUNT (default 10000, a multiple of 100), SESSIONS (default 8,
 # mailtrail's default relay pool), BENCH_TIMEOUT seconds per half (default
 # 900), MAILTRAIL_BIN (default: target/release/mailtrail, built by cargo),
-# REFERENCE_ONLY=1 (run only the Postfix half).
+# REFERENCE_ONLY=1 (run only the Postfix half), DKIM_ALGORITHM=ed25519 (sign
+# with an Ed25519 key instead of RSA-2048).
 set -euo pipefail
 
 COUNT="${COUNT:-10000}"
@@ -147,7 +148,11 @@ mailtrail() {
     fi
     [[ -x $bin ]] || die "$bin is not an executable"
 
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/dkim.pem" 2>/dev/null
+    if [[ ${DKIM_ALGORITHM:-rsa} == ed25519 ]]; then
+        openssl genpkey -algorithm ED25519 -out "$WORK/dkim.pem" 2>/dev/null
+    else
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/dkim.pem" 2>/dev/null
+    fi
     local db="sqlite://$WORK/db.sqlite" email=bench@example.test
     printf 'bench-password-123\n' | "$bin" --data-dir "$WORK/data" --db "$db" user add "$email" --admin --password-stdin >/dev/null
     local key
@@ -200,7 +205,7 @@ EOF
     wait_for_sink "$WORK/sink-mailtrail.log"
     end="$(now)"
     MAILTRAIL_RATE="$(rate "$COUNT" "$start" "$end")"
-    echo "mailtrail: $MAILTRAIL_RATE msgs/s ($COUNT copies, $((COUNT / RCPTS_PER_MESSAGE)) API messages x $RCPTS_PER_MESSAGE recipients, DKIM RSA-2048)"
+    echo "mailtrail: $MAILTRAIL_RATE msgs/s ($COUNT copies, $((COUNT / RCPTS_PER_MESSAGE)) API messages x $RCPTS_PER_MESSAGE recipients, DKIM ${DKIM_ALGORITHM:-rsa})"
     echo "idle RSS: $((IDLE_RSS_KB / 1024)) MB (${IDLE_RSS_KB} kB after start, before any mail)"
     kill "$server" 2>/dev/null || true
 }
