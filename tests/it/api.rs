@@ -38,7 +38,13 @@ async fn send_and_deliver_in_sandbox(db: Db) {
     assert_eq!(rs[0]["kind"], "to");
     assert_eq!(rs[1]["kind"], "cc");
     assert_eq!(rs[2]["kind"], "bcc");
-    assert!(rs.iter().all(|r| r["status"] == "queued"));
+    // The answer carries each recipient's status as stored when it was
+    // read back; a fast worker may already have delivered the copy.
+    assert!(
+        rs.iter()
+            .all(|r| r["status"] == "queued" || r["status"] == "delivered"),
+        "{body}"
+    );
 
     let msg = app
         .wait_for(&id, Duration::from_secs(20), |s| s == "delivered")
