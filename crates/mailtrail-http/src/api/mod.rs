@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mailtrail_domain::{EmailAddress, MessageId, Status};
-use mailtrail_store::{Inserted, MessageFilter, NewMessage, NewRecipient};
+use mailtrail_domain::{EmailAddress, Status};
+use mailtrail_store::{Inserted, MessageFilter};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -45,40 +45,8 @@ pub(crate) async fn send_message(
         .organisation(caller.org_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let defaults = Defaults {
-        read_receipt: org.read_receipt_default,
-        track_opens: org.track_opens_default,
-        track_clicks: org.track_clicks_default,
-        from_domain: state.settings.default_from_domain.clone(),
-    };
-    let v = validate(req, &defaults)?;
-    let message_id = MessageId::generate(v.from.domain());
-    let new = NewMessage {
-        id: Uuid::now_v7(),
-        org_id: caller.org_id,
-        user_id: caller.user_id,
-        message_id,
-        from_address: v.from,
-        from_name: v.from_name,
-        reply_to: v.reply_to,
-        subject: v.subject,
-        content: v.content,
-        read_receipt: v.read_receipt,
-        track_opens: v.track_opens,
-        track_clicks: v.track_clicks,
-        metadata: v.metadata,
-        idempotency_key: v.idempotency_key,
-        created_at: OffsetDateTime::now_utc(),
-        recipients: v
-            .recipients
-            .into_iter()
-            .map(|(address, kind)| NewRecipient {
-                id: Uuid::now_v7(),
-                address,
-                kind,
-            })
-            .collect(),
-    };
+    let defaults = Defaults::of(&org, state.settings.default_from_domain.clone());
+    let new = validate(req, &defaults)?.into_new_message(caller.org_id, caller.user_id);
     let (id, status) = match state.store.insert_message(&new).await? {
         Inserted::Created(id) => {
             // Stored: a sleeping worker may pick it up now rather than at

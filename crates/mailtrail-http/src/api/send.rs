@@ -211,6 +211,18 @@ pub(crate) struct Defaults {
     pub from_domain: Option<String>,
 }
 
+impl Defaults {
+    /// The organisation's defaults, plus the server's `from` domain.
+    pub fn of(org: &mailtrail_store::Organisation, from_domain: Option<String>) -> Self {
+        Self {
+            read_receipt: org.read_receipt_default,
+            track_opens: org.track_opens_default,
+            track_clicks: org.track_clicks_default,
+            from_domain,
+        }
+    }
+}
+
 /// A request that passed every check, ready to be stored.
 #[derive(Debug, Clone)]
 pub(crate) struct ValidSend {
@@ -226,6 +238,45 @@ pub(crate) struct ValidSend {
     pub idempotency_key: Option<String>,
     /// Distinct recipients, in the order to, cc, bcc.
     pub recipients: Vec<(EmailAddress, RecipientKind)>,
+}
+
+impl ValidSend {
+    /// The message to store for `user_id` of `org_id`, accepted now, with a
+    /// fresh Message-ID at the sender's domain and fresh (time-ordered) ids.
+    /// The API and the dashboard's Compose both go through here.
+    pub fn into_new_message(
+        self,
+        org_id: uuid::Uuid,
+        user_id: uuid::Uuid,
+    ) -> mailtrail_store::NewMessage {
+        use uuid::Uuid;
+        mailtrail_store::NewMessage {
+            id: Uuid::now_v7(),
+            org_id,
+            user_id,
+            message_id: mailtrail_domain::MessageId::generate(self.from.domain()),
+            from_address: self.from,
+            from_name: self.from_name,
+            reply_to: self.reply_to,
+            subject: self.subject,
+            content: self.content,
+            read_receipt: self.read_receipt,
+            track_opens: self.track_opens,
+            track_clicks: self.track_clicks,
+            metadata: self.metadata,
+            idempotency_key: self.idempotency_key,
+            created_at: time::OffsetDateTime::now_utc(),
+            recipients: self
+                .recipients
+                .into_iter()
+                .map(|(address, kind)| mailtrail_store::NewRecipient {
+                    id: Uuid::now_v7(),
+                    address,
+                    kind,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The longest display name accepted: more is never a real name, and it must

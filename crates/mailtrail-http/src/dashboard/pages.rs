@@ -899,12 +899,7 @@ pub(crate) async fn compose(
         .organisation(s.user.org_id)
         .await?
         .ok_or(DashError::NotFound)?;
-    let defaults = Defaults {
-        read_receipt: org.read_receipt_default,
-        track_opens: org.track_opens_default,
-        track_clicks: org.track_clicks_default,
-        from_domain: state.settings.default_from_domain.clone(),
-    };
+    let defaults = Defaults::of(&org, state.settings.default_from_domain.clone());
     let valid = input
         .request()
         .and_then(|r| validate(r, &defaults).map_err(|e| e.to_string()));
@@ -914,32 +909,7 @@ pub(crate) async fn compose(
             return compose_page(&state, &s, StatusCode::BAD_REQUEST, Some(e), Some(input)).await;
         }
     };
-    let new = NewMessage {
-        id: Uuid::now_v7(),
-        org_id: s.user.org_id,
-        user_id: s.user.id,
-        message_id: MessageId::generate(v.from.domain()),
-        from_address: v.from,
-        from_name: v.from_name,
-        reply_to: v.reply_to,
-        subject: v.subject,
-        content: v.content,
-        read_receipt: v.read_receipt,
-        track_opens: v.track_opens,
-        track_clicks: v.track_clicks,
-        metadata: v.metadata,
-        idempotency_key: v.idempotency_key,
-        created_at: OffsetDateTime::now_utc(),
-        recipients: v
-            .recipients
-            .into_iter()
-            .map(|(address, kind)| NewRecipient {
-                id: Uuid::now_v7(),
-                address,
-                kind,
-            })
-            .collect(),
-    };
+    let new = v.into_new_message(s.user.org_id, s.user.id);
     let id = store_message(&state, &new).await?;
     Ok(see_other(&format!("/messages/{id}")))
 }
