@@ -3,13 +3,10 @@
 //! directory holding a person's message and an unreadable path.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mailtrail"))
-}
+use crate::support::binary::bin;
 
 /// The shared corpora folder; a missing folder fails the test loudly.
 fn corpora() -> PathBuf {

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mailtrail"))
-}
+use crate::support::binary::{admin_key, bin, spawn_server};
 
 #[tokio::test]
 async fn newcomer_flow_with_default_data_dir() {
@@ -175,64 +173,12 @@ fn bad_cli_input_fails_clearly() {
     );
 }
 
-/// Starts `mailtrail serve` in `cwd` on a free port; returns the child and
-/// its base URL.
-fn spawn_server(
-    cwd: &std::path::Path,
-    extra_env: &[(&str, &str)],
-) -> (std::process::Child, String) {
-    let mut cmd = bin();
-    cmd.current_dir(cwd)
-        .arg("serve")
-        .env("MAILTRAIL_HTTP", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(
-        base.starts_with("http://127.0.0.1:"),
-        "server did not start: {line:?}"
-    );
-    (child, base)
-}
-
 /// kill -9 right after messages were accepted: after a restart every
 /// accepted message is delivered, none is lost.
 #[tokio::test]
 async fn crash_never_loses_an_accepted_message() {
     let cwd = tempfile::tempdir().unwrap();
-    let mut add = bin()
-        .current_dir(cwd.path())
-        .args([
-            "user",
-            "add",
-            "admin@example.test",
-            "--admin",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let out = bin()
-        .current_dir(cwd.path())
-        .args(["token", "create", "--user", "admin@example.test"])
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let key = admin_key(cwd.path());
 
     let env = [("MAILTRAIL_JOB_LEASE_SECS", "2")];
     let (mut server, base) = spawn_server(cwd.path(), &env);

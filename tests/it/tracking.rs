@@ -529,58 +529,12 @@ async fn opener_lists_are_replaced_from_a_directory() {
 /// request carries a distinct user agent to find it by).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_answered_open() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     use std::sync::{Arc, Mutex};
 
-    let bin = || Command::new(env!("CARGO_BIN_EXE_mailtrail"));
     let cwd = tempfile::tempdir().unwrap();
-    let mut add = bin()
-        .current_dir(cwd.path())
-        .args([
-            "user",
-            "add",
-            "admin@example.test",
-            "--admin",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let out = bin()
-        .current_dir(cwd.path())
-        .args(["token", "create", "--user", "admin@example.test"])
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let spawn = || {
-        let mut child = bin()
-            .current_dir(cwd.path())
-            .arg("serve")
-            .env("MAILTRAIL_HTTP", "127.0.0.1:0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
-        assert!(
-            base.starts_with("http://127.0.0.1:"),
-            "server did not start: {line:?}"
-        );
-        (child, base)
-    };
+    let key = crate::support::binary::admin_key(cwd.path());
+    let spawn = || crate::support::binary::spawn_server(cwd.path(), &[("RUST_LOG", "warn")]);
 
     let (mut server, base) = spawn();
     let client = reqwest::Client::new();
