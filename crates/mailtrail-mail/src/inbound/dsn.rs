@@ -105,18 +105,20 @@ pub(crate) fn parse(text: &str) -> Dsn {
                 "final-recipient" | "original-recipient" | "x-actual-recipient" => {
                     let addr = fields::typed_address(value);
                     let is_final = name == "final-recipient";
+                    // A second recipient starts at a repeated address field,
+                    // or at an address field after the first one's Status
+                    // (blank lines lost in transit). `Action` alone does not
+                    // end a recipient: Amazon SES writes it first.
                     let start_new = match &current {
                         None => true,
                         Some(r) => {
                             (is_final
                                 && (r.final_recipient.is_some()
-                                    || (r.original_recipient.is_some()
-                                        && (r.action.is_some() || r.status.is_some()))))
+                                    || (r.original_recipient.is_some() && r.status.is_some())))
                                 || (!is_final
                                     && name == "original-recipient"
                                     && (r.original_recipient.is_some()
-                                        || (r.final_recipient.is_some()
-                                            && (r.action.is_some() || r.status.is_some()))))
+                                        || (r.final_recipient.is_some() && r.status.is_some())))
                         }
                     };
                     if start_new {
@@ -179,6 +181,42 @@ fn push(dsn: &mut Dsn, r: DsnRecipient) {
     if useful && dsn.recipients.len() < MAX_RECIPIENTS {
         dsn.recipients.push(r);
     }
+}
+
+/// A delivery-status report written into the text of a message rather than
+/// in its own `message/delivery-status` part: the part's boundary was lost or
+/// mangled on the way (a `multipart/report` whose boundary line does not
+/// match its `Content-Type`), or an old Sendmail wrote the report without
+/// MIME at all. RFC 3464 section 2.1's field groups are still there, at the
+/// start of lines, and they are read when a `Final-Recipient` (or
+/// `Original-Recipient`) line and an `Action` or `Status` line are both
+/// present. Quoted text (`> Final-Recipient:`) never matches, so a person
+/// forwarding or quoting a report does not make one.
+pub(crate) fn in_text(text: &str) -> Option<Dsn> {
+    let mut start = None;
+    let mut has_rcpt = false;
+    let mut has_state = false;
+    for line in fields::lines(text).take(20_000) {
+        let l = line.get(..20).unwrap_or(line).to_ascii_lowercase();
+        let at = line.as_ptr() as usize - text.as_ptr() as usize;
+        if l.starts_with("reporting-mta:") {
+            start.get_or_insert(at);
+        }
+        if l.starts_with("final-recipient:") || l.starts_with("original-recipient:") {
+            start.get_or_insert(at);
+            has_rcpt = true;
+        }
+        if start.is_some() && (l.starts_with("action:") || l.starts_with("status:")) {
+            has_state = true;
+        }
+        if has_rcpt && has_state && line.starts_with("--") {
+            return Some(parse(&text[start?..at])).filter(|d| !d.recipients.is_empty());
+        }
+    }
+    if !(has_rcpt && has_state) {
+        return None;
+    }
+    Some(parse(&text[start?..])).filter(|d| !d.recipients.is_empty())
 }
 
 /// `dns; mx.example.org` → `mx.example.org` (RFC 3464 section 2.2.2).
@@ -261,6 +299,20 @@ Status: 4.4.1 (connection timed out)\r\n";
         );
         assert_eq!(d.recipients.len(), 2);
         assert_eq!(d.recipients[1].address(), Some("b@example.com"));
+    }
+
+    #[test]
+    fn action_before_the_address_stays_with_it() {
+        // Amazon SES's order: Action, Final-Recipient, Original-Recipient.
+        let d = parse(
+            "Reporting-MTA: dns; inbound-smtp.example.com\n\n\
+             Action: failed\nFinal-Recipient: rfc822; a@example.com\n\
+             Original-Recipient: rfc822; a@example.com\n\
+             Diagnostic-Code: smtp; 550 5.1.1 Mailbox does not exist\nStatus: 5.1.1\n",
+        );
+        assert_eq!(d.recipients.len(), 1);
+        assert_eq!(d.recipients[0].status.as_deref(), Some("5.1.1"));
+        assert_eq!(d.recipients[0].action, Some(Action::Failed));
     }
 
     #[test]

@@ -296,6 +296,22 @@ impl<'m, 'x> Reader<'m, 'x> {
         if g.body.trim().is_empty() && !g.html.is_empty() {
             g.body = text::html_to_text(&g.html);
         }
+        // A multipart whose boundary never appears in its body (mangled on
+        // the way) leaves mail-parser with no text part: the body as sent is
+        // the only text there is.
+        if g.body.trim().is_empty() && g.dsn.is_none() {
+            let root = self.msg.root_part();
+            if let Some(b) = self
+                .msg
+                .raw_message()
+                .get(root.offset_body as usize..root.offset_end as usize)
+            {
+                push_text(&mut g.body, &String::from_utf8_lossy(b));
+            }
+        }
+        if g.dsn.is_none() {
+            g.dsn = dsn::in_text(&g.body);
+        }
     }
 
     fn classify(self) -> Classification {
@@ -408,7 +424,20 @@ impl<'m, 'x> Reader<'m, 'x> {
         if let Some(f) = &self.g.embedded_from {
             v.push(f.clone());
         }
+        // Exim names the failed recipients in a header of its own: those are
+        // never excluded, even when the bounce goes back to the same address.
+        let failed = self.failed_recipients_header();
+        v.retain(|a| !failed.iter().any(|f| f.eq_ignore_ascii_case(a)));
         v
+    }
+
+    /// Exim's `X-Failed-Recipients` header (Exim specification, chapter
+    /// "Message processing": added to every bounce it writes), the exact
+    /// list of addresses that failed.
+    fn failed_recipients_header(&self) -> Vec<String> {
+        header(self.msg, "x-failed-recipients")
+            .map(|v| text::addresses(&v))
+            .unwrap_or_default()
     }
 
     fn verp_token(&self) -> Option<String> {
@@ -534,6 +563,18 @@ impl<'m, 'x> Reader<'m, 'x> {
                 address: only.clone(),
                 diagnostic: text::squash(region, 1024),
             });
+        }
+        let failed = self.failed_recipients_header();
+        if !failed.is_empty() {
+            found.retain(|f| failed.iter().any(|a| a.eq_ignore_ascii_case(&f.address)));
+            for a in failed {
+                if !found.iter().any(|f| f.address.eq_ignore_ascii_case(&a)) {
+                    found.push(vendors::Found {
+                        address: a,
+                        diagnostic: String::new(),
+                    });
+                }
+            }
         }
         if found.is_empty() {
             return None;

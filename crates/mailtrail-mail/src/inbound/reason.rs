@@ -848,6 +848,11 @@ const PRIORITY: &[(&str, Reason)] = &[
     // A local delivery program failed (Sisimai's mailererror), even when a
     // status says "system error".
     ("mailer error", Reason::MailerError),
+    // Exim's own line for a failed delivery to a program ("pipe to
+    // |/usr/bin/x"): whatever the program printed, its delivery failed.
+    ("pipe to |", Reason::MailerError),
+    // procmail, the local delivery agent, failed (whatever it said).
+    ("procmail: ", Reason::MailerError),
     // A queue that gave up after retrying.
     ("could not deliver for the last", Reason::Expired),
 ];
@@ -858,6 +863,13 @@ const DIRECTORY_UNKNOWN: &[&str] = &[
     "recipientnotfound",
     "recipient not found by smtp address lookup",
     "delivery error: dd this user doesn't have",
+    // Exchange Online's directory-based edge blocking: 550 5.4.1
+    // "Recipient address rejected: Access denied" means the address is not
+    // in the tenant's directory (Microsoft's NDR reference for 5.4.1).
+    "recipient address rejected: access denied",
+    // Gmail's own notice ("** Address not found ** Your message wasn't
+    // delivered to bob@example.com because the address couldn't be found").
+    "because the address couldn't be found",
 ];
 
 /// Wording that names a reason only loosely ("Recipient address rejected:
@@ -1017,7 +1029,7 @@ pub(crate) fn decide(
     if es
         .as_ref()
         .is_some_and(|e| e.class == 5 && e.subject == 4 && e.detail == 4)
-        && matches!(by_text, None | Some(Reason::NetworkError))
+        && by_text.is_none()
     {
         by_text = Some(Reason::NotAccept);
     }
@@ -1047,6 +1059,33 @@ pub(crate) fn decide(
             (Some(Command::Connect | Command::Mail), _) => by_text = None,
             (Some(Command::Data) | None, _) => by_text = Some(Reason::Filtered),
         }
+    }
+    // The refusal answered MAIL FROM, or says the sender was refused: it is
+    // about the sender, not the recipient's address, whatever an address
+    // status (RFC 3463 X.1.x: 5.1.0, 5.1.7 bad sender's mailbox) or words
+    // such as "no such domain" say about some address.
+    let mut by_status = by_status;
+    let about_sender = lower.contains("sender rejected")
+        || lower.contains("sender address rejected")
+        || command(&lower).or_else(|| command(&around.to_lowercase())) == Some(Command::Mail);
+    if about_sender {
+        if matches!(
+            by_text,
+            Some(Reason::UserUnknown | Reason::HostUnknown | Reason::Filtered)
+        ) {
+            by_text = Some(Reason::Rejected);
+        }
+        if matches!(
+            by_status,
+            Some(Reason::UserUnknown | Reason::HostUnknown | Reason::Filtered)
+        ) {
+            by_status = Some(Reason::Rejected);
+        }
+    }
+    // RFC 5321 section 4.2.2: 551 "User not local; please try
+    // <forward-path>": the mailbox has moved, when no status says otherwise.
+    if reply_code == Some("551") && es.is_none() {
+        by_text = Some(Reason::HasMoved);
     }
     if by_text.is_none() && by_status.is_none() {
         by_text = WEAK

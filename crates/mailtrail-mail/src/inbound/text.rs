@@ -61,10 +61,11 @@ pub(crate) fn address_around(text: &str, at: usize) -> Option<String> {
 /// The first address at the very start of `line` (after white space and an
 /// optional `<` or quote), and the rest of the line after it.
 pub(crate) fn leading_address(line: &str) -> Option<(String, &str)> {
-    // List bullets and transcript arrows: "   * bob@...", ">>> bob@...".
+    // List bullets and transcript arrows: "   * bob@...", ">>> bob@...",
+    // Mimecast's "-- bob@...".
     let t = line
         .trim_start()
-        .trim_start_matches(['*', '>', '\u{2022}'])
+        .trim_start_matches(['*', '>', '\u{2022}', '-'])
         .trim_start();
     let t2 = t.trim_start_matches(['<', '"', '\'', '(', '[']);
     let at = t2.find('@')?;
