@@ -166,6 +166,7 @@ struct Gathered {
     embedded_id: Option<String>,
     embedded_to: Vec<String>,
     embedded_from: Option<String>,
+    nested_dsn: Option<dsn::Dsn>,
     body: String,
     html: String,
 }
@@ -257,6 +258,25 @@ impl<'m, 'x> Reader<'m, 'x> {
             }
             match &part.body {
                 PartType::Message(m) => {
+                    // A notice that forwards a mail server's bounce (a
+                    // gateway passing the DSN on as an attachment): its
+                    // report is used when the notice has none of its own.
+                    if g.nested_dsn.is_none() && m.is_content_type("multipart", "report") {
+                        g.nested_dsn = m
+                            .parts
+                            .iter()
+                            .take(50)
+                            .find(|p| {
+                                p.content_type().is_some_and(|ct| {
+                                    ct.ctype().eq_ignore_ascii_case("message")
+                                        && ct.subtype().is_some_and(|s| {
+                                            s.eq_ignore_ascii_case("delivery-status")
+                                        })
+                                })
+                            })
+                            .map(|p| dsn::parse(&String::from_utf8_lossy(p.contents())))
+                            .filter(|d| !d.recipients.is_empty());
+                    }
                     if g.embedded_id.is_none() {
                         g.embedded_id = m.message_id().map(str::to_owned);
                     }
@@ -310,7 +330,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             }
         }
         if g.dsn.is_none() {
-            g.dsn = dsn::in_text(&g.body);
+            g.dsn = dsn::in_text(&g.body).or_else(|| g.nested_dsn.take());
         }
     }
 
@@ -478,10 +498,10 @@ impl<'m, 'x> Reader<'m, 'x> {
         let mut status = r.status.clone();
         let diag_text = diagnostic.clone().unwrap_or_default();
         let reply_code = text::find_reply_code(&diag_text);
-        // A generic Status (x.0.0) with a precise code in the diagnostic:
-        // the diagnostic is what the remote server really said.
+        // The code in the diagnostic is what the remote server really said
+        // (RFC 3464 section 2.3.6); the Status field is the reporting MTA's
+        // summary of it and sometimes a different guess of the same class.
         if let Some(d) = text::find_status(&diag_text)
-            && status.as_deref().is_none_or(|s| s.ends_with(".0.0"))
             && (status.is_none() || status.as_deref().map(|s| &s[..1]) == Some(&d[..1]))
         {
             status = Some(d);

@@ -397,6 +397,19 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
+        // The recipient's own rules refused the message (Sisimai's
+        // `filtered`): not spam scoring, not an unknown address.
+        Reason::Filtered,
+        &[
+            "message filtered",
+            "refused due to recipient preferences",
+            "due to the recipient's policy",
+            "message rejected due to user rules",
+            "this message has been rejected by the recipient",
+            "is only accepting mail from specific email addresses",
+        ],
+    ),
+    (
         Reason::SpamDetected,
         &[
             "blacklisted url in message",
@@ -417,7 +430,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "message contains spam",
             "message content rejected",
             "message detected as spam",
-            "message filtered",
             "message is being rejected as it seems to be a spam",
             "message looks like spam",
             "message rejected as spam",
@@ -870,6 +882,10 @@ const DIRECTORY_UNKNOWN: &[&str] = &[
     // Gmail's own notice ("** Address not found ** Your message wasn't
     // delivered to bob@example.com because the address couldn't be found").
     "because the address couldn't be found",
+    // Trend Micro InterScan: "Unable to deliver message to <bob@...>
+    // (and other recipients in the same domain). Please check if address
+    // is correct."
+    "please check if address is correct",
 ];
 
 /// Wording that names a reason only loosely ("Recipient address rejected:
@@ -1018,11 +1034,16 @@ pub(crate) fn decide(
     let by_status = es.as_ref().and_then(from_status);
     // A precise status about the mailbox beats generic wording such as
     // "rejected" or "policy".
-    let mut by_text = PRIORITY
+    let priority = PRIORITY
         .iter()
         .find(|(p, _)| lower.contains(p))
-        .map(|(_, r)| *r)
-        .or_else(|| from_text(&lower));
+        .map(|(_, r)| *r);
+    // A named block list (Spamhaus, "blocked using") refuses the sending
+    // host, whatever address status the server attached to the refusal.
+    if matches!(priority, Some(Reason::Blocked)) {
+        return Reason::Blocked;
+    }
+    let mut by_text = priority.or_else(|| from_text(&lower));
     // 5.4.4 "unable to route" (RFC 3463 section 3.5) said permanently
     // about a domain whose mail exchanger cannot be found: the domain
     // accepts no mail (Sisimai's notaccept), not a passing network error.
@@ -1043,7 +1064,10 @@ pub(crate) fn decide(
     // Wording only a directory lookup produces (Exchange's "recipient name
     // is not recognized", Microsoft's RecipientNotFound, Yahoo's "dd"
     // notice): the mailbox does not exist whatever the command.
-    let directory_says_unknown = DIRECTORY_UNKNOWN.iter().any(|p| lower.contains(p));
+    let around_lower = around.to_lowercase();
+    let directory_says_unknown = DIRECTORY_UNKNOWN
+        .iter()
+        .any(|p| lower.contains(p) || around_lower.contains(p));
     if directory_says_unknown {
         by_text = Some(Reason::UserUnknown);
     }
@@ -1051,11 +1075,13 @@ pub(crate) fn decide(
         && by_status != Some(Reason::UserUnknown)
         && !directory_says_unknown
     {
-        let cmd = command(&lower).or_else(|| command(&around.to_lowercase()));
+        let cmd = command(&lower).or_else(|| command(&around_lower));
         match (cmd, by_status) {
             (Some(Command::Rcpt), _) => {}
             (_, Some(Reason::Filtered)) => by_text = Some(Reason::Filtered),
             (_, Some(Reason::Suspend)) => by_text = Some(Reason::Suspend),
+            // RFC 3463 X.1.6: the mailbox has moved.
+            (_, Some(Reason::HasMoved)) => by_text = Some(Reason::HasMoved),
             (Some(Command::Connect | Command::Mail), _) => by_text = None,
             (Some(Command::Data) | None, _) => by_text = Some(Reason::Filtered),
         }
@@ -1067,7 +1093,7 @@ pub(crate) fn decide(
     let mut by_status = by_status;
     let about_sender = lower.contains("sender rejected")
         || lower.contains("sender address rejected")
-        || command(&lower).or_else(|| command(&around.to_lowercase())) == Some(Command::Mail);
+        || command(&lower).or_else(|| command(&around_lower)) == Some(Command::Mail);
     if about_sender {
         if matches!(
             by_text,

@@ -476,3 +476,74 @@ Additional information follows :\n\
     assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.com"));
     assert_eq!(c.recipients[0].reason, Reason::UserUnknown);
 }
+
+/// The remote server's own code in the Diagnostic-Code beats the reporting
+/// MTA's Status of the same class, and a named block list is a block even
+/// with an address status.
+#[test]
+fn diagnostic_status_and_block_lists() {
+    let m = "From: MAILER-DAEMON@mx.example.org\n\
+Subject: Returned mail: see transcript for details\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\
+\n\
+--B\n\
+Content-Type: text/plain\n\
+\n\
+The original message was received at Thu, 1 Jan 2026 00:00:00 +0000\n\
+--B\n\
+Content-Type: message/delivery-status\n\
+\n\
+Final-Recipient: rfc822; bob@example.com\n\
+Action: failed\n\
+Status: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.7.1 IP address blacklisted by recipient\n\
+\n\
+Final-Recipient: rfc822; carol@example.com\n\
+Action: failed\n\
+Status: 5.1.3\n\
+Diagnostic-Code: smtp; 553 http://www.spamhaus.org/query/bl?ip=192.0.2.1\n\
+--B--\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.recipients.len(), 2);
+    assert_eq!(c.recipients[0].status.as_deref(), Some("5.7.1"));
+    assert_eq!(c.recipients[0].reason, Reason::Blocked);
+    assert_eq!(c.recipients[1].reason, Reason::Blocked);
+    assert!(!c.recipients[1].hard);
+}
+
+/// A gateway that forwards a mail server's DSN as an attached message: the
+/// attached report is read.
+#[test]
+fn forwarded_dsn_is_read() {
+    let m = "From: MAILER-DAEMON@gw.example.org\n\
+Subject: Returned mail\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/mixed; boundary=\"O\"\n\
+\n\
+--O\n\
+Content-Type: text/plain\n\
+\n\
+----- The following addresses had permanent delivery errors -----\n\
+--O\n\
+Content-Type: message/rfc822\n\
+\n\
+From: MAILER-DAEMON@mx.example.org\n\
+Subject: Returned mail: User unknown\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"I\"\n\
+\n\
+--I\n\
+Content-Type: message/delivery-status\n\
+\n\
+Final-Recipient: rfc822; bob@example.com\n\
+Action: failed\n\
+Status: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\
+--I--\n\
+--O--\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.com"));
+    assert_eq!(c.recipients[0].reason, Reason::UserUnknown);
+}
