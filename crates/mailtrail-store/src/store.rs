@@ -22,6 +22,14 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Changes after every commit of this store value that recorded events
+    /// (on this node only), so that the live feed reads new events at once
+    /// instead of polling. A store that cannot tell returns a receiver
+    /// whose sender is gone; callers then poll.
+    fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        tokio::sync::watch::channel(0).1
+    }
+
     // -- organisations, users, keys --
 
     /// The organisation named `name`, created with default settings if absent.

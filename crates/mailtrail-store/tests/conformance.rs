@@ -124,6 +124,7 @@ conformance!(
     record_events_batches,
     concurrent_writers_lose_no_count,
     list_filters_and_pagination,
+    status_filters_page_through_many_messages,
     organisations_are_isolated,
     sandbox_copies,
     purge_keeps_statuses_and_counts,
@@ -1003,6 +1004,90 @@ mod cases {
             vec![msgs[0].id],
             "filters combine"
         );
+    }
+
+    /// More messages than one round of status candidates, two recipients
+    /// each, with a subject filter that rejects most candidates: every
+    /// page is exactly the naive answer, and the cursor walks them all.
+    pub async fn status_filters_page_through_many_messages(store: Arc<dyn Store>) {
+        let o = org(&store, "acme").await;
+        let mut msgs = Vec::new();
+        for i in 0..260i64 {
+            let subject = if i % 7 == 0 { "seven" } else { "other" };
+            let m = message(&o, 1_000 + i, subject, &["a@one.test", "b@one.test"]);
+            insert(&store, &m).await;
+            msgs.push(m);
+        }
+        // Failed: one in 5 messages (both recipients, so the index holds
+        // two rows for one message); delivered: one in 3 of the others
+        // (first recipient); queued: everything else.
+        let mut batch = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            if i % 5 == 0 {
+                for r in &m.recipients {
+                    batch.push(event(r.id, EventKind::Failed, 10_000 + i as i64));
+                }
+            } else if i % 3 == 0 {
+                batch.push(event(
+                    m.recipients[0].id,
+                    EventKind::Delivered,
+                    10_000 + i as i64,
+                ));
+            }
+        }
+        store.record_events(&batch).await.unwrap();
+        let newest_first = |pred: &dyn Fn(usize) -> bool| -> Vec<Uuid> {
+            (0..msgs.len())
+                .rev()
+                .filter(|i| pred(*i))
+                .map(|i| msgs[i].id)
+                .collect()
+        };
+        let cases: Vec<(Vec<Status>, Option<&str>, Vec<Uuid>)> = vec![
+            (vec![Status::Failed], None, newest_first(&|i| i % 5 == 0)),
+            (
+                vec![Status::Failed, Status::Delivered],
+                None,
+                newest_first(&|i| i % 5 == 0 || i % 3 == 0),
+            ),
+            (
+                vec![Status::Delivered, Status::Queued],
+                Some("seven"),
+                newest_first(&|i| i % 7 == 0 && i % 5 != 0),
+            ),
+            (
+                vec![Status::Failed],
+                Some("seven"),
+                newest_first(&|i| i % 7 == 0 && i % 5 == 0),
+            ),
+            (vec![Status::Complained], None, vec![]),
+        ];
+        for (statuses, subject, want) in cases {
+            let mut got = Vec::new();
+            let mut before_id = None;
+            loop {
+                let page = store
+                    .list_messages(
+                        o.id,
+                        &MessageFilter {
+                            statuses: statuses.clone(),
+                            subject: subject.map(str::to_owned),
+                            before_id,
+                            limit: 9,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                assert!(page.len() <= 9);
+                got.extend(page.iter().map(|m| m.id));
+                match page.last() {
+                    Some(last) if page.len() == 9 => before_id = Some(last.id),
+                    _ => break,
+                }
+            }
+            assert_eq!(got, want, "statuses {statuses:?}, subject {subject:?}");
+        }
     }
 
     pub async fn organisations_are_isolated(store: Arc<dyn Store>) {

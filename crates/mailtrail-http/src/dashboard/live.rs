@@ -2,12 +2,16 @@
 //! they happen, pushed to the browser with Server-Sent Events (HTML
 //! Living Standard, section 9.2).
 //!
-//! Each connection polls the store for its organisation's events newer
+//! Each connection reads the store for its organisation's events newer
 //! than the last one it sent (a keyset range scan of `events(org_id, id)`,
-//! ids being UUIDv7). Polling the store rather than listening to one
+//! ids being UUIDv7). Reading the store rather than listening to one
 //! writer means an event shows up whichever path recorded it: the
 //! tracking endpoints' group-commit sink, the delivery worker or the
 //! inbound processor, on this node or another one sharing the database.
+//! It reads when the store signals a commit of events on this node
+//! ([`mailtrail_store::Store::event_signal`]), so a hit reaches the
+//! browser within milliseconds of becoming durable, and at least every
+//! [`FALLBACK`] for events that other nodes write.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -29,9 +33,13 @@ use super::view::when;
 use super::{DashError, html};
 use crate::AppState;
 
-/// How often a connection looks for new events: well inside the 100 ms
-/// in which a hit should reach the browser.
+/// How often a connection looks for new events when the store cannot
+/// signal commits: well inside the 100 ms in which a hit should reach the
+/// browser.
 const POLL: Duration = Duration::from_millis(50);
+/// How often a connection looks anyway, for events written by other
+/// nodes sharing the database.
+const FALLBACK: Duration = Duration::from_millis(500);
 /// After a store error, wait this long before the next look.
 const BACKOFF: Duration = Duration::from_secs(1);
 
@@ -113,6 +121,11 @@ struct Tail {
     after: Uuid,
     until: OffsetDateTime,
     pending: VecDeque<SseEvent>,
+    /// Commits of events on this node.
+    signal: tokio::sync::watch::Receiver<u64>,
+    /// Whether the store was read once: the first read is at once (a
+    /// reconnecting browser's missed events).
+    primed: bool,
 }
 
 /// `GET /live/events`: the event stream. Without a live session, 403. A
@@ -129,12 +142,15 @@ pub(crate) async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Uuid::parse_str(v.trim()).ok())
         .unwrap_or_else(|| uuid_floor(OffsetDateTime::now_utc()));
+    let signal = state.store.event_signal();
     let tail = Tail {
         state,
         org_id: s.user.org_id,
         after,
         until: s.expires_at,
         pending: VecDeque::new(),
+        signal,
+        primed: false,
     };
     let stream = futures::stream::unfold(tail, |mut t| async move {
         loop {
@@ -146,7 +162,15 @@ pub(crate) async fn events(
             if OffsetDateTime::now_utc() >= t.until {
                 return None;
             }
-            tokio::time::sleep(POLL).await;
+            if t.primed {
+                match tokio::time::timeout(FALLBACK, t.signal.changed()).await {
+                    // Events were committed, or time to look anyway.
+                    Ok(Ok(())) | Err(_) => {}
+                    // This store cannot signal: poll.
+                    Ok(Err(_)) => tokio::time::sleep(POLL).await,
+                }
+            }
+            t.primed = true;
             match t
                 .state
                 .store

@@ -29,6 +29,7 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    signal: common::EventSignal,
 }
 
 impl PgStore {
@@ -45,7 +46,10 @@ impl PgStore {
             .max_connections(16)
             .connect_with(options.application_name("mailtrail"))
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            signal: common::EventSignal::new(),
+        })
     }
 
     /// The connection pool, for tools and tests.
@@ -447,6 +451,10 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
+    }
+
     async fn ensure_organisation(&self, name: &str) -> Result<Organisation, StoreError> {
         sqlx::query(
             "INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3) \
@@ -686,6 +694,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
@@ -714,6 +723,7 @@ impl Store for PgStore {
                 .await?;
         }
         tx.commit().await?;
+        self.signal.bump();
         Ok(kept.len())
     }
 
@@ -735,6 +745,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
@@ -742,6 +753,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         apply_events(&mut tx, std::slice::from_ref(event), false).await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
@@ -752,6 +764,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         apply_events(&mut tx, events, true).await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 

@@ -41,6 +41,7 @@ const PURGE_CHUNK: i64 = 5_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    signal: common::EventSignal,
 }
 
 impl SqliteStore {
@@ -72,7 +73,10 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            signal: common::EventSignal::new(),
+        })
     }
 
     /// The connection pool, for tools and tests.
@@ -327,6 +331,108 @@ async fn job_recipient(
 }
 
 /// Loads the recipients of `messages` into them, in order.
+/// `SELECT … FROM messages m WHERE m.org_id = ?` with every filter but the
+/// statuses and the cursor, ready for more conditions.
+fn messages_query(org_id: Uuid, filter: &MessageFilter) -> QueryBuilder<'static, Sqlite> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = "
+    ));
+    qb.push_bind(org_id);
+    if let Some(since) = filter.since {
+        qb.push(" AND m.created_at >= ").push_bind(to_ms(since));
+    }
+    if let Some(until) = filter.until {
+        qb.push(" AND m.created_at < ").push_bind(to_ms(until));
+    }
+    if let Some(subject) = &filter.subject {
+        // SQLite's LIKE ignores case (for ASCII letters).
+        qb.push(" AND m.subject LIKE ")
+            .push_bind(common::contains_pattern(subject))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(recipient) = &filter.recipient {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM recipients ra WHERE ra.message_id = m.id \
+             AND ra.address_norm LIKE ",
+        )
+        .push_bind(common::contains_pattern(&recipient.to_lowercase()))
+        .push(" ESCAPE '\\')");
+    }
+    qb
+}
+
+/// Candidate messages read from the status index per round of a status
+/// filter: enough for a page when most candidates pass the other filters.
+const STATUS_CANDIDATES: i64 = 200;
+
+impl SqliteStore {
+    /// A page of messages having a recipient in one of `filter.statuses`.
+    ///
+    /// Walking `messages` newest first and probing each one's recipients
+    /// costs time in inverse proportion to how common the status is: a
+    /// status held by one message in 100,000 (complaints) or by none would
+    /// read the whole table. This walks `recipients(org_id, status,
+    /// message_id)` instead: for each wanted status the newest distinct
+    /// message ids below the cursor (a backward range scan that stops after
+    /// `STATUS_CANDIDATES`), merged; then those messages are read by key
+    /// with the other filters applied. The newest page is in the union of
+    /// each status's newest candidates, so rounds continue below the oldest
+    /// candidate only while the other filters reject too many.
+    async fn list_by_status(
+        &self,
+        org_id: Uuid,
+        filter: &MessageFilter,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        let mut out = Vec::new();
+        let mut cursor = filter.before_id;
+        loop {
+            let mut qb = QueryBuilder::<Sqlite>::new("SELECT message_id FROM (");
+            for (i, status) in statuses.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" UNION SELECT message_id FROM (");
+                }
+                qb.push("SELECT DISTINCT message_id FROM recipients WHERE org_id = ")
+                    .push_bind(org_id)
+                    .push(" AND status = ")
+                    .push_bind(*status);
+                if let Some(before) = cursor {
+                    qb.push(" AND message_id < ").push_bind(before);
+                }
+                qb.push(" ORDER BY message_id DESC LIMIT ")
+                    .push_bind(STATUS_CANDIDATES)
+                    .push(")");
+            }
+            qb.push(" ORDER BY message_id DESC LIMIT ")
+                .push_bind(STATUS_CANDIDATES);
+            let ids: Vec<Uuid> = qb.build_query_scalar().fetch_all(&self.pool).await?;
+            let Some(&oldest) = ids.last() else {
+                break;
+            };
+            let mut qb = messages_query(org_id, filter);
+            qb.push(" AND m.id IN (");
+            let mut sep = qb.separated(", ");
+            for id in &ids {
+                sep.push_bind(*id);
+            }
+            qb.push(") ORDER BY m.id DESC LIMIT ")
+                .push_bind(limit - out.len() as i64);
+            let rows = qb.build().fetch_all(&self.pool).await?;
+            for r in &rows {
+                out.push(message_row(r)?);
+            }
+            if out.len() as i64 >= limit || (ids.len() as i64) < STATUS_CANDIDATES {
+                break;
+            }
+            cursor = Some(oldest);
+        }
+        Ok(out)
+    }
+}
+
 async fn attach_recipients(pool: &SqlitePool, messages: &mut [Message]) -> Result<(), StoreError> {
     let mut by_id: HashMap<Uuid, usize> = HashMap::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
@@ -368,6 +474,10 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
     }
 
     async fn ensure_organisation(&self, name: &str) -> Result<Organisation, StoreError> {
@@ -603,6 +713,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().await?;
+        self.signal.bump();
         Ok(Inserted::Created(msg.id))
     }
 
@@ -698,6 +809,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
@@ -723,6 +835,7 @@ impl Store for SqliteStore {
                 .await?;
         }
         tx.commit().await?;
+        self.signal.bump();
         Ok(kept.len())
     }
 
@@ -744,6 +857,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
@@ -751,6 +865,7 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         apply_events(&mut tx, std::slice::from_ref(event), false).await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
@@ -761,6 +876,7 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         apply_events(&mut tx, events, true).await?;
         tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
@@ -805,51 +921,20 @@ impl Store for SqliteStore {
         org_id: Uuid,
         filter: &MessageFilter,
     ) -> Result<Vec<Message>, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = "
-        ));
-        qb.push_bind(org_id);
-        if let Some(before) = filter.before_id {
-            qb.push(" AND m.id < ").push_bind(before);
-        }
-        if let Some(since) = filter.since {
-            qb.push(" AND m.created_at >= ").push_bind(to_ms(since));
-        }
-        if let Some(until) = filter.until {
-            qb.push(" AND m.created_at < ").push_bind(to_ms(until));
-        }
-        if let Some(subject) = &filter.subject {
-            // SQLite's LIKE ignores case (for ASCII letters).
-            qb.push(" AND m.subject LIKE ")
-                .push_bind(common::contains_pattern(subject))
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(recipient) = &filter.recipient {
-            qb.push(
-                " AND EXISTS (SELECT 1 FROM recipients ra WHERE ra.message_id = m.id \
-                 AND ra.address_norm LIKE ",
-            )
-            .push_bind(common::contains_pattern(&recipient.to_lowercase()))
-            .push(" ESCAPE '\\')");
-        }
-        if !filter.statuses.is_empty() {
-            qb.push(
-                " AND EXISTS (SELECT 1 FROM recipients rs WHERE rs.message_id = m.id \
-                 AND rs.status IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for s in &filter.statuses {
-                sep.push_bind(s.as_str());
+        let limit = common::page_size(filter.limit);
+        let mut messages = if filter.statuses.is_empty() {
+            let mut qb = messages_query(org_id, filter);
+            if let Some(before) = filter.before_id {
+                qb.push(" AND m.id < ").push_bind(before);
             }
-            qb.push("))");
-        }
-        qb.push(" ORDER BY m.id DESC LIMIT ")
-            .push_bind(common::page_size(filter.limit));
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        let mut messages = rows
-            .iter()
-            .map(message_row)
-            .collect::<Result<Vec<_>, _>>()?;
+            qb.push(" ORDER BY m.id DESC LIMIT ").push_bind(limit);
+            let rows = qb.build().fetch_all(&self.pool).await?;
+            rows.iter()
+                .map(message_row)
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            self.list_by_status(org_id, filter, limit).await?
+        };
         attach_recipients(&self.pool, &mut messages).await?;
         Ok(messages)
     }
