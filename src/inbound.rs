@@ -30,7 +30,7 @@ use mailtrail_domain::{EmailAddress, EventKind, Keyring, Purpose, RecipientKind}
 use mailtrail_mail::inbound::{Action, Classification, Kind, RecipientReport, classify};
 use mailtrail_smtp::inbound::{Envelope, MessageSink, SinkError};
 use mailtrail_store::inbound::{
-    InboundMessage, InboundSource, MailboxCursor, NewInbound, RecipientRef,
+    InboundMessage, InboundOutcome, InboundSource, MailboxCursor, NewInbound, RecipientRef,
 };
 use mailtrail_store::{NewEvent, StatusReason, Store};
 use serde_json::json;
@@ -200,7 +200,7 @@ impl Processor {
                         return Ok(done);
                     }
                 };
-                tracing::info!(inbound.id = %msg.id, outcome = %outcome, "inbound: processed");
+                tracing::info!(inbound.id = %msg.id, outcome = %outcome.summary, "inbound: processed");
                 self.store
                     .finish_inbound(msg.id, &outcome)
                     .await
@@ -210,22 +210,29 @@ impl Processor {
         }
     }
 
-    /// Classifies, correlates and records one message; what it concluded.
-    pub async fn process(&self, msg: &InboundMessage) -> anyhow::Result<String> {
+    /// Classifies and correlates one message: what it concludes, for
+    /// `finish_inbound` to record in one transaction with the message
+    /// marked processed (so a crash never records its events twice).
+    pub async fn process(&self, msg: &InboundMessage) -> anyhow::Result<InboundOutcome> {
         let raw = msg.raw.clone();
         let c = tokio::task::spawn_blocking(move || classify(&raw))
             .await
             .context("classifier task")?;
         let kind = kind_name(c.kind);
+        let nothing = |summary: String| InboundOutcome {
+            summary,
+            ..InboundOutcome::default()
+        };
         if c.kind == Kind::Other {
-            return Ok("other: no event".into());
+            return Ok(nothing("other: no event".into()));
         }
         let targets = self.correlate(msg, &c).await?;
         if targets.is_empty() {
-            return Ok(format!("{kind}: no matching recipient"));
+            return Ok(nothing(format!("{kind}: no matching recipient")));
         }
         let now = OffsetDateTime::now_utc();
         let mut events = Vec::new();
+        let mut suppressions = Vec::new();
         for t in &targets {
             let Some((event_kind, reason)) = effect(&c, t.report.as_ref()) else {
                 continue;
@@ -268,17 +275,18 @@ impl Processor {
                 _ => None,
             };
             if let Some(why) = suppress {
-                self.store
-                    .add_suppression(t.recipient.org_id, &t.recipient.address, why)
-                    .await
-                    .context("adding to the suppression list")?;
+                suppressions.push((
+                    t.recipient.org_id,
+                    t.recipient.address.clone(),
+                    why.to_owned(),
+                ));
             }
         }
-        self.store
-            .record_events(&events)
-            .await
-            .context("recording inbound events")?;
-        Ok(format!("{kind}: {} event(s)", events.len()))
+        Ok(InboundOutcome {
+            summary: format!("{kind}: {} event(s)", events.len()),
+            events,
+            suppressions,
+        })
     }
 
     async fn correlate(

@@ -538,7 +538,11 @@ impl Store for MemStore {
             .collect())
     }
 
-    async fn finish_inbound(&self, id: Uuid, _outcome: &str) -> Result<(), StoreError> {
+    async fn finish_inbound(
+        &self,
+        id: Uuid,
+        _outcome: &mailtrail_store::inbound::InboundOutcome,
+    ) -> Result<(), StoreError> {
         let mut g = self.lock();
         let entry = g
             .inbound

@@ -101,3 +101,18 @@ pub struct RecipientRef {
     /// When its message was accepted.
     pub sent_at: OffsetDateTime,
 }
+
+/// What processing an inbound message concluded, stored in one transaction
+/// with the message marked processed: a crash before the commit leaves the
+/// message pending with nothing recorded, so it is processed again and its
+/// events are never recorded twice.
+#[derive(Debug, Clone, Default)]
+pub struct InboundOutcome {
+    /// A line for the log and the operator ("bounce: 1 event").
+    pub summary: String,
+    /// The events it causes.
+    pub events: Vec<crate::model::NewEvent>,
+    /// Addresses it puts on their organisation's suppression list: (org,
+    /// address, why).
+    pub suppressions: Vec<(Uuid, EmailAddress, String)>,
+}

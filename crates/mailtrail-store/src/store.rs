@@ -169,8 +169,10 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` stored messages not yet processed, oldest first.
     async fn pending_inbound(&self, limit: u32) -> Result<Vec<InboundMessage>, StoreError>;
 
-    /// Marks a message processed, with what processing concluded.
-    async fn finish_inbound(&self, id: Uuid, outcome: &str) -> Result<(), StoreError>;
+    /// Records what processing a message concluded (its events and
+    /// suppressions) and marks it processed, in one transaction;
+    /// `NotFound` if there is no such message (and nothing is recorded).
+    async fn finish_inbound(&self, id: Uuid, outcome: &InboundOutcome) -> Result<(), StoreError>;
 
     /// Where the poller stopped in `mailbox`.
     async fn mailbox_cursor(&self, mailbox: &str) -> Result<Option<MailboxCursor>, StoreError>;

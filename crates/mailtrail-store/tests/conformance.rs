@@ -1347,19 +1347,58 @@ mod cases {
         assert_eq!(pending[1].mailbox.as_deref(), Some("imap://u@host/INBOX"));
         assert_eq!(store.pending_inbound(1).await.unwrap().len(), 1);
 
-        store
-            .finish_inbound(first.id, "bounce: 1 event")
-            .await
-            .unwrap();
+        // The outcome is recorded with the message marked processed.
+        let o = org(&store, "acme").await;
+        let msg = message(&o, 1_000, "hello", &["gone@one.test"]);
+        insert(&store, &msg).await;
+        let bounced = with_reason(
+            event(msg.recipients[0].id, EventKind::Failed, 2_000),
+            550,
+            "5.1.1",
+            "userunknown",
+            "user unknown",
+        );
+        let outcome = InboundOutcome {
+            summary: "bounce: 1 event".into(),
+            events: vec![bounced.clone()],
+            suppressions: vec![(o.id, addr("gone@one.test"), "hard_bounce".into())],
+        };
+        // An unknown message records nothing of its outcome.
+        assert!(matches!(
+            store.finish_inbound(Uuid::now_v7(), &outcome).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(
+            recipient(&store, &o, &msg, 0).await.status,
+            Status::Queued,
+            "nothing half-written"
+        );
+        assert!(store.suppressions(o.id).await.unwrap().is_empty());
+        store.finish_inbound(first.id, &outcome).await.unwrap();
         let pending = store.pending_inbound(10).await.unwrap();
         assert_eq!(
             pending.iter().map(|m| m.id).collect::<Vec<_>>(),
             vec![second.id]
         );
-        assert!(matches!(
-            store.finish_inbound(Uuid::now_v7(), "x").await,
-            Err(StoreError::NotFound(_))
-        ));
+        let r = recipient(&store, &o, &msg, 0).await;
+        assert_eq!(r.status, Status::Failed);
+        assert_eq!(
+            r.events
+                .iter()
+                .filter(|e| e.kind == EventKind::Failed)
+                .count(),
+            1
+        );
+        assert_eq!(
+            store
+                .suppressions(o.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| s.address.as_str())
+                .collect::<Vec<_>>(),
+            vec!["gone@one.test"]
+        );
 
         // the cursor moves forward with the next message
         let next = MailboxCursor {

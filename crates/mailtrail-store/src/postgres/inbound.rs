@@ -87,17 +87,35 @@ impl PgStore {
     pub(super) async fn finish_inbound_impl(
         &self,
         id: Uuid,
-        outcome: &str,
+        outcome: &InboundOutcome,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("UPDATE inbound_messages SET processed = TRUE, outcome = $1 WHERE id = $2")
-                .bind(outcome)
+                .bind(&outcome.summary)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("inbound message"));
         }
+        super::apply_events(&mut tx, &outcome.events, true).await?;
+        for (org_id, address, why) in &outcome.suppressions {
+            sqlx::query(
+                "INSERT INTO suppressions (org_id, address, reason, created_at) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (org_id, address) DO UPDATE SET reason = excluded.reason, \
+                 created_at = excluded.created_at",
+            )
+            .bind(org_id)
+            .bind(address.normalized())
+            .bind(why)
+            .bind(to_ms(common::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| common::constraint(e, "suppression", "organisation"))?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1123,8 +1123,16 @@ impl Store for SqliteStore {
         self.pending_inbound_impl(limit).await
     }
 
-    async fn finish_inbound(&self, id: Uuid, outcome: &str) -> Result<(), StoreError> {
-        self.finish_inbound_impl(id, outcome).await
+    async fn finish_inbound(
+        &self,
+        id: Uuid,
+        outcome: &crate::inbound::InboundOutcome,
+    ) -> Result<(), StoreError> {
+        self.finish_inbound_impl(id, outcome).await?;
+        if !outcome.events.is_empty() {
+            self.signal.bump();
+        }
+        Ok(())
     }
 
     async fn mailbox_cursor(
