@@ -102,7 +102,14 @@ impl Application {
             .to_owned();
         let keyring = Arc::new(token_keyring(&settings)?);
         let notify = Arc::new(Notify::new());
-        let inbound = Inbound::build(&settings, store.clone(), keyring.clone()).await?;
+        let inbound_wake = Arc::new(Notify::new());
+        let inbound = Inbound::build(
+            &settings,
+            store.clone(),
+            keyring.clone(),
+            inbound_wake.clone(),
+        )
+        .await?;
 
         let delivery = match settings.relay()? {
             Relay::Sandbox => Delivery::Sandbox,
@@ -171,6 +178,7 @@ impl Application {
                 public_url,
             },
             notify,
+            inbound_wake,
             keyring,
             tracking,
         };
@@ -298,8 +306,8 @@ impl Inbound {
         settings: &Settings,
         store: Arc<dyn Store>,
         keyring: Arc<Keyring>,
+        wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
-        let wake = Arc::new(Notify::new());
         let processor = crate::inbound::Processor::new(store.clone(), keyring, wake.clone());
         let imap_sink = Arc::new(crate::inbound::ImapSink::new(store.clone(), wake.clone()));
         let mut pollers = Vec::new();

@@ -15,7 +15,7 @@ const EMAIL: &str = "admin@example.test";
 /// The password `support::create_admin` gives the admin.
 const PASSWORD: &str = "correct horse battery";
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -23,7 +23,7 @@ fn client() -> reqwest::Client {
 }
 
 /// The value of a hidden `csrf` input in a page.
-fn csrf_in(page: &str) -> String {
+pub(crate) fn csrf_in(page: &str) -> String {
     let at = page
         .find("name=\"csrf\" value=\"")
         .unwrap_or_else(|| panic!("no csrf field in the page:\n{page}"));
@@ -61,7 +61,7 @@ async fn sign_in(
         .unwrap()
 }
 
-async fn session(app: &TestApp, c: &reqwest::Client) -> String {
+pub(crate) async fn session(app: &TestApp, c: &reqwest::Client) -> String {
     let res = sign_in(app, c, EMAIL, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/");
@@ -73,7 +73,7 @@ async fn session(app: &TestApp, c: &reqwest::Client) -> String {
     cookie
 }
 
-async fn page(
+pub(crate) async fn page(
     app: &TestApp,
     c: &reqwest::Client,
     cookie: &str,

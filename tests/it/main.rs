@@ -11,4 +11,5 @@ mod dashboard;
 mod delivery;
 mod inbound;
 mod instrument;
+mod sandbox;
 mod tracking;

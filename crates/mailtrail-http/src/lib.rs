@@ -74,6 +74,10 @@ pub struct AppState {
     /// Poked after a message is queued, so that a sleeping delivery worker
     /// wakes at once instead of at its next poll.
     pub notify: Arc<Notify>,
+    /// Poked after an inbound message is stored (the sandbox inbox's
+    /// simulated replies, receipts and bounces), so that the inbound
+    /// processor handles it at once instead of at its next poll.
+    pub inbound_wake: Arc<Notify>,
     /// Signs and verifies tracking tokens, in memory.
     pub keyring: Arc<mailtrail_domain::Keyring>,
     /// The tracking endpoints' settings, opener lists and event sink.

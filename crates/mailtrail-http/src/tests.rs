@@ -817,6 +817,7 @@ impl TestApp {
             store: self.store.clone(),
             settings: self.settings.clone(),
             notify: self.notify.clone(),
+            inbound_wake: Arc::new(tokio::sync::Notify::new()),
             keyring: Arc::new(keyring),
             tracking: crate::tracking::Tracking::new(
                 Default::default(),

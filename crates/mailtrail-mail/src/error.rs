@@ -74,4 +74,7 @@ pub enum MailError {
     /// crypto library refused).
     #[error("DKIM signing failed: {0}")]
     Signing(String),
+    /// Writing a built message failed (mail-builder's writer refused).
+    #[error("building the message failed: {0}")]
+    Build(String),
 }

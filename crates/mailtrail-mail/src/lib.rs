@@ -1,7 +1,9 @@
 //! Pure mail formats for mailtrail: composing one recipient's copy of a
 //! message (RFC 5322, RFC 2045-2047 via mail-builder), signing it with DKIM
 //! (RFC 6376, RFC 8463) and the VERP return path that lets a bounce name the
-//! recipient it is about.
+//! recipient it is about; reading what comes back ([`inbound`]); and
+//! writing what a recipient's side sends: read receipts ([`mdn`], RFC
+//! 8098), bounces ([`dsn`], RFC 3464) and replies ([`reply`]).
 //!
 //! Nothing here opens a socket or touches a database: every function takes
 //! bytes or typed values and returns bytes or typed values, so the send path,
@@ -10,9 +12,12 @@
 
 pub mod compose;
 pub mod dkim;
+pub mod dsn;
 mod error;
 pub mod inbound;
 pub mod instrument;
+pub mod mdn;
+pub mod reply;
 pub mod verp;
 
 pub use compose::{

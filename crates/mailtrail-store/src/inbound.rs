@@ -12,6 +12,10 @@ pub enum InboundSource {
     Smtp,
     /// The IMAP poller (a connected mailbox).
     Imap,
+    /// The sandbox inbox's "simulate the recipient" buttons: the message a
+    /// recipient's side would send (reply, read receipt, bounce), handed to
+    /// the same processing as real mail.
+    Sandbox,
 }
 
 impl InboundSource {
@@ -20,6 +24,7 @@ impl InboundSource {
         match self {
             Self::Smtp => "smtp",
             Self::Imap => "imap",
+            Self::Sandbox => "sandbox",
         }
     }
 
@@ -27,6 +32,7 @@ impl InboundSource {
         match s {
             "smtp" => Ok(Self::Smtp),
             "imap" => Ok(Self::Imap),
+            "sandbox" => Ok(Self::Sandbox),
             other => Err(crate::StoreError::Corrupt(format!(
                 "inbound source {other:?}"
             ))),

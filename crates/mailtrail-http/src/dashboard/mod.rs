@@ -10,6 +10,7 @@ mod advice;
 mod live;
 mod pages;
 mod session;
+mod simulate;
 mod stats;
 mod view;
 
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/stats", get(stats::stats))
         .route("/sandbox", get(pages::sandbox))
         .route("/sandbox/{id}", get(pages::sandbox_copy))
+        .route("/sandbox/{id}/simulate", post(simulate::simulate))
         .route("/compose", get(pages::compose_form).post(pages::compose))
         .route("/settings", get(pages::settings).post(pages::save_settings))
         .route("/settings/api-keys", post(pages::create_key))
@@ -78,6 +80,9 @@ pub(crate) enum DashError {
     /// Unknown id, or another organisation's.
     #[error("not found")]
     NotFound,
+    /// A form asked for something that cannot be done; the text says why.
+    #[error("{0}")]
+    BadRequest(&'static str),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -100,6 +105,7 @@ impl IntoResponse for DashError {
                 return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
             }
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", *m),
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "That cannot be done", *m),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Not found",

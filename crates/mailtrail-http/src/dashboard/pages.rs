@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Multipart, Path, RawQuery, State};
+use axum::extract::{Multipart, Path, Query, RawQuery, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::advice::advice_for;
 use super::session::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
+use super::simulate::{Act, Original, find_copy};
 use super::view::{EventView, StatusView, event_view, message_status, when};
 use super::{DashError, html, see_other};
 use crate::api::{Defaults, SendRequest, validate};
@@ -632,16 +633,23 @@ struct SandboxPage {
 #[template(path = "sandbox_copy.html")]
 struct SandboxCopyPage {
     chrome: Chrome,
+    id: String,
     address: String,
     subject: String,
     captured: String,
     message_id: String,
     srcdoc: String,
     raw: String,
+    status: Option<StatusView>,
+    receipt_asked: bool,
+    notice: Option<String>,
 }
 
 /// How many captured copies the sandbox page lists.
 const SANDBOX_LIST: u32 = 200;
+
+/// How many of the newest captured copies a copy's page can be found in.
+pub(crate) const SANDBOX_FIND: u32 = 1000;
 
 fn copy_subject(raw: &str) -> String {
     mail_parser::MessageParser::default()
@@ -709,31 +717,59 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+#[derive(Deserialize)]
+pub(crate) struct CopyQuery {
+    #[serde(default)]
+    simulated: Option<String>,
+    #[serde(default)]
+    processed: Option<String>,
+}
+
 /// `GET /sandbox/{id}`: one captured copy, rendered in a sandboxed frame
-/// as the recipient would see it (its pixel loads, its links work).
+/// as the recipient would see it (its pixel loads, its links work), with
+/// the recipient's status and the buttons that play the recipient.
 pub(crate) async fn sandbox_copy(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<CopyQuery>,
 ) -> Result<Response, DashError> {
     let s = session::for_page(&state, &headers).await?;
     let id = parse_id(&id)?;
-    let copy = state
+    let copy = find_copy(&state, s.user.org_id, id).await?;
+    let status = state
         .store
-        .sandbox_copies(s.user.org_id, 1000)
+        .message(s.user.org_id, copy.message_id)
         .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or(DashError::NotFound)?;
+        .and_then(|m| m.recipients.into_iter().find(|r| r.id == copy.recipient_id))
+        .map(|r| StatusView::from(r.status));
+    let receipt_asked = Original::read(&copy.raw).is_some_and(|o| o.receipt_to.is_some());
+    let notice = q.simulated.as_deref().and_then(Act::parse).map(|a| {
+        if q.processed.as_deref() == Some("1") {
+            format!(
+                "{}. The inbound path processed it; the status below is updated.",
+                a.done()
+            )
+        } else {
+            format!(
+                "{}. The message is stored and still being processed; reload in a moment.",
+                a.done()
+            )
+        }
+    });
     let (subject, srcdoc) = render_copy(&copy.raw);
     let page = SandboxCopyPage {
         chrome: (&s).into(),
+        id: copy.id.to_string(),
         address: copy.address,
         subject,
         captured: when(copy.captured_at),
         message_id: copy.message_id.to_string(),
         srcdoc,
         raw: copy.raw,
+        status,
+        receipt_asked,
+        notice,
     };
     Ok(html(StatusCode::OK, page.render()?))
 }
