@@ -261,6 +261,16 @@ async fn instrumented_copies(db: Db) {
         .find(|r| r["address"] == to.as_str())
         .unwrap_or_else(|| panic!("{to} in {after:#}"));
     assert_eq!(me["status"], "unsubscribed", "{after:#}");
+    let unsubscribed = me["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "unsubscribed")
+        .count();
+    assert_eq!(
+        unsubscribed, 1,
+        "a repeated one-click POST adds no second event: {me:#}"
+    );
     let other = after["recipients"]
         .as_array()
         .unwrap()

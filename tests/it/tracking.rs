@@ -136,6 +136,13 @@ impl Fixture {
             .collect()
     }
 
+    /// The recipient's clicked events, oldest first.
+    pub async fn clicks(&self) -> Vec<Value> {
+        let mut events = self.tracking_events().await;
+        events.retain(|e| e["kind"] == "clicked");
+        events
+    }
+
     /// Opens with `headers` and returns the (opener, rule, data) recorded,
     /// read right after the 200: the event must already be durable.
     pub async fn open_as(
@@ -240,7 +247,7 @@ async fn clicks_redirect_exactly_and_never_openly() {
         link.as_str(),
         "the signed URL, not the query's"
     );
-    let events = f.tracking_events().await;
+    let events = f.clicks().await;
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["kind"], "clicked");
     assert_eq!(events[0]["opener"], "human");
@@ -283,11 +290,7 @@ async fn clicks_redirect_exactly_and_never_openly() {
             "{path}: a plain page"
         );
     }
-    assert_eq!(
-        f.tracking_events().await.len(),
-        1,
-        "failed clicks recorded events"
-    );
+    assert_eq!(f.clicks().await.len(), 1, "failed clicks recorded events");
 }
 
 /// Request headers, token age in seconds, expected opener and rule.
@@ -454,6 +457,114 @@ async fn each_opener_rule_through_real_requests() {
         .unwrap();
     assert_eq!(bad.status(), 404);
     assert!(bad.headers().get("set-cookie").is_none());
+}
+
+impl Fixture {
+    /// Follows a click token with `user_agent`; asserts the redirect.
+    pub async fn click_as(&self, link: &str, user_agent: &str) {
+        let res = self
+            .http
+            .get(
+                self.app
+                    .url(&format!("/t/c/{}", self.click_token(link, 60))),
+            )
+            .header("user-agent", user_agent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+        assert_eq!(res.headers()["location"], link);
+    }
+}
+
+#[tokio::test]
+async fn engagement_counts_people_apart_from_machines_per_link() {
+    let f = Fixture::new(|_| {}).await;
+    let (a, b) = ("https://example.com/a", "https://example.com/b?x=1");
+    let (o, _, _) = f.open_as(60, &[("user-agent", "Mozilla/5.0")]).await;
+    assert_eq!(o, "machine", "Apple MPP prefetch");
+    let (o, _, _) = f.open_as(60, &[("user-agent", CHROME)]).await;
+    assert_eq!(o, "human");
+    let (o, _, _) = f.open_as(60, &[("user-agent", GMAIL_PROXY)]).await;
+    assert_eq!(o, "proxy");
+    f.click_as(a, CHROME).await;
+    f.click_as(b, CHROME).await;
+    f.click_as(a, CHROME).await;
+
+    let r = f.recipient_view().await;
+    assert_eq!(r["opens"], 2, "two opens by a person: {r:#}");
+    assert_eq!(r["unique_opens"], 1, "{r:#}");
+    assert_eq!(r["machine_opens"], 1, "{r:#}");
+    assert_eq!(r["implied_opens"], 0, "{r:#}");
+    assert_eq!(r["clicks"], 3, "{r:#}");
+    assert_eq!(r["unique_clicks"], 1, "{r:#}");
+    assert_eq!(r["first_open_implied"], false, "{r:#}");
+    let first_human = f
+        .tracking_events()
+        .await
+        .into_iter()
+        .find(|e| e["opener"] == "human")
+        .unwrap();
+    assert_eq!(r["first_open_at"], first_human["at"], "{r:#}");
+    let links = r["links"].as_array().unwrap();
+    assert_eq!(links.len(), 2, "{r:#}");
+    assert_eq!(
+        (links[0]["url"].as_str(), links[0]["clicks"].as_u64()),
+        (Some(a), Some(2))
+    );
+    assert_eq!(
+        (links[1]["url"].as_str(), links[1]["clicks"].as_u64()),
+        (Some(b), Some(1))
+    );
+    assert_eq!(links[0]["machine_clicks"], 0);
+
+    // The dashboard's message page shows the same.
+    let c = crate::dashboard::client();
+    let cookie = crate::dashboard::session(&f.app, &c).await;
+    let (status, page) =
+        crate::dashboard::page(&f.app, &c, &cookie, &format!("/messages/{}", f.message)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Clicks per link"), "{page}");
+    assert!(page.contains("First opened by a person"), "{page}");
+    assert!(
+        page.contains("</code></td><td>2</td><td>0</td>"),
+        "two clicks by a person on the first link: {page}"
+    );
+}
+
+#[tokio::test]
+async fn a_click_without_a_pixel_load_implies_a_persons_open() {
+    let f = Fixture::new(|_| {}).await;
+    // A machine's prefetch does not make the later click's open seen.
+    let (o, _, _) = f.open_as(60, &[("user-agent", "Mozilla/5.0")]).await;
+    assert_eq!(o, "machine");
+    f.click_as("https://example.com/a", CHROME).await;
+    let r = f.recipient_view().await;
+    assert_eq!(r["status"], "clicked", "{r:#}");
+    assert_eq!(r["opens"], 1, "the implied open is a person's: {r:#}");
+    assert_eq!(r["unique_opens"], 1, "{r:#}");
+    assert_eq!(r["implied_opens"], 1, "{r:#}");
+    assert_eq!(r["first_open_implied"], true, "{r:#}");
+    assert_eq!(r["machine_opens"], 1, "{r:#}");
+    let events = f.tracking_events().await;
+    let implied: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "opened" && e["data"]["implied"] == true)
+        .collect();
+    assert_eq!(implied.len(), 1, "{events:#?}");
+    assert_eq!(implied[0]["opener"], "human");
+    let click = events.iter().find(|e| e["kind"] == "clicked").unwrap();
+    assert_eq!(implied[0]["at"], click["at"]);
+    assert_eq!(implied[0]["data"]["click_id"], click["id"]);
+    assert_eq!(r["first_open_at"], click["at"]);
+    // A second click implies nothing more.
+    f.click_as("https://example.com/b", CHROME).await;
+    let r = f.recipient_view().await;
+    assert_eq!(
+        (r["opens"].as_u64(), r["implied_opens"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(r["clicks"], 2);
 }
 
 #[tokio::test]

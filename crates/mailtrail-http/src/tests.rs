@@ -258,6 +258,10 @@ impl Store for MemStore {
                 opens: 0,
                 machine_opens: 0,
                 clicks: 0,
+                first_open_at: None,
+                first_open_implied: false,
+                implied_opens: 0,
+                links: Vec::new(),
                 events: vec![Event {
                     id: Uuid::now_v7(),
                     kind,

@@ -3,6 +3,8 @@
 //! one place is what makes the two backends behave identically; only the SQL
 //! around it differs.
 
+use std::collections::HashMap;
+
 use mailtrail_domain::{EmailAddress, EventKind, MessageId, Opener, RecipientKind, Status};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -149,19 +151,75 @@ pub(crate) struct RecipientState {
     pub opens: i64,
     pub machine_opens: i64,
     pub clicks: i64,
+    pub first_open_at: Option<OffsetDateTime>,
+    pub first_open_implied: bool,
+    pub implied_opens: i64,
+}
+
+/// Whether an open or click by `opener` is a person's: human or proxy, or
+/// unknown (events recorded without classification, which `Status::apply`
+/// also treats as a person's). Never a machine's, never the sender's own.
+pub(crate) fn by_person(opener: Option<Opener>) -> bool {
+    !matches!(opener, Some(Opener::Machine | Opener::SelfOpen))
+}
+
+/// The URL a click event followed (the one its token signs), from its data.
+pub(crate) fn clicked_url(ev: &NewEvent) -> Option<&str> {
+    if ev.kind != EventKind::Clicked {
+        return None;
+    }
+    ev.data.get("url").and_then(serde_json::Value::as_str)
+}
+
+/// The id of the open implied by click `click`: one below the click's, so
+/// it is the same for a retried batch (event ids make writes idempotent)
+/// and sorts just before the click among events of the same millisecond.
+pub(crate) fn implied_open_id(click: Uuid) -> Uuid {
+    Uuid::from_u128(click.as_u128().wrapping_sub(1))
 }
 
 impl RecipientState {
     /// Applies one event with the domain rule (`Status::apply`, DESIGN.md
-    /// section 3).
+    /// section 3), and returns the open a person's click implies when no
+    /// person had opened the copy before (its images were blocked, so no
+    /// pixel loaded): an `opened` event with the click's opener, time and
+    /// `data.implied = true`, already applied here, for the caller to
+    /// insert beside the click.
     ///
     /// The reason columns take the event's reason, except that a deferral
     /// arriving after a permanent failure (a retry that raced the bounce)
     /// does not overwrite why the recipient failed. Counters: opens and
-    /// clicks by a person (or by an unknown opener, which `Status::apply`
-    /// also treats as a person), opens by a machine apart; the sender's own
-    /// opens are never counted.
-    pub fn apply(&mut self, ev: &NewEvent) {
+    /// clicks by a person ([`by_person`]), opens by a machine apart; the
+    /// sender's own opens are never counted.
+    pub fn apply(&mut self, ev: &NewEvent) -> Option<NewEvent> {
+        let implied = (ev.kind == EventKind::Clicked && by_person(ev.opener) && self.opens == 0)
+            .then(|| {
+                let mut data = serde_json::Map::new();
+                data.insert("implied".into(), true.into());
+                data.insert("rule".into(), "click_without_open".into());
+                data.insert("click_id".into(), ev.id.to_string().into());
+                NewEvent {
+                    id: implied_open_id(ev.id),
+                    recipient_id: ev.recipient_id,
+                    kind: EventKind::Opened,
+                    at: ev.at,
+                    opener: ev.opener,
+                    reason: None,
+                    data: serde_json::Value::Object(data),
+                }
+            });
+        if let Some(open) = &implied {
+            self.apply_one(open);
+            self.implied_opens += 1;
+            if self.first_open_at == Some(ev.at) {
+                self.first_open_implied = true;
+            }
+        }
+        self.apply_one(ev);
+        implied
+    }
+
+    fn apply_one(&mut self, ev: &NewEvent) {
         let next = self.status.apply(ev.kind, ev.opener);
         let mut changed = next != self.status;
         if let Some(r) = &ev.reason
@@ -177,11 +235,47 @@ impl RecipientState {
         match (ev.kind, ev.opener) {
             (_, Some(Opener::SelfOpen)) => {}
             (EventKind::Opened, Some(Opener::Machine)) => self.machine_opens += 1,
-            (EventKind::Opened, _) => self.opens += 1,
+            (EventKind::Opened, _) => {
+                self.opens += 1;
+                if self.first_open_at.is_none_or(|t| ev.at < t) {
+                    self.first_open_at = Some(ev.at);
+                    self.first_open_implied = false;
+                }
+            }
             (EventKind::Clicked, Some(Opener::Machine)) => {}
             (EventKind::Clicked, _) => self.clicks += 1,
             _ => {}
         }
+    }
+}
+
+/// Per-link click counts of one batch, added to `recipient_links` with one
+/// upsert per (recipient, URL) in the batch's transaction: no read.
+#[derive(Debug, Default)]
+pub(crate) struct LinkTally {
+    /// (recipient, url) → (person clicks, machine clicks, first, last).
+    pub links: HashMap<(Uuid, String), (i64, i64, i64, i64)>,
+}
+
+impl LinkTally {
+    /// Counts `ev` when it is a click by anyone but the sender.
+    pub fn note(&mut self, ev: &NewEvent) {
+        let Some(url) = clicked_url(ev) else { return };
+        if ev.opener == Some(Opener::SelfOpen) {
+            return;
+        }
+        let at = to_ms(ev.at);
+        let e = self
+            .links
+            .entry((ev.recipient_id, url.to_owned()))
+            .or_insert((0, 0, at, at));
+        if by_person(ev.opener) {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+        e.2 = e.2.min(at);
+        e.3 = e.3.max(at);
     }
 }
 
@@ -233,6 +327,9 @@ mod tests {
             opens: 0,
             machine_opens: 0,
             clicks: 0,
+            first_open_at: None,
+            first_open_implied: false,
+            implied_opens: 0,
         };
         s.apply(&ev(EventKind::Failed, None, Some("userunknown")));
         s.apply(&ev(EventKind::Deferred, None, Some("speeding")));

@@ -221,8 +221,36 @@ pub struct Recipient {
     pub machine_opens: u64,
     /// Link clicks by a person.
     pub clicks: u64,
+    /// When a person (human or proxy opener, never a machine or the sender)
+    /// first opened the copy, a click without a pixel load included.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_open_at: Option<OffsetDateTime>,
+    /// Whether that first open was implied by a click with no pixel load
+    /// before it (images blocked) rather than seen.
+    pub first_open_implied: bool,
+    /// How many of `opens` were implied by clicks.
+    pub implied_opens: u64,
+    /// Clicks per link, in the order first clicked (empty in list views).
+    pub links: Vec<LinkClicks>,
     /// Events, oldest first (empty in list views).
     pub events: Vec<Event>,
+}
+
+/// The clicks on one link of a recipient's copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkClicks {
+    /// The URL the click token signs (where the click redirected).
+    pub url: String,
+    /// Clicks by a person.
+    pub clicks: u64,
+    /// Clicks by a machine (link checkers, scanners): never a person's.
+    pub machine_clicks: u64,
+    /// First click (any opener but the sender).
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_clicked_at: OffsetDateTime,
+    /// Last click (any opener but the sender).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_clicked_at: OffsetDateTime,
 }
 
 /// A message as shown by the API.

@@ -135,6 +135,8 @@ conformance!(
     complete_jobs_in_one_batch,
     inbound_messages_and_mailbox_cursors,
     recipient_refs_for_correlation,
+    engagement_per_recipient,
+    unsubscribed_is_recorded_once,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -1586,5 +1588,149 @@ mod cases {
         // The range bounds are honoured.
         let only_first = store.daily_stats(a.id, t(0), t(next)).await.unwrap();
         assert_eq!(only_first.len(), 1);
+    }
+
+    fn click(recipient: Uuid, opener: Option<Opener>, url: &str, at_ms: i64) -> NewEvent {
+        NewEvent {
+            opener,
+            data: serde_json::json!({ "url": url, "rule": "test" }),
+            ..event(recipient, EventKind::Clicked, at_ms)
+        }
+    }
+
+    pub async fn engagement_per_recipient(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["reader@x.test", "blocked@x.test"]);
+        insert(&store, &msg).await;
+        let (reader, blocked) = (msg.recipients[0].id, msg.recipients[1].id);
+        let (x, y) = ("https://shop.example/x", "https://shop.example/y?q=1");
+
+        // One batch, as the tracking sink writes it: a machine prefetch,
+        // two opens by people, the sender's own open, clicks on two links
+        // (one by a link checker, one by the sender).
+        let batch = vec![
+            opened(reader, Opener::Machine, 100),
+            opened(reader, Opener::Human, 200),
+            opened(reader, Opener::SelfOpen, 250),
+            opened(reader, Opener::Proxy, 300),
+            click(reader, Some(Opener::Human), x, 400),
+            click(reader, Some(Opener::Human), y, 500),
+            click(reader, Some(Opener::Human), x, 600),
+            click(reader, Some(Opener::Machine), x, 650),
+            click(reader, Some(Opener::SelfOpen), y, 700),
+        ];
+        store.record_events(&batch).await.unwrap();
+        // Retrying the same batch (an unclear commit) changes nothing.
+        store.record_events(&batch).await.unwrap();
+        let r = recipient(&store, &a, &msg, 0).await;
+        assert_eq!(r.first_open_at, Some(t(200)), "first open by a person");
+        assert!(!r.first_open_implied);
+        assert_eq!((r.opens, r.machine_opens, r.implied_opens), (2, 1, 0));
+        assert_eq!(r.clicks, 3);
+        assert_eq!(r.links.len(), 2, "{:?}", r.links);
+        assert_eq!(r.links[0].url, x);
+        assert_eq!((r.links[0].clicks, r.links[0].machine_clicks), (2, 1));
+        assert_eq!(r.links[0].first_clicked_at, t(400));
+        assert_eq!(r.links[0].last_clicked_at, t(650));
+        assert_eq!(r.links[1].url, y);
+        assert_eq!((r.links[1].clicks, r.links[1].machine_clicks), (1, 0));
+        assert_eq!(
+            r.events
+                .iter()
+                .filter(|e| e.kind == EventKind::Opened)
+                .count(),
+            4
+        );
+
+        // A later batch adds to the per-link counts.
+        store
+            .record_events(&[click(reader, Some(Opener::Proxy), y, 800)])
+            .await
+            .unwrap();
+        let r = recipient(&store, &a, &msg, 0).await;
+        assert_eq!((r.clicks, r.links[1].clicks), (4, 2));
+        assert_eq!(r.links[1].last_clicked_at, t(800));
+
+        // A machine's click and a machine's open imply nothing; a person's
+        // click with no pixel load implies one open by that person, marked
+        // so, in the same transaction; a second click implies no more.
+        store
+            .record_events(&[
+                opened(blocked, Opener::Machine, 1_000),
+                click(blocked, Some(Opener::Machine), x, 1_100),
+            ])
+            .await
+            .unwrap();
+        let r = recipient(&store, &a, &msg, 1).await;
+        assert_eq!((r.opens, r.first_open_at, r.implied_opens), (0, None, 0));
+        let first = click(blocked, Some(Opener::Human), y, 1_200);
+        let batch = vec![first.clone(), click(blocked, Some(Opener::Human), x, 1_300)];
+        store.record_events(&batch).await.unwrap();
+        store.record_events(&batch).await.unwrap();
+        let r = recipient(&store, &a, &msg, 1).await;
+        assert_eq!(r.status, Status::Clicked);
+        assert_eq!((r.opens, r.machine_opens, r.implied_opens), (1, 1, 1));
+        assert_eq!(r.first_open_at, Some(t(1_200)));
+        assert!(r.first_open_implied);
+        assert_eq!(r.clicks, 2);
+        let implied: Vec<_> = r
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Opened && e.opener == Some(Opener::Human))
+            .collect();
+        assert_eq!(implied.len(), 1, "{:?}", r.events);
+        assert_eq!(implied[0].at, t(1_200));
+        assert_eq!(implied[0].data["implied"], true);
+        assert_eq!(implied[0].data["click_id"], first.id.to_string());
+        // A real pixel load afterwards is one more open; the first stays
+        // the implied one.
+        store
+            .record_event(&opened(blocked, Opener::Human, 1_400))
+            .await
+            .unwrap();
+        let r = recipient(&store, &a, &msg, 1).await;
+        assert_eq!((r.opens, r.implied_opens), (2, 1));
+        assert!(r.first_open_implied);
+        assert_eq!(r.first_open_at, Some(t(1_200)));
+        // The counters outlive the detailed events.
+        store.purge_events(t(10_000)).await.unwrap();
+        let r = recipient(&store, &a, &msg, 1).await;
+        assert!(r.events.is_empty());
+        assert_eq!(
+            (r.opens, r.implied_opens, r.clicks, r.links.len()),
+            (2, 1, 2, 2)
+        );
+        assert_eq!(r.first_open_at, Some(t(1_200)));
+    }
+
+    pub async fn unsubscribed_is_recorded_once(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Hi", &["reader@x.test", "other@x.test"]);
+        insert(&store, &msg).await;
+        let (reader, other) = (msg.recipients[0].id, msg.recipients[1].id);
+        for at in [10, 20] {
+            store
+                .record_event(&event(reader, EventKind::Unsubscribed, at))
+                .await
+                .unwrap();
+        }
+        store
+            .record_events(&[
+                event(reader, EventKind::Unsubscribed, 30),
+                event(other, EventKind::Unsubscribed, 30),
+                event(other, EventKind::Unsubscribed, 40),
+            ])
+            .await
+            .unwrap();
+        for (i, rid) in [(0, reader), (1, other)] {
+            let r = recipient(&store, &a, &msg, i).await;
+            assert_eq!(r.status, Status::Unsubscribed, "{rid}");
+            let n = r
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::Unsubscribed)
+                .count();
+            assert_eq!(n, 1, "one unsubscribed event per recipient: {:?}", r.events);
+        }
     }
 }

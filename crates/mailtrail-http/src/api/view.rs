@@ -3,7 +3,9 @@
 //! a column added to the store does not silently appear in responses.
 
 use mailtrail_domain::{EmailAddress, EventKind, MessageId, Opener, RecipientKind, Status};
-use mailtrail_store::{Event, Message, Recipient, SandboxCopy, StatusReason, Suppression};
+use mailtrail_store::{
+    Event, LinkClicks, Message, Recipient, SandboxCopy, StatusReason, Suppression,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -65,7 +67,16 @@ pub(crate) struct MessageView {
     pub recipients: Vec<RecipientView>,
 }
 
-/// A recipient with its status; the timeline only in the detail view.
+/// A recipient with its status and engagement; per-link clicks and the
+/// timeline only in the detail view.
+///
+/// Engagement counts only people (human or proxy openers): machine opens
+/// are apart, the sender's own never counted. "Unique" follows SendGrid's
+/// convention: a recipient counts once however often they opened
+/// (`unique_opens` is 0 or 1), likewise for clicks; `opens` and `clicks`
+/// are the totals. A click with no pixel load before it implies an open
+/// (images blocked): it counts in `opens` and `unique_opens`, and
+/// `implied_opens` / `first_open_implied` say so.
 #[derive(Debug, Serialize)]
 pub(crate) struct RecipientView {
     pub id: Uuid,
@@ -75,11 +86,43 @@ pub(crate) struct RecipientView {
     pub status_reason: Option<StatusReason>,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_open_at: Option<OffsetDateTime>,
+    pub first_open_implied: bool,
     pub opens: u64,
+    pub unique_opens: u64,
+    pub implied_opens: u64,
     pub machine_opens: u64,
     pub clicks: u64,
+    pub unique_clicks: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<Vec<LinkView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventView>>,
+}
+
+/// Clicks on one link of a recipient's copy.
+#[derive(Debug, Serialize)]
+pub(crate) struct LinkView {
+    pub url: String,
+    pub clicks: u64,
+    pub machine_clicks: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_clicked_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_clicked_at: OffsetDateTime,
+}
+
+impl From<LinkClicks> for LinkView {
+    fn from(l: LinkClicks) -> Self {
+        Self {
+            url: l.url,
+            clicks: l.clicks,
+            machine_clicks: l.machine_clicks,
+            first_clicked_at: l.first_clicked_at,
+            last_clicked_at: l.last_clicked_at,
+        }
+    }
 }
 
 /// One event of a recipient's timeline.
@@ -129,9 +172,15 @@ impl RecipientView {
             status: r.status,
             status_reason: r.status_reason,
             updated_at: r.updated_at,
+            first_open_at: r.first_open_at,
+            first_open_implied: r.first_open_implied,
             opens: r.opens,
+            unique_opens: u64::from(r.opens > 0),
+            implied_opens: r.implied_opens,
             machine_opens: r.machine_opens,
             clicks: r.clicks,
+            unique_clicks: u64::from(r.clicks > 0),
+            links: with_events.then(|| r.links.into_iter().map(LinkView::from).collect()),
             events: with_events.then(|| r.events.into_iter().map(EventView::from).collect()),
         }
     }

@@ -406,6 +406,12 @@ struct RecipientDetail {
     opens: u64,
     machine_opens: u64,
     clicks: u64,
+    /// When a person first opened it, and "(implied by a click)" when that
+    /// open was a click with no pixel load before it.
+    first_open: Option<String>,
+    implied_opens: u64,
+    /// (url, person clicks, machine clicks).
+    links: Vec<(String, u64, u64)>,
     events: Vec<EventView>,
 }
 
@@ -523,6 +529,19 @@ pub(crate) async fn detail(
                 opens: r.opens,
                 machine_opens: r.machine_opens,
                 clicks: r.clicks,
+                first_open: r.first_open_at.map(|t| {
+                    if r.first_open_implied {
+                        format!("{} (implied by a click: images were blocked)", when(t))
+                    } else {
+                        when(t)
+                    }
+                }),
+                implied_opens: r.implied_opens,
+                links: r
+                    .links
+                    .iter()
+                    .map(|l| (l.url.clone(), l.clicks, l.machine_clicks))
+                    .collect(),
                 events: r.events.iter().map(event_view).collect(),
             }
         })

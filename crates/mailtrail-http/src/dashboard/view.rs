@@ -219,9 +219,14 @@ pub(crate) fn event_view(e: &Event) -> EventView {
             }
         }
     }
+    let implied = e.data.get("implied") == Some(&serde_json::Value::Bool(true));
     EventView {
         at: when(e.at),
-        what: e.kind.as_str().replace('_', " "),
+        what: if implied {
+            "opened (implied by a click: images were blocked)".to_owned()
+        } else {
+            e.kind.as_str().replace('_', " ")
+        },
         facts,
     }
 }

@@ -67,10 +67,12 @@ const MESSAGE_COLS: &str =
     "id, message_id, from_address, from_name, subject, read_receipt, metadata, created_at";
 
 const RECIPIENT_COLS: &str = "id, message_id, address, kind, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks";
+     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
+     first_open_at, first_open_implied, implied_opens";
 
 const STATE_COLS: &str = "id, message_id, org_id, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks";
+     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
+     first_open_at, first_open_implied, implied_opens";
 
 fn organisation_row(r: &PgRow) -> Result<Organisation, StoreError> {
     Ok(Organisation {
@@ -130,6 +132,13 @@ fn recipient_row(r: &PgRow) -> Result<(Uuid, Recipient), StoreError> {
         opens: common::count(r.try_get("opens")?),
         machine_opens: common::count(r.try_get("machine_opens")?),
         clicks: common::count(r.try_get("clicks")?),
+        first_open_at: r
+            .try_get::<Option<i64>, _>("first_open_at")?
+            .map(from_ms)
+            .transpose()?,
+        first_open_implied: r.try_get("first_open_implied")?,
+        implied_opens: common::count(r.try_get("implied_opens")?),
+        links: Vec::new(),
         events: Vec::new(),
     };
     Ok((r.try_get("message_id")?, recipient))
@@ -160,6 +169,12 @@ fn state_row(r: &PgRow) -> Result<(Uuid, RecipientState), StoreError> {
         opens: r.try_get("opens")?,
         machine_opens: r.try_get("machine_opens")?,
         clicks: r.try_get("clicks")?,
+        first_open_at: r
+            .try_get::<Option<i64>, _>("first_open_at")?
+            .map(from_ms)
+            .transpose()?,
+        first_open_implied: r.try_get("first_open_implied")?,
+        implied_opens: r.try_get("implied_opens")?,
     };
     Ok((r.try_get("id")?, state))
 }
@@ -189,6 +204,7 @@ async fn apply_events(
         states.insert(id, state);
     }
     let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
+    let mut links = common::LinkTally::default();
     for ev in events {
         let Some(state) = states.get_mut(&ev.recipient_id) else {
             if skip_missing {
@@ -201,26 +217,34 @@ async fn apply_events(
             }
             return Err(StoreError::NotFound("recipient"));
         };
-        let inserted = sqlx::query(
-            "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(ev.id)
-        .bind(ev.recipient_id)
-        .bind(state.message_id)
-        .bind(state.org_id)
-        .bind(ev.kind.as_str())
-        .bind(to_ms(ev.at))
-        .bind(ev.opener.map(|o| o.to_string()))
-        .bind(ev.reason.as_ref().map(Json))
-        .bind(Json(&ev.data))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            state.apply(ev);
+        if insert_event(&mut *conn, ev, state).await? {
+            // An open implied by this click (no pixel load before it) is
+            // stored beside it, in the same transaction; `apply` counted it.
+            if let Some(open) = state.apply(ev) {
+                insert_event(&mut *conn, &open, state).await?;
+            }
+            links.note(ev);
             touched.insert(ev.recipient_id);
         }
+    }
+    for ((recipient_id, url), (clicks, machine, first, last)) in links.links {
+        sqlx::query(
+            "INSERT INTO recipient_links (recipient_id, url, clicks, machine_clicks, \
+             first_clicked_at, last_clicked_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (recipient_id, md5(url)) DO UPDATE SET \
+             clicks = recipient_links.clicks + EXCLUDED.clicks, \
+             machine_clicks = recipient_links.machine_clicks + EXCLUDED.machine_clicks, \
+             first_clicked_at = LEAST(recipient_links.first_clicked_at, EXCLUDED.first_clicked_at), \
+             last_clicked_at = GREATEST(recipient_links.last_clicked_at, EXCLUDED.last_clicked_at)",
+        )
+        .bind(recipient_id)
+        .bind(url)
+        .bind(clicks)
+        .bind(machine)
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
     }
     for id in touched {
         let Some(s) = states.get(&id) else { continue };
@@ -228,7 +252,8 @@ async fn apply_events(
         sqlx::query(
             "UPDATE recipients SET status = $1, reason_smtp_code = $2, reason_enhanced_status = $3, \
              reason_name = $4, reason_text = $5, updated_at = $6, opens = $7, machine_opens = $8, \
-             clicks = $9 WHERE id = $10",
+             clicks = $9, first_open_at = $10, first_open_implied = $11, implied_opens = $12 \
+             WHERE id = $13",
         )
         .bind(s.status.as_str())
         .bind(r.smtp_code.map(i32::from))
@@ -239,11 +264,41 @@ async fn apply_events(
         .bind(s.opens)
         .bind(s.machine_opens)
         .bind(s.clicks)
+        .bind(s.first_open_at.map(to_ms))
+        .bind(s.first_open_implied)
+        .bind(s.implied_opens)
         .bind(id)
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
+}
+
+/// Inserts one event; whether it was new. An id seen before, or a second
+/// `unsubscribed` event of a recipient (a unique index), inserts nothing,
+/// so a retried batch or a repeated one-click POST counts nothing twice.
+async fn insert_event(
+    conn: &mut PgConnection,
+    ev: &NewEvent,
+    state: &RecipientState,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+    )
+    .bind(ev.id)
+    .bind(ev.recipient_id)
+    .bind(state.message_id)
+    .bind(state.org_id)
+    .bind(ev.kind.as_str())
+    .bind(to_ms(ev.at))
+    .bind(ev.opener.map(|o| o.to_string()))
+    .bind(ev.reason.as_ref().map(Json))
+    .bind(Json(&ev.data))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// Locks the job and checks that it belongs to the event's recipient;
@@ -799,6 +854,27 @@ impl Store for PgStore {
             let (recipient_id, event) = event_row(&r)?;
             if let Some(i) = index.get(&recipient_id) {
                 message.recipients[*i].events.push(event);
+            }
+        }
+        let links = sqlx::query(
+            "SELECT recipient_id, url, clicks, machine_clicks, first_clicked_at, last_clicked_at \
+             FROM recipient_links \
+             WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = $1) \
+             ORDER BY first_clicked_at, url",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in links {
+            let recipient_id: Uuid = r.try_get("recipient_id")?;
+            if let Some(i) = index.get(&recipient_id) {
+                message.recipients[*i].links.push(LinkClicks {
+                    url: r.try_get("url")?,
+                    clicks: common::count(r.try_get("clicks")?),
+                    machine_clicks: common::count(r.try_get("machine_clicks")?),
+                    first_clicked_at: from_ms(r.try_get("first_clicked_at")?)?,
+                    last_clicked_at: from_ms(r.try_get("last_clicked_at")?)?,
+                });
             }
         }
         Ok(Some(message))

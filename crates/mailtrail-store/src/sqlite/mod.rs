@@ -98,10 +98,12 @@ const MESSAGE_COLS: &str =
     "id, message_id, from_address, from_name, subject, read_receipt, metadata, created_at";
 
 const RECIPIENT_COLS: &str = "id, message_id, address, kind, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks";
+     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
+     first_open_at, first_open_implied, implied_opens";
 
 const STATE_COLS: &str = "id, message_id, org_id, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks";
+     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
+     first_open_at, first_open_implied, implied_opens";
 
 fn organisation_row(r: &SqliteRow) -> Result<Organisation, StoreError> {
     Ok(Organisation {
@@ -155,6 +157,13 @@ fn recipient_row(r: &SqliteRow) -> Result<(Uuid, Recipient), StoreError> {
         opens: common::count(r.try_get("opens")?),
         machine_opens: common::count(r.try_get("machine_opens")?),
         clicks: common::count(r.try_get("clicks")?),
+        first_open_at: r
+            .try_get::<Option<i64>, _>("first_open_at")?
+            .map(from_ms)
+            .transpose()?,
+        first_open_implied: r.try_get("first_open_implied")?,
+        implied_opens: common::count(r.try_get("implied_opens")?),
+        links: Vec::new(),
         events: Vec::new(),
     };
     Ok((r.try_get("message_id")?, recipient))
@@ -191,6 +200,12 @@ fn state_row(r: &SqliteRow) -> Result<(Uuid, RecipientState), StoreError> {
         opens: r.try_get("opens")?,
         machine_opens: r.try_get("machine_opens")?,
         clicks: r.try_get("clicks")?,
+        first_open_at: r
+            .try_get::<Option<i64>, _>("first_open_at")?
+            .map(from_ms)
+            .transpose()?,
+        first_open_implied: r.try_get("first_open_implied")?,
+        implied_opens: r.try_get("implied_opens")?,
     };
     Ok((r.try_get("id")?, state))
 }
@@ -244,14 +259,89 @@ async fn apply_events(
             return Err(StoreError::NotFound("recipient"));
         }
     }
-    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(known.len());
-    for chunk in known.chunks(EVENT_INSERT_CHUNK) {
+    let mut inserted = insert_events(&mut *conn, &known, &states).await?;
+    let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
+    let mut implied: Vec<NewEvent> = Vec::new();
+    let mut links = common::LinkTally::default();
+    for ev in known {
+        // `remove`: an id repeated inside the batch is applied once.
+        if inserted.remove(&ev.id)
+            && let Some(state) = states.get_mut(&ev.recipient_id)
+        {
+            implied.extend(state.apply(ev));
+            links.note(ev);
+            touched.insert(ev.recipient_id);
+        }
+    }
+    // Opens implied by clicks, inserted in the same transaction; already
+    // counted by `apply`.
+    let implied: Vec<&NewEvent> = implied.iter().collect();
+    insert_events(&mut *conn, &implied, &states).await?;
+    for ((recipient_id, url), (clicks, machine, first, last)) in links.links {
+        sqlx::query(
+            "INSERT INTO recipient_links (recipient_id, url, clicks, machine_clicks, \
+             first_clicked_at, last_clicked_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (recipient_id, url) DO UPDATE SET \
+             clicks = clicks + excluded.clicks, machine_clicks = machine_clicks + excluded.machine_clicks, \
+             first_clicked_at = min(first_clicked_at, excluded.first_clicked_at), \
+             last_clicked_at = max(last_clicked_at, excluded.last_clicked_at)",
+        )
+        .bind(recipient_id)
+        .bind(url)
+        .bind(clicks)
+        .bind(machine)
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for id in touched {
+        let Some(s) = states.get(&id) else { continue };
+        let r = s.reason.clone().unwrap_or_default();
+        sqlx::query(
+            "UPDATE recipients SET status = ?, reason_smtp_code = ?, reason_enhanced_status = ?, \
+             reason_name = ?, reason_text = ?, updated_at = ?, opens = ?, machine_opens = ?, \
+             clicks = ?, first_open_at = ?, first_open_implied = ?, implied_opens = ? WHERE id = ?",
+        )
+        .bind(s.status.as_str())
+        .bind(r.smtp_code.map(i64::from))
+        .bind(r.enhanced_status)
+        .bind(r.reason)
+        .bind(r.text)
+        .bind(to_ms(s.updated_at))
+        .bind(s.opens)
+        .bind(s.machine_opens)
+        .bind(s.clicks)
+        .bind(s.first_open_at.map(to_ms))
+        .bind(s.first_open_implied)
+        .bind(s.implied_opens)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Inserts events of known recipients with one multi-row statement per
+/// chunk (a statement per event made group commit CPU-bound). Returns the
+/// ids that were new: an id seen before, or a second `unsubscribed` event
+/// of a recipient (a unique index), inserts nothing, so a retried batch or
+/// a repeated one-click POST counts nothing twice.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    events: &[&NewEvent],
+    states: &HashMap<Uuid, RecipientState>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(events.len());
+    for chunk in events.chunks(EVENT_INSERT_CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) ",
         );
         let mut rows = Vec::with_capacity(chunk.len());
         for ev in chunk {
-            let state = &states[&ev.recipient_id];
+            let Some(state) = states.get(&ev.recipient_id) else {
+                continue;
+            };
             let reason = ev.reason.as_ref().map(common::to_json).transpose()?;
             rows.push((
                 *ev,
@@ -260,6 +350,9 @@ async fn apply_events(
                 reason,
                 common::to_json(&ev.data)?,
             ));
+        }
+        if rows.is_empty() {
+            continue;
         }
         qb.push_values(rows, |mut b, (ev, message_id, org_id, reason, data)| {
             b.push_bind(ev.id)
@@ -272,43 +365,12 @@ async fn apply_events(
                 .push_bind(reason)
                 .push_bind(data);
         });
-        qb.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        qb.push(" ON CONFLICT DO NOTHING RETURNING id");
         for row in qb.build().fetch_all(&mut *conn).await? {
             inserted.insert(row.try_get::<Uuid, _>(0)?);
         }
     }
-    let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
-    for ev in known {
-        // `remove`: an id repeated inside the batch is applied once.
-        if inserted.remove(&ev.id)
-            && let Some(state) = states.get_mut(&ev.recipient_id)
-        {
-            state.apply(ev);
-            touched.insert(ev.recipient_id);
-        }
-    }
-    for id in touched {
-        let Some(s) = states.get(&id) else { continue };
-        let r = s.reason.clone().unwrap_or_default();
-        sqlx::query(
-            "UPDATE recipients SET status = ?, reason_smtp_code = ?, reason_enhanced_status = ?, \
-             reason_name = ?, reason_text = ?, updated_at = ?, opens = ?, machine_opens = ?, \
-             clicks = ? WHERE id = ?",
-        )
-        .bind(s.status.as_str())
-        .bind(r.smtp_code.map(i64::from))
-        .bind(r.enhanced_status)
-        .bind(r.reason)
-        .bind(r.text)
-        .bind(to_ms(s.updated_at))
-        .bind(s.opens)
-        .bind(s.machine_opens)
-        .bind(s.clicks)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    Ok(inserted)
 }
 
 /// The recipient of a job, or `NotFound("job")` when the job is gone or
@@ -911,6 +973,27 @@ impl Store for SqliteStore {
             let (recipient_id, event) = event_row(&r)?;
             if let Some(i) = index.get(&recipient_id) {
                 message.recipients[*i].events.push(event);
+            }
+        }
+        let links = sqlx::query(
+            "SELECT recipient_id, url, clicks, machine_clicks, first_clicked_at, last_clicked_at \
+             FROM recipient_links \
+             WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = ?) \
+             ORDER BY first_clicked_at, url",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in links {
+            let recipient_id: Uuid = r.try_get("recipient_id")?;
+            if let Some(i) = index.get(&recipient_id) {
+                message.recipients[*i].links.push(LinkClicks {
+                    url: r.try_get("url")?,
+                    clicks: common::count(r.try_get("clicks")?),
+                    machine_clicks: common::count(r.try_get("machine_clicks")?),
+                    first_clicked_at: from_ms(r.try_get("first_clicked_at")?)?,
+                    last_clicked_at: from_ms(r.try_get("last_clicked_at")?)?,
+                });
             }
         }
         Ok(Some(message))
