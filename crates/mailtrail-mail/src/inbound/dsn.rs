@@ -56,17 +56,26 @@ pub(crate) struct DsnRecipient {
     pub diagnostic: Option<String>,
     pub diagnostic_type: Option<String>,
     pub remote_mta: Option<String>,
+    /// The comment after the code in `Status` (RFC 3464 section 2.3.4
+    /// allows one): `5.0.0 (recipient reached disk quota)`.
+    pub status_comment: Option<String>,
 }
 
 impl DsnRecipient {
-    /// The address this report is about: the final recipient unless it is
-    /// not an Internet address (some MTAs write a local user name there).
+    /// The address this report is about: the address the sender gave
+    /// (`Original-Recipient`, RFC 3464 section 2.3.1, the `ORCPT` of RFC
+    /// 3461) when there is one, since that is the address that was sent
+    /// to; else the final recipient after aliases and forwarding (section
+    /// 2.3.2), which some MTAs fill with a local name.
     pub fn address(&self) -> Option<&str> {
-        let looks = |a: &&String| a.contains('@');
-        self.final_recipient
+        let looks = |a: &&String| {
+            a.split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+        };
+        self.original_recipient
             .as_ref()
             .filter(looks)
-            .or(self.original_recipient.as_ref().filter(looks))
+            .or(self.final_recipient.as_ref().filter(looks))
             .or(self.final_recipient.as_ref())
             .map(String::as_str)
     }
@@ -91,6 +100,9 @@ pub(crate) fn parse(text: &str) -> Dsn {
     let mut dsn = Dsn::default();
     for group in fields::groups(text) {
         let mut current: Option<DsnRecipient> = None;
+        // The current recipient had an address and then its Status: a
+        // further address field belongs to the next recipient.
+        let mut closed = false;
         for Field { name, value } in &group {
             match name.as_str() {
                 "reporting-mta" => {
@@ -112,16 +124,13 @@ pub(crate) fn parse(text: &str) -> Dsn {
                     let start_new = match &current {
                         None => true,
                         Some(r) => {
-                            (is_final
-                                && (r.final_recipient.is_some()
-                                    || (r.original_recipient.is_some() && r.status.is_some())))
-                                || (!is_final
-                                    && name == "original-recipient"
-                                    && (r.original_recipient.is_some()
-                                        || (r.final_recipient.is_some() && r.status.is_some())))
+                            (closed && name != "x-actual-recipient")
+                                || (is_final && r.final_recipient.is_some())
+                                || (name == "original-recipient" && r.original_recipient.is_some())
                         }
                     };
                     if start_new {
+                        closed = false;
                         if let Some(r) = current.take() {
                             push(&mut dsn, r);
                         }
@@ -144,8 +153,17 @@ pub(crate) fn parse(text: &str) -> Dsn {
                     match name.as_str() {
                         "action" => r.action = r.action.or(Action::parse(value)),
                         "status" => {
+                            if r.final_recipient.is_some() || r.original_recipient.is_some() {
+                                closed = true;
+                            }
                             if r.status.is_none() {
                                 r.status = status_value(value);
+                                r.status_comment = value
+                                    .split_once('(')
+                                    .map(|(_, c)| {
+                                        c.trim_end().trim_end_matches(')').trim().to_owned()
+                                    })
+                                    .filter(|c| !c.is_empty());
                             }
                         }
                         "diagnostic-code" => {
@@ -276,7 +294,8 @@ Status: 4.4.1 (connection timed out)\r\n";
         );
         assert_eq!(d.recipients.len(), 2);
         let bob = &d.recipients[0];
-        assert_eq!(bob.address(), Some("bob@example.com"));
+        // Original-Recipient, as the sender wrote it, is the address.
+        assert_eq!(bob.address(), Some("Bob@example.com"));
         assert_eq!(bob.action, Some(Action::Failed));
         assert_eq!(bob.status.as_deref(), Some("5.1.1"));
         assert_eq!(bob.remote_mta.as_deref(), Some("mx.example.com"));

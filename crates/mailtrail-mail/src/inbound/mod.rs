@@ -157,6 +157,24 @@ fn header(msg: &Message<'_>, name: &str) -> Option<String> {
     })
 }
 
+/// The first header `name` read straight from the raw header block, for
+/// when mail-parser lost it: a date with an obsolete zone such as `UT`
+/// (RFC 5322 section 4.3 still allows it) makes it swallow the next field.
+fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
+    let raw = msg.raw_message();
+    let end = (msg.root_part().offset_body as usize).min(raw.len());
+    let block = String::from_utf8_lossy(&raw[..end]);
+    for line in fields::lines(&block) {
+        let Some((n, v)) = line.split_once(':') else {
+            continue;
+        };
+        if n.trim().eq_ignore_ascii_case(name) && !n.starts_with([' ', '\t']) {
+            return Some(text::squash(v, 16 * 1024));
+        }
+    }
+    None
+}
+
 /// Everything gathered from the parts before deciding.
 #[derive(Default)]
 struct Gathered {
@@ -186,7 +204,10 @@ impl<'m, 'x> Reader<'m, 'x> {
             .and_then(|a| a.first())
             .and_then(|a| a.address())
             .map(str::to_owned);
-        let from_raw = header(msg, "from").unwrap_or_default();
+        let from_raw = header(msg, "from")
+            .or_else(|| raw_header(msg, "from"))
+            .unwrap_or_default();
+        let from = from.or_else(|| text::addresses(&from_raw).into_iter().next());
         let subject = msg.subject().unwrap_or_default().to_owned();
         let mut r = Self {
             msg,
@@ -389,7 +410,20 @@ impl<'m, 'x> Reader<'m, 'x> {
             c.kind = kind_of(&c.recipients);
             return c;
         }
-        let bounce_like = vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower);
+        // RFC 6522: a multipart/report of report-type delivery-status is a
+        // delivery report by declaration, even when its status part is
+        // broken beyond reading.
+        let declared_report = self.msg.root_part().content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                && ct
+                    .attribute("report-type")
+                    .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
+        });
+        let bounce_like = declared_report
+            || vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower);
         if bounce_like && let Some(rs) = self.scraped_reports() {
             c.kind = kind_of(&rs);
             c.recipients = rs;
@@ -488,7 +522,11 @@ impl<'m, 'x> Reader<'m, 'x> {
         scraped: &[vendors::Found],
     ) -> RecipientReport {
         let address = r.address().map(str::to_owned);
-        let mut diagnostic = r.diagnostic.clone().map(|d| text::squash(&d, 4096));
+        let mut diagnostic = r
+            .diagnostic
+            .clone()
+            .or_else(|| r.status_comment.clone())
+            .map(|d| text::squash(&d, 4096));
         let from_text = address.as_ref().and_then(|a| {
             scraped
                 .iter()

@@ -547,3 +547,77 @@ Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\
     assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.com"));
     assert_eq!(c.recipients[0].reason, Reason::UserUnknown);
 }
+
+/// The address the sender gave (Original-Recipient, RFC 3464 section
+/// 2.3.1) is the one reported, also when Action and Status come first.
+#[test]
+fn original_recipient_is_the_address_sent_to() {
+    let m = "From: MAILER-DAEMON@mx.example.org\n\
+Subject: Delivery Notification\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\
+\n\
+--B\n\
+Content-Type: text/plain\n\
+\n\
+Your message cannot be delivered to the following recipients.\n\
+--B\n\
+Content-Type: message/delivery-status\n\
+\n\
+Reporting-MTA: dns;mx.example.org\n\
+\n\
+Action: failed\n\
+Status: 5.0.0 (recipient reached disk quota)\n\
+Original-recipient: rfc822;bob@example.com\n\
+Final-recipient: rfc822;bob@ims-ms-daemon\n\
+--B--\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.recipients.len(), 1);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.com"));
+    assert_eq!(c.recipients[0].reason, Reason::MailboxFull);
+}
+
+/// A From header that mail-parser loses after a `UT` date is read from the
+/// raw header block; LSMTP's `Error-for:` names the failed address.
+#[test]
+fn lsmtp_notice_after_an_obsolete_date_zone() {
+    let m = "Date: Sat, 22 Apr 2006 17:14:50 UT\n\
+From: \"LSMTP for Windows NT v1.1b\" <postmaster@mail.example.org>\n\
+Subject: Undelivered mail\n\
+To: list-bounces@example.net\n\
+\n\
+An error was detected while processing the enclosed message.  A list of\n\
+the affected recipient follows.\n\
+\n\
+--> Error description:\n\
+Error-for:  bob@example.com\n\
+Error-Code: 0\n\
+Error-Text: Mailer mail.example.com said: 550 unknown user\n\
+\n\
+Error-End:  One error reported.\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(c.recipients.len(), 1);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.com"));
+}
+
+/// A message declared `multipart/report; report-type=delivery-status`
+/// (RFC 6522) is a bounce even without a From and with an unreadable
+/// status part.
+#[test]
+fn declared_report_with_a_broken_status_part() {
+    let m = "Subject: Utilisateur inconnu\n\
+To: list-bounces@example.net\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\
+\n\
+--B\n\
+Content-Type: text/plain\n\
+\n\
+A message could not be delivered to:\n\
+bob@example.fr\n\
+--B--\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.fr"));
+}
