@@ -354,6 +354,7 @@ fn build_copy(
         let now = OffsetDateTime::now_utc();
         let plain = TrackingPayload {
             issued_at: now,
+            org: Some(msg.org_id),
             link: None,
         }
         .encode();
@@ -364,6 +365,7 @@ fn build_copy(
         let mut click = |url: &str| -> Option<String> {
             let payload = TrackingPayload {
                 issued_at: now,
+                org: Some(msg.org_id),
                 link: Some(url.to_owned()),
             }
             .encode();

@@ -21,6 +21,8 @@ const GMAIL_PROXY: &str =
 pub struct Fixture {
     pub app: TestApp,
     pub keyring: Keyring,
+    /// The sending organisation, signed into tokens as the worker does.
+    pub org: Uuid,
     pub message: String,
     pub recipient: Uuid,
     pub http: reqwest::Client,
@@ -44,8 +46,21 @@ pub fn sign(
     age_secs: i64,
     link: Option<&str>,
 ) -> String {
+    sign_for_org(keyring, recipient, None, purpose, age_secs, link)
+}
+
+/// A token as the worker signs it, naming the sending organisation.
+pub fn sign_for_org(
+    keyring: &Keyring,
+    recipient: Uuid,
+    org: Option<Uuid>,
+    purpose: Purpose,
+    age_secs: i64,
+    link: Option<&str>,
+) -> String {
     let payload = TrackingPayload {
         issued_at: OffsetDateTime::now_utc() - time::Duration::seconds(age_secs),
+        org,
         link: link.map(str::to_owned),
     };
     keyring.sign(recipient, purpose, &payload.encode()).unwrap()
@@ -71,6 +86,13 @@ impl Fixture {
         let message = body["id"].as_str().unwrap().to_owned();
         let recipient = Uuid::parse_str(body["recipients"][0]["id"].as_str().unwrap()).unwrap();
         let keyring = server_keyring(&app.dir.path().join("data"));
+        let org = app
+            .store
+            .user_by_email(&mailtrail_domain::EmailAddress::parse("admin@example.test").unwrap())
+            .await
+            .unwrap()
+            .expect("the test admin")
+            .org_id;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -78,6 +100,7 @@ impl Fixture {
         Self {
             app,
             keyring,
+            org,
             message,
             recipient,
             http,
@@ -85,13 +108,21 @@ impl Fixture {
     }
 
     pub fn open_token(&self, age_secs: i64) -> String {
-        sign(&self.keyring, self.recipient, Purpose::Open, age_secs, None)
+        sign_for_org(
+            &self.keyring,
+            self.recipient,
+            Some(self.org),
+            Purpose::Open,
+            age_secs,
+            None,
+        )
     }
 
     pub fn click_token(&self, link: &str, age_secs: i64) -> String {
-        sign(
+        sign_for_org(
             &self.keyring,
             self.recipient,
+            Some(self.org),
             Purpose::Click,
             age_secs,
             Some(link),
@@ -441,6 +472,29 @@ async fn each_opener_rule_through_real_requests() {
         .open_as(60, &[("user-agent", CHROME), ("cookie", &pair)])
         .await;
     assert_eq!((o.as_str(), r.as_str()), ("self", "self_cookie"));
+    // Another organisation's device cookie (a valid one, as its own
+    // "this is my device" link sets it) does not make this organisation's
+    // recipient's open `self`.
+    let other_org = format!(
+        "mailtrail_self={}",
+        f.keyring
+            .sign(Uuid::now_v7(), Purpose::SelfDevice, &[])
+            .unwrap()
+    );
+    let (o, r, _) = f
+        .open_as(60, &[("user-agent", CHROME), ("cookie", &other_org)])
+        .await;
+    assert_eq!((o.as_str(), r.as_str()), ("human", "human"));
+    // A token naming no organisation (issued before tokens carried it)
+    // matches no cookie, not even the right one.
+    let legacy = sign(&f.keyring, f.recipient, Purpose::Open, 60, None);
+    f.pixel(
+        &format!("/t/o/{legacy}"),
+        &[("user-agent", CHROME), ("cookie", &pair)],
+    )
+    .await;
+    let events = f.tracking_events().await;
+    assert_eq!(events.last().unwrap()["opener"], "human", "{events:#?}");
     // A forged cookie is not the sender's.
     let (o, _, _) = f
         .open_as(

@@ -394,22 +394,39 @@ mod tests {
 
 /// The payload of open, click and unsubscribe tokens: when the copy was
 /// built (so that "within seconds of delivery" can be judged in memory,
-/// with no database read) and, for a click, the exact URL it may redirect
-/// to (so that no other URL can ever be reached through it).
+/// with no database read), the sender's organisation (so that a "this is
+/// my device" cookie, which names an organisation, marks only that
+/// organisation's mail as `self`, again with no database read) and, for a
+/// click, the exact URL it may redirect to (so that no other URL can ever
+/// be reached through it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingPayload {
     /// When the token was issued (the copy was built), to the second.
     pub issued_at: OffsetDateTime,
+    /// The organisation that sent the copy; `None` in tokens issued before
+    /// it was signed in (their opens are never matched to a self cookie).
+    pub org: Option<Uuid>,
     /// The signed link, for clicks.
     pub link: Option<String>,
 }
 
+/// Marks an organisation id after the time. A link never starts with NUL
+/// (it is an http(s) URL), so tokens made before the organisation was
+/// added still decode, as having none.
+const ORG_MARK: u8 = 0;
+
 impl TrackingPayload {
-    /// Encodes as `issued_at` (u32 seconds since the epoch, big-endian)
-    /// followed by the link's UTF-8 bytes.
+    /// Encodes as `issued_at` (u32 seconds since the epoch, big-endian),
+    /// then, when known, a NUL byte and the organisation's 16 bytes, then
+    /// the link's UTF-8 bytes.
     pub fn encode(&self) -> Vec<u8> {
         let secs = u32::try_from(self.issued_at.unix_timestamp().max(0)).unwrap_or(u32::MAX);
-        let mut out = secs.to_be_bytes().to_vec();
+        let mut out = Vec::with_capacity(21 + self.link.as_ref().map_or(0, String::len));
+        out.extend_from_slice(&secs.to_be_bytes());
+        if let Some(org) = self.org {
+            out.push(ORG_MARK);
+            out.extend_from_slice(org.as_bytes());
+        }
         if let Some(link) = &self.link {
             out.extend_from_slice(link.as_bytes());
         }
@@ -417,17 +434,27 @@ impl TrackingPayload {
     }
 
     /// Decodes a payload made by [`TrackingPayload::encode`]; `None` if it
-    /// is too short or the link is not UTF-8.
+    /// is too short, the organisation is cut off or the link is not UTF-8.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let (head, rest) = bytes.split_first_chunk::<4>()?;
+        let (head, mut rest) = bytes.split_first_chunk::<4>()?;
         let issued_at =
             OffsetDateTime::from_unix_timestamp(i64::from(u32::from_be_bytes(*head))).ok()?;
+        let mut org = None;
+        if let Some((&ORG_MARK, tail)) = rest.split_first() {
+            let (id, tail) = tail.split_first_chunk::<16>()?;
+            org = Some(Uuid::from_bytes(*id));
+            rest = tail;
+        }
         let link = if rest.is_empty() {
             None
         } else {
             Some(std::str::from_utf8(rest).ok()?.to_owned())
         };
-        Some(Self { issued_at, link })
+        Some(Self {
+            issued_at,
+            org,
+            link,
+        })
     }
 }
 
@@ -438,16 +465,29 @@ mod payload_tests {
     #[test]
     fn payload_round_trip() {
         let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let p = TrackingPayload {
+        let org = Uuid::from_u128(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        for (org, link) in [
+            (None, Some("https://example.com/a?b=c")),
+            (None, None),
+            (Some(org), Some("https://example.com/a?b=c")),
+            (Some(org), None),
+        ] {
+            let p = TrackingPayload {
+                issued_at: at,
+                org,
+                link: link.map(str::to_owned),
+            };
+            assert_eq!(TrackingPayload::decode(&p.encode()).unwrap(), p);
+        }
+        // Cut inside the organisation id: not a payload.
+        let mut cut = TrackingPayload {
             issued_at: at,
-            link: Some("https://example.com/a?b=c".into()),
-        };
-        assert_eq!(TrackingPayload::decode(&p.encode()).unwrap(), p);
-        let p = TrackingPayload {
-            issued_at: at,
+            org: Some(org),
             link: None,
-        };
-        assert_eq!(TrackingPayload::decode(&p.encode()).unwrap(), p);
+        }
+        .encode();
+        cut.truncate(12);
+        assert!(TrackingPayload::decode(&cut).is_none());
         assert!(TrackingPayload::decode(&[1, 2]).is_none());
         assert!(TrackingPayload::decode(&[0, 0, 0, 1, 0xff]).is_none());
     }

@@ -360,7 +360,21 @@ fn says_prefetch(headers: &HeaderMap) -> bool {
         .any(|v| v.to_ascii_lowercase().contains("prefetch") || v.eq_ignore_ascii_case("preview"))
 }
 
-fn has_self_cookie(headers: &HeaderMap, keyring: &Keyring, now: OffsetDateTime) -> bool {
+/// Whether the request carries a valid "this is my device" cookie of
+/// `org`, the organisation that sent the copy (signed into its token). A
+/// cookie names one organisation: the device of one organisation's sender
+/// never marks another organisation's recipients' opens as `self`, and a
+/// token that names no organisation (issued before tokens carried it)
+/// matches no cookie.
+fn has_self_cookie(
+    headers: &HeaderMap,
+    keyring: &Keyring,
+    now: OffsetDateTime,
+    org: Option<Uuid>,
+) -> bool {
+    let Some(org) = org else {
+        return false;
+    };
     headers
         .get_all(COOKIE)
         .iter()
@@ -368,7 +382,10 @@ fn has_self_cookie(headers: &HeaderMap, keyring: &Keyring, now: OffsetDateTime) 
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
         .any(|(name, value)| {
-            name == SELF_COOKIE && keyring.verify(value, Purpose::SelfDevice, now).is_ok()
+            name == SELF_COOKIE
+                && keyring
+                    .verify(value, Purpose::SelfDevice, now)
+                    .is_ok_and(|claims| claims.recipient == org)
         })
 }
 
@@ -405,7 +422,7 @@ impl Tracking {
             user_agent,
             ip,
             prefetch: says_prefetch(headers),
-            self_cookie: has_self_cookie(headers, keyring, now),
+            self_cookie: has_self_cookie(headers, keyring, now, payload.org),
             since_issued,
             click_burst,
         };
