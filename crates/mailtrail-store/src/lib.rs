@@ -3,6 +3,7 @@
 //! (DESIGN.md sections 5 and 9). Only this crate knows SQL.
 
 mod common;
+pub mod dashboard;
 mod error;
 pub mod inbound;
 pub mod model;
@@ -10,6 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 mod store;
 
+pub use dashboard::*;
 pub use error::StoreError;
 pub use model::*;
 pub use store::{Store, connect};

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::dashboard::*;
 use crate::inbound::*;
 use crate::model::*;
 
@@ -245,6 +246,66 @@ pub trait Store: Send + Sync + 'static {
         since: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Vec<DayStats>, StoreError>;
+
+    // -- dashboard: API key list, contacts, users, sender networks --
+
+    /// The API keys of the organisation's users (of `user_id` only, when
+    /// given), revoked ones included, newest first.
+    async fn api_keys(
+        &self,
+        org_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError>;
+
+    /// Every kept event of every recipient of the organisation's messages
+    /// whose address is `address` (compared normalised, as suppressions
+    /// are), newest first, at most `limit`: one contact's timeline across
+    /// messages.
+    async fn contact_events(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError>;
+
+    /// The organisation's users, by address.
+    async fn users(&self, org_id: Uuid) -> Result<Vec<User>, StoreError>;
+
+    /// Makes a user of the organisation an administrator or not. Taking
+    /// the flag from the last administrator is refused
+    /// ([`UserChange::LastAdmin`]): the check and the change are one
+    /// transaction, so two administrators demoting each other at once
+    /// cannot both succeed.
+    async fn set_user_admin(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        is_admin: bool,
+    ) -> Result<UserChange, StoreError>;
+
+    /// Removes a user of the organisation, with their sessions and API
+    /// keys. Their messages stay with the organisation and are recorded as
+    /// sent by `heir` (a user of the same organisation, the administrator
+    /// who removes them). Removing the last administrator is refused.
+    async fn delete_user(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        heir: Uuid,
+    ) -> Result<UserChange, StoreError>;
+
+    /// The organisation's sender networks (CIDR text, validated by the
+    /// caller), in the order given.
+    async fn sender_networks(&self, org_id: Uuid) -> Result<Vec<String>, StoreError>;
+
+    /// Replaces the organisation's sender networks, in one transaction.
+    async fn set_sender_networks(&self, org_id: Uuid, networks: &[String])
+    -> Result<(), StoreError>;
+
+    /// Every organisation's sender networks, `(organisation, network)`:
+    /// loaded into memory at start, so that the tracking endpoints never
+    /// read the database per hit.
+    async fn all_sender_networks(&self) -> Result<Vec<(Uuid, String)>, StoreError>;
 
     // -- retention --
 

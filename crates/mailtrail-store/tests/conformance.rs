@@ -137,6 +137,10 @@ conformance!(
     recipient_refs_for_correlation,
     engagement_per_recipient,
     unsubscribed_is_recorded_once,
+    api_keys_are_listed_per_organisation_and_user,
+    contact_events_across_messages,
+    users_admin_flag_and_removal,
+    sender_networks_replace_and_load,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -1732,5 +1736,271 @@ mod cases {
                 .count();
             assert_eq!(n, 1, "one unsubscribed event per recipient: {:?}", r.events);
         }
+    }
+
+    pub async fn api_keys_are_listed_per_organisation_and_user(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        let second = store
+            .create_user(a.id, &addr("second@acme.test"), "h", false)
+            .await
+            .unwrap();
+        let key = |user: Uuid, name: &str, hash: char| NewApiKey {
+            id: Uuid::now_v7(),
+            user_id: user,
+            name: name.into(),
+            key_hash: hash.to_string().repeat(64),
+            prefix: format!("mt_{hash}{hash}"),
+        };
+        let k1 = key(a.user, "first", 'a');
+        store.create_api_key(&k1).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let k2 = key(second.id, "second's", 'b');
+        store.create_api_key(&k2).await.unwrap();
+        let kb = key(b.user, "other org", 'c');
+        store.create_api_key(&kb).await.unwrap();
+
+        let all = store.api_keys(a.id, None).await.unwrap();
+        assert_eq!(
+            all.iter().map(|k| k.id).collect::<Vec<_>>(),
+            vec![k2.id, k1.id],
+            "the organisation's keys, newest first, never another's"
+        );
+        assert_eq!(all[1].name, "first");
+        assert_eq!(all[1].prefix, "mt_aa");
+        assert_eq!(all[1].user_email, "admin@acme.test");
+        assert_eq!(all[0].user_id, second.id);
+        assert!(all.iter().all(|k| k.last_used_at.is_none() && k.revoked_at.is_none()));
+        let mine = store.api_keys(a.id, Some(second.id)).await.unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].id, k2.id);
+        // A user of another organisation has no keys here.
+        assert!(store.api_keys(a.id, Some(b.user)).await.unwrap().is_empty());
+
+        // Use and revocation show in the list.
+        let before = OffsetDateTime::now_utc() - Duration::seconds(1);
+        assert!(store.api_key_owner(&k1.key_hash).await.unwrap().is_some());
+        assert!(store.revoke_api_key(a.id, k1.id).await.unwrap());
+        let all = store.api_keys(a.id, None).await.unwrap();
+        let k = all.iter().find(|k| k.id == k1.id).unwrap();
+        assert!(k.last_used_at.is_some_and(|t| t >= before), "{k:?}");
+        assert!(k.revoked_at.is_some_and(|t| t >= before), "{k:?}");
+        assert!(k.created_at >= before - Duration::minutes(1));
+        let k = all.iter().find(|k| k.id == k2.id).unwrap();
+        assert!(k.revoked_at.is_none() && k.last_used_at.is_none());
+        assert_eq!(store.api_keys(b.id, None).await.unwrap().len(), 1);
+    }
+
+    pub async fn contact_events_across_messages(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        let first = message(&a, 0, "First", &["Carol@x.test", "dave@x.test"]);
+        insert(&store, &first).await;
+        let second = message(&a, 1_000, "Second", &["carol@X.TEST"]);
+        insert(&store, &second).await;
+        let hidden = message(&b, 500, "Hidden", &["carol@x.test"]);
+        insert(&store, &hidden).await;
+        let c1 = first.recipients[0].id;
+        let c2 = second.recipients[0].id;
+        store
+            .record_events(&[
+                event(c1, EventKind::Delivered, 100),
+                opened(c1, Opener::Machine, 200),
+                opened(c2, Opener::Human, 2_000),
+                event(first.recipients[1].id, EventKind::Delivered, 150),
+                opened(hidden.recipients[0].id, Opener::Human, 3_000),
+            ])
+            .await
+            .unwrap();
+        let got = store
+            .contact_events(a.id, &addr("CAROL@x.test"), 100)
+            .await
+            .unwrap();
+        let seen: Vec<(Uuid, EventKind, Option<Opener>)> = got
+            .iter()
+            .map(|f| (f.recipient_id, f.event.kind, f.event.opener))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (c2, EventKind::Opened, Some(Opener::Human)),
+                (c2, EventKind::Queued, None),
+                (c1, EventKind::Opened, Some(Opener::Machine)),
+                (c1, EventKind::Delivered, None),
+                (c1, EventKind::Queued, None),
+            ],
+            "newest first, both messages, not dave's, not the other organisation's"
+        );
+        assert_eq!(got[0].subject, "Second");
+        assert_eq!(got[0].message_id, second.id);
+        assert_eq!(got[4].subject, "First");
+        assert_eq!(got[4].address, "Carol@x.test");
+        assert_eq!(got[0].event.at, t(2_000));
+        let limited = store
+            .contact_events(a.id, &addr("carol@x.test"), 2)
+            .await
+            .unwrap();
+        assert_eq!(limited.len(), 2);
+        assert_eq!(limited[0].event.kind, EventKind::Opened);
+        assert!(
+            store
+                .contact_events(a.id, &addr("nobody@x.test"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let theirs = store
+            .contact_events(b.id, &addr("carol@x.test"), 10)
+            .await
+            .unwrap();
+        assert_eq!(theirs.len(), 2);
+        assert!(theirs.iter().all(|f| f.subject == "Hidden"));
+    }
+
+    pub async fn users_admin_flag_and_removal(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        let bob = store
+            .create_user(a.id, &addr("Bob@acme.test"), "h", false)
+            .await
+            .unwrap();
+        let users = store.users(a.id).await.unwrap();
+        assert_eq!(
+            users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
+            vec!["admin@acme.test", "Bob@acme.test"]
+        );
+        assert_eq!(store.users(b.id).await.unwrap().len(), 1);
+
+        // The only administrator keeps the flag and the account.
+        assert_eq!(
+            store.set_user_admin(a.id, a.user, false).await.unwrap(),
+            UserChange::LastAdmin
+        );
+        assert_eq!(
+            store.delete_user(a.id, a.user, bob.id).await.unwrap(),
+            UserChange::LastAdmin
+        );
+        // Another organisation's user is not found, and nothing changes.
+        assert_eq!(
+            store.set_user_admin(a.id, b.user, false).await.unwrap(),
+            UserChange::NotFound
+        );
+        assert_eq!(
+            store.delete_user(a.id, b.user, a.user).await.unwrap(),
+            UserChange::NotFound
+        );
+        assert!(store.users(b.id).await.unwrap()[0].is_admin);
+
+        assert_eq!(
+            store.set_user_admin(a.id, bob.id, true).await.unwrap(),
+            UserChange::Changed
+        );
+        assert_eq!(
+            store.set_user_admin(a.id, a.user, false).await.unwrap(),
+            UserChange::Changed,
+            "with Bob an administrator the first one may step down"
+        );
+        assert_eq!(
+            store.set_user_admin(a.id, bob.id, false).await.unwrap(),
+            UserChange::LastAdmin
+        );
+        store.set_user_admin(a.id, a.user, true).await.unwrap();
+
+        // Removing Bob: his keys and sessions go, his messages stay with
+        // the organisation under the administrator's name.
+        let msg = NewMessage {
+            user_id: bob.id,
+            ..message(&a, 0, "Bob's", &["x@x.test"])
+        };
+        insert(&store, &msg).await;
+        let key = NewApiKey {
+            id: Uuid::now_v7(),
+            user_id: bob.id,
+            name: "bob".into(),
+            key_hash: "d".repeat(64),
+            prefix: "mt_dd".into(),
+        };
+        store.create_api_key(&key).await.unwrap();
+        store
+            .create_session(&NewSession {
+                id_hash: "e".repeat(64),
+                user_id: bob.id,
+                csrf_token: "t".into(),
+                expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
+            })
+            .await
+            .unwrap();
+        // The heir must be another user of the same organisation.
+        let bad = store.delete_user(a.id, bob.id, b.user).await;
+        assert!(matches!(bad, Err(StoreError::NotFound(_))), "{bad:?}");
+        assert_eq!(store.users(a.id).await.unwrap().len(), 2, "nothing half-done");
+        assert_eq!(
+            store.delete_user(a.id, bob.id, a.user).await.unwrap(),
+            UserChange::Changed
+        );
+        assert_eq!(store.users(a.id).await.unwrap().len(), 1);
+        assert_eq!(store.user_by_email(&addr("bob@acme.test")).await.unwrap(), None);
+        assert_eq!(store.api_key_owner(&key.key_hash).await.unwrap(), None);
+        assert!(
+            store
+                .session(&"e".repeat(64), OffsetDateTime::now_utc())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.message(a.id, msg.id).await.unwrap().is_some());
+        assert_eq!(
+            store.delete_user(a.id, bob.id, a.user).await.unwrap(),
+            UserChange::NotFound
+        );
+        // The address is free again.
+        store
+            .create_user(a.id, &addr("bob@acme.test"), "h", false)
+            .await
+            .unwrap();
+    }
+
+    pub async fn sender_networks_replace_and_load(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        assert!(store.sender_networks(a.id).await.unwrap().is_empty());
+        assert!(store.all_sender_networks().await.unwrap().is_empty());
+        let nets = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        store
+            .set_sender_networks(a.id, &nets(&["203.0.113.0/24", "2001:db8::/48"]))
+            .await
+            .unwrap();
+        store
+            .set_sender_networks(b.id, &nets(&["198.51.100.7/32"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sender_networks(a.id).await.unwrap(),
+            nets(&["203.0.113.0/24", "2001:db8::/48"])
+        );
+        store
+            .set_sender_networks(a.id, &nets(&["192.0.2.0/24"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sender_networks(a.id).await.unwrap(),
+            nets(&["192.0.2.0/24"]),
+            "replaced, not appended"
+        );
+        let mut all = store.all_sender_networks().await.unwrap();
+        all.sort();
+        let mut want = vec![
+            (a.id, "192.0.2.0/24".to_owned()),
+            (b.id, "198.51.100.7/32".to_owned()),
+        ];
+        want.sort();
+        assert_eq!(all, want);
+        store.set_sender_networks(a.id, &[]).await.unwrap();
+        assert!(store.sender_networks(a.id).await.unwrap().is_empty());
+        assert_eq!(store.sender_networks(b.id).await.unwrap().len(), 1);
+        let orphan = store
+            .set_sender_networks(Uuid::now_v7(), &nets(&["10.0.0.0/8"]))
+            .await;
+        assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
     }
 }

@@ -8,6 +8,7 @@
 //! two batches cannot deadlock), so concurrent events fold one after the
 //! other instead of overwriting each other.
 
+mod dashboard;
 mod inbound;
 
 use std::collections::{HashMap, HashSet};
@@ -1246,6 +1247,61 @@ impl Store for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn api_keys(
+        &self,
+        org_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Vec<crate::dashboard::ApiKeyInfo>, StoreError> {
+        self.api_keys_impl(org_id, user_id).await
+    }
+
+    async fn contact_events(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        self.contact_events_impl(org_id, address, limit).await
+    }
+
+    async fn users(&self, org_id: Uuid) -> Result<Vec<User>, StoreError> {
+        self.users_impl(org_id).await
+    }
+
+    async fn set_user_admin(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        is_admin: bool,
+    ) -> Result<crate::dashboard::UserChange, StoreError> {
+        self.set_user_admin_impl(org_id, user_id, is_admin).await
+    }
+
+    async fn delete_user(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        heir: Uuid,
+    ) -> Result<crate::dashboard::UserChange, StoreError> {
+        self.delete_user_impl(org_id, user_id, heir).await
+    }
+
+    async fn sender_networks(&self, org_id: Uuid) -> Result<Vec<String>, StoreError> {
+        self.sender_networks_impl(org_id).await
+    }
+
+    async fn set_sender_networks(
+        &self,
+        org_id: Uuid,
+        networks: &[String],
+    ) -> Result<(), StoreError> {
+        self.set_sender_networks_impl(org_id, networks).await
+    }
+
+    async fn all_sender_networks(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.all_sender_networks_impl().await
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

@@ -1,0 +1,226 @@
+//! PostgreSQL SQL for the dashboard's own screens: API key list, contact
+//! timeline, users, sender networks.
+
+use mailtrail_domain::EmailAddress;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::{PgStore, event_row, user_row};
+use crate::StoreError;
+use crate::common::{self, from_ms};
+use crate::dashboard::*;
+use crate::model::*;
+
+fn key_row(r: &PgRow) -> Result<ApiKeyInfo, StoreError> {
+    let last: Option<i64> = r.try_get("last_used_at")?;
+    let revoked: Option<i64> = r.try_get("revoked_at")?;
+    Ok(ApiKeyInfo {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        user_email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        prefix: r.try_get("prefix")?,
+        created_at: from_ms(r.try_get("created_at")?)?,
+        last_used_at: last.map(from_ms).transpose()?,
+        revoked_at: revoked.map(from_ms).transpose()?,
+    })
+}
+
+/// Locks the organisation's administrators (`FOR UPDATE`), then says
+/// whether `user_id` is in the organisation and whether it is the only
+/// administrator. The lock makes two concurrent demotions wait for each
+/// other, so that they cannot both see "another admin is left".
+async fn admin_state(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<(bool, bool)>, StoreError> {
+    let admins: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE org_id = $1 AND is_admin ORDER BY id FOR UPDATE",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let found: Option<bool> =
+        sqlx::query_scalar("SELECT is_admin FROM users WHERE id = $1 AND org_id = $2 FOR UPDATE")
+            .bind(user_id)
+            .bind(org_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.map(|is_admin| {
+        let last = is_admin && admins.iter().all(|a| *a == user_id);
+        (is_admin, last)
+    }))
+}
+
+impl PgStore {
+    pub(super) async fn api_keys_impl(
+        &self,
+        org_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.id, k.user_id, u.email, k.name, k.prefix, k.created_at, k.last_used_at, \
+             k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id \
+             WHERE u.org_id = $1 AND ($2::uuid IS NULL OR k.user_id = $2) \
+             ORDER BY k.created_at DESC, k.id DESC",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_row).collect()
+    }
+
+    pub(super) async fn contact_events_impl(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.recipient_id, e.kind, e.at, e.opener, e.reason, e.data, \
+             r.address, r.message_id, m.subject FROM recipients r \
+             JOIN events e ON e.recipient_id = r.id \
+             JOIN messages m ON m.id = r.message_id \
+             WHERE r.org_id = $1 AND r.address_norm = $2 \
+             ORDER BY e.at DESC, e.id DESC LIMIT $3",
+        )
+        .bind(org_id)
+        .bind(address.normalized())
+        .bind(i64::from(limit.clamp(1, 10_000)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (recipient_id, event) = event_row(r)?;
+                Ok(FeedEvent {
+                    message_id: r.try_get("message_id")?,
+                    subject: r.try_get("subject")?,
+                    recipient_id,
+                    address: r.try_get("address")?,
+                    event,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn users_impl(&self, org_id: Uuid) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM users WHERE org_id = $1 ORDER BY email_norm")
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    pub(super) async fn set_user_admin_impl(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        is_admin: bool,
+    ) -> Result<UserChange, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some((_, last)) = admin_state(&mut tx, org_id, user_id).await? else {
+            return Ok(UserChange::NotFound);
+        };
+        if last && !is_admin {
+            return Ok(UserChange::LastAdmin);
+        }
+        sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2 AND org_id = $3")
+            .bind(is_admin)
+            .bind(user_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(UserChange::Changed)
+    }
+
+    pub(super) async fn delete_user_impl(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        heir: Uuid,
+    ) -> Result<UserChange, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some((_, last)) = admin_state(&mut tx, org_id, user_id).await? else {
+            return Ok(UserChange::NotFound);
+        };
+        if last {
+            return Ok(UserChange::LastAdmin);
+        }
+        let heir_here: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND org_id = $2 AND id <> $3")
+                .bind(heir)
+                .bind(org_id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if heir_here.is_none() {
+            return Err(StoreError::NotFound("user to hand the messages to"));
+        }
+        sqlx::query("UPDATE messages SET user_id = $1 WHERE user_id = $2")
+            .bind(heir)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        // Sessions and API keys go with the user (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM users WHERE id = $1 AND org_id = $2")
+            .bind(user_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(UserChange::Changed)
+    }
+
+    pub(super) async fn sender_networks_impl(
+        &self,
+        org_id: Uuid,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT network FROM sender_networks WHERE org_id = $1 ORDER BY position",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub(super) async fn set_sender_networks_impl(
+        &self,
+        org_id: Uuid,
+        networks: &[String],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sender_networks WHERE org_id = $1")
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+        for (i, n) in networks.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO sender_networks (org_id, position, network) VALUES ($1, $2, $3)",
+            )
+            .bind(org_id)
+            .bind(i64::try_from(i).unwrap_or(i64::MAX))
+            .bind(n)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| common::constraint(e, "sender network", "organisation"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn all_sender_networks_impl(
+        &self,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT org_id, network FROM sender_networks ORDER BY org_id, position")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("org_id")?, r.try_get("network")?)))
+            .collect()
+    }
+}
