@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mailtrail_domain::EmailAddress;
-use mailtrail_store::{NewApiKey, Store, StoreError};
+use mailtrail_store::{NewApiKey, Store};
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
@@ -251,34 +251,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .lock()
                     .read_line(&mut line)
                     .context("reading the password from standard input")?;
-                let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-                if pw.chars().count() < 8 {
-                    bail!("password: must be at least 8 characters");
-                }
-                (pw, false)
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
                 (password::generate(), true)
             };
-            let hash = password::hash(&pw)?;
+            if pw.chars().count() < password::MIN_PASSWORD_CHARS {
+                bail!(
+                    "password: must be at least {} characters",
+                    password::MIN_PASSWORD_CHARS
+                );
+            }
             let store = open_store(&settings).await?;
             let org = store.ensure_organisation(&org).await?;
-            match store.create_user(org.id, &email, &hash, admin).await {
-                Ok(user) => {
-                    println!(
-                        "user {} added (id {}, organisation {}{})",
-                        user.email,
-                        user.id,
-                        org.name,
-                        if admin { ", admin" } else { "" }
-                    );
-                    if generated {
-                        println!("password: {pw}");
-                    }
-                    Ok(())
-                }
-                Err(StoreError::Conflict(_)) => bail!("user {email} already exists"),
-                Err(e) => Err(e.into()),
+            let user = password::add_user(&*store, org.id, &email, &pw, admin).await?;
+            println!(
+                "user {} added (id {}, organisation {}{})",
+                user.email,
+                user.id,
+                org.name,
+                if admin { ", admin" } else { "" }
+            );
+            if generated {
+                println!("password: {pw}");
             }
+            Ok(())
         }
         Command::Token(TokenCommand::Create { user, name }) => {
             let email = EmailAddress::parse(&user).with_context(|| format!("--user {user:?}"))?;

@@ -170,6 +170,14 @@ impl Application {
             opener_data,
             sink,
         );
+        // The organisations' sender networks, in memory before the first
+        // hit: the tracking endpoints never read them from the database.
+        let senders = tracking
+            .sender_networks()
+            .load(&*store)
+            .await
+            .context("loading the organisations' sender networks")?;
+        tracing::info!(networks = senders, "sender networks loaded");
         let state = mailtrail_http::AppState {
             store: store.clone(),
             settings: mailtrail_http::HttpSettings {

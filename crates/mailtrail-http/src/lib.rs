@@ -11,6 +11,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
+pub mod password;
 pub mod tracking;
 
 use std::net::SocketAddr;

@@ -23,6 +23,8 @@ use uuid::Uuid;
 
 use crate::{AppState, HttpSettings, hash_api_key, router};
 
+mod dashboard;
+
 // ---------------------------------------------------------------------------
 // In-memory store
 // ---------------------------------------------------------------------------
@@ -39,6 +41,8 @@ struct Inner {
     inbound: Vec<(InboundMessage, bool)>,
     cursors: Vec<(String, MailboxCursor)>,
     sessions: Vec<NewSession>,
+    key_list: Vec<ApiKeyInfo>,
+    sender_networks: Vec<(Uuid, String)>,
 }
 
 #[derive(Default)]
@@ -189,6 +193,22 @@ impl Store for MemStore {
             org_id,
         };
         g.keys.push((key.key_hash.clone(), owner, false));
+        let user_email = g
+            .users
+            .iter()
+            .find(|u| u.id == key.user_id)
+            .map(|u| u.email.as_str().to_owned())
+            .unwrap_or_default();
+        g.key_list.push(ApiKeyInfo {
+            id: key.id,
+            user_id: key.user_id,
+            user_email,
+            name: key.name.clone(),
+            prefix: key.prefix.clone(),
+            created_at: OffsetDateTime::now_utc(),
+            last_used_at: None,
+            revoked_at: None,
+        });
         Ok(())
     }
 
@@ -213,6 +233,9 @@ impl Store for MemStore {
         {
             Some(k) => {
                 k.2 = true;
+                if let Some(info) = g.key_list.iter_mut().find(|k| k.id == key_id) {
+                    info.revoked_at = Some(OffsetDateTime::now_utc());
+                }
                 Ok(true)
             }
             None => Ok(false),
@@ -677,6 +700,168 @@ impl Store for MemStore {
         out.sort_by_key(|f| f.event.id);
         out.truncate(limit as usize);
         Ok(out)
+    }
+
+    async fn api_keys(
+        &self,
+        org_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let g = self.lock();
+        let mut out: Vec<ApiKeyInfo> = g
+            .key_list
+            .iter()
+            .filter(|k| {
+                g.users
+                    .iter()
+                    .any(|u| u.id == k.user_id && u.org_id == org_id)
+                    && user_id.is_none_or(|id| id == k.user_id)
+            })
+            .cloned()
+            .collect();
+        out.sort_by_key(|k| std::cmp::Reverse(k.id));
+        Ok(out)
+    }
+
+    async fn contact_events(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        let g = self.lock();
+        let norm = address.normalized();
+        let mut out: Vec<FeedEvent> = g
+            .messages
+            .iter()
+            .filter(|(n, _)| n.org_id == org_id)
+            .flat_map(|(_, m)| {
+                m.recipients
+                    .iter()
+                    .filter(|r| r.address.normalized() == norm)
+                    .flat_map(move |r| {
+                        r.events.iter().map(move |e| FeedEvent {
+                            message_id: m.id,
+                            subject: m.subject.clone(),
+                            recipient_id: r.id,
+                            address: r.address.as_str().to_owned(),
+                            event: e.clone(),
+                        })
+                    })
+            })
+            .collect();
+        out.sort_by_key(|f| std::cmp::Reverse((f.event.at, f.event.id)));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn users(&self, org_id: Uuid) -> Result<Vec<User>, StoreError> {
+        let mut out: Vec<User> = self
+            .lock()
+            .users
+            .iter()
+            .filter(|u| u.org_id == org_id)
+            .cloned()
+            .collect();
+        out.sort_by_key(|u| u.email.normalized());
+        Ok(out)
+    }
+
+    async fn set_user_admin(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        is_admin: bool,
+    ) -> Result<UserChange, StoreError> {
+        let mut g = self.lock();
+        let others = g
+            .users
+            .iter()
+            .filter(|u| u.org_id == org_id && u.is_admin && u.id != user_id)
+            .count();
+        let Some(u) = g
+            .users
+            .iter_mut()
+            .find(|u| u.id == user_id && u.org_id == org_id)
+        else {
+            return Ok(UserChange::NotFound);
+        };
+        if u.is_admin && !is_admin && others == 0 {
+            return Ok(UserChange::LastAdmin);
+        }
+        u.is_admin = is_admin;
+        Ok(UserChange::Changed)
+    }
+
+    async fn delete_user(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        heir: Uuid,
+    ) -> Result<UserChange, StoreError> {
+        let mut g = self.lock();
+        let Some(u) = g
+            .users
+            .iter()
+            .find(|u| u.id == user_id && u.org_id == org_id)
+            .cloned()
+        else {
+            return Ok(UserChange::NotFound);
+        };
+        let others = g
+            .users
+            .iter()
+            .filter(|o| o.org_id == org_id && o.is_admin && o.id != user_id)
+            .count();
+        if u.is_admin && others == 0 {
+            return Ok(UserChange::LastAdmin);
+        }
+        if !g
+            .users
+            .iter()
+            .any(|h| h.id == heir && h.org_id == org_id && h.id != user_id)
+        {
+            return Err(StoreError::NotFound("user to hand the messages to"));
+        }
+        for (n, _) in g.messages.iter_mut() {
+            if n.user_id == user_id {
+                n.user_id = heir;
+            }
+        }
+        g.users.retain(|o| o.id != user_id);
+        g.sessions.retain(|s| s.user_id != user_id);
+        g.keys.retain(|(_, o, _)| o.user_id != user_id);
+        g.key_list.retain(|k| k.user_id != user_id);
+        Ok(UserChange::Changed)
+    }
+
+    async fn sender_networks(&self, org_id: Uuid) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .lock()
+            .sender_networks
+            .iter()
+            .filter(|(o, _)| *o == org_id)
+            .map(|(_, n)| n.clone())
+            .collect())
+    }
+
+    async fn set_sender_networks(
+        &self,
+        org_id: Uuid,
+        networks: &[String],
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if !g.orgs.iter().any(|o| o.id == org_id) {
+            return Err(StoreError::NotFound("organisation"));
+        }
+        g.sender_networks.retain(|(o, _)| *o != org_id);
+        g.sender_networks
+            .extend(networks.iter().map(|n| (org_id, n.clone())));
+        Ok(())
+    }
+
+    async fn all_sender_networks(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        Ok(self.lock().sender_networks.clone())
     }
 
     async fn daily_stats(

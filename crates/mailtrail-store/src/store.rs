@@ -299,8 +299,11 @@ pub trait Store: Send + Sync + 'static {
     async fn sender_networks(&self, org_id: Uuid) -> Result<Vec<String>, StoreError>;
 
     /// Replaces the organisation's sender networks, in one transaction.
-    async fn set_sender_networks(&self, org_id: Uuid, networks: &[String])
-    -> Result<(), StoreError>;
+    async fn set_sender_networks(
+        &self,
+        org_id: Uuid,
+        networks: &[String],
+    ) -> Result<(), StoreError>;
 
     /// Every organisation's sender networks, `(organisation, network)`:
     /// loaded into memory at start, so that the tracking endpoints never

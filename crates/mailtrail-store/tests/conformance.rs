@@ -1770,7 +1770,10 @@ mod cases {
         assert_eq!(all[1].prefix, "mt_aa");
         assert_eq!(all[1].user_email, "admin@acme.test");
         assert_eq!(all[0].user_id, second.id);
-        assert!(all.iter().all(|k| k.last_used_at.is_none() && k.revoked_at.is_none()));
+        assert!(
+            all.iter()
+                .all(|k| k.last_used_at.is_none() && k.revoked_at.is_none())
+        );
         let mine = store.api_keys(a.id, Some(second.id)).await.unwrap();
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0].id, k2.id);
@@ -1933,13 +1936,20 @@ mod cases {
         // The heir must be another user of the same organisation.
         let bad = store.delete_user(a.id, bob.id, b.user).await;
         assert!(matches!(bad, Err(StoreError::NotFound(_))), "{bad:?}");
-        assert_eq!(store.users(a.id).await.unwrap().len(), 2, "nothing half-done");
+        assert_eq!(
+            store.users(a.id).await.unwrap().len(),
+            2,
+            "nothing half-done"
+        );
         assert_eq!(
             store.delete_user(a.id, bob.id, a.user).await.unwrap(),
             UserChange::Changed
         );
         assert_eq!(store.users(a.id).await.unwrap().len(), 1);
-        assert_eq!(store.user_by_email(&addr("bob@acme.test")).await.unwrap(), None);
+        assert_eq!(
+            store.user_by_email(&addr("bob@acme.test")).await.unwrap(),
+            None
+        );
         assert_eq!(store.api_key_owner(&key.key_hash).await.unwrap(), None);
         assert!(
             store

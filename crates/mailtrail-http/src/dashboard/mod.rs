@@ -7,11 +7,13 @@
 //! with the right status (403, 404), never data.
 
 mod advice;
+mod contact;
 mod live;
 mod pages;
-mod session;
+pub(crate) mod session;
 mod simulate;
 mod stats;
+mod users;
 mod view;
 
 use askama::Template;
@@ -42,6 +44,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/settings", get(pages::settings).post(pages::save_settings))
         .route("/settings/api-keys", post(pages::create_key))
         .route("/settings/api-keys/revoke", post(pages::revoke_key))
+        .route(
+            "/settings/sender-networks",
+            post(pages::save_sender_networks),
+        )
+        .route("/contacts/{address}", get(contact::contact))
+        .route("/admin/users", get(users::list).post(users::add))
+        .route("/admin/users/admin", post(users::set_admin))
+        .route("/admin/users/remove", post(users::remove))
         .route("/static/dashboard.css", get(css))
         .route("/static/dashboard.js", get(js))
 }
@@ -83,6 +93,10 @@ pub(crate) enum DashError {
     /// A form asked for something that cannot be done; the text says why.
     #[error("{0}")]
     BadRequest(&'static str),
+    /// A request the page cannot answer (a malformed address), with what
+    /// is wrong in words.
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -106,6 +120,7 @@ impl IntoResponse for DashError {
             }
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", *m),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "That cannot be done", *m),
+            Self::Invalid(m) => (StatusCode::BAD_REQUEST, "Bad request", m.as_str()),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Not found",

@@ -16,6 +16,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::advice::advice_for;
+use super::contact::contact_href;
 use super::session::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
 use super::simulate::{Act, Original, find_copy};
 use super::view::{EventView, StatusView, event_view, message_status, when};
@@ -31,6 +32,8 @@ const PAGE_SIZE: u32 = 50;
 pub(crate) struct Chrome {
     pub(crate) email: String,
     pub(crate) csrf: String,
+    /// Administrators also see the Users page in the navigation.
+    pub(crate) is_admin: bool,
 }
 
 impl From<&Session> for Chrome {
@@ -38,6 +41,7 @@ impl From<&Session> for Chrome {
         Self {
             email: s.user.email.as_str().to_owned(),
             csrf: s.csrf_token.clone(),
+            is_admin: s.user.is_admin,
         }
     }
 }
@@ -160,6 +164,7 @@ pub(crate) async fn logout(
 
 struct RecipientRow {
     address: String,
+    contact: String,
     kind: &'static str,
     status: StatusView,
     opens: u64,
@@ -350,6 +355,7 @@ pub(crate) async fn emails(
                     .into_iter()
                     .map(|r| RecipientRow {
                         address: r.address.as_str().to_owned(),
+                        contact: contact_href(r.address.as_str()),
                         kind: kind_label(r.kind),
                         status: r.status.into(),
                         opens: r.opens,
@@ -400,6 +406,7 @@ struct ReasonView {
 struct RecipientDetail {
     id: String,
     address: String,
+    contact: String,
     kind: &'static str,
     status: StatusView,
     reason: Option<ReasonView>,
@@ -523,6 +530,7 @@ pub(crate) async fn detail(
             RecipientDetail {
                 id: r.id.to_string(),
                 address: r.address.as_str().to_owned(),
+                contact: contact_href(r.address.as_str()),
                 kind: kind_label(r.kind),
                 status: r.status.into(),
                 reason,
@@ -971,6 +979,16 @@ pub(crate) async fn compose(
 
 // ------------------------------------------------------------ settings
 
+struct KeyRow {
+    id: String,
+    name: String,
+    prefix: String,
+    owner: String,
+    created: String,
+    last_used: String,
+    revoked: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage {
@@ -983,14 +1001,29 @@ struct SettingsPage {
     new_key: Option<(String, String)>,
     revoked: Option<bool>,
     self_link: Option<String>,
+    keys: Vec<KeyRow>,
+    /// Whether the key list shows every user's keys (an administrator).
+    all_keys: bool,
+    /// The sender networks, one per line, as stored or as just entered.
+    networks: String,
+    /// Why the networks just entered were not saved.
+    networks_error: Option<String>,
+}
+
+/// What a settings page shows beyond the stored settings.
+#[derive(Default)]
+struct SettingsNotice {
+    saved: bool,
+    new_key: Option<(String, String)>,
+    revoked: Option<bool>,
+    /// Sender networks entered but refused: the text and why.
+    networks: Option<(String, String)>,
 }
 
 async fn settings_page(
     state: &AppState,
     s: &Session,
-    saved: bool,
-    new_key: Option<(String, String)>,
-    revoked: Option<bool>,
+    notice: SettingsNotice,
 ) -> Result<Response, DashError> {
     let org = state
         .store
@@ -1005,6 +1038,39 @@ async fn settings_page(
         .sign(s.user.org_id, mailtrail_domain::Purpose::SelfDevice, &[])
         .ok()
         .map(|t| format!("{}/t/self/{t}", state.settings.public_url));
+    // An administrator sees (and may revoke) every key of the
+    // organisation; anyone else their own.
+    let owner = if s.user.is_admin {
+        None
+    } else {
+        Some(s.user.id)
+    };
+    let keys = state
+        .store
+        .api_keys(s.user.org_id, owner)
+        .await?
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id.to_string(),
+            name: k.name,
+            prefix: k.prefix,
+            owner: k.user_email,
+            created: when(k.created_at),
+            last_used: k
+                .last_used_at
+                .map(when)
+                .unwrap_or_else(|| "never".to_owned()),
+            revoked: k.revoked_at.map(when),
+        })
+        .collect();
+    let (networks, networks_error, status) = match notice.networks {
+        Some((text, error)) => (text, Some(error), StatusCode::BAD_REQUEST),
+        None => (
+            state.store.sender_networks(s.user.org_id).await?.join("\n"),
+            None,
+            StatusCode::OK,
+        ),
+    };
     let page = SettingsPage {
         chrome: s.into(),
         self_link,
@@ -1012,11 +1078,15 @@ async fn settings_page(
         read_receipt: org.read_receipt_default,
         track_opens: org.track_opens_default,
         track_clicks: org.track_clicks_default,
-        saved,
-        new_key,
-        revoked,
+        saved: notice.saved,
+        new_key: notice.new_key,
+        revoked: notice.revoked,
+        keys,
+        all_keys: s.user.is_admin,
+        networks,
+        networks_error,
     };
-    Ok(html(StatusCode::OK, page.render()?))
+    Ok(html(status, page.render()?))
 }
 
 /// `GET /settings`.
@@ -1027,7 +1097,15 @@ pub(crate) async fn settings(
 ) -> Result<Response, DashError> {
     let s = session::for_page(&state, &headers).await?;
     let saved = raw.as_deref() == Some("saved=1");
-    settings_page(&state, &s, saved, None, None).await
+    settings_page(
+        &state,
+        &s,
+        SettingsNotice {
+            saved,
+            ..SettingsNotice::default()
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1091,7 +1169,15 @@ pub(crate) async fn create_key(
             prefix,
         })
         .await?;
-    settings_page(&state, &s, false, Some((id.to_string(), key)), None).await
+    settings_page(
+        &state,
+        &s,
+        SettingsNotice {
+            new_key: Some((id.to_string(), key)),
+            ..SettingsNotice::default()
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1108,10 +1194,107 @@ pub(crate) async fn revoke_key(
 ) -> Result<Response, DashError> {
     let s = session::for_form(&state, &headers, &form.csrf).await?;
     let revoked = match Uuid::parse_str(form.key_id.trim()) {
-        Ok(id) => state.store.revoke_api_key(s.user.org_id, id).await?,
+        Ok(id) => {
+            // Anyone may revoke their own keys; an administrator any key of
+            // the organisation (the store keeps it to the organisation).
+            let allowed = s.user.is_admin
+                || state
+                    .store
+                    .api_keys(s.user.org_id, Some(s.user.id))
+                    .await?
+                    .iter()
+                    .any(|k| k.id == id);
+            if !allowed {
+                return Err(DashError::Forbidden(
+                    "Only the key's owner or an administrator of the organisation can revoke it.",
+                ));
+            }
+            state.store.revoke_api_key(s.user.org_id, id).await?
+        }
         Err(_) => false,
     };
-    settings_page(&state, &s, false, None, Some(revoked)).await
+    settings_page(
+        &state,
+        &s,
+        SettingsNotice {
+            revoked: Some(revoked),
+            ..SettingsNotice::default()
+        },
+    )
+    .await
+}
+
+/// Parses the sender networks form: one network per line (CIDR, or a bare
+/// address for one host), blank lines ignored. The error names the first
+/// bad line; nothing is saved then.
+fn parse_sender_networks(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    let mut nets: Vec<ipnet::IpNet> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let entry = line.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let net = entry
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                format!(
+                    "Line {n}: “{entry}” is not an IP network. Write one per line, such as 203.0.113.0/24, 2001:db8:1::/48 or a single address."
+                )
+            })?
+            .trunc();
+        if !nets.contains(&net) {
+            nets.push(net);
+        }
+    }
+    if nets.len() > 200 {
+        return Err(format!(
+            "{} networks is more than the 200 allowed. Merge neighbouring networks into wider ones.",
+            nets.len()
+        ));
+    }
+    Ok(nets)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NetworksForm {
+    csrf: String,
+    #[serde(default)]
+    networks: String,
+}
+
+/// `POST /settings/sender-networks`: the organisation's sender networks,
+/// all valid or none saved; the tracking endpoints use them at once.
+pub(crate) async fn save_sender_networks(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<NetworksForm>,
+) -> Result<Response, DashError> {
+    let s = session::for_form(&state, &headers, &form.csrf).await?;
+    if !s.user.is_admin {
+        return Err(DashError::Forbidden(
+            "Only an administrator of the organisation can change its sender networks.",
+        ));
+    }
+    let nets = match parse_sender_networks(&form.networks) {
+        Ok(n) => n,
+        Err(e) => {
+            let notice = SettingsNotice {
+                networks: Some((form.networks, e)),
+                ..SettingsNotice::default()
+            };
+            return settings_page(&state, &s, notice).await;
+        }
+    };
+    let text: Vec<String> = nets.iter().map(ToString::to_string).collect();
+    state
+        .store
+        .set_sender_networks(s.user.org_id, &text)
+        .await?;
+    state.tracking.sender_networks().set(s.user.org_id, nets);
+    tracing::info!(org.id = %s.user.org_id, networks = text.len(), "sender networks changed");
+    Ok(see_other("/settings?saved=1"))
 }
 
 #[cfg(test)]
@@ -1143,6 +1326,25 @@ mod tests {
                 .filter()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn sender_networks_are_checked_line_by_line() {
+        let nets = parse_sender_networks(
+            "203.0.113.7/24\n\n  2001:db8::/48 \n198.51.100.9\n203.0.113.0/24\n",
+        )
+        .unwrap();
+        assert_eq!(
+            nets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["203.0.113.0/24", "2001:db8::/48", "198.51.100.9/32"]
+        );
+        assert!(parse_sender_networks("").unwrap().is_empty());
+        let e = parse_sender_networks("10.1.0.0/16\n10.0.0.300/8\n").unwrap_err();
+        assert!(e.starts_with("Line 2: “10.0.0.300/8”"), "{e}");
+        let e = parse_sender_networks("10.0.0.0/33").unwrap_err();
+        assert!(e.starts_with("Line 1: “10.0.0.0/33”"), "{e}");
+        let e = parse_sender_networks("2001:db8::/48\nfe80::1%eth0").unwrap_err();
+        assert!(e.starts_with("Line 2:"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! error layer: the pixel is always a GIF, a bad link a plain 404 page.
 
 pub mod opener;
+pub mod sender;
 pub mod sink;
 pub mod unsubscribe;
 
@@ -35,6 +36,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 use opener::{OpenerData, Rules, Signals, Verdict};
+use sender::SenderNetworks;
 use sink::EventSink;
 
 /// The transparent 1×1 GIF89a: 43 bytes, the smallest widely accepted
@@ -122,6 +124,7 @@ struct Inner {
     data: OpenerData,
     sink: EventSink,
     clicks: Mutex<RecentClicks>,
+    senders: SenderNetworks,
 }
 
 impl std::fmt::Debug for Tracking {
@@ -147,8 +150,15 @@ impl Tracking {
                 data,
                 sink,
                 clicks,
+                senders: SenderNetworks::default(),
             }),
         }
+    }
+
+    /// The organisations' sender networks, in memory: the dashboard
+    /// replaces an organisation's list when Settings saves it.
+    pub fn sender_networks(&self) -> &SenderNetworks {
+        &self.inner.senders
     }
 }
 
@@ -423,6 +433,10 @@ impl Tracking {
             ip,
             prefetch: says_prefetch(headers),
             self_cookie: has_self_cookie(headers, keyring, now, payload.org),
+            sender_network: payload
+                .org
+                .zip(ip)
+                .is_some_and(|(org, ip)| self.inner.senders.contains(org, ip)),
             since_issued,
             click_burst,
         };

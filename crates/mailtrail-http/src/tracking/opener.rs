@@ -9,8 +9,10 @@
 //! rebuild (`--opener-data DIR`).
 //!
 //! Rules, first match wins:
-//! 1. `self_cookie`, `self_network`: the sender's own device (a
-//!    `mailtrail_self` cookie) or a configured sender network.
+//! 1. `self_cookie`, `self_network`, `sender_network`: the sender's own
+//!    device (a `mailtrail_self` cookie), a configured sender network
+//!    (`--self-networks`), or one of an organisation's sender networks
+//!    (Settings).
 //! 2. `prefetch_header`: `Sec-Purpose: prefetch` (Fetch Metadata, used by
 //!    Chromium) or the older `Purpose: prefetch` / `X-Moz: prefetch`: the
 //!    client fetched without a person asking.
@@ -227,6 +229,9 @@ pub struct Signals<'a> {
     pub prefetch: bool,
     /// A valid `mailtrail_self` cookie came with the request.
     pub self_cookie: bool,
+    /// The client address is in an organisation's sender networks
+    /// (Settings; see [`super::sender`]).
+    pub sender_network: bool,
     /// Time since the token was issued (the copy was built).
     pub since_issued: Duration,
     /// This click completes a burst of distinct links (clicks only).
@@ -271,6 +276,9 @@ pub fn classify(data: &OpenerData, rules: &Rules, s: &Signals<'_>) -> Verdict {
         && rules.self_networks.iter().any(|n| n.contains(&ip))
     {
         return Verdict::new(Opener::SelfOpen, "self_network");
+    }
+    if s.sender_network {
+        return Verdict::new(Opener::SelfOpen, "sender_network");
     }
     if s.prefetch {
         return Verdict::new(Opener::Machine, "prefetch_header");
@@ -474,6 +482,11 @@ mod tests {
             verdict(&signals(CHROME, "203.0.113.9")),
             (Opener::SelfOpen, "self_network".into())
         );
+        // A sender network outranks even a machine's user agent: the
+        // sender's own scanner is still the sender.
+        let mut s = signals("Google-Safety", "198.51.100.7");
+        s.sender_network = true;
+        assert_eq!(verdict(&s), (Opener::SelfOpen, "sender_network".into()));
     }
 
     #[test]

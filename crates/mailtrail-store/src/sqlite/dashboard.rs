@@ -213,9 +213,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn all_sender_networks_impl(
-        &self,
-    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+    pub(super) async fn all_sender_networks_impl(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
         let rows =
             sqlx::query("SELECT org_id, network FROM sender_networks ORDER BY org_id, position")
                 .fetch_all(&self.pool)
