@@ -143,12 +143,81 @@ try {
   await shot(page, "09-stats");
   ok(step);
 
+  step = "contact page from the row";
+  await page.goto(`${base}/`);
+  const contactRow = page.locator("li.message", { hasText: subject });
+  await contactRow.locator("summary").click();
+  await contactRow.getByRole("link", { name: "reader@example.test" }).click();
+  await page.waitForURL(`${base}/contacts/reader@example.test`);
+  await page.getByRole("heading", { name: "Contact reader@example.test" }).waitFor();
+  const timeline = page.locator("ol.timeline.contact");
+  await timeline.locator("li", { hasText: "opened by a person" }).first().waitFor();
+  await timeline.locator("li", { hasText: "delivered" }).first().waitFor();
+  // Newest first: the open comes before the delivery.
+  const items = await timeline.locator("li > strong").allInnerTexts();
+  if (items.indexOf("opened by a person") > items.indexOf("delivered")) fail(`not newest first: ${items}`);
+  await shot(page, "11-contact");
+  await timeline.getByRole("link", { name: subject }).first().click();
+  await page.waitForURL(detailUrl);
+  ok(step);
+
+  step = "API keys listed and revoked in Settings";
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByLabel("Name of the new key").fill("browser key");
+  await page.getByRole("button", { name: "Create a key" }).click();
+  await page.getByText("shown only this once").waitFor();
+  const keyRow = page.locator("table.keys tr", { hasText: "browser key" });
+  await keyRow.getByRole("button", { name: /^Revoke the key browser key/ }).click();
+  await page.getByText("The key is revoked.").waitFor();
+  await page.locator("table.keys tr", { hasText: "browser key" }).getByText(/^revoked /).waitFor();
+  await shot(page, "12-settings-keys");
+  ok(step);
+
+  step = "sender networks: a bad line is named, nothing saved";
+  await page.getByLabel("Sender networks, one per line").fill("203.0.113.0/24\nnot a network");
+  await page.getByRole("button", { name: "Save sender networks" }).click();
+  await page.getByText("Line 2:").waitFor();
+  await page.getByLabel("Sender networks, one per line").fill("203.0.113.0/24");
+  await page.getByRole("button", { name: "Save sender networks" }).click();
+  await page.getByText("Saved.").waitFor();
+  if ((await page.getByLabel("Sender networks, one per line").inputValue()) !== "203.0.113.0/24") fail("the networks were not kept");
+  ok(step);
+
+  step = "users page";
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
+  await page.getByLabel("Address").fill("colleague@example.test");
+  await page.getByLabel(/Initial password/).fill("short");
+  await page.getByRole("button", { name: "Add the user" }).click();
+  // The browser's own check (minlength) or the server's message.
+  if (page.url().endsWith("/admin/users")) {
+    const invalid = await page.getByLabel(/Initial password/).evaluate((el) => !el.validity.valid);
+    if (!invalid) await page.getByText("at least 8 characters").waitFor();
+  }
+  await page.getByLabel(/Initial password/).fill("a colleague's password");
+  // Keyboard: Enter in the form submits it.
+  await page.getByLabel(/Initial password/).press("Enter");
+  await page.getByText("The user is added").waitFor();
+  const userRow = page.locator("table.users tr", { hasText: "colleague@example.test" });
+  await userRow.getByText("user", { exact: true }).waitFor();
+  await userRow.getByRole("button", { name: "Make colleague@example.test an administrator" }).click();
+  await page.getByText("The administrator flag is changed").waitFor();
+  await page.locator("table.users tr", { hasText: "colleague@example.test" }).getByText("administrator", { exact: true }).waitFor();
+  await shot(page, "13-users");
+  await page.locator("table.users tr", { hasText: "colleague@example.test" })
+    .getByRole("button", { name: "Remove colleague@example.test" }).click();
+  await page.getByText("The user is removed").waitFor();
+  if (await page.locator("table.users tr", { hasText: "colleague@example.test" }).count() !== 0) fail("the removed user is still listed");
+  ok(step);
+
   step = "phone width";
   await page.setViewportSize({ width: 375, height: 740 });
-  await page.goto(`${base}/`);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  if (overflow) fail("the Emails page scrolls sideways at 375 px");
-  await shot(page, "10-phone");
+  for (const [path, name] of [["/", "10-phone"], ["/contacts/reader@example.test", "14-phone-contact"], ["/admin/users", "15-phone-users"], ["/settings", "16-phone-settings"]]) {
+    await page.goto(`${base}${path}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    if (overflow) fail(`${path} scrolls sideways at 375 px`);
+    await shot(page, name);
+  }
   ok(step);
 
   step = "sign out";

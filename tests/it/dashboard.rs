@@ -371,6 +371,133 @@ async fn sign_in_sessions_csrf_and_isolation() {
     app.stop().await;
 }
 
+/// Sender networks saved in Settings reach the tracking endpoints at once
+/// (no database read per hit), and a node that starts later loads them
+/// from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_networks_from_settings_mark_opens_as_the_senders() {
+    const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    let f = crate::tracking::Fixture::new(|_| {}).await;
+    let c = client();
+    let cookie = session(&f.app, &c).await;
+    // The fixture trusts X-Forwarded-For from 127.0.0.1.
+    let from = [("x-forwarded-for", "198.51.100.7"), ("user-agent", UA)];
+    let (opener, rule, _) = f.open_as(3600, &from).await;
+    assert_eq!((opener.as_str(), rule.as_str()), ("human", "human"));
+
+    let (_, settings) = page(&f.app, &c, &cookie, "/settings").await;
+    let csrf = csrf_in(&settings);
+    let res = c
+        .post(f.app.url("/settings/sender-networks"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("networks", "198.51.100.0/24\n10.0.0.300"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("Line 2"));
+    let res = c
+        .post(f.app.url("/settings/sender-networks"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("networks", "198.51.100.0/24")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (opener, rule, _) = f.open_as(3600, &from).await;
+    assert_eq!((opener.as_str(), rule.as_str()), ("self", "sender_network"));
+    let (opener, _, _) = f
+        .open_as(
+            3600,
+            &[("x-forwarded-for", "192.0.2.1"), ("user-agent", UA)],
+        )
+        .await;
+    assert_eq!(opener, "human");
+
+    // A second node on the same database has them from its start.
+    let data_dir = f.app.dir.path().join("data");
+    let second = TestApp::spawn_with(crate::support::Db::Sqlite, |s| {
+        s.data_dir = data_dir;
+        s.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let before = f.tracking_events().await.len();
+    let res = c
+        .get(second.url(&format!("/t/o/{}", f.open_token(3600))))
+        .header("x-forwarded-for", "198.51.100.200")
+        .header("user-agent", UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let events = f.tracking_events().await;
+    assert_eq!(events.len(), before + 1);
+    let last = events.last().unwrap();
+    assert_eq!(last["opener"], "self", "{last}");
+    assert_eq!(last["data"]["rule"], "sender_network", "{last}");
+    second.stop().await;
+    f.app.stop().await;
+}
+
+/// The Contact page and the users page on the real server (SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_and_users_pages_on_the_real_server() {
+    let app = TestApp::spawn().await;
+    let c = client();
+    let cookie = session(&app, &c).await;
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": "ann@example.test", "to": ["Zoe+news@example.test"],
+                    "subject": "For Zoe", "text": "Hi"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    app.wait_for(&id, Duration::from_secs(10), |s| s == "delivered")
+        .await;
+    let (_, emails) = page(&app, &c, &cookie, "/").await;
+    assert!(
+        emails.contains("href=\"/contacts/Zoe+news@example.test\""),
+        "{emails}"
+    );
+    let (status, contact) = page(&app, &c, &cookie, "/contacts/zoe%2Bnews@EXAMPLE.test").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(contact.contains("For Zoe"), "{contact}");
+    assert!(contact.contains("<strong>delivered</strong>"), "{contact}");
+    assert!(contact.contains(&format!("/messages/{id}")));
+    let (status, bad) = page(&app, &c, &cookie, "/contacts/zoe@@example").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("is not an email address"));
+
+    let (status, users) = page(&app, &c, &cookie, "/admin/users").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_in(&users);
+    let res = c
+        .post(app.url("/admin/users"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "colleague@example.test"),
+            ("password", "colleague password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // The new user signs in with that password and is not an administrator.
+    let res = sign_in(&app, &c, "colleague@example.test", "colleague password").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (colleague, _) = set_cookie(&res, "mailtrail_session").expect("session");
+    let (status, forbidden) = page(&app, &c, &colleague, "/admin/users").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(forbidden.contains("Only an administrator"));
+    app.stop().await;
+}
+
 /// The whole flow in a real browser: Debian's Chromium driven by
 /// playwright-core (tests/browser/dashboard.mjs). Screenshots land in
 /// target/screenshots/.
