@@ -226,6 +226,11 @@ impl Application {
             self.retention_days,
             stop_rx.clone(),
         ));
+        let senders = tokio::spawn(sender_networks_loop(
+            self.store.clone(),
+            self.state.tracking.clone(),
+            stop_rx.clone(),
+        ));
         tracing::info!(http.addr = %self.addr, "mailtrail listening on http://{}", self.addr);
         let mut http_stop = stop_rx.clone();
         let server = tokio::spawn(mailtrail_http::serve(
@@ -249,6 +254,7 @@ impl Application {
         }
         processor.await.context("inbound processing task")?;
         retention.abort();
+        senders.abort();
         tracing::info!("stopped cleanly");
         Ok(())
     }
@@ -296,6 +302,29 @@ async fn retention_loop(store: Arc<dyn Store>, days: u32, mut stop: watch::Recei
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// How often the organisations' sender networks are read again, so that a
+/// change saved through another node sharing the database applies here
+/// too (this node's own changes apply at once).
+const SENDER_NETWORKS_REFRESH: Duration = Duration::from_secs(60);
+
+/// Reloads the sender networks into the tracking endpoints' memory every
+/// [`SENDER_NETWORKS_REFRESH`]: one query a minute, never one per hit.
+async fn sender_networks_loop(
+    store: Arc<dyn Store>,
+    tracking: mailtrail_http::tracking::Tracking,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(SENDER_NETWORKS_REFRESH) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = tracking.sender_networks().load(&*store).await {
+            tracing::warn!(error = %e, "reloading the sender networks failed; keeping the ones in memory");
         }
     }
 }

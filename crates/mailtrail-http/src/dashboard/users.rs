@@ -216,6 +216,10 @@ pub(crate) async fn set_admin(
     {
         UserChange::Changed => {
             tracing::info!(user.id = %id, org.id = %s.user.org_id, admin = grant, "administrator flag changed");
+            if id == s.user.id && !grant {
+                // No longer an administrator: the users page is not theirs.
+                return Ok(see_other("/settings"));
+            }
             Ok(see_other("/admin/users?done=changed"))
         }
         UserChange::NotFound => Err(DashError::NotFound),

@@ -485,6 +485,18 @@ async fn administrators_manage_users_and_nobody_else_does() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert!(d.user("ann@a.example").await.unwrap().is_admin);
+    // Ann, now an administrator, steps down herself: she lands on a page
+    // that is still hers.
+    let p = d
+        .post(
+            "/admin/users/admin",
+            &ann_b,
+            &[("user_id", &ann_id), ("admin", "0")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/settings"));
+    assert!(!d.user("ann@a.example").await.unwrap().is_admin);
 
     // Removing: never oneself; another organisation's user is not found.
     let me = d.user("admin@a.example").await.unwrap();

@@ -5,7 +5,8 @@
 //!
 //! The tracking endpoints never read the database per hit (DESIGN.md
 //! section 7), so the lists live here, in memory: loaded from the store at
-//! start ([`SenderNetworks::load`]) and replaced whenever Settings saves
+//! start and again every minute ([`SenderNetworks::load`], for changes
+//! made through another node) and replaced whenever Settings saves
 //! ([`SenderNetworks::set`]). A hit takes a read lock and scans the list of
 //! the organisation its token names, without allocating. A token issued
 //! before tokens named their organisation matches no list, as it matches
