@@ -54,11 +54,65 @@ pub struct WorkerSettings {
     pub lease: Duration,
 }
 
+/// The organisations' own DKIM keys (Settings → sending domains), parsed
+/// once and kept in memory: the worker re-reads the list once per batch of
+/// jobs (one query, never one per copy) and parses only keys it has not
+/// seen, so an added or removed domain takes effect at the next batch.
+#[derive(Default)]
+struct DomainSigners {
+    /// By sending-domain id: the organisation, the domain and its signer
+    /// (`None` for a key that could not be used; logged once).
+    by_id: std::sync::Mutex<HashMap<Uuid, DomainSigner>>,
+}
+
+/// A sending domain's organisation, lower-case name and signer.
+type DomainSigner = (Uuid, String, Option<Arc<Signer>>);
+
+impl DomainSigners {
+    async fn refresh(&self, store: &dyn Store) {
+        let domains = match store.all_sending_domains().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading sending domains failed; keeping the keys in memory");
+                return;
+            }
+        };
+        let mut map = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|id, _| domains.iter().any(|d| d.id == *id));
+        for d in domains {
+            if map.contains_key(&d.id) {
+                continue;
+            }
+            let signer = DkimKey::from_pem(d.private_key.expose())
+                .and_then(|k| Signer::new(&d.domain, &d.selector, k));
+            let signer = match signer {
+                Ok(s) => Some(Arc::new(s)),
+                Err(e) => {
+                    tracing::error!(error = %e, sending_domain.id = %d.id, domain = %d.domain, "sending domain key unusable; its copies fall back to the configured key");
+                    None
+                }
+            };
+            map.insert(d.id, (d.org_id, d.domain.to_ascii_lowercase(), signer));
+        }
+    }
+
+    /// The signer of the organisation's domain `from_domain`, if it has one.
+    fn lookup(&self, org_id: Uuid, from_domain: &str) -> Option<Arc<Signer>> {
+        let map = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .find(|(org, domain, _)| *org == org_id && domain.eq_ignore_ascii_case(from_domain))
+            .and_then(|(_, _, s)| s.clone())
+    }
+}
+
 /// The delivery loop.
 pub struct Worker {
     store: Arc<dyn Store>,
     delivery: Delivery,
+    /// The configured (`--dkim-*`) key, for copies whose From domain is
+    /// none of their organisation's sending domains.
     signer: Option<Arc<Signer>>,
+    domain_signers: DomainSigners,
     keyring: Arc<Keyring>,
     notify: Arc<Notify>,
     settings: WorkerSettings,
@@ -83,6 +137,7 @@ impl Worker {
             store,
             delivery,
             signer,
+            domain_signers: DomainSigners::default(),
             keyring,
             notify,
             settings,
@@ -138,6 +193,7 @@ impl Worker {
     }
 
     async fn process_batch(&self, jobs: Vec<Job>, done: &Completions) {
+        self.domain_signers.refresh(self.store.as_ref()).await;
         let mut messages: HashMap<Uuid, Option<Arc<Prepared>>> = HashMap::new();
         for job in &jobs {
             if messages.contains_key(&job.message_id) {
@@ -213,7 +269,12 @@ impl Worker {
             let public_url = self.settings.public_url.clone();
             let bounce_domain = self.settings.bounce_domain.clone();
             let keyring = self.keyring.clone();
-            let signer = self.signer.clone();
+            // The organisation's own key for its From domain, else the
+            // configured one.
+            let signer = self
+                .domain_signers
+                .lookup(msg.org_id, msg.from_address.domain())
+                .or_else(|| self.signer.clone());
             let prepared = prepared.clone();
             let recipient_id = job.recipient_id;
             tokio::task::spawn_blocking(move || {

@@ -9,6 +9,7 @@ mod classify;
 mod cli;
 mod dashboard;
 mod delivery;
+mod domains;
 mod inbound;
 mod instrument;
 mod sandbox;

@@ -43,6 +43,7 @@ struct Inner {
     sessions: Vec<NewSession>,
     key_list: Vec<ApiKeyInfo>,
     sender_networks: Vec<(Uuid, String)>,
+    domains: Vec<mailtrail_store::SendingDomain>,
 }
 
 #[derive(Default)]
@@ -914,6 +915,56 @@ impl Store for MemStore {
                 replied: s[6].len() as u64,
             })
             .collect())
+    }
+
+    async fn add_sending_domain(
+        &self,
+        d: &mailtrail_store::NewSendingDomain,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.domains
+            .iter()
+            .any(|x| x.org_id == d.org_id && x.domain == d.domain)
+        {
+            return Err(StoreError::Conflict("sending domain"));
+        }
+        g.domains.push(mailtrail_store::SendingDomain {
+            id: d.id,
+            org_id: d.org_id,
+            domain: d.domain.clone(),
+            selector: d.selector.clone(),
+            algorithm: d.algorithm.clone(),
+            private_key: d.private_key.clone(),
+            dns_record: d.dns_record.clone(),
+            created_at: d.created_at,
+        });
+        Ok(())
+    }
+
+    async fn sending_domains(
+        &self,
+        org_id: Uuid,
+    ) -> Result<Vec<mailtrail_store::SendingDomain>, StoreError> {
+        let mut v: Vec<_> = self
+            .lock()
+            .domains
+            .iter()
+            .filter(|d| d.org_id == org_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.domain.cmp(&b.domain));
+        Ok(v)
+    }
+
+    async fn all_sending_domains(&self) -> Result<Vec<mailtrail_store::SendingDomain>, StoreError> {
+        Ok(self.lock().domains.clone())
+    }
+
+    async fn delete_sending_domain(&self, org_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        let before = g.domains.len();
+        g.domains.retain(|d| !(d.org_id == org_id && d.id == id));
+        Ok(g.domains.len() < before)
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

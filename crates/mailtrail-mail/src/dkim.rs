@@ -118,6 +118,44 @@ impl DkimKey {
         }
     }
 
+    /// Generates a new private key for `algorithm` and returns it as PKCS#8
+    /// PEM (`BEGIN PRIVATE KEY`, RFC 5958 / RFC 7468 section 10), the form
+    /// [`DkimKey::from_pem`] reads back.
+    ///
+    /// Ed25519 keys come from ring (RFC 8032, RFC 8463). ring cannot make
+    /// RSA keys, so RSA-2048 keys (RFC 8301 section 3.2: at least 1024 bits,
+    /// 2048 recommended) come from the RustCrypto `rsa` crate; signing stays
+    /// with ring either way.
+    pub fn generate_pem(algorithm: KeyAlgorithm) -> Result<String, MailError> {
+        let der = match algorithm {
+            KeyAlgorithm::Ed25519 => {
+                let rng = ring::rand::SystemRandom::new();
+                ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+                    .map_err(|e| MailError::InvalidKey(format!("Ed25519 key generation: {e}")))?
+                    .as_ref()
+                    .to_vec()
+            }
+            KeyAlgorithm::Rsa => {
+                use rsa::pkcs8::EncodePrivateKey as _;
+                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+                    .map_err(|e| MailError::InvalidKey(format!("RSA key generation: {e}")))?;
+                key.to_pkcs8_der()
+                    .map_err(|e| MailError::InvalidKey(format!("RSA key encoding: {e}")))?
+                    .as_bytes()
+                    .to_vec()
+            }
+        };
+        let b64 = STANDARD.encode(&der);
+        let mut pem = String::with_capacity(b64.len() + 80);
+        pem.push_str("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        Ok(pem)
+    }
+
     fn rsa(der: PrivateKeyDer<'_>) -> Result<Self, MailError> {
         let key = RsaKey::<Sha256>::from_key_der(der)
             .map_err(|e| MailError::InvalidKey(format!("RSA key refused: {e}")))?;

@@ -8,10 +8,12 @@ mod error;
 pub mod inbound;
 pub mod model;
 pub mod postgres;
+pub mod sending_domain;
 pub mod sqlite;
 mod store;
 
 pub use dashboard::*;
 pub use error::StoreError;
 pub use model::*;
+pub use sending_domain::{NewSendingDomain, PrivateKeyPem, SendingDomain};
 pub use store::{Store, connect};

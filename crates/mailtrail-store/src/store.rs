@@ -11,6 +11,7 @@ use crate::StoreError;
 use crate::dashboard::*;
 use crate::inbound::*;
 use crate::model::*;
+use crate::sending_domain::*;
 
 /// Everything mailtrail persists. Each method is one transaction: nothing is
 /// ever half-written. All reads of organisation data take the organisation
@@ -309,6 +310,23 @@ pub trait Store: Send + Sync + 'static {
     /// loaded into memory at start, so that the tracking endpoints never
     /// read the database per hit.
     async fn all_sender_networks(&self) -> Result<Vec<(Uuid, String)>, StoreError>;
+
+    // -- sending domains and DKIM keys --
+
+    /// Adds a sending domain with its DKIM key; `Conflict("sending domain")`
+    /// if the organisation already has this domain.
+    async fn add_sending_domain(&self, domain: &NewSendingDomain) -> Result<(), StoreError>;
+
+    /// The organisation's sending domains, by domain name.
+    async fn sending_domains(&self, org_id: Uuid) -> Result<Vec<SendingDomain>, StoreError>;
+
+    /// Every organisation's sending domains: the delivery workers load
+    /// them once per batch and keep the parsed keys in memory.
+    async fn all_sending_domains(&self) -> Result<Vec<SendingDomain>, StoreError>;
+
+    /// Removes one of the organisation's sending domains (and its key);
+    /// whether it was there.
+    async fn delete_sending_domain(&self, org_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
 
     // -- retention --
 

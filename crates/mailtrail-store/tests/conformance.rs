@@ -141,6 +141,7 @@ conformance!(
     contact_events_across_messages,
     users_admin_flag_and_removal,
     sender_networks_replace_and_load,
+    sending_domains_per_organisation,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -2012,5 +2013,62 @@ mod cases {
             .set_sender_networks(Uuid::now_v7(), &nets(&["10.0.0.0/8"]))
             .await;
         assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
+    }
+
+    pub async fn sending_domains_per_organisation(store: Arc<dyn Store>) {
+        use mailtrail_store::{NewSendingDomain, PrivateKeyPem};
+        let a = org(&store, "acme").await;
+        let b = org(&store, "other").await;
+        let new = |org_id: Uuid, domain: &str, selector: &str| NewSendingDomain {
+            id: Uuid::now_v7(),
+            org_id,
+            domain: domain.into(),
+            selector: selector.into(),
+            algorithm: "ed25519".into(),
+            private_key: PrivateKeyPem::new(format!("-----BEGIN PRIVATE KEY-----\n{domain}\n")),
+            dns_record: "v=DKIM1; k=ed25519; p=AAAA".into(),
+            created_at: t(5),
+        };
+        let first = new(a.id, "mail.acme.test", "s1");
+        store.add_sending_domain(&first).await.unwrap();
+        store
+            .add_sending_domain(&new(a.id, "acme.test", "s2"))
+            .await
+            .unwrap();
+        // One key per domain and organisation.
+        assert!(matches!(
+            store
+                .add_sending_domain(&new(a.id, "mail.acme.test", "s3"))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Another organisation may claim the same name for itself.
+        store
+            .add_sending_domain(&new(b.id, "mail.acme.test", "b1"))
+            .await
+            .unwrap();
+
+        let mine = store.sending_domains(a.id).await.unwrap();
+        assert_eq!(
+            mine.iter().map(|d| d.domain.as_str()).collect::<Vec<_>>(),
+            ["acme.test", "mail.acme.test"]
+        );
+        let got = mine.iter().find(|d| d.id == first.id).unwrap();
+        assert_eq!(got.selector, "s1");
+        assert_eq!(got.algorithm, "ed25519");
+        assert_eq!(got.private_key, first.private_key);
+        assert_eq!(got.dns_record, first.dns_record);
+        assert_eq!(got.created_at, t(5));
+        assert_eq!(got.dns_name(), "s1._domainkey.mail.acme.test");
+        assert!(!format!("{got:?}").contains("BEGIN PRIVATE KEY"));
+        assert_eq!(store.all_sending_domains().await.unwrap().len(), 3);
+
+        // Removing is per organisation.
+        assert!(!store.delete_sending_domain(b.id, first.id).await.unwrap());
+        assert!(store.delete_sending_domain(a.id, first.id).await.unwrap());
+        assert!(!store.delete_sending_domain(a.id, first.id).await.unwrap());
+        assert_eq!(store.sending_domains(a.id).await.unwrap().len(), 1);
+        assert_eq!(store.sending_domains(b.id).await.unwrap().len(), 1);
+        assert_eq!(store.all_sending_domains().await.unwrap().len(), 2);
     }
 }

@@ -8,6 +8,7 @@
 
 mod advice;
 mod contact;
+mod domains;
 mod live;
 mod pages;
 pub(crate) mod session;
@@ -52,6 +53,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/users", get(users::list).post(users::add))
         .route("/admin/users/admin", post(users::set_admin))
         .route("/admin/users/remove", post(users::remove))
+        .route("/settings/domains", post(domains::add))
+        .route("/settings/domains/remove", post(domains::remove))
         .route("/static/dashboard.css", get(css))
         .route("/static/dashboard.js", get(js))
 }

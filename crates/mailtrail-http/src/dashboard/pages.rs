@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::advice::advice_for;
 use super::contact::contact_href;
+use super::domains::DomainRow;
 use super::session::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
 use super::simulate::{Act, Original, find_copy};
 use super::view::{EventView, StatusView, event_view, message_status, when};
@@ -1008,6 +1009,18 @@ struct SettingsPage {
     networks: String,
     /// Why the networks just entered were not saved.
     networks_error: Option<String>,
+    /// The organisation's sending domains with their DNS records.
+    domains: Vec<DomainRow>,
+    domain_flash: Option<DomainFlash>,
+    default_selector: &'static str,
+}
+
+/// What the sending-domain section says after its forms.
+pub(crate) enum DomainFlash {
+    /// A domain was added (its id): its record is highlighted.
+    Added(String),
+    /// A domain was removed.
+    Removed,
 }
 
 /// What a settings page shows beyond the stored settings.
@@ -1018,6 +1031,8 @@ struct SettingsNotice {
     revoked: Option<bool>,
     /// Sender networks entered but refused: the text and why.
     networks: Option<(String, String)>,
+    /// A sending domain just added or removed.
+    domain_flash: Option<DomainFlash>,
 }
 
 async fn settings_page(
@@ -1085,6 +1100,9 @@ async fn settings_page(
         all_keys: s.user.is_admin,
         networks,
         networks_error,
+        domains: super::domains::rows(state, s.user.org_id).await?,
+        domain_flash: notice.domain_flash,
+        default_selector: super::domains::DEFAULT_SELECTOR,
     };
     Ok(html(status, page.render()?))
 }
@@ -1097,11 +1115,20 @@ pub(crate) async fn settings(
 ) -> Result<Response, DashError> {
     let s = session::for_page(&state, &headers).await?;
     let saved = raw.as_deref() == Some("saved=1");
+    let domain_flash = match raw.as_deref() {
+        Some("domain_removed=1") => Some(DomainFlash::Removed),
+        Some(q) => q
+            .strip_prefix("domain_added=")
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .map(|id| DomainFlash::Added(id.to_string())),
+        None => None,
+    };
     settings_page(
         &state,
         &s,
         SettingsNotice {
             saved,
+            domain_flash,
             ..SettingsNotice::default()
         },
     )

@@ -514,3 +514,24 @@ async fn instrumented_copy_verifies() {
         DkimResult::Pass
     );
 }
+
+#[tokio::test]
+async fn generated_keys_of_both_kinds_sign_and_verify() {
+    for algorithm in [KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa] {
+        let pem = DkimKey::generate_pem(algorithm).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+        let key = DkimKey::from_pem(&pem).unwrap();
+        assert_eq!(key.algorithm(), algorithm);
+        let record = key.dns_txt_record();
+        assert!(record.starts_with(&format!("v=DKIM1; k={}; p=", algorithm.dns_name())));
+        let signer = Signer::new("mail.example", "gen1", key).unwrap();
+        let signed = signer.sign(&composed()).unwrap();
+        assert_eq!(verify(&signed, &signer, &record).await, DkimResult::Pass);
+        // Two generations never give the same key.
+        assert_ne!(pem, DkimKey::generate_pem(algorithm).unwrap());
+    }
+    // An RSA-2048 public key (SubjectPublicKeyInfo) is 294 bytes, so its
+    // record is longer than one 255-octet TXT string.
+    let rsa = DkimKey::from_pem(&DkimKey::generate_pem(KeyAlgorithm::Rsa).unwrap()).unwrap();
+    assert_eq!(rsa.public.len(), 294);
+}

@@ -10,6 +10,7 @@
 
 mod dashboard;
 mod inbound;
+mod sending_domain;
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -1302,6 +1303,22 @@ impl Store for PgStore {
 
     async fn all_sender_networks(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
         self.all_sender_networks_impl().await
+    }
+
+    async fn add_sending_domain(&self, domain: &crate::NewSendingDomain) -> Result<(), StoreError> {
+        self.add_sending_domain_impl(domain).await
+    }
+
+    async fn sending_domains(&self, org_id: Uuid) -> Result<Vec<crate::SendingDomain>, StoreError> {
+        self.sending_domains_impl(org_id).await
+    }
+
+    async fn all_sending_domains(&self) -> Result<Vec<crate::SendingDomain>, StoreError> {
+        self.all_sending_domains_impl().await
+    }
+
+    async fn delete_sending_domain(&self, org_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        self.delete_sending_domain_impl(org_id, id).await
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
