@@ -18,7 +18,7 @@ use reqwest::header::{COOKIE, LOCATION};
 use serde_json::json;
 
 use crate::dashboard::{client, csrf_in, page, session};
-use crate::support::TestApp;
+use crate::support::{Db, TestApp};
 
 /// Answers DKIM key lookups from the records the Settings page showed.
 #[derive(Default)]
@@ -120,7 +120,16 @@ async fn verify(raw: &str, published: &Published) -> Vec<DkimResult> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_domain_added_in_settings_signs_its_copies_with_the_published_key() {
-    let app = TestApp::spawn().await;
+    domain_keys(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_added_in_settings_signs_its_copies_with_the_published_key_on_postgres() {
+    domain_keys(Db::Postgres).await;
+}
+
+async fn domain_keys(db: Db) {
+    let app = TestApp::spawn_with(db, |_| {}).await;
     let c = client();
     let cookie = session(&app, &c).await;
     let (_, settings) = page(&app, &c, &cookie, "/settings").await;

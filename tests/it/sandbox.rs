@@ -10,7 +10,7 @@ use reqwest::header::{COOKIE, LOCATION};
 use serde_json::{Value, json};
 
 use crate::dashboard::{client, csrf_in, page, session};
-use crate::support::{TestApp, api_key_for};
+use crate::support::{Db, TestApp, api_key_for};
 
 /// Presses one button of the copy's page; the answer's status and
 /// `Location`.
@@ -50,7 +50,16 @@ fn recipient<'a>(msg: &'a Value, address: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_receipt_and_bounce_buttons_go_through_the_inbound_path() {
-    let app = TestApp::spawn().await;
+    buttons(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_receipt_and_bounce_buttons_go_through_the_inbound_path_on_postgres() {
+    buttons(Db::Postgres).await;
+}
+
+async fn buttons(db: Db) {
+    let app = TestApp::spawn_with(db, |_| {}).await;
     let c = client();
     let cookie = session(&app, &c).await;
 
