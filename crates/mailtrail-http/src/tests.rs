@@ -492,6 +492,19 @@ impl Store for MemStore {
             .collect())
     }
 
+    async fn sandbox_copy(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<SandboxCopy>, StoreError> {
+        Ok(self
+            .lock()
+            .sandbox
+            .iter()
+            .find(|(o, c)| *o == org_id && c.id == id)
+            .map(|(_, c)| c.clone()))
+    }
+
     async fn add_suppression(
         &self,
         org_id: Uuid,

@@ -141,6 +141,11 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<SandboxCopy>, StoreError>;
 
+    /// One of the organisation's captured copies by id; another
+    /// organisation's copy is `None`, as an unknown id is.
+    async fn sandbox_copy(&self, org_id: Uuid, id: Uuid)
+    -> Result<Option<SandboxCopy>, StoreError>;
+
     // -- suppressions --
 
     /// Adds (or refreshes) an address on the organisation's suppression list.

@@ -1157,6 +1157,15 @@ mod cases {
         assert_eq!(copies[0].captured_at, t(20));
         assert_eq!(copies[1].raw, raw1);
         assert_eq!(store.sandbox_copies(a.id, 1).await.unwrap().len(), 1);
+        // One copy by id, only within its organisation.
+        let one = store.sandbox_copy(a.id, copies[1].id).await.unwrap();
+        assert_eq!(one.as_ref(), Some(&copies[1]));
+        let b = org(&store, "other").await;
+        assert_eq!(store.sandbox_copy(b.id, copies[1].id).await.unwrap(), None);
+        assert_eq!(
+            store.sandbox_copy(a.id, Uuid::now_v7()).await.unwrap(),
+            None
+        );
         let missing = store.insert_sandbox_copy(Uuid::now_v7(), b"x", t(30)).await;
         assert!(
             matches!(missing, Err(StoreError::NotFound(_))),

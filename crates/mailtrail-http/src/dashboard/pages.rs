@@ -676,9 +676,6 @@ struct SandboxCopyPage {
 /// How many captured copies the sandbox page lists.
 const SANDBOX_LIST: u32 = 200;
 
-/// How many of the newest captured copies a copy's page can be found in.
-pub(crate) const SANDBOX_FIND: u32 = 1000;
-
 fn copy_subject(raw: &str) -> String {
     mail_parser::MessageParser::default()
         .parse(raw.as_bytes())

@@ -239,10 +239,8 @@ pub(crate) async fn find_copy(
 ) -> Result<SandboxCopy, DashError> {
     state
         .store
-        .sandbox_copies(org_id, super::pages::SANDBOX_FIND)
+        .sandbox_copy(org_id, id)
         .await?
-        .into_iter()
-        .find(|c| c.id == id)
         .ok_or(DashError::NotFound)
 }
 

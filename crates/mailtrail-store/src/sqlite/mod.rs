@@ -1074,6 +1074,33 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn sandbox_copy(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<SandboxCopy>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
+             WHERE org_id = ? AND id = ?",
+        )
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let raw: Vec<u8> = r.try_get("raw")?;
+            Ok(SandboxCopy {
+                id: r.try_get("id")?,
+                message_id: r.try_get("message_id")?,
+                recipient_id: r.try_get("recipient_id")?,
+                address: r.try_get("address")?,
+                captured_at: from_ms(r.try_get("captured_at")?)?,
+                raw: String::from_utf8_lossy(&raw).into_owned(),
+            })
+        })
+        .transpose()
+    }
+
     async fn add_suppression(
         &self,
         org_id: Uuid,
