@@ -31,6 +31,8 @@ pub enum Format {
 
 /// Runs the command; `Ok(n)` is the number of inputs that failed.
 pub fn run(paths: &[PathBuf], format: Format, out: &mut dyn Write) -> std::io::Result<usize> {
+    // Standard output is line-buffered: one write per batch, not per line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut files = Vec::new();
     let mut failures = 0;
     for p in paths {

@@ -203,20 +203,32 @@ enum TokenCommand {
     },
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Classify { json, paths } = &cli.command {
-        let format = if *json {
-            classify::Format::Json
-        } else {
-            classify::Format::Text
-        };
+/// Runs the commands that need neither the async runtime nor the
+/// configuration (`classify`), so that they start as fast as a plain
+/// program; `None` for every other command.
+pub fn run_offline(cli: &Cli) -> Option<anyhow::Result<()>> {
+    let Command::Classify { json, paths } = &cli.command else {
+        return None;
+    };
+    let format = if *json {
+        classify::Format::Json
+    } else {
+        classify::Format::Text
+    };
+    Some((|| {
         let failed = classify::run(paths, format, &mut std::io::stdout().lock())
             .context("writing to standard output")?;
         if failed > 0 {
             bail!("{failed} input(s) could not be read");
         }
-        return Ok(());
+        Ok(())
+    })())
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(done) = run_offline(&cli) {
+        return done;
     }
     let mut settings = Settings::load(cli.common.config.as_deref())?;
     if let Some(d) = cli.common.data_dir {

@@ -94,7 +94,9 @@ const SUBJECTS: &[&str] = &[
 /// Whether the subject reads like an out-of-office notice.
 pub(crate) fn by_subject(subject: &str) -> bool {
     let s = subject.to_lowercase();
-    SUBJECTS.iter().any(|p| s.contains(p))
+    static SET: std::sync::LazyLock<super::phrases::PhraseSet> =
+        std::sync::LazyLock::new(|| super::phrases::PhraseSet::flat(SUBJECTS));
+    SET.any(&s)
 }
 
 #[cfg(test)]

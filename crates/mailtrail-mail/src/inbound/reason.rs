@@ -7,7 +7,23 @@
 //! notcompliantrfc, badreputation, speeding, failedstarttls); the domain
 //! crate keeps its small table for callers that only have one SMTP reply.
 
+use std::sync::LazyLock;
+
 use mailtrail_domain::{EnhancedStatus, Reason};
+
+use super::phrases::PhraseSet;
+
+/// One entry per phrase, in table order (the first listed wins).
+fn one_group_each<T>(table: &'static [(&'static str, T)]) -> PhraseSet {
+    PhraseSet::new(table.iter().map(|(p, _)| std::slice::from_ref(p)))
+}
+
+static PHRASE_SET: LazyLock<PhraseSet> =
+    LazyLock::new(|| PhraseSet::new(PHRASES.iter().map(|(_, p)| *p)));
+static PRIORITY_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(PRIORITY));
+static WEAK_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(WEAK));
+static DIRECTORY_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(DIRECTORY_UNKNOWN));
+static COMMAND_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(COMMANDS));
 
 /// Ordered: the first reason with a matching phrase wins, so the specific
 /// reasons come before the broad ones ("mailbox full" before "rejected").
@@ -898,10 +914,7 @@ const WEAK: &[(&str, Reason)] = &[
 
 /// The reason named by the diagnostic text alone, if any phrase matches.
 pub(crate) fn from_text(lower: &str) -> Option<Reason> {
-    PHRASES
-        .iter()
-        .find(|(_, phrases)| phrases.iter().any(|p| lower.contains(p)))
-        .map(|(r, _)| *r)
+    PHRASE_SET.first_group(lower).map(|g| PHRASES[g].0)
 }
 
 /// RFC 3463 section 3 subject and detail codes, with the later registrations
@@ -983,40 +996,39 @@ pub(crate) enum Command {
 
 /// Finds which SMTP command the diagnostic answered.
 pub(crate) fn command(lower: &str) -> Option<Command> {
-    const TABLE: &[(&str, Command)] = &[
-        ("in reply to rcpt to command", Command::Rcpt),
-        ("after rcpt to", Command::Rcpt),
-        ("rcpt to response", Command::Rcpt),
-        (">>> rcpt to", Command::Rcpt),
-        ("in reply to end of data command", Command::Data),
-        ("in reply to data command", Command::Data),
-        ("after end of data", Command::Data),
-        ("after data", Command::Data),
-        (">>> data", Command::Data),
-        ("data command", Command::Data),
-        ("in reply to mail from command", Command::Mail),
-        ("after mail from", Command::Mail),
-        (">>> mail from", Command::Mail),
-        ("in reply to ehlo command", Command::Connect),
-        ("in reply to helo command", Command::Connect),
-        ("after initial connection", Command::Connect),
-        ("in reply to rcpt", Command::Rcpt),
-        ("after rcpt command", Command::Rcpt),
-        ("our rcpt to", Command::Rcpt),
-        ("does not like recipient", Command::Rcpt),
-        ("rcpt to:<", Command::Rcpt),
-        ("smtp:rcpt", Command::Rcpt),
-    ];
-    TABLE
-        .iter()
-        .filter_map(|(p, c)| lower.find(p).map(|i| (i, *c)))
-        .min_by_key(|(i, _)| *i)
-        .map(|(_, c)| c)
+    COMMAND_SET.earliest_group(lower).map(|g| COMMANDS[g].1)
 }
+
+/// Wording that names the SMTP command a reply answered (the earliest in
+/// the text wins).
+const COMMANDS: &[(&str, Command)] = &[
+    ("in reply to rcpt to command", Command::Rcpt),
+    ("after rcpt to", Command::Rcpt),
+    ("rcpt to response", Command::Rcpt),
+    (">>> rcpt to", Command::Rcpt),
+    ("in reply to end of data command", Command::Data),
+    ("in reply to data command", Command::Data),
+    ("after end of data", Command::Data),
+    ("after data", Command::Data),
+    (">>> data", Command::Data),
+    ("data command", Command::Data),
+    ("in reply to mail from command", Command::Mail),
+    ("after mail from", Command::Mail),
+    (">>> mail from", Command::Mail),
+    ("in reply to ehlo command", Command::Connect),
+    ("in reply to helo command", Command::Connect),
+    ("after initial connection", Command::Connect),
+    ("in reply to rcpt", Command::Rcpt),
+    ("after rcpt command", Command::Rcpt),
+    ("our rcpt to", Command::Rcpt),
+    ("does not like recipient", Command::Rcpt),
+    ("rcpt to:<", Command::Rcpt),
+    ("smtp:rcpt", Command::Rcpt),
+];
 
 /// Decides the reason: the text first (what the server said is the most
 /// specific evidence), then the enhanced status, then context and the
-/// reply code.
+/// reply code. `around` (the rest of the notice) must be lower-case.
 pub(crate) fn decide(
     diagnostic: &str,
     around: &str,
@@ -1034,10 +1046,7 @@ pub(crate) fn decide(
     let by_status = es.as_ref().and_then(from_status);
     // A precise status about the mailbox beats generic wording such as
     // "rejected" or "policy".
-    let priority = PRIORITY
-        .iter()
-        .find(|(p, _)| lower.contains(p))
-        .map(|(_, r)| *r);
+    let priority = PRIORITY_SET.first_group(&lower).map(|g| PRIORITY[g].1);
     // A named block list (Spamhaus, "blocked using") refuses the sending
     // host, whatever address status the server attached to the refusal.
     if matches!(priority, Some(Reason::Blocked)) {
@@ -1064,10 +1073,14 @@ pub(crate) fn decide(
     // Wording only a directory lookup produces (Exchange's "recipient name
     // is not recognized", Microsoft's RecipientNotFound, Yahoo's "dd"
     // notice): the mailbox does not exist whatever the command.
-    let around_lower = around.to_lowercase();
-    let directory_says_unknown = DIRECTORY_UNKNOWN
-        .iter()
-        .any(|p| lower.contains(p) || around_lower.contains(p));
+    // The caller lower-cases the surrounding text once per message.
+    let around_lower = around;
+    // Which SMTP command was answered: looked up once, when needed.
+    let cmd: std::cell::OnceCell<Option<Command>> = std::cell::OnceCell::new();
+    // The rest of the notice counts when the diagnostic names no other
+    // reason.
+    let directory_says_unknown = DIRECTORY_SET.any(&lower)
+        || (matches!(by_text, None | Some(Reason::UserUnknown)) && DIRECTORY_SET.any(around_lower));
     if directory_says_unknown {
         by_text = Some(Reason::UserUnknown);
     }
@@ -1075,7 +1088,7 @@ pub(crate) fn decide(
         && by_status != Some(Reason::UserUnknown)
         && !directory_says_unknown
     {
-        let cmd = command(&lower).or_else(|| command(&around_lower));
+        let cmd = *cmd.get_or_init(|| command(&lower).or_else(|| command(around_lower)));
         match (cmd, by_status) {
             (Some(Command::Rcpt), _) => {}
             (_, Some(Reason::Filtered)) => by_text = Some(Reason::Filtered),
@@ -1091,9 +1104,17 @@ pub(crate) fn decide(
     // status (RFC 3463 X.1.x: 5.1.0, 5.1.7 bad sender's mailbox) or words
     // such as "no such domain" say about some address.
     let mut by_status = by_status;
-    let about_sender = lower.contains("sender rejected")
-        || lower.contains("sender address rejected")
-        || command(&lower).or_else(|| command(&around_lower)) == Some(Command::Mail);
+    let about_the_address = |r: Option<Reason>| {
+        matches!(
+            r,
+            Some(Reason::UserUnknown | Reason::HostUnknown | Reason::Filtered)
+        )
+    };
+    let about_sender = (about_the_address(by_text) || about_the_address(by_status))
+        && (lower.contains("sender rejected")
+            || lower.contains("sender address rejected")
+            || *cmd.get_or_init(|| command(&lower).or_else(|| command(around_lower)))
+                == Some(Command::Mail));
     if about_sender {
         if matches!(
             by_text,
@@ -1114,10 +1135,7 @@ pub(crate) fn decide(
         by_text = Some(Reason::HasMoved);
     }
     if by_text.is_none() && by_status.is_none() {
-        by_text = WEAK
-            .iter()
-            .find(|(p, _)| lower.contains(p))
-            .map(|(_, r)| *r);
+        by_text = WEAK_SET.first_group(&lower).map(|g| WEAK[g].1);
     }
     match (by_text, by_status) {
         (Some(t), Some(s)) => return prefer(t, s),
