@@ -57,7 +57,10 @@ fn classifies_corpus_files_as_json_lines_with_file_first() {
     let postfix = &got[0];
     assert_eq!(postfix["kind"], "bounce");
     let r = &postfix["recipients"][0];
-    assert_eq!(r["address"], "r@p351355.pool.example.ne.jp");
+    // The address as the sender gave it (Original-Recipient, RFC 3464
+    // section 2.3.1), not where the relay forwarded it (Final-Recipient:
+    // r@p351355.pool.example.ne.jp): the one a bounce is correlated on.
+    assert_eq!(r["address"], "kijitora@example.org");
     assert_eq!(r["action"], "failed");
     assert_eq!(r["status"], "5.1.1");
     assert_eq!(r["reason"], "userunknown");
