@@ -42,7 +42,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
 }
 
 /// Signs in; returns the session cookie (`mailtrail_session=...`).
-async fn sign_in(
+pub(crate) async fn sign_in(
     app: &TestApp,
     c: &reqwest::Client,
     email: &str,

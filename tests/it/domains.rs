@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
 use serde_json::json;
 
-use crate::dashboard::{client, csrf_in, page, session};
+use crate::dashboard::{client, csrf_in, page, session, sign_in};
 use crate::support::{Db, TestApp};
 
 /// Answers DKIM key lookups from the records the Settings page showed.
@@ -253,6 +253,47 @@ async fn domain_keys(db: Db) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let raw = copy_from(&app, "ann@ed.example.test", "bob@example.test").await;
     assert!(!raw.contains("DKIM-Signature"), "{raw}");
+
+    // A user who is not an administrator sees the records but no forms,
+    // and the forms refuse them.
+    let org = app.store.ensure_organisation("default").await.unwrap();
+    let hash = mailtrail::password::hash("a plain user's password").unwrap();
+    app.store
+        .create_user(
+            org.id,
+            &mailtrail_domain::EmailAddress::parse("plain@example.test").unwrap(),
+            &hash,
+            false,
+        )
+        .await
+        .unwrap();
+    let res = sign_in(&app, &c, "plain@example.test", "a plain user's password").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let plain = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("mailtrail_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let (_, settings) = page(&app, &c, &plain, "/settings").await;
+    assert!(settings.contains("rsa.example.test"), "{settings}");
+    assert!(settings.contains("Only an administrator can add or remove sending domains"));
+    assert!(!settings.contains("action=\"/settings/domains\""));
+    let plain_csrf = csrf_in(&settings);
+    let res = add_domain(
+        &app,
+        &c,
+        &plain,
+        &plain_csrf,
+        "mine.example.test",
+        "s",
+        "rsa",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     app.stop().await;
 }
