@@ -883,6 +883,18 @@ const PRIORITY: &[(&str, Reason)] = &[
     ("procmail: ", Reason::MailerError),
     // A queue that gave up after retrying.
     ("could not deliver for the last", Reason::Expired),
+    // Gmail's RFC 5322 section 3.6.2 check (one address in From:), not a
+    // policy of the site.
+    ("multiple addresses in from:", Reason::NotCompliantRfc),
+    // Rate limits written with "blocked IP" in them (Tencent QQ's "Ip
+    // frequency limited", "Connection frequency limited").
+    ("frequency limited", Reason::TooManyConn),
+    // The sending host's name did not check out: a reverse-DNS test.
+    ("mismatches client ip", Reason::RequirePtr),
+    ("unverifyable sending ip", Reason::RequirePtr),
+    // Postfix: the server's greeting was a refusal ("refused to talk to
+    // me: 421/554 ..."), before any address was given.
+    ("refused to talk to me", Reason::Blocked),
 ];
 
 /// A directory lookup's own wording for a mailbox that does not exist.

@@ -621,3 +621,42 @@ bob@example.fr\n\
     assert_eq!(c.kind, Kind::Bounce);
     assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.fr"));
 }
+
+/// Wording that names a more precise reason than the broad words around it.
+#[test]
+fn precise_wording_beats_broad_words() {
+    use super::reason::{Context, decide};
+    let d = |t: &str, s: Option<&str>, c: Option<&str>| decide(t, "", s, c, Context::Failed);
+    assert_eq!(
+        d(
+            "550-5.7.1 Messages with multiple addresses in From: header are not accepted",
+            Some("5.7.1"),
+            Some("550")
+        ),
+        Reason::NotCompliantRfc
+    );
+    assert_eq!(
+        d(
+            "550 Ip frequency limited [x Blocked IP 192.0.2.22]",
+            Some("5.0.0"),
+            Some("550")
+        ),
+        Reason::TooManyConn
+    );
+    assert_eq!(
+        d(
+            "550 domain [example.com] mismatches client ip 192.0.2.1.",
+            Some("5.5.0"),
+            Some("550")
+        ),
+        Reason::RequirePtr
+    );
+    assert_eq!(
+        d(
+            "host mx.example.net[192.0.2.1] refused to talk to me: 421 Service not available",
+            Some("4.0.0"),
+            Some("421")
+        ),
+        Reason::Blocked
+    );
+}
