@@ -427,7 +427,6 @@ impl<'m, 'x> Reader<'m, 'x> {
             c.recipients = vec![plain_report(who, Reason::Delivered)];
             return c;
         }
-        let body_lower = g.body.to_lowercase();
         if let Some(d) = &g.dsn
             && !d.recipients.is_empty()
         {
@@ -455,7 +454,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
         });
         let bounce_like = declared_report
-            || vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower);
+            || vendors::looks_like_bounce(&self.from_raw, &self.subject, &g.body.to_lowercase());
         if bounce_like && let Some(rs) = self.scraped_reports() {
             c.kind = kind_of(&rs);
             c.recipients = rs;
