@@ -63,8 +63,11 @@ fn classifies_corpus_files_as_json_lines_with_file_first() {
     assert_eq!(r["address"], "kijitora@example.org");
     assert_eq!(r["action"], "failed");
     assert_eq!(r["status"], "5.1.1");
-    assert_eq!(r["reason"], "userunknown");
-    assert_eq!(r["hard"], true);
+    // The failure came from the local delivery program (`Diagnostic-Code:
+    // x-unix; procmail: ...`), not from a directory: Sisimai's table says
+    // mailererror, which is not a hard bounce.
+    assert_eq!(r["reason"], "mailererror");
+    assert_eq!(r["hard"], false);
     assert_eq!(got[1]["kind"], "bounce");
     assert_eq!(got[2]["kind"], "complaint");
     assert_eq!(got[2]["feedback_type"], "abuse");
