@@ -74,6 +74,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "inbox is full",
             "storage quota",
             "mailbox has exceeded",
+            "mailbox exceeds allowed size",
         ],
     ),
     (
@@ -895,6 +896,16 @@ const PRIORITY: &[(&str, Reason)] = &[
     // Postfix: the server's greeting was a refusal ("refused to talk to
     // me: 421/554 ..."), before any address was given.
     ("refused to talk to me", Reason::Blocked),
+    // Gmail's per-recipient rate limit, its lines interleaved with
+    // "550-5.2.1" continuation codes.
+    ("receiving mail at a rate that", Reason::Speeding),
+    // A loop counted by hops is a routing (network) problem.
+    ("hop count exceeded", Reason::NetworkError),
+    // Gmail's sender-authentication requirement (SPF or DKIM).
+    (
+        "does not have authentication information",
+        Reason::AuthFailure,
+    ),
 ];
 
 /// A directory lookup's own wording for a mailbox that does not exist.

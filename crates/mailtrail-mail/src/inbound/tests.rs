@@ -659,4 +659,32 @@ fn precise_wording_beats_broad_words() {
         ),
         Reason::Blocked
     );
+    assert_eq!(
+        d(
+            "550-5.2.1 The user you are trying to contact is receiving mail at a rate that 550-5.2.1 prevents additional messages from being delivered",
+            Some("5.2.1"),
+            Some("550")
+        ),
+        Reason::Speeding
+    );
+    assert_eq!(
+        d(
+            "554 5.4.6 Hop count exceeded - possible mail loop",
+            Some("5.4.6"),
+            Some("554")
+        ),
+        Reason::NetworkError
+    );
+    assert_eq!(
+        d(
+            "550-5.7.1 This message does not have authentication information or fails to pass",
+            Some("5.7.1"),
+            Some("550")
+        ),
+        Reason::AuthFailure
+    );
+    assert_eq!(
+        d("User mailbox exceeds allowed size", None, None),
+        Reason::MailboxFull
+    );
 }
