@@ -1068,6 +1068,9 @@ mod cases {
                 newest_first(&|i| i % 7 == 0 && i % 5 == 0),
             ),
             (vec![Status::Complained], None, vec![]),
+            // Quotes and search syntax are literal text.
+            (vec![Status::Failed], Some("se\"ven"), vec![]),
+            (vec![Status::Failed], Some("sev*"), vec![]),
         ];
         for (statuses, subject, want) in cases {
             let mut got = Vec::new();

@@ -394,10 +394,35 @@ async fn job_recipient(
     Ok(())
 }
 
-/// Loads the recipients of `messages` into them, in order.
+/// Matches the trigram indexes may return before a search is left to the
+/// plain scan: text that common is found within the first rows walked.
+const SEARCH_CANDIDATES: usize = 5_000;
+
+/// What the trigram indexes (migration 0011) narrowed a search to: the
+/// rowids of messages whose subject, and the ids of messages with a
+/// recipient whose address, may contain the searched text. `None` where
+/// the index does not help: text shorter than a trigram, or so common that
+/// walking the newest messages finds a page at once.
+#[derive(Debug, Default)]
+struct Narrowed {
+    subject: Option<Vec<i64>>,
+    recipient: Option<Vec<Uuid>>,
+}
+
+/// An FTS5 phrase holding `text` literally (double quotes doubled). With
+/// the trigram tokenizer a phrase matches any value containing the text,
+/// ignoring case; the caller's LIKE then decides exactly.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 /// `SELECT … FROM messages m WHERE m.org_id = ?` with every filter but the
 /// statuses and the cursor, ready for more conditions.
-fn messages_query(org_id: Uuid, filter: &MessageFilter) -> QueryBuilder<'static, Sqlite> {
+fn messages_query(
+    org_id: Uuid,
+    filter: &MessageFilter,
+    narrowed: &Narrowed,
+) -> QueryBuilder<'static, Sqlite> {
     let mut qb = QueryBuilder::<Sqlite>::new(format!(
         "SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = "
     ));
@@ -413,6 +438,22 @@ fn messages_query(org_id: Uuid, filter: &MessageFilter) -> QueryBuilder<'static,
         qb.push(" AND m.subject LIKE ")
             .push_bind(common::contains_pattern(subject))
             .push(" ESCAPE '\\'");
+    }
+    if let Some(rowids) = &narrowed.subject {
+        qb.push(" AND m.rowid IN (");
+        let mut sep = qb.separated(", ");
+        for r in rowids {
+            sep.push_bind(*r);
+        }
+        qb.push(")");
+    }
+    if let Some(ids) = &narrowed.recipient {
+        qb.push(" AND m.id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
     }
     if let Some(recipient) = &filter.recipient {
         qb.push(
@@ -430,6 +471,44 @@ fn messages_query(org_id: Uuid, filter: &MessageFilter) -> QueryBuilder<'static,
 const STATUS_CANDIDATES: i64 = 200;
 
 impl SqliteStore {
+    /// Asks the trigram indexes for the messages a subject or recipient
+    /// search can match (see [`Narrowed`]).
+    async fn narrow(&self, filter: &MessageFilter) -> Result<Narrowed, StoreError> {
+        let mut narrowed = Narrowed::default();
+        let wanted = |text: &Option<String>| {
+            text.as_deref()
+                .filter(|t| t.chars().count() >= 3)
+                .map(fts_phrase)
+        };
+        let limit = SEARCH_CANDIDATES as i64 + 1;
+        if let Some(phrase) = wanted(&filter.subject) {
+            let rowids: Vec<i64> = sqlx::query_scalar(
+                "SELECT rowid FROM messages_subject_fts WHERE messages_subject_fts MATCH ? LIMIT ?",
+            )
+            .bind(phrase)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            if rowids.len() <= SEARCH_CANDIDATES {
+                narrowed.subject = Some(rowids);
+            }
+        }
+        if let Some(phrase) = wanted(&filter.recipient.as_ref().map(|r| r.to_lowercase())) {
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT message_id FROM recipients WHERE rowid IN (SELECT rowid FROM \
+                 recipients_address_fts WHERE recipients_address_fts MATCH ? LIMIT ?)",
+            )
+            .bind(phrase)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            if ids.len() <= SEARCH_CANDIDATES {
+                narrowed.recipient = Some(ids);
+            }
+        }
+        Ok(narrowed)
+    }
+
     /// A page of messages having a recipient in one of `filter.statuses`.
     ///
     /// Walking `messages` newest first and probing each one's recipients
@@ -447,6 +526,7 @@ impl SqliteStore {
         org_id: Uuid,
         filter: &MessageFilter,
         limit: i64,
+        narrowed: &Narrowed,
     ) -> Result<Vec<Message>, StoreError> {
         let mut statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
         statuses.sort_unstable();
@@ -476,7 +556,7 @@ impl SqliteStore {
             let Some(&oldest) = ids.last() else {
                 break;
             };
-            let mut qb = messages_query(org_id, filter);
+            let mut qb = messages_query(org_id, filter, narrowed);
             qb.push(" AND m.id IN (");
             let mut sep = qb.separated(", ");
             for id in &ids {
@@ -497,6 +577,7 @@ impl SqliteStore {
     }
 }
 
+/// Loads the recipients of `messages` into them, in order.
 async fn attach_recipients(pool: &SqlitePool, messages: &mut [Message]) -> Result<(), StoreError> {
     let mut by_id: HashMap<Uuid, usize> = HashMap::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
@@ -1007,8 +1088,9 @@ impl Store for SqliteStore {
         filter: &MessageFilter,
     ) -> Result<Vec<Message>, StoreError> {
         let limit = common::page_size(filter.limit);
+        let narrowed = self.narrow(filter).await?;
         let mut messages = if filter.statuses.is_empty() {
-            let mut qb = messages_query(org_id, filter);
+            let mut qb = messages_query(org_id, filter, &narrowed);
             if let Some(before) = filter.before_id {
                 qb.push(" AND m.id < ").push_bind(before);
             }
@@ -1018,7 +1100,8 @@ impl Store for SqliteStore {
                 .map(message_row)
                 .collect::<Result<Vec<_>, _>>()?
         } else {
-            self.list_by_status(org_id, filter, limit).await?
+            self.list_by_status(org_id, filter, limit, &narrowed)
+                .await?
         };
         attach_recipients(&self.pool, &mut messages).await?;
         Ok(messages)
