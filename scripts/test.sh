@@ -208,7 +208,19 @@ fmt_check() {
 
 run_step "cargo fmt --all -- --check" fmt_check
 run_step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
-run_step "cargo test --workspace" cargo test --workspace
+# The whole suite; its per-binary "test result:" lines are added up into
+# one closing line at the end of the script.
+TEST_SUMMARY="no test ran"
+cargo_test() {
+    local log rc
+    log="$(mktemp)"
+    cargo test --workspace 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    TEST_SUMMARY="$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$log")"
+    rm -f "$log"
+    return "$rc"
+}
+run_step "cargo test --workspace" cargo_test
 
 # A bounded fuzz pass of the inbound classifier (fuzz/, its own crate): any
 # bytes must classify without a panic. Only stable Rust exists here, so
@@ -232,6 +244,8 @@ run_step "cargo fuzz run classify (bounded)" fuzz_classify
 if ((${#FAILED[@]})); then
     section "FAILED: ${#FAILED[@]} check(s)"
     printf '  %s\n' "${FAILED[@]}"
+    echo "tests: $TEST_SUMMARY"
     exit 1
 fi
 section "all checks passed"
+echo "tests: $TEST_SUMMARY"
