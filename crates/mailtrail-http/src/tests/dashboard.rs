@@ -175,6 +175,12 @@ async fn settings_lists_keys_and_revokes_from_the_list() {
     // prefix, dates and state; never organisation B's.
     let p = d.get("/settings", Some(&admin)).await;
     assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("<title>Settings"), "a plain title");
+    assert_eq!(
+        p.body.matches("<h2>Sending domains and DKIM keys</h2>").count(),
+        1,
+        "each section once"
+    );
     assert!(p.body.contains("Keys of everyone in the organisation"));
     assert!(
         p.body.contains("Ann CRM &lt;sync&gt;") || p.body.contains("Ann CRM &#60;sync&#62;"),
