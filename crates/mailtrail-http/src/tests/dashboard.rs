@@ -177,7 +177,9 @@ async fn settings_lists_keys_and_revokes_from_the_list() {
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("<title>Settings"), "a plain title");
     assert_eq!(
-        p.body.matches("<h2>Sending domains and DKIM keys</h2>").count(),
+        p.body
+            .matches("<h2>Sending domains and DKIM keys</h2>")
+            .count(),
         1,
         "each section once"
     );
