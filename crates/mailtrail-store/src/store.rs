@@ -233,7 +233,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// The organisation's events of the given kinds with an id above
     /// `after` (ids are UUIDv7: time-ordered), oldest first, at most
-    /// `limit`. The live feed polls this.
+    /// `limit`. The live feed reads this when [`Store::event_signal`] changes.
     async fn events_after(
         &self,
         org_id: Uuid,
