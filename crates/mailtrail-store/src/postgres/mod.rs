@@ -97,6 +97,20 @@ fn user_row(r: &PgRow) -> Result<User, StoreError> {
     })
 }
 
+/// A `sandbox_copies` row (id, message_id, recipient_id, address,
+/// captured_at, raw).
+fn sandbox_copy_row(r: &PgRow) -> Result<SandboxCopy, StoreError> {
+    let raw: Vec<u8> = r.try_get("raw")?;
+    Ok(SandboxCopy {
+        id: r.try_get("id")?,
+        message_id: r.try_get("message_id")?,
+        recipient_id: r.try_get("recipient_id")?,
+        address: r.try_get("address")?,
+        captured_at: from_ms(r.try_get("captured_at")?)?,
+        raw: String::from_utf8_lossy(&raw).into_owned(),
+    })
+}
+
 fn message_row(r: &PgRow) -> Result<Message, StoreError> {
     let metadata: Json<serde_json::Map<String, serde_json::Value>> = r.try_get("metadata")?;
     Ok(Message {
@@ -972,19 +986,7 @@ impl Store for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let raw: Vec<u8> = r.try_get("raw")?;
-                Ok(SandboxCopy {
-                    id: r.try_get("id")?,
-                    message_id: r.try_get("message_id")?,
-                    recipient_id: r.try_get("recipient_id")?,
-                    address: r.try_get("address")?,
-                    captured_at: from_ms(r.try_get("captured_at")?)?,
-                    raw: String::from_utf8_lossy(&raw).into_owned(),
-                })
-            })
-            .collect()
+        rows.iter().map(sandbox_copy_row).collect()
     }
 
     async fn sandbox_copy(
@@ -1000,18 +1002,7 @@ impl Store for PgStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let raw: Vec<u8> = r.try_get("raw")?;
-            Ok(SandboxCopy {
-                id: r.try_get("id")?,
-                message_id: r.try_get("message_id")?,
-                recipient_id: r.try_get("recipient_id")?,
-                address: r.try_get("address")?,
-                captured_at: from_ms(r.try_get("captured_at")?)?,
-                raw: String::from_utf8_lossy(&raw).into_owned(),
-            })
-        })
-        .transpose()
+        row.as_ref().map(sandbox_copy_row).transpose()
     }
 
     async fn add_suppression(

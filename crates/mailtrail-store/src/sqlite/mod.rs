@@ -128,6 +128,20 @@ fn user_row(r: &SqliteRow) -> Result<User, StoreError> {
     })
 }
 
+/// A `sandbox_copies` row (id, message_id, recipient_id, address,
+/// captured_at, raw).
+fn sandbox_copy_row(r: &SqliteRow) -> Result<SandboxCopy, StoreError> {
+    let raw: Vec<u8> = r.try_get("raw")?;
+    Ok(SandboxCopy {
+        id: r.try_get("id")?,
+        message_id: r.try_get("message_id")?,
+        recipient_id: r.try_get("recipient_id")?,
+        address: r.try_get("address")?,
+        captured_at: from_ms(r.try_get("captured_at")?)?,
+        raw: String::from_utf8_lossy(&raw).into_owned(),
+    })
+}
+
 fn message_row(r: &SqliteRow) -> Result<Message, StoreError> {
     Ok(Message {
         id: r.try_get("id")?,
@@ -1142,19 +1156,7 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let raw: Vec<u8> = r.try_get("raw")?;
-                Ok(SandboxCopy {
-                    id: r.try_get("id")?,
-                    message_id: r.try_get("message_id")?,
-                    recipient_id: r.try_get("recipient_id")?,
-                    address: r.try_get("address")?,
-                    captured_at: from_ms(r.try_get("captured_at")?)?,
-                    raw: String::from_utf8_lossy(&raw).into_owned(),
-                })
-            })
-            .collect()
+        rows.iter().map(sandbox_copy_row).collect()
     }
 
     async fn sandbox_copy(
@@ -1170,18 +1172,7 @@ impl Store for SqliteStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let raw: Vec<u8> = r.try_get("raw")?;
-            Ok(SandboxCopy {
-                id: r.try_get("id")?,
-                message_id: r.try_get("message_id")?,
-                recipient_id: r.try_get("recipient_id")?,
-                address: r.try_get("address")?,
-                captured_at: from_ms(r.try_get("captured_at")?)?,
-                raw: String::from_utf8_lossy(&raw).into_owned(),
-            })
-        })
-        .transpose()
+        row.as_ref().map(sandbox_copy_row).transpose()
     }
 
     async fn add_suppression(
