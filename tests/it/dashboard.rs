@@ -41,6 +41,39 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
         .map(|v| (v.split(';').next().unwrap_or("").to_owned(), v.to_owned()))
 }
 
+/// A message of another organisation ("other", user eve@other.test) sent
+/// through the API: its sender's API key and the message's id, for tests
+/// that must never see it.
+pub(crate) async fn other_org_message(app: &TestApp, subject: &str) -> (String, String) {
+    let other = app.store.ensure_organisation("other").await.unwrap();
+    let hash = mailtrail::password::hash("other password").unwrap();
+    let user = app
+        .store
+        .create_user(
+            other.id,
+            &mailtrail_domain::EmailAddress::parse("eve@other.test").unwrap(),
+            &hash,
+            true,
+        )
+        .await
+        .unwrap();
+    let key = api_key_for(&app.store, user.id).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({"from": "eve@other.test", "to": ["x@other.test"], "subject": subject, "text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let id = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (key, id)
+}
+
 /// Signs in; returns the session cookie (`mailtrail_session=...`).
 pub(crate) async fn sign_in(
     app: &TestApp,
@@ -182,32 +215,7 @@ async fn sign_in_sessions_csrf_and_isolation() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Another organisation's message is a 404 page, never its data.
-    let other = app.store.ensure_organisation("other").await.unwrap();
-    let hash = mailtrail::password::hash("other password").unwrap();
-    let user = app
-        .store
-        .create_user(
-            other.id,
-            &mailtrail_domain::EmailAddress::parse("eve@other.test").unwrap(),
-            &hash,
-            true,
-        )
-        .await
-        .unwrap();
-    let other_key = api_key_for(&app.store, user.id).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/messages"))
-        .bearer_auth(&other_key)
-        .json(&json!({"from": "eve@other.test", "to": ["x@other.test"], "subject": "Secret plans", "text": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let other_id = res.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, other_id) = other_org_message(&app, "Secret plans").await;
     let (status, nf) = page(&app, &c, &cookie, &format!("/messages/{other_id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!nf.contains("Secret plans"));

@@ -9,8 +9,8 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
 use serde_json::{Value, json};
 
-use crate::dashboard::{client, csrf_in, page, session};
-use crate::support::{Db, TestApp, api_key_for};
+use crate::dashboard::{client, csrf_in, other_org_message, page, session};
+use crate::support::{Db, TestApp};
 
 /// Presses one button of the copy's page; the answer's status and
 /// `Location`.
@@ -210,32 +210,7 @@ async fn buttons(db: Db) {
     assert!(res.text().await.unwrap().contains("no read receipt"));
 
     // Another organisation's copy: the page and the buttons are 404 pages.
-    let other = app.store.ensure_organisation("other").await.unwrap();
-    let hash = mailtrail::password::hash("other password").unwrap();
-    let user = app
-        .store
-        .create_user(
-            other.id,
-            &mailtrail_domain::EmailAddress::parse("eve@other.test").unwrap(),
-            &hash,
-            true,
-        )
-        .await
-        .unwrap();
-    let other_key = api_key_for(&app.store, user.id).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/messages"))
-        .bearer_auth(&other_key)
-        .json(&json!({"from": "eve@other.test", "to": ["x@other.test"], "subject": "Secret", "text": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let other_msg = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (other_key, other_msg) = other_org_message(&app, "Secret").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let other_copy = loop {
         let list: Value = app
