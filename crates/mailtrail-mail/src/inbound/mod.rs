@@ -214,8 +214,12 @@ struct Gathered {
     arf: Option<arf::Report>,
     embedded_id: Option<String>,
     embedded_to: Vec<String>,
+    /// The returned copy was a mailing list's (its `To` is the list).
+    embedded_is_list: bool,
     embedded_from: Option<String>,
     nested_dsn: Option<dsn::Dsn>,
+    /// `X-HmXmrOriginalRecipient` of an attached message (Microsoft JMRP).
+    jmrp_recipient: Option<String>,
     body: String,
     html: String,
 }
@@ -298,6 +302,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                             g.embedded_to = fields::get(first, "to")
                                 .map(text::addresses)
                                 .unwrap_or_default();
+                            g.embedded_is_list = vendors::is_list_copy(|n| fields::get(first, n));
                         }
                         if g.embedded_from.is_none() {
                             g.embedded_from = fields::get(first, "from")
@@ -310,6 +315,11 @@ impl<'m, 'x> Reader<'m, 'x> {
             }
             match &part.body {
                 PartType::Message(m) => {
+                    if g.jmrp_recipient.is_none() {
+                        g.jmrp_recipient = m
+                            .header_raw("X-HmXmrOriginalRecipient")
+                            .and_then(|v| text::addresses(v).into_iter().next());
+                    }
                     // A notice that forwards a mail server's bounce (a
                     // gateway passing the DSN on as an attachment): its
                     // report is used when the notice has none of its own.
@@ -333,6 +343,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                         g.embedded_id = m.message_id().map(str::to_owned);
                     }
                     if g.embedded_to.is_empty() {
+                        g.embedded_is_list = vendors::is_list_copy(|n| m.header_raw(n));
                         g.embedded_to = m
                             .to()
                             .map(|a| {
@@ -384,6 +395,9 @@ impl<'m, 'x> Reader<'m, 'x> {
         if g.dsn.is_none() {
             g.dsn = dsn::in_text(&g.body).or_else(|| g.nested_dsn.take());
         }
+        if g.arf.is_none() {
+            g.arf = arf::jmrp(&self.subject, g.jmrp_recipient.take());
+        }
     }
 
     fn classify(self) -> Classification {
@@ -404,7 +418,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         if let Some(report) = &g.arf {
             c.kind = Kind::Complaint;
             c.feedback_type = report.feedback_type.clone();
-            let mut addrs: Vec<String> = report.original_rcpt_to.iter().cloned().collect();
+            let mut addrs: Vec<String> = report.original_rcpt_to.clone();
             if addrs.is_empty() {
                 addrs = g.embedded_to.clone();
             }
@@ -453,8 +467,16 @@ impl<'m, 'x> Reader<'m, 'x> {
                     .attribute("report-type")
                     .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
         });
+        let body_lower = g.body.to_lowercase();
+        // RFC 5321 section 4.5.5: a non-delivery notification is sent with
+        // the null reverse-path, which the final delivery records as
+        // `Return-Path: <>` (section 4.4); with a mail system's own wording
+        // that is enough, whoever the notice says it is from (KDDI's
+        // "no-reply" notices).
+        let null_return_path = header(self.msg, "return-path").is_some_and(|v| v.trim() == "<>");
         let bounce_like = declared_report
-            || vendors::looks_like_bounce(&self.from_raw, &self.subject, &g.body.to_lowercase());
+            || vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower)
+            || (null_return_path && vendors::strong_notice(&body_lower));
         if bounce_like && let Some(rs) = self.scraped_reports() {
             c.kind = kind_of(&rs);
             c.recipients = rs;
@@ -644,9 +666,17 @@ impl<'m, 'x> Reader<'m, 'x> {
         // returns the message it is about: the returned message's single
         // recipient is the one that failed, when the notice comes from a
         // mail system and not from the list or person the copy was sent by.
+        let inline_to;
+        let embedded_to = if self.g.embedded_to.is_empty() {
+            inline_to = vendors::inline_copy_to(&self.g.body[region.len()..]);
+            &inline_to
+        } else {
+            &self.g.embedded_to
+        };
         if found.is_empty()
             && vendors::mailer_sender(&self.from_raw)
-            && let [only] = self.g.embedded_to.as_slice()
+            && !self.g.embedded_is_list
+            && let [only] = embedded_to.as_slice()
             && !self.excluded().iter().any(|e| e.eq_ignore_ascii_case(only))
         {
             found.push(vendors::Found {

@@ -688,3 +688,96 @@ fn precise_wording_beats_broad_words() {
         Reason::MailboxFull
     );
 }
+
+#[test]
+fn arf_with_two_recipients() {
+    let m = "From: fbl@isp.example\r\nTo: abuse@mailtrail.example\r\nSubject: report\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n\
+--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\
+Original-Rcpt-To: carol@isp.example\r\nOriginal-Rcpt-To: dave@isp.example\r\n\
+--F--\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Complaint);
+    let got: Vec<_> = c.recipients.iter().map(|r| r.address.as_deref()).collect();
+    assert_eq!(
+        got,
+        vec![Some("carol@isp.example"), Some("dave@isp.example")]
+    );
+}
+
+#[test]
+fn microsoft_jmrp_complaint() {
+    let m = "From: staff@hotmail.com\r\nTo: abuse@mailtrail.example\r\n\
+Subject: complaint about message from 192.0.2.1\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"J\"\r\n\r\n\
+--J\r\nContent-Type: message/rfc822\r\n\r\n\
+X-HmXmrOriginalRecipient: carol@outlook.example\r\nFrom: alice@mailtrail.example\r\n\
+To: carol@outlook.example\r\nMessage-ID: <orig-9@mailtrail.example>\r\nSubject: hi\r\n\r\nhi\r\n--J--\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Complaint);
+    assert_eq!(c.feedback_type.as_deref(), Some("abuse"));
+    assert_eq!(
+        c.recipients[0].address.as_deref(),
+        Some("carol@outlook.example")
+    );
+    // The same copy forwarded under another subject is not a complaint.
+    let fwd = m.replace("complaint about message from 192.0.2.1", "look at this");
+    assert_ne!(classify(fwd.as_bytes()).kind, Kind::Complaint);
+}
+
+#[test]
+fn null_return_path_notice_from_a_no_reply_sender() {
+    // KDDI's au notice: a "no-reply" sender and a plain subject, but the
+    // null reverse-path and a mail system's wording.
+    let m = "Return-Path: <>\r\nFrom: no-reply@ezweb.example\r\nTo: <alice@mailtrail.example>\r\n\
+Subject: Mail\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"K\"\r\n\r\n\
+--K\r\nContent-Type: text/plain\r\n\r\nYour mail sent on: Thu, 29 Apr 2013 00:00:00 +0900\r\n\
+     Could not be delivered to: <bob@ezweb.example>\r\n     As their mailbox is full.\r\n\
+--K\r\nContent-Type: message/rfc822\r\n\r\nFrom: alice@mailtrail.example\r\nTo: bob@ezweb.example\r\n\
+Subject: hi\r\n\r\nhi\r\n--K--\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(
+        c.recipients[0].address.as_deref(),
+        Some("bob@ezweb.example")
+    );
+    assert_eq!(c.recipients[0].reason, Reason::MailboxFull);
+    // Without the null reverse-path it stays a plain message.
+    let c = classify(m.replace("Return-Path: <>\r\n", "").as_bytes());
+    assert_ne!(c.kind, Kind::Bounce);
+}
+
+#[test]
+fn mms_gateway_notice_with_an_inline_copy() {
+    // Verizon's MMS gateway: an "NDR Administrator", the original's
+    // headers quoted as text after "Original Message:".
+    let m = "From:MMSC NDR Administrator <sysadmin@mms.example>\r\nTo:alice@mailtrail.example\r\n\
+Subject:Undeliverable Message\r\n\r\nMessage could not be delivered to mobile.\r\n\
+Error: No valid recipients for this MM\r\n\r\n\r\nOriginal Message:\r\n\
+From: Alice <alice@mailtrail.example>\r\nTo: 5550100@mms.example\r\nSubject: hi\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(
+        c.recipients[0].address.as_deref(),
+        Some("5550100@mms.example")
+    );
+    // A list's copy names the list in To, not the member that failed.
+    let list = m.replace("Subject: hi\r\n", "Subject: hi\r\nList-Id: <l.example>\r\n");
+    assert!(classify(list.as_bytes()).recipients.is_empty());
+}
+
+#[test]
+fn post_master_notice_with_message_details() {
+    let m = "From: post_master@vtext.example\r\nTo: alice@mailtrail.example\r\n\
+In-Reply-To: <orig@mailtrail.example>\r\nSubject: Re:hi\r\n\r\n\
+Error: Invalid user address\r\n\r\nError message below:\r\n\
+550 - Requested action not taken: no such user here\r\n\r\nMessage details:\r\n\
+  MAIL FROM: alice@mailtrail.example\r\n  RCPT TO: 5550100@vtext.example\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(c.recipients.len(), 1);
+    assert_eq!(
+        c.recipients[0].address.as_deref(),
+        Some("5550100@vtext.example")
+    );
+}

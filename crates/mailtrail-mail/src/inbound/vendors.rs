@@ -115,32 +115,47 @@ pub(crate) fn mailer_sender(from: &str) -> bool {
     if f.trim() == "<>" {
         return true;
     }
+    // The local part of the address, also inside "Name <local@domain>".
     let local = f.split('@').next().unwrap_or_default();
-    matches!(
-        local,
-        "mailer-daemon"
-            | "mailer_daemon"
-            | "mailerdaemon"
-            | "postmaster"
-            | "mail-daemon"
-            | "mail.daemon"
-            | "maildaemon"
-            | "mdaemon"
-            | "mail-delivery"
-            | "bounce"
-            | "bounces"
-            | "mailadmin"
-            | "mailer"
-            | "daemon"
-            | "root"
-            | "nobody"
-            | "administrator"
-            | "mail-system"
-            | "mailsystem"
-            | "mmdf"
-            | "smtp"
-            | "noreply-dmarc-support"
-    ) || f.contains("mailer-daemon")
+    let local = local
+        .rsplit(['<', ' ', '"'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    // "NDR" (non-delivery report) in a display name such as Verizon's
+    // "MMSC NDR Administrator".
+    let display_ndr = f.split_once('<').is_some_and(|(name, _)| {
+        name.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == "ndr")
+    });
+    display_ndr
+        || matches!(
+            local,
+            "mailer-daemon"
+                | "mailer_daemon"
+                | "mailerdaemon"
+                | "postmaster"
+                | "post_master"
+                | "mail-daemon"
+                | "mail.daemon"
+                | "maildaemon"
+                | "mdaemon"
+                | "mail-delivery"
+                | "bounce"
+                | "bounces"
+                | "mailadmin"
+                | "mailer"
+                | "daemon"
+                | "root"
+                | "nobody"
+                | "administrator"
+                | "mail-system"
+                | "mailsystem"
+                | "mmdf"
+                | "smtp"
+                | "noreply-dmarc-support"
+        )
+        || f.contains("mailer-daemon")
         || f.contains("mail delivery")
         || f.contains("postmaster")
 }
@@ -197,6 +212,11 @@ pub(crate) fn looks_like_bounce(from: &str, subject: &str, body_lower: &str) -> 
     (strong && (by_sender || by_subject)) || (by_sender && (by_subject || generic))
 }
 
+/// Wording written only by mail systems reporting a failed delivery.
+pub(crate) fn strong_notice(body_lower: &str) -> bool {
+    STRONG_SET.any(body_lower)
+}
+
 /// Lines that start the copy of the returned message: nothing after them is
 /// about the failure, and addresses there must not be read as recipients.
 const RETURNED_COPY: &[&str] = &[
@@ -222,6 +242,9 @@ const RETURNED_COPY: &[&str] = &[
     "the text you sent follows",
     "your message reads",
     "--- original message",
+    // Verizon's MMS gateway: "Original Message:" then the original's
+    // From, To, Subject and Date as plain lines.
+    "original message:",
 ];
 
 /// One recipient read from the text.
@@ -266,6 +289,37 @@ pub(crate) fn notice_region(body: &str) -> &str {
         }
     }
     &body[..end]
+}
+
+/// The recipients named by the `To` field of a copy of the returned
+/// message's headers quoted as plain text after the notice (`after` is
+/// the body after [`notice_region`]), for notices that return it inline
+/// rather than as a `message/rfc822` part.
+pub(crate) fn inline_copy_to(after: &str) -> Vec<String> {
+    let groups = super::fields::groups(after);
+    let Some(first) = groups.first() else {
+        return Vec::new();
+    };
+    if is_list_copy(|n| super::fields::get(first, n)) {
+        return Vec::new();
+    }
+    super::fields::get(first, "to")
+        .map(text::addresses)
+        .unwrap_or_default()
+}
+
+/// Whether the returned message was a mailing list's copy (RFC 2919
+/// `List-Id`, Mailman's `X-BeenThere`, `Precedence: list` or `bulk`): its
+/// `To` names the list, not the member whose delivery failed. `get` reads
+/// one of its header fields by lower-case name.
+pub(crate) fn is_list_copy<'a>(get: impl Fn(&'static str) -> Option<&'a str>) -> bool {
+    get("list-id").is_some()
+        || get("x-beenthere").is_some()
+        || get("x-mailman-version").is_some()
+        || get("precedence").is_some_and(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "list" || p == "bulk"
+        })
 }
 
 /// Lower-cased keys that introduce a failed address in `Key: address` lines.
