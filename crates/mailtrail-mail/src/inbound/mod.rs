@@ -476,7 +476,8 @@ impl<'m, 'x> Reader<'m, 'x> {
         let null_return_path = header(self.msg, "return-path").is_some_and(|v| v.trim() == "<>");
         let bounce_like = declared_report
             || vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower)
-            || (null_return_path && vendors::strong_notice(&body_lower));
+            || (null_return_path && vendors::strong_notice(&body_lower))
+            || self.fml_notice().is_some();
         if bounce_like && let Some(rs) = self.scraped_reports() {
             c.kind = kind_of(&rs);
             c.recipients = rs;
@@ -545,6 +546,16 @@ impl<'m, 'x> Reader<'m, 'x> {
         header(self.msg, "x-failed-recipients")
             .map(|v| text::addresses(&v))
             .unwrap_or_default()
+    }
+
+    /// fml's notice of a refused post or a mail loop ([`vendors::fml_notice`]).
+    fn fml_notice(&self) -> Option<vendors::Found> {
+        vendors::fml_notice(
+            header(self.msg, "x-mlserver").as_deref(),
+            &self.from_raw,
+            self.msg.message_id(),
+            vendors::notice_region(&self.g.body),
+        )
     }
 
     fn verp_token(&self) -> Option<String> {
@@ -683,6 +694,11 @@ impl<'m, 'x> Reader<'m, 'x> {
                 address: only.clone(),
                 diagnostic: text::squash(region, 1024),
             });
+        }
+        if found.is_empty()
+            && let Some(f) = self.fml_notice()
+        {
+            found.push(f);
         }
         let failed = self.failed_recipients_header();
         if !failed.is_empty() {

@@ -155,6 +155,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NoRelaying,
         &[
+            // Postfix access maps and many filters: "Recipient address
+            // rejected: No relaying".
+            "no relaying",
             "as a relay",
             "insecure mail relay",
             "is not permitted to relay through this server without authentication",
@@ -601,6 +604,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            // A mailing list manager refusing a post from a non-member
+            // (fml: "You are not a member of this mailing list <list>").
+            "not a member of this mailing list",
             "access denied (sender blacklisted)",
             "administrative prohibition",
             "batv failed to verify",
@@ -726,6 +732,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemError,
         &[
+            // fml's loop detection ("Loop Alert: Duplicated Message-ID").
+            "duplicated message-id",
             "aliasing/forwarding loop broken",
             "can't create user output file",
             "could not load drd for domain",
@@ -788,6 +796,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Expired,
         &[
+            // Zoho Mail writes this when its retries have run out.
+            "host not reachable",
             "connection timed out",
             "could not find a gateway for",
             "delivery attempts will continue to be",
@@ -925,6 +935,15 @@ const DIRECTORY_UNKNOWN: &[&str] = &[
     // (and other recipients in the same domain). Please check if address
     // is correct."
     "please check if address is correct",
+    // Sendmail's local delivery agent: "mail.local: unknown user: bob"
+    // is said only when the local account does not exist.
+    "mail.local: unknown user",
+    // Ipswitch IMail's local delivery: "Invalid final delivery userid:
+    // bob@example.com".
+    "invalid final delivery userid",
+    // Verizon's MMS gateway (MMSC) found no subscriber for the number:
+    // "Error: No valid recipients for this MM".
+    "no valid recipients for this mm",
 ];
 
 /// Wording that names a reason only loosely ("Recipient address rejected:
@@ -1076,6 +1095,11 @@ pub(crate) fn decide(
         return Reason::Blocked;
     }
     let mut by_text = priority.or_else(|| from_text(&lower));
+    // "553 mx.example.com does not exist": what does not exist is a
+    // domain, not a mailbox.
+    if by_text == Some(Reason::UserUnknown) && names_missing_domain(&lower) {
+        by_text = Some(Reason::HostUnknown);
+    }
     // 5.4.4 "unable to route" (RFC 3463 section 3.5) said permanently
     // about a domain whose mail exchanger cannot be found: the domain
     // accepts no mail (Sisimai's notaccept), not a passing network error.
@@ -1189,6 +1213,28 @@ pub(crate) fn decide(
         _ if lower.trim().is_empty() => Reason::Undefined,
         _ => Reason::OnHold,
     }
+}
+
+/// Whether the word before "does not exist" is a domain name (dotted,
+/// no `@`, an alphabetic top-level label), as in Exim's "553 example.com
+/// does not exist".
+fn names_missing_domain(lower: &str) -> bool {
+    let Some(i) = lower.find(" does not exist") else {
+        return false;
+    };
+    let word = lower[..i]
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or_default()
+        .trim_matches(['<', '>', '"', '\'']);
+    let tld = word.rsplit('.').next().unwrap_or_default();
+    word.contains('.')
+        && !word.contains('@')
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && tld.len() >= 2
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// When the text and the status disagree, keep the text unless it is one of

@@ -781,3 +781,93 @@ Error: Invalid user address\r\n\r\nError message below:\r\n\
         Some("5550100@vtext.example")
     );
 }
+
+#[test]
+fn wording_of_relays_domains_lists_and_local_agents() {
+    use super::reason::{Context, decide};
+    let d = |t: &str, s: Option<&str>, c: Option<&str>| decide(t, "", s, c, Context::Failed);
+    assert_eq!(
+        d(
+            "550 5.7.0 <bob@example.net>: Recipient address rejected: No relaying",
+            Some("5.7.0"),
+            Some("550")
+        ),
+        Reason::NoRelaying
+    );
+    assert_eq!(
+        d(
+            "SMTP error from remote mail server after end of data: 553 mx.example.net does not exist",
+            None,
+            Some("553")
+        ),
+        Reason::HostUnknown
+    );
+    // A mailbox that does not exist stays an unknown user.
+    assert_eq!(
+        d(
+            "after RCPT TO:<bob@example.net>: 550 mailbox bob does not exist",
+            None,
+            Some("550")
+        ),
+        Reason::UserUnknown
+    );
+    assert_eq!(
+        d("mail.local: unknown user: bob", Some("5.5.0"), None),
+        Reason::UserUnknown
+    );
+    assert_eq!(
+        d("Invalid final delivery userid: bob@example.net", None, None),
+        Reason::UserUnknown
+    );
+    assert_eq!(
+        d(
+            "Error, ERROR_CODE :421, Host not reachable.",
+            None,
+            Some("421")
+        ),
+        Reason::Expired
+    );
+    assert_eq!(
+        d(
+            "You are not a member of this mailing list <l@example.org>.",
+            None,
+            None
+        ),
+        Reason::Rejected
+    );
+    assert_eq!(
+        d("Duplicated Message-ID in <l@example.org>.", None, None),
+        Reason::SystemError
+    );
+}
+
+#[test]
+fn zoho_status_list() {
+    let m = "From: mailer-daemon@mail.zoho.example\r\nTo: alice@mailtrail.example\r\n\
+Subject: Mail Delivery Status Notification (Delay)\r\n\r\n\
+This message was created automatically by mail delivery system.\r\n\r\nTHIS IS A WARNING MESSAGE ONLY.\r\n\r\n\
+----- The following addresses had fatal errors -----\r\n\
+[Status: Error, Address: <bob@example.net>, ResponseCode 421, , Host not reachable.]\r\n\r\n\
+Message will be retried for 4 more day(s)\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Delay);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.net"));
+    assert_eq!(c.recipients[0].reason, Reason::Expired);
+}
+
+#[test]
+fn fml_refusal_and_loop_notices() {
+    let m = "From: list-admin@example.org\r\nTo: alice@mailtrail.example\r\n\
+Subject: You alice@mailtrail.example are not member (list ML)\r\n\
+Message-ID: <200504292334.FMLFFFFFF0.list@example.org>\r\n\
+X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]\r\n\r\n\
+You are not a member of this mailing list <list@example.org>.\r\n\r\n\
+If you know the general guide of this list, please send mail.\r\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("list@example.org"));
+    assert_eq!(c.recipients[0].reason, Reason::Rejected);
+    // A post relayed by fml (no fml notice Message-ID) is no bounce.
+    let post = m.replace("FMLFFFFFF0.", "x.");
+    assert_ne!(classify(post.as_bytes()).kind, Kind::Bounce);
+}

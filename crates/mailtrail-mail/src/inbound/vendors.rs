@@ -322,6 +322,35 @@ pub(crate) fn is_list_copy<'a>(get: impl Fn(&'static str) -> Option<&'a str>) ->
         })
 }
 
+/// fml, the Japanese mailing list manager, answers a post it refuses or
+/// a loop it detects with a notice from `<list>-admin@` carrying its
+/// `X-MLServer: fml ...` header and a `Message-ID` with `.FML` in it. The
+/// address concerned (the list, or the address of the looping copy) ends
+/// a sentence in brackets: "You are not a member of this mailing list
+/// <list@example.org>.", "Duplicated Message-ID in <list@example.org>."
+pub(crate) fn fml_notice(
+    ml_server: Option<&str>,
+    from: &str,
+    message_id: Option<&str>,
+    region: &str,
+) -> Option<Found> {
+    let fml = ml_server.is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("fml"))
+        && from.to_ascii_lowercase().contains("-admin@")
+        && message_id.is_some_and(|m| m.contains(".FML"));
+    if !fml {
+        return None;
+    }
+    super::fields::lines(region).find_map(|line| {
+        let t = line.trim().strip_suffix(">.")?;
+        let open = t.rfind('<')?;
+        let a = text::addresses(&t[open + 1..]).into_iter().next()?;
+        (t.len() - open - 1 == a.len()).then(|| Found {
+            address: a,
+            diagnostic: text::squash(line, 1024),
+        })
+    })
+}
+
 /// Lower-cased keys that introduce a failed address in `Key: address` lines.
 const KEYS: &[&str] = &[
     "could not be delivered to",
@@ -421,6 +450,9 @@ const INLINE_KEYS: &[&str] = &[
     // unavailable".
     "local mailbox ",
     "undeliverable to ",
+    // Zoho Mail: "[Status: Error, Address: <bob@example.com>,
+    // ResponseCode 421, , Host not reachable.]".
+    ", address: ",
 ];
 
 /// Every marker of an inline form of [`recipient_on_line`].
