@@ -147,7 +147,73 @@ static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| 
 pub fn classify(raw: &[u8]) -> Classification {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
     let raw = normalise_line_ends(raw);
-    let Some(msg) = PARSER.parse(raw.as_ref()) else {
+    let mut messages = mbox_messages(&raw);
+    let mut c = classify_one(messages.next().unwrap_or(&raw));
+    // An mbox file (RFC 4155) holding several bounces, as a mailbox
+    // exported whole: each later bounce adds its recipients.
+    for more in messages.take(100) {
+        if !matches!(c.kind, Kind::Bounce | Kind::Delay) {
+            break;
+        }
+        let m = classify_one(more);
+        if matches!(m.kind, Kind::Bounce | Kind::Delay) {
+            if m.kind == Kind::Bounce {
+                c.kind = Kind::Bounce;
+            }
+            c.recipients.extend(m.recipients);
+        }
+    }
+    c
+}
+
+/// The messages of an mbox file (RFC 4155: each starts with a `From `
+/// line), or the whole input when it is not one.
+fn mbox_messages(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mbox = raw.starts_with(b"From ");
+    let mut rest = raw;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = rest.len();
+        if mbox {
+            let mut from = 1;
+            while let Some(i) = rest[from..]
+                .windows(6)
+                .position(|w| w == b"\nFrom ")
+                .map(|i| i + from)
+            {
+                if from_line(&rest[i + 1..]) {
+                    end = i + 1;
+                    break;
+                }
+                from = i + 1;
+            }
+        }
+        let (m, r) = rest.split_at(end);
+        rest = r;
+        Some(m)
+    })
+}
+
+/// Whether `line` starts with an mbox `From ` separator: `From`, the
+/// envelope sender, then the date in asctime form (`Thu Jul  2 12:05:05
+/// 2020`). Writers do not all leave the blank line RFC 4155 asks for
+/// before it, so the date's weekday is what tells it from body text.
+fn from_line(line: &[u8]) -> bool {
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    let line = String::from_utf8_lossy(&line[..end.min(200)]);
+    let mut words = line.split_whitespace();
+    words.next() == Some("From")
+        && words.next().is_some()
+        && words
+            .next()
+            .is_some_and(|d| ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&d))
+}
+
+/// Classifies one message whose line ends are LF or CRLF.
+fn classify_one(raw: &[u8]) -> Classification {
+    let Some(msg) = PARSER.parse(raw) else {
         return Classification::default();
     };
     Reader::new(&msg).classify()
@@ -672,7 +738,20 @@ impl<'m, 'x> Reader<'m, 'x> {
 
     fn scraped_reports(&self) -> Option<Vec<RecipientReport>> {
         let region = vendors::notice_region(&self.g.body);
-        let mut found = vendors::scrape(region, &self.excluded());
+        let excluded = self.excluded();
+        let mut found = vendors::scrape(region, &excluded);
+        // A message someone sent to their own address elsewhere: the
+        // failed recipient is also the returned copy's sender. An address
+        // the copy was sent to is a candidate after all when the notice
+        // names no other.
+        if found.is_empty() && !self.g.embedded_to.is_empty() {
+            let narrower: Vec<String> = excluded
+                .iter()
+                .filter(|e| !self.g.embedded_to.iter().any(|t| t.eq_ignore_ascii_case(e)))
+                .cloned()
+                .collect();
+            found = vendors::scrape(region, &narrower);
+        }
         // A notice that names no address ("your mailbox is full") but
         // returns the message it is about: the returned message's single
         // recipient is the one that failed, when the notice comes from a
@@ -688,7 +767,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             && vendors::mailer_sender(&self.from_raw)
             && !self.g.embedded_is_list
             && let [only] = embedded_to.as_slice()
-            && !self.excluded().iter().any(|e| e.eq_ignore_ascii_case(only))
+            && !excluded.iter().any(|e| e.eq_ignore_ascii_case(only))
         {
             found.push(vendors::Found {
                 address: only.clone(),

@@ -871,3 +871,43 @@ If you know the general guide of this list, please send mail.\r\n";
     let post = m.replace("FMLFFFFFF0.", "x.");
     assert_ne!(classify(post.as_bytes()).kind, Kind::Bounce);
 }
+
+const POSTFIX_NOTICE: &str = "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\n\
+To: alice@mailtrail.example\nSubject: Undelivered Mail Returned to Sender\n\
+MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"P\"\n\n\
+--P\nContent-Type: text/plain\n\nThis is the mail system at host mx.example.org.\n\n\
+<bob@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1 User unknown (in\n    reply to RCPT TO command)\n\n\
+--P\nContent-Type: message/rfc822\n\nFrom: alice@mailtrail.example\nTo: bob@example.net\nSubject: hi\n\nhi\n--P--\n";
+
+#[test]
+fn every_bounce_of_an_mbox_file() {
+    let second = POSTFIX_NOTICE.replace("bob@example.net", "carol@example.net");
+    let mbox = format!(
+        "From MAILER-DAEMON  Thu Jul  2 12:05:05 2020\n{POSTFIX_NOTICE}\
+         From MAILER-DAEMON  Thu Jul  2 12:06:00 2020\n{second}"
+    );
+    let c = classify(mbox.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce);
+    let got: Vec<_> = c.recipients.iter().map(|r| r.address.as_deref()).collect();
+    assert_eq!(
+        got,
+        vec![Some("bob@example.net"), Some("carol@example.net")]
+    );
+    // "From " starting a line of body text is not a separator.
+    let text =
+        format!("From MAILER-DAEMON  Thu Jul  2 12:05:05 2020\n{POSTFIX_NOTICE}From here on\n");
+    assert_eq!(classify(text.as_bytes()).recipients.len(), 1);
+}
+
+#[test]
+fn message_to_ones_own_other_address() {
+    // The returned copy was sent by bob to himself: its sender is the
+    // failed recipient.
+    let m = POSTFIX_NOTICE.replace(
+        "From: alice@mailtrail.example\nTo: bob",
+        "From: bob@example.net\nTo: bob",
+    );
+    let c = classify(m.as_bytes());
+    assert_eq!(c.recipients.len(), 1);
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.net"));
+}
