@@ -14,7 +14,7 @@ use mailtrail_mail::inbound::{Classification, Kind, classify};
 const FLOOR_REASON: f64 = 0.87;
 const FLOOR_HARD: f64 = 0.965;
 const FLOOR_STATUS: f64 = 0.985;
-const FLOOR_FLUFL: f64 = 0.88;
+const FLOOR_FLUFL: f64 = 0.95;
 
 fn corpora() -> PathBuf {
     let dir = std::env::var_os("MAILTRAIL_CORPORA")

@@ -284,6 +284,8 @@ struct Gathered {
     embedded_is_list: bool,
     embedded_from: Option<String>,
     nested_dsn: Option<dsn::Dsn>,
+    /// The message returns a copy (or the headers) of another message.
+    returned_copy: bool,
     /// `X-HmXmrOriginalRecipient` of an attached message (Microsoft JMRP).
     jmrp_recipient: Option<String>,
     body: String,
@@ -358,6 +360,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     continue;
                 }
                 ("text", "rfc822-headers" | "rfc822-header" | "global-headers") => {
+                    g.returned_copy = true;
                     let text = String::from_utf8_lossy(part.contents());
                     if let Some(first) = fields::groups(&text).first() {
                         if g.embedded_id.is_none() {
@@ -381,6 +384,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             }
             match &part.body {
                 PartType::Message(m) => {
+                    g.returned_copy = true;
                     if g.jmrp_recipient.is_none() {
                         g.jmrp_recipient = m
                             .header_raw("X-HmXmrOriginalRecipient")
@@ -543,7 +547,10 @@ impl<'m, 'x> Reader<'m, 'x> {
         let bounce_like = declared_report
             || vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower)
             || (null_return_path && vendors::strong_notice(&body_lower))
-            || self.fml_notice().is_some();
+            || self.fml_notice().is_some()
+            // A mail system's message that returns a copy of another:
+            // whatever language its words are in (Sina's GB2312 notice).
+            || (g.returned_copy && vendors::mailer_sender(&self.from_raw));
         if bounce_like && let Some(rs) = self.scraped_reports() {
             c.kind = kind_of(&rs);
             c.recipients = rs;
@@ -756,9 +763,14 @@ impl<'m, 'x> Reader<'m, 'x> {
         // returns the message it is about: the returned message's single
         // recipient is the one that failed, when the notice comes from a
         // mail system and not from the list or person the copy was sent by.
+        if found.is_empty() {
+            found = vendors::aol_screen_names(&self.from_raw, region);
+        }
         let inline_to;
         let embedded_to = if self.g.embedded_to.is_empty() {
-            inline_to = vendors::inline_copy_to(&self.g.body[region.len()..]);
+            inline_to = Some(vendors::inline_copy_to(&self.g.body[region.len()..]))
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| vendors::inline_copy_to(region));
             &inline_to
         } else {
             &self.g.embedded_to

@@ -911,3 +911,81 @@ fn message_to_ones_own_other_address() {
     assert_eq!(c.recipients.len(), 1);
     assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.net"));
 }
+
+/// The failed addresses `classify` reads from a notice.
+fn failed(m: &str) -> Vec<String> {
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Bounce, "{m}");
+    c.recipients
+        .iter()
+        .filter_map(|r| r.address.clone())
+        .collect()
+}
+
+#[test]
+fn notices_that_name_the_address_in_a_sentence() {
+    let head = "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n\
+To: alice@mailtrail.example\nSubject: Mail delivery failure\n\n";
+    assert_eq!(
+        failed(&format!(
+            "{head}The following message, addressed to 'bob@example.net',\n\
+             failed because it has not been collected after 30 days\n"
+        )),
+        vec!["bob@example.net"]
+    );
+    let llnl = "From: postmaster@lab.example (Automated response)\nTo: alice@mailtrail.example\n\
+Subject: FAILED MAIL to \"bob\" regarding \"hi\"\n\n\
+The address to\nwhich your message was addressed, bob@example.gov, did not exactly match an\n\
+address here.\n";
+    assert_eq!(failed(llnl), vec!["bob@example.gov"]);
+    assert_eq!(
+        failed(&format!("{head}undeliverable  to bob@example.net\n")),
+        vec!["bob@example.net"]
+    );
+    assert_eq!(
+        failed(&format!(
+            "{head}The following recipient(s) could not be reached:\n\n\
+             \tRecipient: [SMTP:bob@example.net]\n\tReason: 550 mailbox unavailable\n"
+        )),
+        vec!["bob@example.net"]
+    );
+    let ndr = "From: <admin@example.net>\nTo: alice@mailtrail.example\n\
+Subject: Non-Delivery: hi\n\n--- Non-Delivery Report ---\n\
+The email below could not be delivered to the following user:\n\n\
+\"bob@example.net\" <bob@example.net>\n";
+    assert_eq!(failed(ndr), vec!["bob@example.net"]);
+}
+
+#[test]
+fn to_line_of_a_qmail_notice_without_a_copy() {
+    // Yahoo's qmail notice names the failed recipient only in the
+    // original's To line, quoted before the copy.
+    let m = "From: MAILER-DAEMON@yahoo.example\nTo: alice@mailtrail.example\nSubject: failure notice\n\n\
+I'm afraid I wasn't able to deliver the following message.\n\
+This is a permanent error; I've given up. Sorry it didn't work out.\n\n\
+Subject: hi\nTo: bob@yahoo.example\n\n---Below this line is a copy of the message.\n\nhi\n";
+    assert_eq!(failed(m), vec!["bob@yahoo.example"]);
+}
+
+#[test]
+fn mailer_notice_in_another_language_with_a_returned_copy() {
+    // Sina's notice: GB2312 words only, but a mailer's sender, a returned
+    // copy and the qmail-style address lines.
+    let m = "From: MAILER-DAEMON@sina.example\nTo: alice@mailtrail.example\nSubject: x\n\
+MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"S\"\n\n\
+--S\nContent-Type: text/plain; charset=utf-8\n\n邮件传输失败\n\n<bob@sina.example>:\n<carol@sina.example>:\n\n\
+--S\nContent-Type: message/rfc822\n\nFrom: alice@mailtrail.example\nSubject: hi\n\nhi\n--S--\n";
+    assert_eq!(failed(m), vec!["bob@sina.example", "carol@sina.example"]);
+    // The same from a person is not a bounce.
+    let person = m.replace("MAILER-DAEMON@sina.example", "dave@sina.example");
+    assert_ne!(classify(person.as_bytes()).kind, Kind::Bounce);
+}
+
+#[test]
+fn aol_screen_names() {
+    let m = "From: \"Mail Delivery Subsystem\" <MAILER-DAEMON@AOL.com>\nTo: alice@mailtrail.example\n\
+Subject: Mail Delivery Problem\n\n\
+Your mail to the following recipients could not be delivered because they are\n\
+not accepting mail from alice@mailtrail.example:\n\tBobScreen\n\n";
+    assert_eq!(failed(m), vec!["bobscreen@aol.com"]);
+}

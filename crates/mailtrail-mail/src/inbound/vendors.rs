@@ -60,6 +60,8 @@ const STRONG: &[&str] = &[
     "could not be delivered to: <",
     "recipients returned permanent errors",
     "could not be delivered to the following recipients",
+    // "The email below could not be delivered to the following user:"
+    "could not be delivered to the following user",
     "could not deliver message to the following recipient",
     "your message could not be delivered to",
     // Exim's text for a message refused by its local_scan() function.
@@ -173,6 +175,7 @@ const SUBJECTS: &[&str] = &[
     "returned mail",
     "return mail",
     "failure notice",
+    "failed mail",
     "could not be delivered",
     "couldn't be delivered",
     "non-delivery",
@@ -297,7 +300,10 @@ pub(crate) fn notice_region(body: &str) -> &str {
 /// rather than as a `message/rfc822` part.
 pub(crate) fn inline_copy_to(after: &str) -> Vec<String> {
     let groups = super::fields::groups(after);
-    let Some(first) = groups.first() else {
+    let Some(first) = groups
+        .iter()
+        .find(|g| super::fields::get(g, "to").is_some())
+    else {
         return Vec::new();
     };
     if is_list_copy(|n| super::fields::get(first, n)) {
@@ -351,6 +357,50 @@ pub(crate) fn fml_notice(
     })
 }
 
+/// AOL's notice lists screen names, the local parts of their aol.com
+/// addresses, one per indented line after "Your mail to the following
+/// recipients could not be delivered ...:".
+pub(crate) fn aol_screen_names(from: &str, region: &str) -> Vec<Found> {
+    if !from.to_ascii_lowercase().contains("@aol.com") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut listing = false;
+    for line in super::fields::lines(region) {
+        let t = line.trim();
+        if t.to_ascii_lowercase().contains("following recipients") {
+            listing = true;
+            continue;
+        }
+        if !listing {
+            continue;
+        }
+        if t.is_empty() {
+            if !out.is_empty() {
+                break;
+            }
+            continue;
+        }
+        if line.starts_with([' ', '\t'])
+            && !t.is_empty()
+            && t.len() <= 64
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        {
+            out.push(Found {
+                address: format!("{}@aol.com", t.to_ascii_lowercase()),
+                diagnostic: String::new(),
+            });
+        } else if !line.starts_with([' ', '\t']) {
+            // The sentence continues on the next line before the list.
+            if !out.is_empty() {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Lower-cased keys that introduce a failed address in `Key: address` lines.
 const KEYS: &[&str] = &[
     "could not be delivered to",
@@ -390,6 +440,14 @@ fn recipient_on_line(line: &str) -> Option<(String, String)> {
     if !line.contains('@') {
         return None;
     }
+    // Words spaced out for alignment ("undeliverable  to bob@...").
+    let squashed;
+    let line = if line.trim().contains("  ") {
+        squashed = text::squash(line, 2000);
+        squashed.as_str()
+    } else {
+        line
+    };
     if let Some((a, rest)) = text::leading_address(line) {
         return Some((a, rest.to_owned()));
     }
@@ -450,6 +508,11 @@ const INLINE_KEYS: &[&str] = &[
     // unavailable".
     "local mailbox ",
     "undeliverable to ",
+    // "The following message, addressed to 'bob@example.com', failed"
+    // (Demon Internet), "The address to which your message was
+    // addressed, bob@example.com, did not match" (LLNL).
+    "addressed to ",
+    "was addressed, ",
     // Zoho Mail: "[Status: Error, Address: <bob@example.com>,
     // ResponseCode 421, , Host not reachable.]".
     ", address: ",
@@ -491,8 +554,18 @@ fn key_value_recipient(line: &str) -> Option<(String, String)> {
     if k.len() > 64 || !KEY_SET.any(&k) {
         return None;
     }
-    let (a, rest) = text::leading_address(value)?;
-    Some((a, rest.to_owned()))
+    // MailEnable and Exchange write the address with its type:
+    // "Recipient: [SMTP:bob@example.com]".
+    let v = value.trim_start();
+    let v = match v.get(..6) {
+        Some(p) if p.eq_ignore_ascii_case("[smtp:") => &v[6..],
+        _ => match v.get(..5) {
+            Some(p) if p.eq_ignore_ascii_case("smtp:") => &v[5..],
+            _ => value,
+        },
+    };
+    let (a, rest) = text::leading_address(v)?;
+    Some((a, rest.trim_start_matches(']').to_owned()))
 }
 
 /// Reads the failed recipients and what was said about each from the
