@@ -764,6 +764,9 @@ impl<'m, 'x> Reader<'m, 'x> {
         // recipient is the one that failed, when the notice comes from a
         // mail system and not from the list or person the copy was sent by.
         if found.is_empty() {
+            found = vendors::exim_failed_list(region);
+        }
+        if found.is_empty() {
             found = vendors::aol_screen_names(&self.from_raw, region);
         }
         let inline_to;
@@ -808,6 +811,10 @@ impl<'m, 'x> Reader<'m, 'x> {
         }
         let region_lower = region.to_lowercase();
         let delayed = vendors::is_delay(&region_lower, &self.subject);
+        // Ipswitch IMail ("X-Mailer: <SMTP32 v8.22>") states the result of
+        // its own delivery to its mailboxes: "Unknown user: bob@...".
+        let local = header(self.msg, "x-mailer")
+            .is_some_and(|x| x.trim_start().to_ascii_lowercase().starts_with("<smtp32"));
         let whole = text::squash(region, 8192);
         Some(
             found
@@ -824,6 +831,8 @@ impl<'m, 'x> Reader<'m, 'x> {
                     };
                     let ctx = if delayed {
                         reason::Context::Delayed
+                    } else if local {
+                        reason::Context::Local
                     } else {
                         reason::Context::Failed
                     };

@@ -954,6 +954,21 @@ const WEAK: &[(&str, Reason)] = &[
     ("recipient rejected", Reason::UserUnknown),
 ];
 
+/// A bare "Recipient address rejected" names the address as the problem;
+/// followed by an explanation ("Recipient address rejected: On hold")
+/// the explanation is the reason, and when it names none of the known
+/// reasons, no guess is made.
+fn weak(lower: &str) -> Option<Reason> {
+    let g = WEAK_SET.first_group(lower)?;
+    let (phrase, reason) = WEAK[g];
+    let at = lower.find(phrase)?;
+    let rest = lower[at + phrase.len()..].trim_start();
+    let explained = rest
+        .strip_prefix(':')
+        .is_some_and(|r| r.trim_start().starts_with(|c: char| c.is_alphabetic()));
+    (!explained).then_some(reason)
+}
+
 /// The reason named by the diagnostic text alone, if any phrase matches.
 pub(crate) fn from_text(lower: &str) -> Option<Reason> {
     PHRASE_SET.first_group(lower).map(|g| PHRASES[g].0)
@@ -1018,6 +1033,10 @@ pub(crate) enum Context {
     Delayed,
     /// The diagnostic came from a local delivery program (`X-Unix;`).
     Mailer,
+    /// The notice states the result of the reporting server's own
+    /// delivery to its mailboxes (Ipswitch IMail's "Unknown user:
+    /// bob@example.com"), not a remote server's reply to a command.
+    Local,
 }
 
 /// The SMTP command a rejection answered (RFC 5321 section 4.1), when the
@@ -1143,6 +1162,8 @@ pub(crate) fn decide(
             // RFC 3463 X.1.6: the mailbox has moved.
             (_, Some(Reason::HasMoved)) => by_text = Some(Reason::HasMoved),
             (Some(Command::Connect | Command::Mail), _) => by_text = None,
+            // The server looked its own mailbox up and found none.
+            (None, _) if ctx == Context::Local && reply_code.is_none() => {}
             (Some(Command::Data) | None, _) => by_text = Some(Reason::Filtered),
         }
     }
@@ -1182,7 +1203,7 @@ pub(crate) fn decide(
         by_text = Some(Reason::HasMoved);
     }
     if by_text.is_none() && by_status.is_none() {
-        by_text = WEAK_SET.first_group(&lower).map(|g| WEAK[g].1);
+        by_text = weak(&lower);
     }
     match (by_text, by_status) {
         (Some(t), Some(s)) => return prefer(t, s),

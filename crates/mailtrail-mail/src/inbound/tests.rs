@@ -989,3 +989,49 @@ Your mail to the following recipients could not be delivered because they are\n\
 not accepting mail from alice@mailtrail.example:\n\tBobScreen\n\n";
     assert_eq!(failed(m), vec!["bobscreen@aol.com"]);
 }
+
+#[test]
+fn exim_list_names_the_address_the_bounce_returns_to() {
+    // alice wrote to herself: the failed address is also the bounce's
+    // recipient and the copy's sender, yet Exim lists it as failed.
+    let m = "From: Mail Delivery System <mailer-daemon@mx.example.org>\nTo: alice@example.net\n\
+Subject: Mail delivery failed: returning message to sender\n\n\
+This message was created automatically by mail delivery software.\n\n\
+A message that you sent could not be delivered to one or more of\n\
+its recipients. This is a permanent error. The following address(es)\nfailed:\n\n\
+alice@example.net:\nSMTP error from remote server for TEXT command, host: mx.example.net reason: 550 5.2.0 Mail rejected\n\n\
+--- The header of the original message is following. ---\n\nFrom: <alice@example.net>\nTo: alice@example.com\n";
+    assert_eq!(failed(m), vec!["alice@example.net"]);
+}
+
+#[test]
+fn imail_states_its_own_mailbox_lookup() {
+    let m = "From: \"Postmaster\" <postmaster@example.org>\nTo: <alice@mailtrail.example>\n\
+Subject: Undeliverable Mail\nX-Mailer: <SMTP32 v990729>\n\n\
+Unknown user: bob@example.org\n\n\nOriginal message follows.\n\nFrom: alice@mailtrail.example\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.org"));
+    assert_eq!(c.recipients[0].reason, Reason::UserUnknown);
+    assert!(c.recipients[0].hard);
+    // Another server's bare "Unknown user" with no command: Sisimai's
+    // rule makes it the recipient's filter.
+    let other = m.replace("X-Mailer: <SMTP32 v990729>\n", "");
+    assert_eq!(
+        classify(other.as_bytes()).recipients[0].reason,
+        Reason::Filtered
+    );
+}
+
+#[test]
+fn recipient_address_rejected_with_an_unknown_explanation() {
+    use super::reason::{Context, decide};
+    let d = |t: &str| decide(t, "", Some("5.0.0"), Some("550"), Context::Failed);
+    assert_eq!(
+        d("550 <bob@example.net>: Recipient address rejected."),
+        Reason::UserUnknown
+    );
+    assert_eq!(
+        d("550 5.0.0 <bob@example.net>: Recipient address rejected: On hold"),
+        Reason::OnHold
+    );
+}

@@ -357,6 +357,23 @@ pub(crate) fn fml_notice(
     })
 }
 
+/// Exim lists the failed addresses after "The following address(es)
+/// failed:", each at the start of a line: those are the failed recipients
+/// even when one of them is also the address the bounce goes back to (a
+/// message sent to oneself). `region` is the notice.
+pub(crate) fn exim_failed_list(region: &str) -> Vec<Found> {
+    let lower = region.to_ascii_lowercase();
+    let Some(i) = lower
+        .find("address(es)\nfailed:")
+        .or_else(|| lower.find("address(es) failed:"))
+    else {
+        return Vec::new();
+    };
+    let after = &region[i..];
+    let start = after.find(':').map_or(after.len(), |c| c + 1);
+    scrape(&after[start..], &[])
+}
+
 /// AOL's notice lists screen names, the local parts of their aol.com
 /// addresses, one per indented line after "Your mail to the following
 /// recipients could not be delivered ...:".
