@@ -933,8 +933,10 @@ const DIRECTORY_UNKNOWN: &[&str] = &[
     "because the address couldn't be found",
     // Trend Micro InterScan: "Unable to deliver message to <bob@...>
     // (and other recipients in the same domain). Please check if address
-    // is correct."
+    // is correct." (older versions stop after the parenthesis; Sisimai
+    // reads both as an unknown recipient).
     "please check if address is correct",
+    "(and other recipients in the same domain)",
     // Sendmail's local delivery agent: "mail.local: unknown user: bob"
     // is said only when the local account does not exist.
     "mail.local: unknown user",

@@ -1035,3 +1035,16 @@ fn recipient_address_rejected_with_an_unknown_explanation() {
         Reason::OnHold
     );
 }
+
+#[test]
+fn interscan_notice_without_its_last_sentence() {
+    let m = "From: postmaster@gw.example.jp\nTo: alice@mailtrail.example\nSubject: Mail could not be delivered\n\
+MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"I\"\n\n\
+--I\nContent-type: text/plain\n\n****** Message from InterScan Messaging Security Suite ******\n\n\
+The following mail could not be delivered.\n\
+Reason:  Unable to deliver message to <bob@example.jp> (and other recipients in the same domain).\n\n\
+--I\nContent-type: message/rfc822\n\nFrom: alice@mailtrail.example\nTo: bob@example.jp\nSubject: hi\n\nhi\n--I--\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.jp"));
+    assert_eq!(c.recipients[0].reason, Reason::UserUnknown);
+}
