@@ -501,6 +501,15 @@ impl<'m, 'x> Reader<'m, 'x> {
                 .collect();
             return c;
         }
+        // Apple Mail's unsubscribe button mails the list's RFC 2369
+        // `List-Unsubscribe` address a message marked
+        // `X-Apple-Unsubscribe: true`: its sender opts out.
+        if header(self.msg, "x-apple-unsubscribe").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            c.kind = Kind::Complaint;
+            c.feedback_type = Some("opt-out".to_owned());
+            c.recipients = vec![plain_report(self.from.clone(), Reason::Feedback)];
+            return c;
+        }
         if let Some(m) = &g.mdn {
             c.kind = Kind::ReadReceipt;
             c.disposition = m.disposition.clone();
@@ -690,8 +699,8 @@ impl<'m, 'x> Reader<'m, 'x> {
                 _ => Some(Action::Failed),
             });
         let ctx = match (action, r.diagnostic_type.as_deref()) {
-            (Some(Action::Delayed), _) => reason::Context::Delayed,
             (_, Some(t)) if t.eq_ignore_ascii_case("x-unix") => reason::Context::Mailer,
+            (Some(Action::Delayed), _) => reason::Context::Delayed,
             _ => reason::Context::Failed,
         };
         let mut text_for_reason = diag_text.clone();

@@ -40,7 +40,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "disk quota exceeded",
             "exceeded storage allocation",
             "exceeding its mailbox quota",
-            "insufficient disk space",
             "mail file size exceeds the maximum size allowed for mail delivery",
             "mail quota exceeded",
             "mailbox exceeded the local limit",
@@ -432,6 +431,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SpamDetected,
         &[
+            "scored as spam",
+            "spam classification",
+            // amavisd-new's rejection: "554 5.7.0 Reject, id=... - SPAM".
+            " - spam",
             "blacklisted url in message",
             "block for spam",
             "blocked by policy: no spam please",
@@ -523,6 +526,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Blocked,
         &[
+            // Outlook.com's SC-00x refusals of a sending IP on its block
+            // list: "Unfortunately, messages from 192.0.2.1 weren't sent."
+            "unfortunately, messages from",
             "access denied (in reply to rcpt to command)",
             "access from ip address",
             "all mail from your ip",
@@ -764,6 +770,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemFull,
         &[
+            // Sendmail's answer when its own queue file system is short
+            // of space (MinFreeBlocks): "452 4.4.5 Insufficient disk
+            // space; try again later". The server's disk, not a mailbox.
+            "insufficient disk space",
             "mail system full",
             "requested mail action aborted: exceeded storage allocation",
             "insufficient system storage",
@@ -900,6 +910,11 @@ const PRIORITY: &[(&str, Reason)] = &[
     // Rate limits written with "blocked IP" in them (Tencent QQ's "Ip
     // frequency limited", "Connection frequency limited").
     ("frequency limited", Reason::TooManyConn),
+    // Postfix's anvil: too many connections per time unit from one client.
+    ("connection rate limit", Reason::TooManyConn),
+    // GoDaddy's per-hour limit ("has sent to too many recipients this
+    // hour"): a sending rate, not a limit on one message.
+    ("recipients this hour", Reason::Speeding),
     // The sending host's name did not check out: a reverse-DNS test.
     ("mismatches client ip", Reason::RequirePtr),
     ("unverifyable sending ip", Reason::RequirePtr),
@@ -1099,7 +1114,7 @@ pub(crate) fn decide(
     reply_code: Option<&str>,
     ctx: Context,
 ) -> Reason {
-    let lower = diagnostic.to_lowercase();
+    let lower = join_continuations(&diagnostic.to_lowercase());
     let es = status.and_then(EnhancedStatus::parse);
     if let Some(es) = es
         && es.class == 2
@@ -1116,6 +1131,10 @@ pub(crate) fn decide(
         return Reason::Blocked;
     }
     let mut by_text = priority.or_else(|| from_text(&lower));
+    // IMail gave up retrying: "Delivery failed 20 attempts".
+    if by_text.is_none() && retries_ran_out(&lower) {
+        by_text = Some(Reason::Expired);
+    }
     // "553 mx.example.com does not exist": what does not exist is a
     // domain, not a mailbox.
     if by_text == Some(Reason::UserUnknown) && names_missing_domain(&lower) {
@@ -1207,6 +1226,12 @@ pub(crate) fn decide(
     if by_text.is_none() && by_status.is_none() {
         by_text = weak(&lower);
     }
+    // A local delivery program failed (RFC 3464 Diagnostic-Type X-Unix):
+    // what it printed names no reason, and the status is the MTA's guess
+    // at its exit code.
+    if ctx == Context::Mailer && by_text.is_none() {
+        return Reason::MailerError;
+    }
     match (by_text, by_status) {
         (Some(t), Some(s)) => return prefer(t, s),
         (Some(t), None) => return t,
@@ -1236,6 +1261,50 @@ pub(crate) fn decide(
         _ if lower.trim().is_empty() => Reason::Undefined,
         _ => Reason::OnHold,
     }
+}
+
+/// A multi-line SMTP reply (RFC 5321 section 4.2.1) repeats its code on
+/// every line ("550-5.7.1 Messages with multiple 550-5.7.1 addresses in
+/// From: ..."); once joined into one line those repeats split the
+/// server's sentences. They are removed after the first.
+fn join_continuations(lower: &str) -> String {
+    let b = lower.as_bytes();
+    // The first "ddd-" of the text: a multi-line reply's code.
+    let Some(i) = (0..b.len().saturating_sub(3)).find(|&i| {
+        b[i..i + 3].iter().all(u8::is_ascii_digit)
+            && matches!(b[i], b'4' | b'5')
+            && b[i + 3] == b'-'
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+    }) else {
+        return lower.to_owned();
+    };
+    let code = &lower[i..i + 3];
+    let after = &lower[i + 4..];
+    let status: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let mut prefixes = Vec::new();
+    if super::text::is_status(&status) {
+        prefixes.push(format!("{code}-{status} "));
+        prefixes.push(format!("{code} {status} "));
+    }
+    prefixes.push(format!("{code}-"));
+    let head = &lower[..i + 4];
+    let mut rest = after.to_owned();
+    for p in &prefixes {
+        rest = rest.replace(&format!(" {p}"), " ");
+    }
+    format!("{head}{rest}")
+}
+
+/// IMail's "Delivery failed 20 attempts": it gave up after retrying.
+fn retries_ran_out(lower: &str) -> bool {
+    lower.match_indices("delivery failed ").any(|(i, p)| {
+        let rest = &lower[i + p.len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && rest[digits..].starts_with(" attempts")
+    })
 }
 
 /// Whether the word before "does not exist" is a domain name (dotted,

@@ -1048,3 +1048,95 @@ Reason:  Unable to deliver message to <bob@example.jp> (and other recipients in 
     assert_eq!(c.recipients[0].address.as_deref(), Some("bob@example.jp"));
     assert_eq!(c.recipients[0].reason, Reason::UserUnknown);
 }
+
+#[test]
+fn apple_mail_unsubscribe_is_an_opt_out() {
+    let m = "From: carol@icloud.example\nTo: opt-out-1@mailtrail.example\nSubject: unsubscribe\n\
+Auto-Submitted: auto-replied\nX-Apple-Unsubscribe: true\n\n\
+Apple Mail sent this email to unsubscribe from the message \"hi\".\n";
+    let c = classify(m.as_bytes());
+    assert_eq!(c.kind, Kind::Complaint);
+    assert_eq!(c.feedback_type.as_deref(), Some("opt-out"));
+    assert_eq!(
+        c.recipients[0].address.as_deref(),
+        Some("carol@icloud.example")
+    );
+    assert_eq!(c.recipients[0].reason, Reason::Feedback);
+}
+
+#[test]
+fn wording_of_rates_spam_disks_and_local_programs() {
+    use super::reason::{Context, decide};
+    let d = |t: &str, s: Option<&str>, c: Option<&str>| decide(t, "", s, c, Context::Failed);
+    // The repeated "550-5.7.1" of a multi-line reply splits no phrase.
+    assert_eq!(
+        d(
+            "550-5.7.1 [192.0.2.1 13] Messages with multiple 550-5.7.1 addresses in From: header are not accepted.",
+            Some("5.7.1"),
+            Some("550")
+        ),
+        Reason::NotCompliantRfc
+    );
+    assert_eq!(
+        d(
+            "452 4.3.2 Connection rate limit exceeded.",
+            Some("4.3.2"),
+            Some("452")
+        ),
+        Reason::TooManyConn
+    );
+    assert_eq!(
+        d(
+            "550 5.1.1 <bob@example.com> - 192.0.2.1 has sent to too many recipients this hour.",
+            Some("5.1.1"),
+            Some("550")
+        ),
+        Reason::Speeding
+    );
+    assert_eq!(
+        d(
+            "554 5.6.0 This message has been scored as spam with a probability of more than 90%",
+            Some("5.6.0"),
+            Some("554")
+        ),
+        Reason::SpamDetected
+    );
+    assert_eq!(
+        d(
+            "554 5.7.0 Reject, id=20025-09 - SPAM",
+            Some("5.7.0"),
+            Some("554")
+        ),
+        Reason::SpamDetected
+    );
+    assert_eq!(
+        d(
+            "452 4.4.5 Insufficient disk space; try again later",
+            Some("4.4.5"),
+            Some("452")
+        ),
+        Reason::SystemFull
+    );
+    assert_eq!(
+        d(
+            "550 SC-004 Unfortunately, messages from 192.0.2.1 weren't sent.",
+            None,
+            Some("550")
+        ),
+        Reason::Blocked
+    );
+    assert_eq!(
+        d("Delivery failed 20 attempts", None, None),
+        Reason::Expired
+    );
+    assert_eq!(
+        decide(
+            "temporary failure",
+            "",
+            Some("4.3.0"),
+            None,
+            Context::Mailer
+        ),
+        Reason::MailerError
+    );
+}
