@@ -432,7 +432,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
         Reason::SpamDetected,
         &[
             "scored as spam",
-            "spam classification",
             // amavisd-new's rejection: "554 5.7.0 Reject, id=... - SPAM".
             " - spam",
             "blacklisted url in message",
@@ -924,6 +923,13 @@ const PRIORITY: &[(&str, Reason)] = &[
     // Gmail's per-recipient rate limit, its lines interleaved with
     // "550-5.2.1" continuation codes.
     ("receiving mail at a rate that", Reason::Speeding),
+    // Google Groups: "rejected due to spam classification", whatever
+    // advice on SPF records follows.
+    ("spam classification", Reason::SpamDetected),
+    // Gmail: "DNS type 'mx' lookup of example.com had no relevant
+    // answers": the domain has no mail host (a network error when the
+    // status is temporary).
+    ("had no relevant answers", Reason::HostUnknown),
     // A loop counted by hops is a routing (network) problem.
     ("hop count exceeded", Reason::NetworkError),
     // Gmail's sender-authentication requirement (SPF or DKIM).

@@ -1140,3 +1140,40 @@ fn wording_of_rates_spam_disks_and_local_programs() {
         Reason::MailerError
     );
 }
+
+#[test]
+fn google_groups_spam_and_gmail_dns_wording() {
+    use super::reason::{Context, decide};
+    assert_eq!(
+        decide(
+            "Your email to group g@example.com was rejected due to spam classification. \
+             * Set up SPF records for your sending domain",
+            "",
+            Some("5.0.0"),
+            None,
+            Context::Failed
+        ),
+        Reason::SpamDetected
+    );
+    assert_eq!(
+        decide(
+            "DNS Error: 1 DNS type 'mx' lookup of gmal.example had no relevant answers.",
+            "",
+            Some("4.0.0"),
+            None,
+            Context::Failed
+        ),
+        Reason::NetworkError
+    );
+}
+
+#[test]
+fn sendmail_alias_expansion_names_both_addresses() {
+    let m = "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.nl>\nTo: alice@mailtrail.example\n\
+Subject: Returned mail: User unknown\n\n\
+The original message was received at Sat, 14 Oct 2000 06:14:45 +0200\n\n\
+   ----- The following addresses had permanent fatal errors -----\n\
+bob@host.example.nl\n    (expanded from: bob@example.nl)\n\n\
+   ----- Transcript of session follows -----\n550 bob@host.example.nl... User unknown\n";
+    assert_eq!(failed(m), vec!["bob@host.example.nl", "bob@example.nl"]);
+}

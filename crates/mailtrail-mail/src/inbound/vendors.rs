@@ -638,16 +638,34 @@ pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
             diag.push_str(t);
         }
         let diag = text::squash(&diag, 4096);
+        // Sendmail names the alias the sender used: "bob@mail.example.net
+        // (expanded from: bob@example.net)". Both addresses failed; the
+        // alias is the one the message was sent to.
+        let alias = diag
+            .to_ascii_lowercase()
+            .find("(expanded from:")
+            .and_then(|i| text::addresses(&diag[i..]).into_iter().next())
+            .filter(|a| {
+                !a.eq_ignore_ascii_case(addr) && !exclude.iter().any(|e| e.eq_ignore_ascii_case(a))
+            });
         if let Some(f) = out
             .iter_mut()
             .find(|f| f.address.eq_ignore_ascii_case(addr))
         {
             if f.diagnostic.is_empty() || (!has_code(&f.diagnostic) && has_code(&diag)) {
-                f.diagnostic = diag;
+                f.diagnostic = diag.clone();
             }
         } else {
             out.push(Found {
                 address: addr.clone(),
+                diagnostic: diag.clone(),
+            });
+        }
+        if let Some(a) = alias
+            && !out.iter().any(|f| f.address.eq_ignore_ascii_case(&a))
+        {
+            out.push(Found {
+                address: a,
                 diagnostic: diag,
             });
         }
