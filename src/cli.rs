@@ -75,7 +75,7 @@ struct ServeArgs {
     /// Accept any TLS certificate from the smarthost.
     #[arg(long, env = "MAILTRAIL_RELAY_TLS_INSECURE")]
     relay_tls_insecure: Option<bool>,
-    /// Open connections kept to the smarthost.
+    /// Sessions open to the smarthost at once (kept open for reuse).
     #[arg(long, env = "MAILTRAIL_RELAY_POOL")]
     relay_pool: Option<usize>,
     /// Base URL of tracking links [default: http://<http address>].

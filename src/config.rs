@@ -78,7 +78,7 @@ pub struct Settings {
     pub relay: String,
     /// Accept any certificate from the smarthost (tests, private CAs).
     pub relay_tls_insecure: bool,
-    /// Connections kept open to the smarthost.
+    /// Sessions open to the smarthost at once (kept open for reuse).
     pub relay_pool: usize,
     /// Base URL of tracking links; default `http://<http>`.
     pub public_url: Option<String>,

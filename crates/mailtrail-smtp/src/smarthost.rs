@@ -2,7 +2,13 @@
 //! copy goes to one configured server, which delivers it onwards.
 //!
 //! Connections are kept open between copies (DESIGN.md section 7: sending
-//! reuses connections), up to a small pool of idle ones.
+//! reuses connections). `pool_size` bounds the sessions open to the relay
+//! at once, not only the idle ones: a copy waits for a session rather than
+//! opening one more. Otherwise every burst of sends wider than the pool
+//! opened extra sessions and closed them again right after one message
+//! (connect, greeting, EHLO, QUIT for a single transaction), which cost the
+//! relay and us more than the message itself; a relay also limits
+//! concurrent sessions per client (Postfix's `smtpd_client_connection_count_limit`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,6 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use percent_encoding::percent_decode_str;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::connection::{Connection, Credentials, Delivery, Security, Session, Timeouts};
@@ -162,7 +169,8 @@ pub struct SmarthostOptions {
     pub extra_ca_pem: Option<Vec<u8>>,
     /// The name to expect in the relay's certificate, if not its host.
     pub sni: Option<String>,
-    /// How many idle sessions to keep open for reuse.
+    /// How many sessions may be open to the relay at once; they stay open
+    /// for reuse while idle.
     pub pool_size: usize,
     /// Idle sessions older than this are not reused: servers drop idle
     /// clients (Postfix after 300 s), and a reused dead session costs a
@@ -206,6 +214,8 @@ pub struct Smarthost {
     url: SmarthostUrl,
     pool: Mutex<Vec<(Connection, Instant)>>,
     pool_size: usize,
+    /// One permit per session that may be open; held for the whole send.
+    sessions: Semaphore,
     max_idle: Duration,
 }
 
@@ -239,7 +249,8 @@ impl Smarthost {
             session,
             url,
             pool: Mutex::new(Vec::new()),
-            pool_size: config.pool_size,
+            pool_size: config.pool_size.max(1),
+            sessions: Semaphore::new(config.pool_size.max(1)),
             max_idle: config.max_idle,
         })
     }
@@ -273,7 +284,9 @@ impl Smarthost {
         None
     }
 
-    /// Returns a session to the pool, or closes it if the pool is full.
+    /// Returns a session to the pool, or closes it if the pool is full
+    /// (it cannot be while the permits bound the open sessions; kept so a
+    /// change there never leaks sessions).
     async fn give_back(&self, conn: Connection) {
         if !conn.is_reusable() {
             return;
@@ -321,6 +334,8 @@ fn stale_session(result: &Result<Delivery, Error>) -> bool {
 #[async_trait]
 impl Transport for Smarthost {
     async fn send(&self, envelope: &Envelope, message: &[u8]) -> Outcome {
+        // The semaphore is never closed, so acquiring only waits.
+        let _session = self.sessions.acquire().await;
         if let Some(conn) = self.take_idle() {
             let (result, remote) = self.send_on(conn, envelope, message).await;
             if !stale_session(&result) {

@@ -275,6 +275,33 @@ async fn concurrent_sends_open_sessions_and_pool_them() {
 }
 
 #[tokio::test]
+async fn concurrent_sends_never_open_more_sessions_than_the_pool() {
+    // Ten copies at once through a pool of two: they queue for the two
+    // sessions instead of opening (and quitting) eight extra ones.
+    let server = start(Behaviour::default()).await;
+    let options = SmarthostOptions {
+        pool_size: 2,
+        ..config()
+    };
+    let url = format!("smtp://127.0.0.1:{}", server.port());
+    let t = Arc::new(Smarthost::from_url(&url, options).unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            t.send(&env(&format!("user{i}@x.test")), MESSAGE).await
+        }));
+    }
+    for task in tasks {
+        accepted(&task.await.unwrap());
+    }
+    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.connections(), 2);
+    assert_eq!(server.commands("QUIT").len(), 0);
+    assert_eq!(t.idle_connections(), 2);
+}
+
+#[tokio::test]
 async fn stale_pooled_connection_is_replaced_once() {
     // The server silently closes after each transaction: the pooled session
     // is dead when the second copy comes.
