@@ -632,8 +632,9 @@ impl<'m, 'x> Reader<'m, 'x> {
 
     /// fml's notice of a refused post or a mail loop ([`vendors::fml_notice`]).
     fn fml_notice(&self) -> Option<vendors::Found> {
+        let ml_server = header(self.msg, "x-mlserver")?;
         vendors::fml_notice(
-            header(self.msg, "x-mlserver").as_deref(),
+            Some(&ml_server),
             &self.from_raw,
             self.msg.message_id(),
             vendors::notice_region(&self.g.body),

@@ -737,6 +737,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemError,
         &[
+            // qmail-ldap could not look the recipient up: "Unable to
+            // contact LDAP server. (#4.4.3)".
+            "unable to contact ldap server",
             // fml's loop detection ("Loop Alert: Duplicated Message-ID").
             "duplicated message-id",
             "aliasing/forwarding loop broken",
@@ -1350,6 +1353,9 @@ fn prefer(text: Reason, status: Reason) -> Reason {
             s
         }
         (UserUnknown, Suspend) => Suspend,
+        // RFC 3463 X.2.3: the message exceeds the mailbox's own
+        // administrative limit, not the system's size limit.
+        (MesgTooBig, ExceedLimit) => ExceedLimit,
         (UserUnknown, MailboxFull) => MailboxFull,
         (t, _) => t,
     }

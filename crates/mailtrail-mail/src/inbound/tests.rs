@@ -1177,3 +1177,38 @@ bob@host.example.nl\n    (expanded from: bob@example.nl)\n\n\
    ----- Transcript of session follows -----\n550 bob@host.example.nl... User unknown\n";
     assert_eq!(failed(m), vec!["bob@host.example.nl", "bob@example.nl"]);
 }
+
+#[test]
+fn qmail_ldap_and_a_mailbox_size_limit() {
+    use super::reason::{Context, decide};
+    assert_eq!(
+        decide(
+            "Unable to contact LDAP server. (#4.4.3)I'm not going to try again; this message has been in the queue too long.",
+            "",
+            Some("4.4.3"),
+            None,
+            Context::Failed
+        ),
+        Reason::SystemError
+    );
+    assert_eq!(
+        decide(
+            "552 5.2.3 Message size exceeds fixed maximum message size (10485760)",
+            "",
+            Some("5.2.3"),
+            Some("552"),
+            Context::Failed
+        ),
+        Reason::ExceedLimit
+    );
+    assert_eq!(
+        decide(
+            "552 5.3.4 Message size exceeds fixed maximum message size",
+            "",
+            Some("5.3.4"),
+            Some("552"),
+            Context::Failed
+        ),
+        Reason::MesgTooBig
+    );
+}
