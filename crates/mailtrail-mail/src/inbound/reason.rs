@@ -154,6 +154,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NoRelaying,
         &[
+            // Amazon SES refuses to send for an identity (address or
+            // domain) that is not verified: "554 Message rejected: Email
+            // address is not verified."
+            "email address is not verified",
             // Postfix access maps and many filters: "Recipient address
             // rejected: No relaying".
             "no relaying",
@@ -609,6 +613,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            // Gmail refusing the sender: its "Send mail as" address is not
+            // (or no longer) allowed for the account (CustomFromDenied).
+            "customfromdenied",
             // A mailing list manager refusing a post from a non-member
             // (fml: "You are not a member of this mailing list <list>").
             "not a member of this mailing list",
@@ -808,6 +815,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Expired,
         &[
+            // "Your message was not delivered within 0 days and 1 hours"
+            // (au EZweb, like sendmail's queue return).
+            "was not delivered within",
             // Zoho Mail writes this when its retries have run out.
             "host not reachable",
             "connection timed out",

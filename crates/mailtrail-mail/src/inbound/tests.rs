@@ -1212,3 +1212,27 @@ fn qmail_ldap_and_a_mailbox_size_limit() {
         Reason::MesgTooBig
     );
 }
+
+#[test]
+fn expiry_unverified_identity_and_send_mail_as() {
+    use super::reason::{Context, decide};
+    let d = |t: &str| decide(t, "", None, None, Context::Failed);
+    assert_eq!(
+        d(
+            "Your message was not delivered within 0 days and 1 hours. Remote host is not responding."
+        ),
+        Reason::Expired
+    );
+    assert_eq!(
+        d(
+            "554 Message rejected: Email address is not verified. The following identities failed the check"
+        ),
+        Reason::NoRelaying
+    );
+    assert_eq!(
+        d(
+            "The settings for your 'Send mail as' account are misconfigured. https://support.google.com/mail/?p=CustomFromDenied"
+        ),
+        Reason::Rejected
+    );
+}
