@@ -9,7 +9,7 @@
 //! cannot be read gives a line with `"error"` and makes the command fail at
 //! the end, after every other file was still classified.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -33,42 +33,63 @@ pub enum Format {
 pub fn run(paths: &[PathBuf], format: Format, out: &mut dyn Write) -> std::io::Result<usize> {
     // Standard output is line-buffered: one write per batch, not per line.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-    let mut files = Vec::new();
-    let mut failures = 0;
-    for p in paths {
-        collect(p, &mut files);
-    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for batch in files.chunks(BATCH) {
-        for line in classify_batch(batch, threads, format) {
-            if line.contains_error {
-                failures += 1;
-            }
-            out.write_all(line.text.as_bytes())?;
-        }
-    }
+    // No path is looked at before the workers start: a directory shows
+    // itself when reading it fails, and is then expanded in place.
+    let inputs: Vec<Input> = paths.iter().cloned().map(Input::Path).collect();
+    let failures = emit(&inputs, threads, format, &mut out)?;
     out.flush()?;
     Ok(failures)
 }
 
-/// One input: a real file, or a path that could not be listed or read.
+/// One input: a path to read (a file, or a directory to expand), or a
+/// directory entry that could not be listed.
 enum Input {
-    File(PathBuf),
+    Path(PathBuf),
     Unreadable(PathBuf, String),
 }
 
+/// What became of one input.
+enum Done {
+    Line(Line),
+    /// A directory: its entries come in its place.
+    Dir(PathBuf),
+}
+
 struct Line {
-    text: String,
+    text: Vec<u8>,
     contains_error: bool,
 }
 
-/// Expands directories recursively in sorted order; anything else is kept as
-/// given so that reading it reports the error.
-fn collect(p: &Path, out: &mut Vec<Input>) {
-    if !p.is_dir() {
-        out.push(Input::File(p.to_owned()));
-        return;
+/// Classifies `inputs` a batch at a time and writes their lines in order,
+/// a directory's entries (sorted, recursively) in the directory's place.
+fn emit(
+    inputs: &[Input],
+    threads: usize,
+    format: Format,
+    out: &mut dyn Write,
+) -> std::io::Result<usize> {
+    let mut failures = 0;
+    for batch in inputs.chunks(BATCH) {
+        for done in classify_batch(batch, threads, format) {
+            match done {
+                Done::Line(line) => {
+                    if line.contains_error {
+                        failures += 1;
+                    }
+                    out.write_all(&line.text)?;
+                }
+                Done::Dir(p) => failures += emit(&list_dir(&p), threads, format, out)?,
+            }
+        }
     }
+    Ok(failures)
+}
+
+/// A directory's entries in sorted order; a directory that cannot be
+/// listed, and entries that cannot be read, give error lines.
+fn list_dir(p: &Path) -> Vec<Input> {
+    let mut out = Vec::new();
     match std::fs::read_dir(p) {
         Ok(rd) => {
             let mut entries = Vec::new();
@@ -79,78 +100,101 @@ fn collect(p: &Path, out: &mut Vec<Input>) {
                 }
             }
             entries.sort();
-            for e in entries {
-                collect(&e, out);
-            }
+            out.extend(entries.into_iter().map(Input::Path));
         }
         Err(e) => out.push(Input::Unreadable(p.to_owned(), e.to_string())),
     }
+    out
 }
 
-/// Classifies a batch on `threads` workers taking the next file from a
-/// shared counter (files differ a lot in size), results kept in input order.
-fn classify_batch(batch: &[Input], threads: usize, format: Format) -> Vec<Line> {
+/// Classifies a batch on `threads` workers (the calling thread is one)
+/// taking the next file from a shared counter (files differ a lot in
+/// size), results kept in input order.
+fn classify_batch(batch: &[Input], threads: usize, format: Format) -> Vec<Done> {
     let next = AtomicUsize::new(0);
-    let mut results: Vec<(usize, Line)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.min(batch.len()).max(1))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(input) = batch.get(i) else { break };
-                        mine.push((i, one(input, format)));
-                    }
-                    mine
-                })
-            })
+    let work = || {
+        let mut mine = Vec::new();
+        let mut buf = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = batch.get(i) else { break };
+            mine.push((i, one(input, format, &mut buf)));
+        }
+        mine
+    };
+    let mut results: Vec<(usize, Done)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (1..threads.min(batch.len()))
+            .map(|_| s.spawn(work))
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
+        let mut all = work();
+        for w in workers {
+            all.extend(w.join().unwrap_or_default());
+        }
+        all
     });
     results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, l)| l).collect()
+    results.into_iter().map(|(_, d)| d).collect()
 }
 
-fn one(input: &Input, format: Format) -> Line {
+/// Reads the whole file at `path` into `buf` (kept between files, so no
+/// allocation per file): open, read until the end, close.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut f = std::fs::File::open(path)?;
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            buf.resize((buf.len() * 2).max(64 * 1024), 0);
+        }
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(filled),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn one(input: &Input, format: Format, buf: &mut Vec<u8>) -> Done {
     let (path, e) = match input {
-        Input::File(path) => match std::fs::read(path) {
-            Ok(bytes) => {
+        Input::Path(path) => match read_into(path, buf) {
+            Ok(n) => {
+                let bytes = &buf[..n];
                 // The classifier is built not to panic; should a dependency
                 // still do so on some input, that file gets an error line
                 // and the others are still classified.
-                let Ok(c) = std::panic::catch_unwind(|| classify(&bytes)) else {
-                    let e = "the classifier failed on this input".to_owned();
-                    return match format {
-                        Format::Json => error_line(path, &e),
+                let Ok(c) = std::panic::catch_unwind(|| classify(bytes)) else {
+                    let e = "the classifier failed on this input";
+                    return Done::Line(match format {
+                        Format::Json => error_line(path, e),
                         Format::Text => Line {
-                            text: format!("{}\terror\t{e}\n", path.display()),
+                            text: format!("{}\terror\t{e}\n", path.display()).into_bytes(),
                             contains_error: true,
                         },
-                    };
+                    });
                 };
                 let text = match format {
                     Format::Json => json_line(path, &c),
-                    Format::Text => text_line(path, &c),
+                    Format::Text => text_line(path, &c).into_bytes(),
                 };
-                return Line {
+                return Done::Line(Line {
                     text,
                     contains_error: false,
-                };
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+                return Done::Dir(path.clone());
             }
             Err(e) => (path, e.to_string()),
         },
         Input::Unreadable(path, e) => (path, e.clone()),
     };
-    match format {
+    Done::Line(match format {
         Format::Json => error_line(path, &e),
         Format::Text => Line {
-            text: format!("{}\terror\t{e}\n", path.display()),
+            text: format!("{}\terror\t{e}\n", path.display()).into_bytes(),
             contains_error: true,
         },
-    }
+    })
 }
 
 fn text_line(path: &Path, c: &Classification) -> String {
@@ -174,26 +218,40 @@ fn text_line(path: &Path, c: &Classification) -> String {
 }
 
 /// `{"file": ..., <the classification's fields>}`: the classification is
-/// always a JSON object with `kind` first, so its opening brace is replaced.
-fn json_line(path: &Path, c: &Classification) -> String {
-    let file = file_json(path);
-    match serde_json::to_string(c) {
-        Ok(body) if body.starts_with('{') && body.len() > 2 => {
-            format!("{{\"file\":{file},{}\n", &body[1..])
-        }
-        Ok(_) | Err(_) => format!("{{\"file\":{file},\"error\":\"cannot serialise\"}}\n"),
+/// always a JSON object with `kind` first, so its opening brace is dropped
+/// and its fields follow the file's.
+fn json_line(path: &Path, c: &Classification) -> Vec<u8> {
+    let mut v = Vec::with_capacity(512);
+    v.extend_from_slice(b"{\"file\":");
+    file_json(&mut v, path);
+    v.push(b',');
+    let at = v.len();
+    if serde_json::to_writer(&mut v, c).is_ok() && v.get(at) == Some(&b'{') && v.len() > at + 2 {
+        v.remove(at);
+        v.push(b'\n');
+    } else {
+        v.truncate(at);
+        v.extend_from_slice(b"\"error\":\"cannot serialise\"}\n");
     }
+    v
 }
 
 fn error_line(path: &Path, e: &str) -> Line {
-    let file = file_json(path);
-    let e = serde_json::Value::String(e.to_owned());
+    let mut v = Vec::with_capacity(128);
+    v.extend_from_slice(b"{\"file\":");
+    file_json(&mut v, path);
+    v.extend_from_slice(b",\"error\":");
+    // A string always serialises.
+    let _ = serde_json::to_writer(&mut v, e);
+    v.extend_from_slice(b"}\n");
     Line {
-        text: format!("{{\"file\":{file},\"error\":{e}}}\n"),
+        text: v,
         contains_error: true,
     }
 }
 
-fn file_json(path: &Path) -> serde_json::Value {
-    serde_json::Value::String(path.to_string_lossy().into_owned())
+/// The path as a JSON string (lossily, when it is not UTF-8).
+fn file_json(v: &mut Vec<u8>, path: &Path) {
+    // A string always serialises.
+    let _ = serde_json::to_writer(v, &path.to_string_lossy());
 }

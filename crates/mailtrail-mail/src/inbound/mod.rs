@@ -222,10 +222,7 @@ fn classify_one(raw: &[u8]) -> Classification {
 /// mail-parser reads LF and CRLF line ends; messages that went through old
 /// Mac tools end lines with CR alone, so those CRs become LFs.
 fn normalise_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
-    let lone_cr = raw
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\r' && raw.get(i + 1) != Some(&b'\n'));
+    let lone_cr = memchr::memchr_iter(b'\r', raw).any(|i| raw.get(i + 1) != Some(&b'\n'));
     if !lone_cr {
         return Cow::Borrowed(raw);
     }

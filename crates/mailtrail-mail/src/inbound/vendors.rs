@@ -267,9 +267,8 @@ pub(crate) fn notice_region(body: &str) -> &str {
         .find(|c: char| !c.is_whitespace())
         .unwrap_or(lower.len());
     let mut end = RETURNED_COPY_SET
-        .starts(&lower)
+        .first_start(&lower, |s| line_start(s) > first_text)
         .map(line_start)
-        .find(|&s| s > first_text)
         .unwrap_or(body.len());
     let mut seen_text = false;
     for line in super::fields::lines(body) {
