@@ -11,8 +11,10 @@
 #              messages (its -c running counter).
 #
 # Prints `reference: N msgs/s`, `mailtrail: N msgs/s`,
-# `idle RSS: N MB` and, last, `ratio: X` (mailtrail / reference; the
-# target is >= 0.5, idle RSS <= 30 MB).
+# `idle RSS: N MB`, the DKIM signing ceiling of this machine (the copies/s
+# of every core doing nothing but sign, benches/dkim_ceiling.rs, and that
+# as a ratio) and, last, `ratio: X` (mailtrail / reference; the target is
+# >= 0.5, idle RSS <= 30 MB).
 #
 # Needs: postfix (smtp-source, smtp-sink; scripts/test.sh installs it),
 # python3, openssl, curl, cargo. Traffic stays on 127.0.0.1.
@@ -210,6 +212,19 @@ EOF
     kill "$server" 2>/dev/null || true
 }
 
+# The most copies per second any sending path could sign here: every core
+# doing nothing but DKIM-sign the benchmark's message with the same key
+# (benches/dkim_ceiling.rs). Each copy needs its own signature, since its
+# body carries its own tracking tokens.
+ceiling() {
+    local out
+    out="$(cd "$ROOT" && cargo bench -q --bench dkim_ceiling -- "$WORK/dkim.pem" "$WORK/message.eml" 3)" \
+        || die "benches/dkim_ceiling failed"
+    CEILING_RATE="$(awk '/^signatures\/s:/ {print $2}' <<<"$out")"
+    echo "DKIM signing ceiling: $CEILING_RATE copies/s ($(awk '/^threads:/ {print $2}' <<<"$out") threads signing and nothing else; $(awk '/^cpu per signature:/ {print $4, $5}' <<<"$out") CPU per signature)"
+    python3 -c "import sys; print(f'ceiling ratio: {float(sys.argv[1]) / float(sys.argv[2]):.2f} (the ratio if mailtrail did nothing but sign)')" "$CEILING_RATE" "$REFERENCE_RATE"
+}
+
 echo "outbound benchmark: COUNT=$COUNT SESSIONS=$SESSIONS on $(nproc) cores"
 reference
 if [[ ${REFERENCE_ONLY:-} == 1 ]]; then
@@ -217,4 +232,5 @@ if [[ ${REFERENCE_ONLY:-} == 1 ]]; then
     exit 0
 fi
 mailtrail
+ceiling
 python3 -c "import sys; print(f'ratio: {float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$MAILTRAIL_RATE" "$REFERENCE_RATE"
