@@ -113,34 +113,21 @@ pub struct Classification {
     pub verp_token: Option<String>,
 }
 
-/// mail-parser's usual reading of each header, except the ones the
-/// classifier never reads as structures: `Received` (a third of the header
-/// parsing time of a bounce, whose returned copy carries a dozen of them)
-/// and the dates stay raw text.
+/// mail-parser reads as structures only the headers the classifier reads
+/// as structures: the MIME headers (to find and decode the parts), `From`,
+/// `To`, `Subject` and `Message-ID`. Every other header (a returned copy
+/// carries a dozen `Received`, DKIM signatures and the like) is only
+/// skipped over: its place is still recorded, and [`header`] and
+/// `header_raw` read it from the raw bytes when asked.
 static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
     use mail_parser::HeaderName as H;
-    let mut p = MessageParser::new()
+    MessageParser::new()
         .with_mime_headers()
-        .with_address_headers()
-        .with_message_ids()
+        .header_address(H::From)
+        .header_address(H::To)
         .header_text(H::Subject)
-        .header_text(H::Comments)
-        .header_id(H::ReturnPath)
-        .header_comma_separated(H::Keywords)
-        .header_comma_separated(H::ContentLanguage)
-        .default_header_raw();
-    for h in [
-        H::ListArchive,
-        H::ListHelp,
-        H::ListId,
-        H::ListOwner,
-        H::ListPost,
-        H::ListSubscribe,
-        H::ListUnsubscribe,
-    ] {
-        p = p.header_address(h);
-    }
-    p
+        .header_id(H::MessageId)
+        .default_header_ignore()
 });
 
 /// Classifies one raw message (RFC 5322 bytes, any line ends).
@@ -522,11 +509,12 @@ impl<'m, 'x> Reader<'m, 'x> {
         {
             let region = vendors::notice_region(&g.body);
             let region_lower = region.to_lowercase();
+            let around = reason::Around::new(&region_lower);
             let scraped = vendors::scrape(region, &self.excluded());
             c.recipients = d
                 .recipients
                 .iter()
-                .map(|r| self.dsn_report(r, region, &region_lower, &scraped))
+                .map(|r| self.dsn_report(r, region, &around, &scraped))
                 .collect();
             c.kind = kind_of(&c.recipients);
             return c;
@@ -663,7 +651,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         &self,
         r: &dsn::DsnRecipient,
         region: &str,
-        region_lower: &str,
+        around: &reason::Around<'_>,
         scraped: &[vendors::Found],
     ) -> RecipientReport {
         let address = r.address().map(str::to_owned);
@@ -711,9 +699,9 @@ impl<'m, 'x> Reader<'m, 'x> {
             text_for_reason.push(' ');
             text_for_reason.push_str(t);
         }
-        let mut why = reason::decide(
+        let mut why = reason::decide_with(
             &text_for_reason,
-            region_lower,
+            around,
             status.as_deref(),
             reply_code.as_deref(),
             ctx,
@@ -823,6 +811,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         let local = header(self.msg, "x-mailer")
             .is_some_and(|x| x.trim_start().to_ascii_lowercase().starts_with("<smtp32"));
         let whole = text::squash(region, 8192);
+        let around = reason::Around::new(&region_lower);
         Some(
             found
                 .into_iter()
@@ -849,9 +838,9 @@ impl<'m, 'x> Reader<'m, 'x> {
                     } else {
                         f.diagnostic.as_str()
                     };
-                    let mut why = reason::decide(
+                    let mut why = reason::decide_with(
                         said,
-                        &region_lower,
+                        &around,
                         status.as_deref(),
                         reply_code.as_deref(),
                         ctx,

@@ -1123,12 +1123,53 @@ const COMMANDS: &[(&str, Command)] = &[
     ("smtp:rcpt", Command::Rcpt),
 ];
 
+/// The rest of a notice (lower-case), as [`decide_with`] reads it for each
+/// recipient: what it says is searched once per message, not once per
+/// recipient.
+pub(crate) struct Around<'a> {
+    text: &'a str,
+    directory: std::cell::OnceCell<bool>,
+    command: std::cell::OnceCell<Option<Command>>,
+}
+
+impl<'a> Around<'a> {
+    /// `text` must be lower-case.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            directory: std::cell::OnceCell::new(),
+            command: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Whether the notice uses a directory lookup's wording.
+    fn directory(&self) -> bool {
+        *self.directory.get_or_init(|| DIRECTORY_SET.any(self.text))
+    }
+
+    /// The SMTP command the notice says was answered.
+    fn command(&self) -> Option<Command> {
+        *self.command.get_or_init(|| command(self.text))
+    }
+}
+
 /// Decides the reason: the text first (what the server said is the most
 /// specific evidence), then the enhanced status, then context and the
 /// reply code. `around` (the rest of the notice) must be lower-case.
 pub(crate) fn decide(
     diagnostic: &str,
     around: &str,
+    status: Option<&str>,
+    reply_code: Option<&str>,
+    ctx: Context,
+) -> Reason {
+    decide_with(diagnostic, &Around::new(around), status, reply_code, ctx)
+}
+
+/// [`decide`] with the rest of the notice read once for all recipients.
+pub(crate) fn decide_with(
+    diagnostic: &str,
+    around: &Around<'_>,
     status: Option<&str>,
     reply_code: Option<&str>,
     ctx: Context,
@@ -1179,14 +1220,12 @@ pub(crate) fn decide(
     // Wording only a directory lookup produces (Exchange's "recipient name
     // is not recognized", Microsoft's RecipientNotFound, Yahoo's "dd"
     // notice): the mailbox does not exist whatever the command.
-    // The caller lower-cases the surrounding text once per message.
-    let around_lower = around;
     // Which SMTP command was answered: looked up once, when needed.
     let cmd: std::cell::OnceCell<Option<Command>> = std::cell::OnceCell::new();
     // The rest of the notice counts when the diagnostic names no other
     // reason.
     let directory_says_unknown = DIRECTORY_SET.any(&lower)
-        || (matches!(by_text, None | Some(Reason::UserUnknown)) && DIRECTORY_SET.any(around_lower));
+        || (matches!(by_text, None | Some(Reason::UserUnknown)) && around.directory());
     if directory_says_unknown {
         by_text = Some(Reason::UserUnknown);
     }
@@ -1194,7 +1233,7 @@ pub(crate) fn decide(
         && by_status != Some(Reason::UserUnknown)
         && !directory_says_unknown
     {
-        let cmd = *cmd.get_or_init(|| command(&lower).or_else(|| command(around_lower)));
+        let cmd = *cmd.get_or_init(|| command(&lower).or_else(|| around.command()));
         match (cmd, by_status) {
             (Some(Command::Rcpt), _) => {}
             (_, Some(Reason::Filtered)) => by_text = Some(Reason::Filtered),
@@ -1221,7 +1260,7 @@ pub(crate) fn decide(
     let about_sender = (about_the_address(by_text) || about_the_address(by_status))
         && (lower.contains("sender rejected")
             || lower.contains("sender address rejected")
-            || *cmd.get_or_init(|| command(&lower).or_else(|| command(around_lower)))
+            || *cmd.get_or_init(|| command(&lower).or_else(|| around.command()))
                 == Some(Command::Mail));
     if about_sender {
         if matches!(
