@@ -544,7 +544,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             || self.fml_notice().is_some()
             // A mail system's message that returns a copy of another:
             // whatever language its words are in (Sina's GB2312 notice).
-            || (g.returned_copy && vendors::mailer_sender(&self.from_raw));
+            || (g.returned_copy && vendors::daemon_sender(&self.from_raw));
         if bounce_like && let Some(rs) = self.scraped_reports() {
             c.kind = kind_of(&rs);
             c.recipients = rs;

@@ -1236,3 +1236,15 @@ fn expiry_unverified_identity_and_send_mail_as() {
         Reason::Rejected
     );
 }
+
+#[test]
+fn an_administrator_forwarding_a_message_is_no_bounce() {
+    let m = "From: administrator@corp.example\nTo: alice@corp.example\nSubject: fyi\n\
+MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"A\"\n\n\
+--A\nContent-Type: text/plain\n\nbob@example.net: look at this one\n\n\
+--A\nContent-Type: message/rfc822\n\nFrom: carol@example.org\nSubject: hi\n\nhi\n--A--\n";
+    assert_ne!(classify(m.as_bytes()).kind, Kind::Bounce);
+    // The same from MAILER-DAEMON is a notice in words it does not use.
+    let daemon = m.replace("administrator@corp.example", "MAILER-DAEMON@corp.example");
+    assert_eq!(classify(daemon.as_bytes()).kind, Kind::Bounce);
+}

@@ -162,6 +162,18 @@ pub(crate) fn mailer_sender(from: &str) -> bool {
         || f.contains("postmaster")
 }
 
+/// The senders only a mail system uses (`MAILER-DAEMON`, `postmaster`,
+/// the null address): unlike "root" or "administrator", never a person
+/// forwarding a message as an attachment.
+pub(crate) fn daemon_sender(from: &str) -> bool {
+    let f = from.to_ascii_lowercase();
+    f.trim() == "<>"
+        || f.contains("mailer-daemon")
+        || f.contains("mailer_daemon")
+        || f.contains("postmaster")
+        || f.contains("post_master")
+}
+
 /// Subjects of bounce notices.
 const SUBJECTS: &[&str] = &[
     "undeliver",
