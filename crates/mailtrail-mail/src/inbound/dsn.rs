@@ -215,16 +215,22 @@ pub(crate) fn in_text(text: &str) -> Option<Dsn> {
     let mut has_rcpt = false;
     let mut has_state = false;
     for line in fields::lines(text).take(20_000) {
-        let l = line.get(..20).unwrap_or(line).to_ascii_lowercase();
+        // Field names compared in place, without a lower-cased copy of
+        // every line.
+        let l = |name: &str| {
+            line.as_bytes()
+                .get(..name.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(name.as_bytes()))
+        };
         let at = line.as_ptr() as usize - text.as_ptr() as usize;
-        if l.starts_with("reporting-mta:") {
+        if l("reporting-mta:") {
             start.get_or_insert(at);
         }
-        if l.starts_with("final-recipient:") || l.starts_with("original-recipient:") {
+        if l("final-recipient:") || l("original-recipient:") {
             start.get_or_insert(at);
             has_rcpt = true;
         }
-        if start.is_some() && (l.starts_with("action:") || l.starts_with("status:")) {
+        if start.is_some() && (l("action:") || l("status:")) {
             has_state = true;
         }
         if has_rcpt && has_state && line.starts_with("--") {
