@@ -32,7 +32,8 @@ pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
         if rest.is_empty() {
             return None;
         }
-        match rest.find(['\r', '\n']) {
+        // memchr2 (vectorised) rather than a search for a char set.
+        match memchr::memchr2(b'\r', b'\n', rest.as_bytes()) {
             Some(i) => {
                 let line = &rest[..i];
                 let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };

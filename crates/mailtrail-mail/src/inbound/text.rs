@@ -219,6 +219,31 @@ pub(crate) fn html_to_text(html: &str) -> String {
 /// `max` bytes (on a character boundary).
 pub(crate) fn squash(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max));
+    if s.is_ascii() {
+        // The same words as `split_whitespace`, whose white space in ASCII
+        // is exactly these bytes, found byte by byte instead of decoding
+        // characters.
+        let space = |b: u8| b == b' ' || (0x09..=0x0d).contains(&b);
+        let b = s.as_bytes();
+        let mut i = 0;
+        loop {
+            while i < b.len() && space(b[i]) {
+                i += 1;
+            }
+            let start = i;
+            while i < b.len() && !space(b[i]) {
+                i += 1;
+            }
+            if start == i || out.len() + (i - start) + 1 > max {
+                break;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&s[start..i]);
+        }
+        return out;
+    }
     for w in s.split_whitespace() {
         if out.len() + w.len() + 1 > max {
             break;
@@ -271,6 +296,31 @@ mod tests {
         assert_eq!(find_reply_code("port 4550 or 5.5.0"), None);
         assert!(is_pseudo_status("5.0.910"));
         assert!(!is_pseudo_status("5.0.0"));
+    }
+
+    #[test]
+    fn squash_as_split_whitespace() {
+        for t in [
+            "  a\tb\r\n c\x0b d\x0c e  ",
+            "",
+            "   ",
+            "one",
+            "héllo  wörld\u{a0}x",
+        ] {
+            for max in [0, 1, 3, 5, 100] {
+                let mut want = String::new();
+                for w in t.split_whitespace() {
+                    if want.len() + w.len() + 1 > max {
+                        break;
+                    }
+                    if !want.is_empty() {
+                        want.push(' ');
+                    }
+                    want.push_str(w);
+                }
+                assert_eq!(squash(t, max), want, "{t:?} {max}");
+            }
+        }
     }
 
     #[test]
