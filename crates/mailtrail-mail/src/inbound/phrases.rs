@@ -22,6 +22,10 @@ const BUCKET_BITS: u32 = 12;
 pub(crate) struct PhraseSet {
     /// Every phrase of three bytes or more, with its group.
     phrases: Vec<(&'static [u8], usize)>,
+    /// Per phrase, its first (up to) eight bytes as a little-endian word
+    /// and the mask of those bytes: most candidates of a bucket are told
+    /// apart by one comparison of words.
+    prefixes: Vec<(u64, u64)>,
     /// Phrases shorter than three bytes (compared at every position).
     short: Vec<(&'static [u8], usize)>,
     /// Bit `h` is set when some phrase's first three bytes hash to `h`.
@@ -40,6 +44,20 @@ fn key(k: u32, b: u8) -> u32 {
 /// The hash of a three-byte key.
 fn hash(k: u32) -> u32 {
     k.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)
+}
+
+/// The first (up to) eight bytes of `b` as a little-endian word, and the
+/// mask of the bytes present.
+fn prefix(b: &[u8]) -> (u64, u64) {
+    let n = b.len().min(8);
+    let mut w = [0u8; 8];
+    w[..n].copy_from_slice(&b[..n]);
+    let mask = if n == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
+    (u64::from_le_bytes(w), mask)
 }
 
 /// The hash of the three bytes starting a phrase or a text position.
@@ -85,8 +103,10 @@ impl PhraseSet {
             ids[usize::from(next[b])] = id as u16;
             next[b] += 1;
         }
+        let prefixes = phrases.iter().map(|(p, _)| prefix(p)).collect();
         Self {
             phrases,
+            prefixes,
             short,
             bits,
             bucket,
@@ -128,7 +148,12 @@ impl PhraseSet {
     fn verify(&self, h: u32, rest: &[u8], mut f: impl FnMut(usize) -> bool) -> bool {
         let b = (h >> (HASH_BITS - BUCKET_BITS)) as usize;
         let ids = &self.ids[usize::from(self.bucket[b])..usize::from(self.bucket[b + 1])];
+        let (word, _) = prefix(rest);
         for &id in ids {
+            let (v, m) = self.prefixes[usize::from(id)];
+            if word & m != v {
+                continue;
+            }
             let (p, g) = self.phrases[usize::from(id)];
             if rest.starts_with(p) && !f(g) {
                 return false;
