@@ -55,7 +55,11 @@ pub(crate) fn address_around(text: &str, at: usize) -> Option<String> {
     if tld.len() < 2 || !tld.bytes().all(|c| c.is_ascii_alphabetic()) {
         return None;
     }
-    Some(format!("{local}@{domain}"))
+    let mut a = String::with_capacity(local.len() + 1 + domain.len());
+    a.push_str(local);
+    a.push('@');
+    a.push_str(domain);
+    Some(a)
 }
 
 /// The first address at the very start of `line` (after white space and an
