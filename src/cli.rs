@@ -135,13 +135,13 @@ struct ServeArgs {
     /// Directory with user_agents.tsv / networks.tsv replacing the built-in opener lists.
     #[arg(long, env = "MAILTRAIL_OPENER_DATA")]
     opener_data: Option<PathBuf>,
-    /// Most tracking events per transaction [default: 1024].
+    /// Most tracking events per store transaction when the event journal is folded [default: 4096].
     #[arg(long, env = "MAILTRAIL_EVENT_BATCH")]
     event_batch: Option<usize>,
-    /// Tracking events queued before requests wait [default: 8192].
+    /// Tracking events buffered for the journal writer before requests wait [default: 8192].
     #[arg(long, env = "MAILTRAIL_EVENT_QUEUE")]
     event_queue: Option<usize>,
-    /// Milliseconds a partial batch waits for more events [default: 1].
+    /// Milliseconds the journal's folding waits for a fuller batch [default: 1].
     #[arg(long, env = "MAILTRAIL_EVENT_BATCH_WAIT_MS")]
     event_batch_wait_ms: Option<u64>,
     /// Inbound SMTP listen address for bounces, receipts and replies (port 0 picks a free port) [default: off].

@@ -139,11 +139,13 @@ pub struct Settings {
     /// Directory with `user_agents.tsv` / `networks.tsv` replacing the
     /// built-in opener lists.
     pub opener_data: Option<PathBuf>,
-    /// Most tracking events written per transaction (group commit).
+    /// Most tracking events per store transaction when the event journal
+    /// is folded into the store.
     pub event_batch: usize,
-    /// Tracking events queued before requests wait (backpressure).
+    /// Tracking events buffered for the journal writer before requests
+    /// wait (backpressure).
     pub event_queue: usize,
-    /// Milliseconds a batch that is not full waits for more events.
+    /// Milliseconds the journal's folding waits for a fuller batch.
     pub event_batch_wait_ms: u64,
 }
 
@@ -182,7 +184,7 @@ impl Default for Settings {
             truncate_ip: false,
             machine_window_secs: 2,
             opener_data: None,
-            event_batch: 1024,
+            event_batch: 4096,
             event_queue: 8192,
             event_batch_wait_ms: 1,
         }

@@ -17,6 +17,10 @@ use tokio::sync::{Notify, watch};
 use crate::config::{Relay, Settings};
 use crate::worker::{Delivery, Worker, WorkerSettings};
 
+/// The tracking events' journal in the data dir (its segments are
+/// `events.journal.0` and `events.journal.1`).
+pub const EVENT_JOURNAL: &str = "events.journal";
+
 /// Opens (creating if needed) and migrates the configured store.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database_url();
@@ -148,14 +152,22 @@ impl Application {
             }
             None => OpenerData::builtin(),
         };
-        let (sink, sink_task) = EventSink::spawn(
+        // The tracking events' journal: what it holds from before a crash
+        // is replayed into the store here, before the listener serves.
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+        let (sink, sink_task) = EventSink::open(
             store.clone(),
+            &settings.data_dir.join(EVENT_JOURNAL),
             SinkOptions {
                 capacity: settings.event_queue,
                 max_batch: settings.event_batch,
                 max_wait: Duration::from_millis(settings.event_batch_wait_ms),
+                ..SinkOptions::default()
             },
-        );
+        )
+        .await
+        .context("opening the tracking event journal")?;
         let tracking = Tracking::new(
             TrackingSettings {
                 trusted_proxies: parse_networks(&settings.trusted_proxies)
@@ -245,7 +257,8 @@ impl Application {
         let _ = stop_tx.send(true);
         let served = server.await;
         // In-flight tracking requests wait for their events, so the sink
-        // runs until the server has drained; then it commits what is queued.
+        // runs until the server has drained; then it makes what is buffered
+        // durable, folds the journal into the store and truncates it.
         self.sink_task.shutdown().await;
         served.context("HTTP task")?.context("HTTP server")?;
         worker.await.context("worker task")?;

@@ -441,7 +441,7 @@ async fn sender_networks_from_settings_mark_opens_as_the_senders() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let events = f.tracking_events().await;
+    let events = f.tracking_events_at_least(before + 1).await;
     assert_eq!(events.len(), before + 1);
     let last = events.last().unwrap();
     assert_eq!(last["opener"], "self", "{last}");

@@ -174,8 +174,38 @@ impl Fixture {
         events
     }
 
-    /// Opens with `headers` and returns the (opener, rule, data) recorded,
-    /// read right after the 200: the event must already be durable.
+    /// The recipient's opened and clicked events once there are at least
+    /// `n` (or after 10 s). A hit is answered once its event is durable in
+    /// the event journal; the store (and so the API) has it a few
+    /// milliseconds later, when the journal is folded into it. Folding
+    /// keeps the journal's order, so once the `n`th event is visible every
+    /// event recorded before it is too.
+    pub async fn tracking_events_at_least(&self, n: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let events = self.tracking_events().await;
+            if events.len() >= n || tokio::time::Instant::now() > deadline {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The recipient's clicked events once there are at least `n` (see
+    /// [`Fixture::tracking_events_at_least`]).
+    pub async fn clicks_at_least(&self, n: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let clicks = self.clicks().await;
+            if clicks.len() >= n || tokio::time::Instant::now() > deadline {
+                return clicks;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Opens with `headers` and returns the (opener, rule, data) recorded:
+    /// exactly one more event than before the hit.
     pub async fn open_as(
         &self,
         age_secs: i64,
@@ -184,7 +214,7 @@ impl Fixture {
         let before = self.tracking_events().await.len();
         self.pixel(&format!("/t/o/{}", self.open_token(age_secs)), headers)
             .await;
-        let events = self.tracking_events().await;
+        let events = self.tracking_events_at_least(before + 1).await;
         assert_eq!(events.len(), before + 1, "one event per open: {events:#?}");
         let e = events.last().unwrap().clone();
         (
@@ -249,7 +279,10 @@ async fn bad_tokens_get_the_pixel_and_record_nothing() {
     );
 
     // The valid token records exactly one event, durable when the 200 came.
+    // It is the first event the store holds: folding keeps the journal's
+    // order, so an event a bad token or HEAD had recorded would show too.
     let (opener, rule, data) = f.open_as(60, &[("user-agent", CHROME)]).await;
+    assert_eq!(f.tracking_events().await.len(), 1);
     assert_eq!((opener.as_str(), rule.as_str()), ("human", "human"));
     assert_eq!(data["user_agent"], CHROME);
     assert_eq!(data["ip"], "127.0.0.1");
@@ -278,7 +311,7 @@ async fn clicks_redirect_exactly_and_never_openly() {
         link.as_str(),
         "the signed URL, not the query's"
     );
-    let events = f.clicks().await;
+    let events = f.clicks_at_least(1).await;
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["kind"], "clicked");
     assert_eq!(events[0]["opener"], "human");
@@ -322,6 +355,16 @@ async fn clicks_redirect_exactly_and_never_openly() {
         );
     }
     assert_eq!(f.clicks().await.len(), 1, "failed clicks recorded events");
+    // A valid click after them is the second: folding keeps the journal's
+    // order, so a click a failed attempt had recorded would show first.
+    f.click_as("https://example.com/y", CHROME).await;
+    let events = f.clicks().await;
+    assert_eq!(
+        events.len(),
+        2,
+        "failed clicks recorded events: {events:#?}"
+    );
+    assert_eq!(events[1]["data"]["url"], "https://example.com/y");
 }
 
 /// Request headers, token age in seconds, expected opener and rule.
@@ -488,12 +531,15 @@ async fn each_opener_rule_through_real_requests() {
     // A token naming no organisation (issued before tokens carried it)
     // matches no cookie, not even the right one.
     let legacy = sign(&f.keyring, f.recipient, Purpose::Open, 60, None);
+    let events_before_legacy = f.tracking_events().await.len();
     f.pixel(
         &format!("/t/o/{legacy}"),
         &[("user-agent", CHROME), ("cookie", &pair)],
     )
     .await;
-    let events = f.tracking_events().await;
+    let before = events_before_legacy;
+    let events = f.tracking_events_at_least(before + 1).await;
+    assert_eq!(events.len(), before + 1, "{events:#?}");
     assert_eq!(events.last().unwrap()["opener"], "human", "{events:#?}");
     // A forged cookie is not the sender's.
     let (o, _, _) = f
@@ -514,8 +560,10 @@ async fn each_opener_rule_through_real_requests() {
 }
 
 impl Fixture {
-    /// Follows a click token with `user_agent`; asserts the redirect.
+    /// Follows a click token with `user_agent`; asserts the redirect and
+    /// waits until the store has the click.
     pub async fn click_as(&self, link: &str, user_agent: &str) {
+        let before = self.clicks().await.len();
         let res = self
             .http
             .get(
@@ -528,6 +576,8 @@ impl Fixture {
             .unwrap();
         assert_eq!(res.status(), 302);
         assert_eq!(res.headers()["location"], link);
+        let clicks = self.clicks_at_least(before + 1).await;
+        assert_eq!(clicks.len(), before + 1, "one event per click: {clicks:#?}");
     }
 }
 
@@ -625,6 +675,7 @@ async fn a_click_without_a_pixel_load_implies_a_persons_open() {
 async fn a_burst_of_distinct_links_is_a_link_checker() {
     let f = Fixture::new(|_| {}).await;
     let mut openers = Vec::new();
+    let mut recorded = 0;
     for link in [
         "https://example.com/1",
         "https://example.com/2",
@@ -638,7 +689,9 @@ async fn a_burst_of_distinct_links_is_a_link_checker() {
             .await
             .unwrap();
         assert_eq!(res.status(), 302);
-        let events = f.tracking_events().await;
+        recorded += 1;
+        let events = f.tracking_events_at_least(recorded).await;
+        assert_eq!(events.len(), recorded, "{events:#?}");
         let e = events.last().unwrap();
         openers.push((
             e["opener"].as_str().unwrap().to_owned(),
@@ -892,7 +945,24 @@ async fn a_sandbox_copy_in_chromium_is_a_human_open_and_a_click() {
         out.status
     );
 
-    let (_, m) = app.get(&format!("/api/v1/messages/{message}")).await;
+    // Both hits were answered once durable in the event journal; the store
+    // has them once it is folded, a few milliseconds later.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let m = loop {
+        let (_, m) = app.get(&format!("/api/v1/messages/{message}")).await;
+        let kinds: Vec<&str> = m["recipients"][0]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["kind"].as_str())
+            .collect();
+        if (kinds.contains(&"opened") && kinds.contains(&"clicked"))
+            || tokio::time::Instant::now() > deadline
+        {
+            break m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     let events = m["recipients"][0]["events"].as_array().unwrap();
     let opened: Vec<&Value> = events.iter().filter(|e| e["kind"] == "opened").collect();
     let clicked: Vec<&Value> = events.iter().filter(|e| e["kind"] == "clicked").collect();

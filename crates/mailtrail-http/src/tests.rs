@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::{AppState, HttpSettings, hash_api_key, router};
 
 mod dashboard;
+mod sink;
 
 // ---------------------------------------------------------------------------
 // In-memory store
@@ -392,8 +393,28 @@ impl Store for MemStore {
     }
 
     async fn record_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Corrupt("database is down".into()));
+        }
+        // As the real stores: idempotent by event id (a retried or replayed
+        // batch counts nothing twice), unknown recipients skipped.
         let mut g = self.lock();
-        events.iter().try_for_each(|e| apply_event(&mut g, e))
+        for e in events {
+            let seen = g
+                .messages
+                .iter()
+                .flat_map(|(_, m)| &m.recipients)
+                .flat_map(|r| &r.events)
+                .any(|x| x.id == e.id);
+            if seen {
+                continue;
+            }
+            match apply_event(&mut g, e) {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
@@ -1008,6 +1029,10 @@ struct TestApp {
     key_b: String,
     org_a: Uuid,
     org_b: Uuid,
+    /// The tracking endpoints' event sink, on a journal in `_journal`.
+    sink: crate::tracking::sink::EventSink,
+    _sink_task: crate::tracking::sink::SinkHandle,
+    _journal: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -1048,6 +1073,13 @@ impl TestApp {
         }
         let key_b = keys.pop().expect("key b");
         let key_a = keys.pop().expect("key a");
+        let journal = tempfile::tempdir().expect("journal dir");
+        let (sink, sink_task) = crate::tracking::sink::EventSink::spawn(
+            store.clone(),
+            &journal.path().join("events.journal"),
+            Default::default(),
+        )
+        .expect("event sink");
         Self {
             store,
             notify: Arc::new(Notify::new()),
@@ -1056,6 +1088,9 @@ impl TestApp {
             key_b,
             org_a: org_a.id,
             org_b: org_b.id,
+            sink,
+            _sink_task: sink_task,
+            _journal: journal,
         }
     }
 
@@ -1064,8 +1099,6 @@ impl TestApp {
             mailtrail_domain::TokenKey::new(1, b"0123456789abcdef0123", None).expect("key"),
         ])
         .expect("keyring");
-        let (sink, _task) =
-            crate::tracking::sink::EventSink::spawn(self.store.clone(), Default::default());
         router(AppState {
             store: self.store.clone(),
             settings: self.settings.clone(),
@@ -1075,7 +1108,7 @@ impl TestApp {
             tracking: crate::tracking::Tracking::new(
                 Default::default(),
                 crate::tracking::opener::OpenerData::builtin(),
-                sink,
+                self.sink.clone(),
             ),
         })
     }

@@ -6,7 +6,8 @@
 //! than the last one it sent (a keyset range scan of `events(org_id, id)`,
 //! ids being UUIDv7). Reading the store rather than listening to one
 //! writer means an event shows up whichever path recorded it: the
-//! tracking endpoints' group-commit sink, the delivery worker or the
+//! tracking endpoints' event journal (once folded into the store, a few
+//! milliseconds after the hit's answer), the delivery worker or the
 //! inbound processor, on this node or another one sharing the database.
 //! It reads when the store signals a commit of events on this node
 //! ([`mailtrail_store::Store::event_signal`]), so a hit reaches the

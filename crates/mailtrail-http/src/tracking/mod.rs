@@ -3,11 +3,14 @@
 //! (DESIGN.md section 8).
 //!
 //! Tokens are verified in memory (a keyed MAC, constant-time compare) and
-//! the opener is classified in memory ([`opener`]); the only database work
-//! is the event write, batched by the [`sink`]. These paths answer mail
+//! the opener is classified in memory ([`opener`]); there is no database
+//! work on the request path: the event is appended to the event journal by
+//! the [`sink`], answered once durable there, and folded into the store
+//! right after. These paths answer mail
 //! clients and scanners, not API callers, so they are outside the JSON
 //! error layer: the pixel is always a GIF, a bad link a plain 404 page.
 
+pub(crate) mod journal;
 pub mod opener;
 pub mod sender;
 pub mod sink;
