@@ -690,9 +690,9 @@ async fn a_burst_of_distinct_links_is_a_link_checker() {
             .unwrap();
         assert_eq!(res.status(), 302);
         recorded += 1;
-        let events = f.tracking_events_at_least(recorded).await;
-        assert_eq!(events.len(), recorded, "{events:#?}");
-        let e = events.last().unwrap();
+        let clicks = f.clicks_at_least(recorded).await;
+        assert_eq!(clicks.len(), recorded, "{clicks:#?}");
+        let e = clicks.last().unwrap();
         openers.push((
             e["opener"].as_str().unwrap().to_owned(),
             e["data"]["rule"].as_str().unwrap().to_owned(),
