@@ -121,7 +121,7 @@ impl PhraseSet {
 
     /// Calls `f(start, group)` for every occurrence of every phrase in
     /// `hay`, by increasing start, until `f` returns false.
-    fn each(&self, hay: &str, mut f: impl FnMut(usize, usize) -> bool) {
+    pub(crate) fn each(&self, hay: &str, mut f: impl FnMut(usize, usize) -> bool) {
         let hay = hay.as_bytes();
         if !self.short.is_empty() {
             return self.each_with_short(hay, f);

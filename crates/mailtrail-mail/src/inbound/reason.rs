@@ -18,12 +18,64 @@ fn one_group_each<T>(table: &'static [(&'static str, T)]) -> PhraseSet {
     PhraseSet::new(table.iter().map(|(p, _)| std::slice::from_ref(p)))
 }
 
-static PHRASE_SET: LazyLock<PhraseSet> =
-    LazyLock::new(|| PhraseSet::new(PHRASES.iter().map(|(_, p)| *p)));
-static PRIORITY_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(PRIORITY));
 static WEAK_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(WEAK));
 static DIRECTORY_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(DIRECTORY_UNKNOWN));
 static COMMAND_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(COMMANDS));
+
+/// The tables [`decide`] reads a diagnostic with, in one table so that the
+/// diagnostic is scanned once: PRIORITY's phrases, then PHRASES' groups,
+/// then DIRECTORY_UNKNOWN as one group, then COMMANDS' phrases.
+static DIAGNOSTIC_SET: LazyLock<PhraseSet> = LazyLock::new(|| {
+    PhraseSet::new(
+        PRIORITY
+            .iter()
+            .map(|(p, _)| std::slice::from_ref(p))
+            .chain(PHRASES.iter().map(|(_, p)| *p))
+            .chain([DIRECTORY_UNKNOWN])
+            .chain(COMMANDS.iter().map(|(p, _)| std::slice::from_ref(p))),
+    )
+});
+
+/// What the tables of [`DIAGNOSTIC_SET`] find in one diagnostic: the first
+/// PRIORITY phrase and the first PHRASES group (in table order) occurring
+/// anywhere, whether a DIRECTORY_UNKNOWN phrase occurs, and the command of
+/// the COMMANDS phrase starting earliest (as [`command`]).
+struct Found {
+    priority: Option<Reason>,
+    phrase: Option<Reason>,
+    directory: bool,
+    command: Option<Command>,
+}
+
+impl Found {
+    fn of(lower: &str) -> Self {
+        let (p, n) = (PRIORITY.len(), PHRASES.len());
+        let mut priority: Option<usize> = None;
+        let mut phrase: Option<usize> = None;
+        let mut directory = false;
+        let mut command: Option<(usize, usize)> = None;
+        DIAGNOSTIC_SET.each(lower, |start, g| {
+            if g < p {
+                priority = Some(priority.map_or(g, |b| b.min(g)));
+            } else if g < p + n {
+                let g = g - p;
+                phrase = Some(phrase.map_or(g, |b| b.min(g)));
+            } else if g == p + n {
+                directory = true;
+            } else {
+                let key = (start, g - p - n - 1);
+                command = Some(command.map_or(key, |b| b.min(key)));
+            }
+            true
+        });
+        Self {
+            priority: priority.map(|g| PRIORITY[g].1),
+            phrase: phrase.map(|g| PHRASES[g].0),
+            directory,
+            command: command.map(|(_, g)| COMMANDS[g].1),
+        }
+    }
+}
 
 /// Ordered: the first reason with a matching phrase wins, so the specific
 /// reasons come before the broad ones ("mailbox full" before "rejected").
@@ -1005,11 +1057,6 @@ fn weak(lower: &str) -> Option<Reason> {
     (!explained).then_some(reason)
 }
 
-/// The reason named by the diagnostic text alone, if any phrase matches.
-pub(crate) fn from_text(lower: &str) -> Option<Reason> {
-    PHRASE_SET.first_group(lower).map(|g| PHRASES[g].0)
-}
-
 /// RFC 3463 section 3 subject and detail codes, with the later registrations
 /// (RFC 7372 for 5.7.23-5.7.25 and RFC 7505 for 5.1.10, RFC 8689 for TLS).
 /// Codes whose detail is 0 say too little and give `None`.
@@ -1184,13 +1231,14 @@ pub(crate) fn decide_with(
     let by_status = es.as_ref().and_then(from_status);
     // A precise status about the mailbox beats generic wording such as
     // "rejected" or "policy".
-    let priority = PRIORITY_SET.first_group(&lower).map(|g| PRIORITY[g].1);
+    let found = Found::of(&lower);
+    let priority = found.priority;
     // A named block list (Spamhaus, "blocked using") refuses the sending
     // host, whatever address status the server attached to the refusal.
     if matches!(priority, Some(Reason::Blocked)) {
         return Reason::Blocked;
     }
-    let mut by_text = priority.or_else(|| from_text(&lower));
+    let mut by_text = priority.or(found.phrase);
     // IMail gave up retrying: "Delivery failed 20 attempts".
     if by_text.is_none() && retries_ran_out(&lower) {
         by_text = Some(Reason::Expired);
@@ -1224,7 +1272,7 @@ pub(crate) fn decide_with(
     let cmd: std::cell::OnceCell<Option<Command>> = std::cell::OnceCell::new();
     // The rest of the notice counts when the diagnostic names no other
     // reason.
-    let directory_says_unknown = DIRECTORY_SET.any(&lower)
+    let directory_says_unknown = found.directory
         || (matches!(by_text, None | Some(Reason::UserUnknown)) && around.directory());
     if directory_says_unknown {
         by_text = Some(Reason::UserUnknown);
@@ -1233,7 +1281,7 @@ pub(crate) fn decide_with(
         && by_status != Some(Reason::UserUnknown)
         && !directory_says_unknown
     {
-        let cmd = *cmd.get_or_init(|| command(&lower).or_else(|| around.command()));
+        let cmd = *cmd.get_or_init(|| found.command.or_else(|| around.command()));
         match (cmd, by_status) {
             (Some(Command::Rcpt), _) => {}
             (_, Some(Reason::Filtered)) => by_text = Some(Reason::Filtered),
@@ -1260,7 +1308,7 @@ pub(crate) fn decide_with(
     let about_sender = (about_the_address(by_text) || about_the_address(by_status))
         && (lower.contains("sender rejected")
             || lower.contains("sender address rejected")
-            || *cmd.get_or_init(|| command(&lower).or_else(|| around.command()))
+            || *cmd.get_or_init(|| found.command.or_else(|| around.command()))
                 == Some(Command::Mail));
     if about_sender {
         if matches!(
@@ -1463,6 +1511,36 @@ mod tests {
             ),
             Reason::Blocked
         );
+    }
+
+    /// The one scan of `Found::of` finds what a scan per table finds.
+    #[test]
+    fn one_scan_same_as_one_per_table() {
+        let priority = one_group_each(PRIORITY);
+        let phrases = PhraseSet::new(PHRASES.iter().map(|(_, p)| *p));
+        for t in [
+            "550 5.1.1 <a@b.example>: recipient address rejected: user unknown in virtual mailbox table",
+            "552 mailbox full; quota exceeded after rcpt to:<a@b.example>",
+            "client host blocked using zen.spamhaus.org in reply to data command",
+            "recipient not found by smtp address lookup",
+            "in reply to end of data command: 554 spam detected",
+            "",
+            "nothing to see",
+        ] {
+            let f = Found::of(t);
+            assert_eq!(
+                f.priority,
+                priority.first_group(t).map(|g| PRIORITY[g].1),
+                "{t}"
+            );
+            assert_eq!(
+                f.phrase,
+                phrases.first_group(t).map(|g| PHRASES[g].0),
+                "{t}"
+            );
+            assert_eq!(f.directory, DIRECTORY_SET.any(t), "{t}");
+            assert_eq!(f.command, command(t), "{t}");
+        }
     }
 
     #[test]
