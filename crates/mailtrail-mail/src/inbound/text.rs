@@ -181,26 +181,27 @@ pub(crate) fn html_to_text(html: &str) -> String {
         out.push_str(&rest[..lt]);
         let after = &rest[lt..];
         let end = after.find('>').map_or(after.len(), |e| e + 1);
-        let tag = after[..end].to_ascii_lowercase();
-        if tag.starts_with("<br")
-            || tag.starts_with("<p")
-            || tag.starts_with("</p")
-            || tag.starts_with("<div")
-            || tag.starts_with("</div")
-            || tag.starts_with("<tr")
-            || tag.starts_with("<li")
-            || tag.starts_with("</h")
+        // The tag's name compared in place, whatever its case.
+        let tag = &after.as_bytes()[..end];
+        let is = |name: &str| {
+            tag.get(..name.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(name.as_bytes()))
+        };
+        if is("<br")
+            || is("<p")
+            || is("</p")
+            || is("<div")
+            || is("</div")
+            || is("<tr")
+            || is("<li")
+            || is("</h")
         {
             out.push('\n');
         } else {
             out.push(' ');
         }
-        if tag.starts_with("<style") || tag.starts_with("<script") {
-            let close = if tag.starts_with("<style") {
-                "</style"
-            } else {
-                "</script"
-            };
+        if is("<style") || is("<script") {
+            let close = if is("<style") { "</style" } else { "</script" };
             let lower = after.to_ascii_lowercase();
             let skip = lower.find(close).unwrap_or(after.len());
             rest = &after[skip..];
@@ -211,6 +212,9 @@ pub(crate) fn html_to_text(html: &str) -> String {
         rest = &after[end..];
     }
     out.push_str(rest);
+    if !out.contains('&') {
+        return out;
+    }
     out.replace("&nbsp;", " ")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
