@@ -5,13 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use mailtrail::{cli, telemetry};
 
-/// mimalloc instead of glibc's malloc: the tracking endpoint allocates a
-/// few small buffers per request on two runtime threads and frees them on
-/// others (the journal writer, the fold), where glibc's arenas spent about
-/// an eighth of the server's CPU (docs/performance.md, "Tracking pixel").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     // The offline classifier starts no runtime and no logging: its output
