@@ -244,9 +244,12 @@ async fn open_pixel(
 
 /// `GET /t/c/{token}`: 302 to exactly the http(s) URL the token signs, after
 /// the `clicked` event is stored. Anything else, whatever the query string
-/// says, is a plain 404: never a redirect (no open redirect).
+/// says, is a plain 404: never a redirect (no open redirect). `HEAD` gets
+/// the same answer and records nothing: it is a link checker asking where
+/// the link goes (RFC 9110 section 9.3.2), nobody following it.
 async fn click(
     State(state): State<AppState>,
+    method: Method,
     token: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     extensions: Extensions,
@@ -267,19 +270,21 @@ async fn click(
     let Ok(location) = HeaderValue::from_str(link) else {
         return not_found();
     };
-    let t = &state.tracking;
-    let event = t.event(
-        &state.keyring,
-        EventKind::Clicked,
-        claims.recipient,
-        &payload,
-        &headers,
-        peer(&extensions),
-        now,
-        Some(link),
-    );
-    if let Err(e) = t.inner.sink.record(event).await {
-        tracing::error!(error = %e, "click not stored");
+    if method != Method::HEAD {
+        let t = &state.tracking;
+        let event = t.event(
+            &state.keyring,
+            EventKind::Clicked,
+            claims.recipient,
+            &payload,
+            &headers,
+            peer(&extensions),
+            now,
+            Some(link),
+        );
+        if let Err(e) = t.inner.sink.record(event).await {
+            tracing::error!(error = %e, "click not stored");
+        }
     }
     (
         StatusCode::FOUND,
