@@ -54,13 +54,47 @@ pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
 /// not continue one are skipped, so that prose before or between groups (it
 /// happens in hand-made reports) does no harm.
 pub(crate) fn groups(text: &str) -> Vec<Vec<Field>> {
-    let mut out: Vec<Vec<Field>> = Vec::new();
+    let mut out = Vec::new();
+    each_group(text, |g| {
+        out.push(g);
+        true
+    });
+    out
+}
+
+/// The first of [`groups`]: the rest of `text` is not read (a returned
+/// message's header block comes first and its body can be long).
+pub(crate) fn first_group(text: &str) -> Option<Vec<Field>> {
+    let mut first = None;
+    each_group(text, |g| {
+        first = Some(g);
+        false
+    });
+    first
+}
+
+/// The first of [`groups`] that has a field `name` (lower-case), reading no
+/// further than it.
+pub(crate) fn first_group_with(text: &str, name: &str) -> Option<Vec<Field>> {
+    let mut found = None;
+    each_group(text, |g| {
+        if get(&g, name).is_some() {
+            found = Some(g);
+            return false;
+        }
+        true
+    });
+    found
+}
+
+/// Hands each of [`groups`] to `f`, in order, until `f` returns false.
+fn each_group(text: &str, mut f: impl FnMut(Vec<Field>) -> bool) {
     let mut current: Vec<Field> = Vec::new();
     let mut count = 0usize;
     for line in lines(text) {
         if line.trim().is_empty() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
+            if !current.is_empty() && !f(std::mem::take(&mut current)) {
+                return;
             }
             continue;
         }
@@ -99,9 +133,8 @@ pub(crate) fn groups(text: &str) -> Vec<Vec<Field>> {
         });
     }
     if !current.is_empty() {
-        out.push(current);
+        f(current);
     }
-    out
 }
 
 fn push_bounded(dst: &mut String, s: &str) {
@@ -172,6 +205,17 @@ mod tests {
                 Some("smtp; 550 5.1.1 <bob@example.com>: Recipient address rejected")
             );
         }
+    }
+
+    #[test]
+    fn first_groups_as_groups() {
+        let text = "Received: x\n\nX: 1\n  more\nTo: a@b.example\n\nTo: c@d.example\n";
+        let all = groups(text);
+        assert_eq!(first_group(text).as_ref(), all.first());
+        assert_eq!(first_group_with(text, "to").as_ref(), all.get(1));
+        assert_eq!(get(&all[1], "x"), Some("1 more"));
+        assert_eq!(first_group_with(text, "cc"), None);
+        assert_eq!(first_group(""), None);
     }
 
     #[test]

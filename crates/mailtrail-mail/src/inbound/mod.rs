@@ -346,7 +346,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                 ("text", "rfc822-headers" | "rfc822-header" | "global-headers") => {
                     g.returned_copy = true;
                     let text = String::from_utf8_lossy(part.contents());
-                    if let Some(first) = fields::groups(&text).first() {
+                    if let Some(first) = &fields::first_group(&text) {
                         if g.embedded_id.is_none() {
                             g.embedded_id =
                                 fields::get(first, "message-id").and_then(dsn::message_id);

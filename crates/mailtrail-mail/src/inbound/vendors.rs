@@ -310,17 +310,13 @@ pub(crate) fn notice_region(body: &str) -> &str {
 /// the body after [`notice_region`]), for notices that return it inline
 /// rather than as a `message/rfc822` part.
 pub(crate) fn inline_copy_to(after: &str) -> Vec<String> {
-    let groups = super::fields::groups(after);
-    let Some(first) = groups
-        .iter()
-        .find(|g| super::fields::get(g, "to").is_some())
-    else {
+    let Some(first) = super::fields::first_group_with(after, "to") else {
         return Vec::new();
     };
-    if is_list_copy(|n| super::fields::get(first, n)) {
+    if is_list_copy(|n| super::fields::get(&first, n)) {
         return Vec::new();
     }
-    super::fields::get(first, "to")
+    super::fields::get(&first, "to")
         .map(text::addresses)
         .unwrap_or_default()
 }
