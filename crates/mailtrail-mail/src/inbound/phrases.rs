@@ -10,6 +10,10 @@
 //! (about 15 of 230 million instructions for the whole bounce corpus). At
 //! each position of the text the three bytes there are hashed and looked up
 //! in the bitmap; only on a hit are the phrases of that bucket compared.
+//! A table whose phrases are all long is first looked up at every few
+//! positions only (a second bitmap holds the first few three-byte windows
+//! of every phrase): over the bounce corpus the tables' scans went from 22
+//! to 13 million instructions.
 //! Every search reports the same as a search for all (overlapping)
 //! occurrences of all phrases would.
 
@@ -34,7 +38,19 @@ pub(crate) struct PhraseSet {
     /// `b`, in table order.
     bucket: Box<[u16; (1 << BUCKET_BITS) + 1]>,
     ids: Vec<u16>,
+    /// How far apart the positions are whose three bytes [`Self::each`]
+    /// looks up first: every phrase is at least `step + 2` bytes long, so
+    /// its first `step` three-byte windows cover `step` consecutive
+    /// positions and one of them is a multiple of `step`.
+    step: usize,
+    /// Bit `h` is set when one of the first `step` three-byte windows of
+    /// some phrase hashes to `h`.
+    sampled: Box<[u64; 1 << (HASH_BITS - 6)]>,
 }
+
+/// The largest [`PhraseSet::step`]: a hit costs one look-up per position
+/// of its window, so long windows stop paying off.
+const MAX_STEP: usize = 8;
 
 /// Shifts byte `b` into the key of the last three bytes `k`.
 fn key(k: u32, b: u8) -> u32 {
@@ -104,6 +120,19 @@ impl PhraseSet {
             next[b] += 1;
         }
         let prefixes = phrases.iter().map(|(p, _)| prefix(p)).collect();
+        let step = phrases
+            .iter()
+            .map(|(p, _)| p.len() - 2)
+            .min()
+            .unwrap_or(1)
+            .min(MAX_STEP);
+        let mut sampled = Box::new([0u64; 1 << (HASH_BITS - 6)]);
+        for (p, _) in &phrases {
+            for j in 0..step {
+                let h = hash3(&p[j..]);
+                sampled[(h >> 6) as usize] |= 1 << (h & 63);
+            }
+        }
         Self {
             phrases,
             prefixes,
@@ -111,6 +140,8 @@ impl PhraseSet {
             bits,
             bucket,
             ids,
+            step,
+            sampled,
         }
     }
 
@@ -126,6 +157,9 @@ impl PhraseSet {
         if !self.short.is_empty() {
             return self.each_with_short(hay, f);
         }
+        if self.step > 1 {
+            return self.each_sampled(hay, f);
+        }
         let [a, b, ..] = hay else { return };
         // The key of the three bytes ending at the current byte, rolled
         // forward one byte at a time.
@@ -139,6 +173,32 @@ impl PhraseSet {
             {
                 return;
             }
+        }
+    }
+
+    /// [`Self::each`] looking at every `step`-th position first. A phrase
+    /// starting at `c` has one of its first `step` windows at the first
+    /// multiple `p` of `step` from `c` on, so a miss at `p` rules out every
+    /// start in `p - step + 1 ..= p`; on a hit those starts are tried in
+    /// order, as [`Self::each`] would. The windows of successive `p` follow
+    /// each other without overlap, so starts are still reported once each,
+    /// by increasing position.
+    fn each_sampled(&self, hay: &[u8], mut f: impl FnMut(usize, usize) -> bool) {
+        let step = self.step;
+        let mut p = 0;
+        while p + 3 <= hay.len() {
+            let h = hash3(&hay[p..]);
+            if self.sampled[(h >> 6) as usize] & (1 << (h & 63)) != 0 {
+                for c in p.saturating_sub(step - 1)..=p {
+                    let h = hash3(&hay[c..]);
+                    if self.bits[(h >> 6) as usize] & (1 << (h & 63)) != 0
+                        && !self.verify(h, &hay[c..], |g| f(c, g))
+                    {
+                        return;
+                    }
+                }
+            }
+            p += step;
         }
     }
 
@@ -280,6 +340,40 @@ mod tests {
         assert!(!t.any("mess"));
     }
 
+    /// What a naive search for every phrase finds: (start, group) of every
+    /// (overlapping) occurrence, by start then group.
+    fn naive(phrases: &[&str], hay: &str) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        for i in 0..hay.len() {
+            for (g, p) in phrases.iter().enumerate() {
+                if hay.as_bytes()[i..].starts_with(p.as_bytes()) {
+                    v.push((i, g));
+                }
+            }
+        }
+        v
+    }
+
+    /// `s`, built from `phrases` one per group, answers every question as
+    /// the naive search does.
+    fn check(s: &PhraseSet, phrases: &[&str], hay: &str) {
+        let naive = naive(phrases, hay);
+        let mut got: Vec<(usize, usize)> = Vec::new();
+        s.each(hay, |i, g| {
+            got.push((i, g));
+            true
+        });
+        got.sort();
+        assert_eq!(got, naive, "{hay}");
+        assert_eq!(s.first_group(hay), naive.iter().map(|x| x.1).min(), "{hay}");
+        assert_eq!(s.earliest_group(hay), naive.first().map(|x| x.1), "{hay}");
+        assert_eq!(s.any(hay), !naive.is_empty(), "{hay}");
+        for skip in 0..3 {
+            let want = naive.iter().map(|x| x.0).filter(|&i| i % 3 != skip).min();
+            assert_eq!(s.first_start(hay, |i| i % 3 != skip), want, "{hay}");
+        }
+    }
+
     /// The table finds exactly what a naive search for every phrase finds.
     #[test]
     fn same_as_naive() {
@@ -297,6 +391,7 @@ mod tests {
             "aaaa",
         ];
         let s = PhraseSet::new(P.iter().map(std::slice::from_ref));
+        assert_eq!(s.step, 1);
         for hay in [
             "550 user unknown; mailbox full",
             "spf fail, listed in rbl",
@@ -306,25 +401,57 @@ mod tests {
             "sp",
             "nothing here at all",
         ] {
-            let mut naive: Vec<(usize, usize)> = Vec::new();
-            for (g, p) in P.iter().enumerate() {
-                for (i, _) in hay.match_indices(p) {
-                    naive.push((i, g));
-                }
-                // match_indices does not report overlapping occurrences.
-                for i in 0..hay.len() {
-                    if hay.as_bytes()[i..].starts_with(p.as_bytes()) && !naive.contains(&(i, g)) {
-                        naive.push((i, g));
-                    }
+            check(&s, P, hay);
+        }
+    }
+
+    /// Tables of long phrases look at every few positions only, and still
+    /// find every occurrence, at the start, the end and overlapping.
+    #[test]
+    fn sampled_same_as_naive() {
+        const P: &[&str] = &[
+            "user unknown",
+            "unknown user",
+            "no such user",
+            "mailbox full",
+            "mailbox is full",
+            "box full",
+            "aaaaaaa",
+            "エラーです",
+        ];
+        let s = PhraseSet::new(P.iter().map(std::slice::from_ref));
+        assert_eq!(s.step, 5);
+        let pieces = [
+            "user ",
+            "unknown ",
+            "no such ",
+            "mailbox ",
+            "is ",
+            "full",
+            "x",
+            "aaaa",
+            "エラー",
+            "です",
+            " ",
+            "box",
+        ];
+        // Every text of up to four pieces, so every phrase meets every
+        // alignment against the sampled positions.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for t in &texts {
+                for p in pieces {
+                    next.push(format!("{t}{p}"));
                 }
             }
-            naive.sort();
-            let mut got: Vec<usize> = s.starts(hay);
-            got.sort();
-            assert_eq!(got, naive.iter().map(|x| x.0).collect::<Vec<_>>(), "{hay}");
-            assert_eq!(s.first_group(hay), naive.iter().map(|x| x.1).min(), "{hay}");
-            assert_eq!(s.earliest_group(hay), naive.first().map(|x| x.1), "{hay}");
-            assert_eq!(s.any(hay), !naive.is_empty(), "{hay}");
+            texts.extend(next);
+            texts.dedup();
+        }
+        for hay in &texts {
+            check(&s, P, hay);
+            check(&s, P, &format!("z{hay}"));
+            check(&s, P, &format!("zz{hay}q"));
         }
     }
 }
