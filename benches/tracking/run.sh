@@ -6,7 +6,11 @@
 # wrk settings (2 threads, 64 connections, 10 s).
 #
 # Prints both req/s and p99 latencies, `ratio: X` (mailtrail / nginx; the
-# target is >= 1.0), mailtrail's peak RSS under load (target <= 100 MB), and
+# target is >= 1.0), mailtrail's peak RSS under load (target <= 100 MB), the
+# server CPU time per request of each (from /proc, so that the load other
+# processes put on the machine matters less: nginx's workers; mailtrail's
+# threads by name, plus a third run of `GET /t/o/` with no token, which is
+# the HTTP stack alone with no event), and
 # checks that the store holds at least as many `opened` events as wrk got
 # answers (waiting up to 60 s for the journal to be folded into it).
 #
@@ -106,14 +110,38 @@ print(c.execute("SELECT count(*) FROM events WHERE kind = 'opened'").fetchone()[
 PY
 }
 
+# CPU time (clock ticks, user + system) of every thread of the given
+# processes; `by_name PID` prints it per thread name instead.
+hz="$(getconf CLK_TCK)"
+ticks() {
+  cat $(for p in "$@"; do echo /proc/"$p"/task/*/stat; done) 2>/dev/null |
+    sed 's/.*) //' | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+by_name() {
+  for f in /proc/"$1"/task/*; do
+    printf '%s ' "$(tr ' ' _ < "$f/comm")"; sed 's/.*) //' "$f/stat" | awk '{ print $12 + $13 }'
+  done 2>/dev/null | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
+}
+# Microseconds of CPU per request: ticks, requests.
+per_req() { python3 -c "print(round($1 * 1e6 / $hz / max($2, 1), 2))"; }
+
 run_wrk() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1"; }
 rps() { awk '/^Requests\/sec/ {print $2}'; }
 p99() { awk '$1 == "99%" {print $2}'; }
 total() { awk '/requests in/ {print $1}'; }
 
 echo "== nginx (static 43-byte GIF) =="
+nworkers="$(pgrep -P "${pids[0]}" | tr '\n' ' ')"
+n0="$(ticks $nworkers)"
 nout="$(run_wrk "http://127.0.0.1:$nport/p.gif")"
+n_cpu="$(per_req $(($(ticks $nworkers) - n0)) "$(echo "$nout" | awk '/requests in/ {print $1}')")"
 echo "$nout"
+
+echo "== mailtrail GET /t/o/ (no token: the HTTP stack alone, no event) =="
+h0="$(ticks "$mpid")"
+hout="$(run_wrk "$base/t/o/")"
+h_cpu="$(per_req $(($(ticks "$mpid") - h0)) "$(echo "$hout" | awk '/requests in/ {print $1}')")"
+echo "$hout"
 
 echo "== mailtrail GET /t/o/{valid token} =="
 before="$(count_opens)"
@@ -123,7 +151,9 @@ peak=0
     echo "$r"; sleep 0.2
   done ) > "$work/rss.txt" &
 sampler=$!
+by_name "$mpid" > "$work/threads0"
 mout="$(run_wrk "$base/t/o/$token")"
+by_name "$mpid" > "$work/threads1"
 echo "$mout"
 n_rps="$(echo "$nout" | rps)"; m_rps="$(echo "$mout" | rps)"
 answered="$(echo "$mout" | total)"
@@ -147,4 +177,9 @@ echo "answered: $answered, opened events stored: $stored${non2xx:+, non-2xx: $no
 if [ "$stored" -lt "$answered" ]; then
   echo "DURABILITY FAILURE: fewer events stored than answers" >&2; exit 1
 fi
+# Per thread name: what the event path costs, and where.
+threads="$(join -a 2 -e 0 -o 2.1,1.2,2.2 "$work/threads0" "$work/threads1" |
+  awk -v n="$answered" -v hz="$hz" '{ d = $3 - $2; total += d; if (d > 0) printf "%s %.2f, ", $1, d * 1e6 / hz / n }
+    END { printf "total %.2f", total * 1e6 / hz / n }')"
+echo "server CPU per request (us): nginx $n_cpu; mailtrail HTTP alone (GET /t/o/) $h_cpu; mailtrail pixel + durable event: $threads"
 echo "ratio: $(python3 -c "print(round($m_rps / $n_rps, 3))")"
