@@ -18,8 +18,10 @@
 //!   `auto_replied`. Hard bounces and complaints put the address on the
 //!   organisation's suppression list.
 //!
-//! Processing is at-least-once: a crash after the events are recorded but
-//! before the message is marked processed records them again at restart.
+//! Processing is exactly-once: a message's events and suppressions are
+//! written in the same transaction that marks it processed
+//! (`Store::finish_inbound`), so a crash either leaves it pending, to be
+//! processed again from the start, or finished.
 
 use std::sync::Arc;
 use std::time::Duration;
