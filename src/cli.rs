@@ -75,6 +75,9 @@ struct ServeArgs {
     /// Accept any TLS certificate from the smarthost.
     #[arg(long, env = "MAILTRAIL_RELAY_TLS_INSECURE")]
     relay_tls_insecure: Option<bool>,
+    /// Extra trusted CA certificates (PEM file) for the smarthost and IMAP servers with a private CA.
+    #[arg(long, env = "MAILTRAIL_TLS_CA_FILE")]
+    tls_ca_file: Option<PathBuf>,
     /// Sessions open to the smarthost at once (kept open for reuse).
     #[arg(long, env = "MAILTRAIL_RELAY_POOL")]
     relay_pool: Option<usize>,
@@ -357,7 +360,8 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         hostname,
         dkim_domain,
         dkim_selector,
-        dkim_key
+        dkim_key,
+        tls_ca_file
     );
     if let Some(m) = a.imap_mailboxes {
         s.imap_mailboxes = m.into_iter().map(Secret::new).collect();

@@ -78,6 +78,9 @@ pub struct Settings {
     pub relay: String,
     /// Accept any certificate from the smarthost (tests, private CAs).
     pub relay_tls_insecure: bool,
+    /// Extra trusted CA certificates (PEM file) for the TLS connections
+    /// mailtrail opens: a smarthost or IMAP server with a private CA.
+    pub tls_ca_file: Option<PathBuf>,
     /// Sessions open to the smarthost at once (kept open for reuse).
     pub relay_pool: usize,
     /// Base URL of tracking links; default `http://<http>`.
@@ -157,6 +160,7 @@ impl Default for Settings {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             relay: "sandbox".into(),
             relay_tls_insecure: false,
+            tls_ca_file: None,
             relay_pool: 8,
             public_url: None,
             bounce_domain: None,
@@ -227,6 +231,19 @@ impl Settings {
         }
     }
 
+    /// The PEM of `tls_ca_file`, read and checked (at least one
+    /// certificate, every one well formed); the error names the file.
+    pub fn tls_ca_pem(&self) -> anyhow::Result<Option<std::sync::Arc<[u8]>>> {
+        let Some(path) = &self.tls_ca_file else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path)
+            .with_context(|| format!("tls_ca_file: cannot read {}", path.display()))?;
+        mailtrail_imap::client::trusted_roots(Some(&pem))
+            .map_err(|e| anyhow::anyhow!("tls_ca_file {}: {e}", path.display()))?;
+        Ok(Some(pem.into()))
+    }
+
     /// Checks what can be checked before start-up.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.relay()?;
@@ -248,6 +265,7 @@ impl Settings {
             mailtrail_imap::MailboxConfig::parse(m.expose())
                 .map_err(|e| anyhow::anyhow!("imap_mailboxes: {e}"))?;
         }
+        self.tls_ca_pem()?;
         if self.smtp_in_cert.is_some() != self.smtp_in_key.is_some() {
             bail!("smtp_in: --smtp-in-cert and --smtp-in-key must be given together");
         }
@@ -276,6 +294,35 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_ca_file_must_be_readable_and_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings {
+            tls_ca_file: Some(dir.path().join("missing.pem")),
+            ..Settings::default()
+        };
+        let e = format!("{:#}", s.validate().unwrap_err());
+        assert!(
+            e.contains("tls_ca_file") && e.contains("missing.pem"),
+            "{e}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        s.tls_ca_file = Some(empty);
+        let e = format!("{:#}", s.validate().unwrap_err());
+        assert!(e.contains("no certificate"), "{e}");
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        s.tls_ca_file = Some(bad);
+        assert!(s.validate().is_err());
+        s.tls_ca_file = None;
+        assert!(s.tls_ca_pem().unwrap().is_none());
+    }
 
     #[test]
     fn secrets_never_print() {

@@ -361,9 +361,11 @@ impl Inbound {
         let processor = crate::inbound::Processor::new(store.clone(), keyring, wake.clone());
         let imap_sink = Arc::new(crate::inbound::ImapSink::new(store.clone(), wake.clone()));
         let mut pollers = Vec::new();
+        let extra_ca_pem = settings.tls_ca_pem()?;
         for m in &settings.imap_mailboxes {
-            let config = mailtrail_imap::MailboxConfig::parse(m.expose())
+            let mut config = mailtrail_imap::MailboxConfig::parse(m.expose())
                 .map_err(|e| anyhow::anyhow!("imap_mailboxes: {e}"))?;
+            config.extra_ca_pem = extra_ca_pem.clone();
             let mut poller = mailtrail_imap::Poller::new(config, imap_sink.clone());
             poller.poll_interval = Duration::from_secs(settings.imap_poll_secs.max(1));
             pollers.push(poller);

@@ -603,6 +603,7 @@ pub fn smarthost(url: &str, settings: &Settings) -> anyhow::Result<Arc<dyn Trans
     let opts = mailtrail_smtp::SmarthostOptions {
         pool_size: settings.relay_pool,
         tls_insecure: settings.relay_tls_insecure,
+        extra_ca_pem: settings.tls_ca_pem()?.map(|pem| pem.to_vec()),
         helo_name: helo_name(settings),
         ..Default::default()
     };

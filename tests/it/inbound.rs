@@ -229,3 +229,147 @@ async fn imap_poller_reads_replies_from_dovecot_without_changing_flags() {
     );
     app.stop().await;
 }
+
+/// Runs the openssl command line; the error says what is missing.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("this test needs the openssl command (Debian package openssl; scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A private CA (`ca.pem`) and a certificate it signed for the IP address
+/// 127.0.0.1 (`server.pem`, key `server.key`), in `dir`.
+fn private_ca_and_server_cert(dir: &std::path::Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mailtrail test CA",
+    ];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(dir, &ca);
+    let mut csr = vec!["req", "-subj", "/CN=127.0.0.1"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    openssl(dir, &csr);
+    std::fs::write(dir.join("san.ext"), "subjectAltName = IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+    // Dovecot's master reads them as root; the rest of the directory is
+    // the test's.
+    for f in ["server.pem", "server.key"] {
+        assert!(dir.join(f).exists(), "{f} was not written");
+    }
+}
+
+/// An IMAP server with a private CA (implicit TLS, RFC 8314): without the
+/// CA the certificate is refused and nothing is read; with `tls_ca_file`
+/// naming it, the poller reads the reply waiting there.
+#[tokio::test]
+async fn imap_over_tls_trusts_only_the_configured_private_ca() {
+    const USER: &str = "seller@example.test";
+    const PASSWORD: &str = "tls-secret-pass";
+    let pki = tempfile::tempdir().unwrap();
+    private_ca_and_server_cert(pki.path());
+    let dovecot = crate::support::dovecot::Dovecot::start_tls(
+        &[(USER, PASSWORD)],
+        &pki.path().join("server.pem"),
+        &pki.path().join("server.key"),
+    )
+    .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+    let url = dovecot.url(USER, PASSWORD);
+    assert!(url.starts_with("imaps://"), "{url}");
+
+    // Without the CA: the Web PKI roots do not know it; refused.
+    let mut config = mailtrail_imap::MailboxConfig::parse(&url).unwrap();
+    let refused = mailtrail_imap::Client::connect(&config, Duration::from_secs(10)).await;
+    let Err(e) = refused else {
+        panic!("a certificate from an unknown CA was accepted");
+    };
+    assert!(
+        e.to_string().contains("certificate"),
+        "the error says why: {e}"
+    );
+    // With it: signed in.
+    config.extra_ca_pem = Some(std::fs::read(pki.path().join("ca.pem")).unwrap().into());
+    mailtrail_imap::Client::connect(&config, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|e| panic!("with the private CA: {e}\n{}", dovecot.log()));
+
+    // The whole server, configured with tls_ca_file.
+    let ca_file = pki.path().join("ca.pem");
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
+        s.imap_poll_secs = 1;
+        s.tls_ca_file = Some(ca_file);
+    })
+    .await;
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": USER, "to": ["erin@example.test"], "subject": "Offer", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mid = body["message_id"].as_str().unwrap().to_owned();
+    let reply = format!(
+        "From: Erin <erin@example.test>\r\nTo: {USER}\r\nSubject: Re: Offer\r\n\
+         Message-ID: <tls-reply-1@example.test>\r\nIn-Reply-To: <{mid}>\r\n\
+         Date: Tue, 01 Dec 2026 04:00:00 +0000\r\n\r\nYes, please.\r\n"
+    );
+    dovecot
+        .deliver(USER, "1.reply", reply.as_bytes())
+        .expect("deliver the reply");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, msg) = app.get(&format!("/api/v1/messages/{id}")).await;
+        assert_eq!(code, 200, "{msg}");
+        if events(&msg["recipients"][0]).contains(&"replied".to_owned()) {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "erin should be replied over TLS: {msg:#}\nDovecot log:\n{}",
+                dovecot.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}

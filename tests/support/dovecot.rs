@@ -6,8 +6,10 @@
 //! users with plain passwords, and Maildirs (`mail/USER/{new,cur,tmp}`).
 //! It is started with `dovecot -c CONF`, so the system instance
 //! (`/etc/dovecot`) is neither read nor touched; it listens on a free
-//! 127.0.0.1 port with `ssl = no` and plain-text LOGIN allowed. What was
-//! needed, learnt by running Dovecot 2.3:
+//! 127.0.0.1 port with `ssl = no` and plain-text LOGIN allowed, or, from
+//! [`Dovecot::start_tls`], with implicit TLS only (an `imaps` listener,
+//! `ssl = required`) and the given certificate. What was needed, learnt by
+//! running Dovecot 2.3:
 //!
 //! - Root starts the master; mail is accessed as the `dovecot` user
 //!   (`userdb static uid=dovecot`), so the Maildirs are owned by it, and
@@ -36,12 +38,25 @@ pub struct Dovecot {
     pub port: u16,
     /// Everything the instance owns.
     pub dir: TempDir,
+    /// Implicit TLS (`imaps://`) rather than plain IMAP.
+    pub tls: bool,
 }
 
 impl Dovecot {
     /// Starts an instance with `users` (address, password) and waits until
     /// its IMAP port answers.
     pub fn start(users: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_with(users, None)
+    }
+
+    /// Starts an instance that speaks only implicit TLS (RFC 8314 section
+    /// 3.3) on its port, with the PEM certificate chain and key at these
+    /// paths.
+    pub fn start_tls(users: &[(&str, &str)], cert: &Path, key: &Path) -> anyhow::Result<Self> {
+        Self::start_with(users, Some((cert, key)))
+    }
+
+    fn start_with(users: &[(&str, &str)], tls: Option<(&Path, &Path)>) -> anyhow::Result<Self> {
         if !Path::new(DOVECOT).exists() {
             bail!(
                 "{DOVECOT} is missing: these tests need Debian's dovecot-imapd (scripts/test.sh installs it)"
@@ -66,13 +81,25 @@ impl Dovecot {
             .collect();
         std::fs::write(root.join("passwd"), passwd)?;
         let r = root.display();
+        let (ssl, imap_port, imaps_port) = match tls {
+            None => ("ssl = no".to_owned(), port, 0),
+            Some((cert, key)) => (
+                format!(
+                    "ssl = required\nssl_cert = <{}\nssl_key = <{}",
+                    cert.display(),
+                    key.display()
+                ),
+                0,
+                port,
+            ),
+        };
         let conf = format!(
             r#"base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{r}/mail/%u
@@ -88,10 +115,11 @@ userdb {{
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
-    port = {port}
+    port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service pop3-login {{
@@ -107,7 +135,11 @@ service submission-login {{
 "#
         );
         std::fs::write(root.join("dovecot.conf"), conf)?;
-        let me = Self { port, dir };
+        let me = Self {
+            port,
+            dir,
+            tls: tls.is_some(),
+        };
         for (user, _) in users {
             let md = me.maildir(user);
             for sub in ["new", "cur", "tmp"] {
@@ -156,7 +188,8 @@ service submission-login {{
         self.dir.path().join("mail").join(user)
     }
 
-    /// `imap://USER:PASSWORD@127.0.0.1:PORT/INBOX`, percent-encoded.
+    /// `imap://USER:PASSWORD@127.0.0.1:PORT/INBOX` (`imaps://` with TLS),
+    /// percent-encoded.
     pub fn url(&self, user: &str, password: &str) -> String {
         let enc = |s: &str| {
             s.replace('%', "%25")
@@ -164,7 +197,8 @@ service submission-login {{
                 .replace(':', "%3A")
         };
         format!(
-            "imap://{}:{}@127.0.0.1:{}/INBOX",
+            "{}://{}:{}@127.0.0.1:{}/INBOX",
+            if self.tls { "imaps" } else { "imap" },
             enc(user),
             enc(password),
             self.port

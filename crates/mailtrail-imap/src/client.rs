@@ -61,7 +61,7 @@ impl Client {
         .await
         .map_err(|_| Error::Timeout(wait))??;
         let stream: Box<dyn Io> = match config.tls {
-            TlsMode::Implicit => Box::new(tls(tcp, &config.host).await?),
+            TlsMode::Implicit => Box::new(tls(tcp, config).await?),
             _ => Box::new(tcp),
         };
         let mut client = Self {
@@ -87,7 +87,7 @@ impl Client {
                 BufReader::new(Box::new(tokio::io::duplex(1).0)),
             );
             let inner = plain.into_inner();
-            client.conn = BufReader::new(Box::new(tls(inner, &config.host).await?));
+            client.conn = BufReader::new(Box::new(tls(inner, config).await?));
             client.capability().await?;
         }
         match &config.auth {
@@ -336,13 +336,40 @@ fn quoted(s: &str) -> Result<String, Error> {
     ))
 }
 
-async fn tls<S: AsyncRead + AsyncWrite + Unpin + Send>(
-    stream: S,
-    host: &str,
-) -> Result<tokio_rustls::client::TlsStream<S>, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+/// The certificates a server's chain may end in: the Web PKI roots, plus
+/// those of `extra_ca_pem` (a self-hosted server's private CA). A PEM that
+/// holds no certificate, or a bad one, is an error that says so.
+pub fn trusted_roots(extra_ca_pem: Option<&[u8]>) -> Result<rustls::RootCertStore, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = extra_ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::Tls(format!("extra CA: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::Tls(format!("extra CA: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::Tls("extra CA: no certificate in the PEM".into()));
+        }
+    }
+    Ok(roots)
+}
+
+/// TLS to the server, its certificate checked against [`trusted_roots`]
+/// and the configured host name (RFC 8314 section 3.3; an IP address host
+/// must be in the certificate's IP SANs).
+async fn tls<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    stream: S,
+    mailbox: &MailboxConfig,
+) -> Result<tokio_rustls::client::TlsStream<S>, Error> {
+    let host = mailbox.host.as_str();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = trusted_roots(mailbox.extra_ca_pem.as_deref())?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?

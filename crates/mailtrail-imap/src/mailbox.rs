@@ -5,6 +5,7 @@
 //! token sent with `AUTHENTICATE XOAUTH2`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
 
@@ -40,7 +41,7 @@ impl fmt::Debug for Auth {
 }
 
 /// One connected mailbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct MailboxConfig {
     /// Server host.
     pub host: String,
@@ -54,6 +55,23 @@ pub struct MailboxConfig {
     pub auth: Auth,
     /// Folder to read, e.g. `INBOX`.
     pub folder: String,
+    /// Extra trusted CA certificates in PEM, on top of the Web PKI roots:
+    /// a self-hosted server's private CA. Not part of the URL.
+    pub extra_ca_pem: Option<Arc<[u8]>>,
+}
+
+impl fmt::Debug for MailboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailboxConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field("auth", &self.auth)
+            .field("folder", &self.folder)
+            .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(|p| p.len()))
+            .finish()
+    }
 }
 
 impl MailboxConfig {
@@ -110,6 +128,7 @@ impl MailboxConfig {
             } else {
                 decode(folder)?
             },
+            extra_ca_pem: None,
         })
     }
 
