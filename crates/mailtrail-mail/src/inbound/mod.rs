@@ -165,11 +165,7 @@ fn mbox_messages(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
         let mut end = rest.len();
         if mbox {
             let mut from = 1;
-            while let Some(i) = rest[from..]
-                .windows(6)
-                .position(|w| w == b"\nFrom ")
-                .map(|i| i + from)
-            {
+            while let Some(i) = memchr::memmem::find(&rest[from..], b"\nFrom ").map(|i| i + from) {
                 if from_line(&rest[i + 1..]) {
                     end = i + 1;
                     break;
@@ -213,12 +209,11 @@ fn normalise_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
     if !lone_cr {
         return Cow::Borrowed(raw);
     }
-    let mut out = Vec::with_capacity(raw.len());
-    for (i, &b) in raw.iter().enumerate() {
-        if b == b'\r' && raw.get(i + 1) != Some(&b'\n') {
-            out.push(b'\n');
-        } else {
-            out.push(b);
+    // Copied whole, then each lone CR (found by memchr) replaced.
+    let mut out = raw.to_vec();
+    for i in memchr::memchr_iter(b'\r', raw) {
+        if raw.get(i + 1) != Some(&b'\n') {
+            out[i] = b'\n';
         }
     }
     Cow::Owned(out)
