@@ -50,7 +50,7 @@ pub(crate) struct PhraseSet {
 
 /// The largest [`PhraseSet::step`]: a hit costs one look-up per position
 /// of its window, so long windows stop paying off.
-const MAX_STEP: usize = 8;
+const MAX_STEP: usize = 16;
 
 /// Shifts byte `b` into the key of the last three bytes `k`.
 fn key(k: u32, b: u8) -> u32 {
