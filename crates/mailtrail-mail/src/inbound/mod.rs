@@ -202,6 +202,12 @@ fn classify_one(raw: &[u8]) -> Classification {
     Reader::new(&msg).classify()
 }
 
+/// `text.to_ascii_lowercase()` when `text` is ASCII (then it is also
+/// `text.to_lowercase()`), else nothing.
+fn ascii_lower(text: &str) -> Option<String> {
+    text.is_ascii().then(|| text.to_ascii_lowercase())
+}
+
 /// mail-parser reads LF and CRLF line ends; messages that went through old
 /// Mac tools end lines with CR alone, so those CRs become LFs.
 fn normalise_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
@@ -502,8 +508,18 @@ impl<'m, 'x> Reader<'m, 'x> {
         if let Some(d) = &g.dsn
             && !d.recipients.is_empty()
         {
-            let region = vendors::notice_region(&g.body);
-            let region_lower = region.to_lowercase();
+            let (region, region_lower) = match ascii_lower(&g.body) {
+                // One lower-cased copy of the body serves both.
+                Some(mut lower) => {
+                    let region = vendors::notice_region_in(&g.body, &lower);
+                    lower.truncate(region.len());
+                    (region, lower)
+                }
+                None => {
+                    let region = vendors::notice_region(&g.body);
+                    (region, region.to_lowercase())
+                }
+            };
             let around = reason::Around::new(&region_lower);
             let scraped = vendors::scrape(region, &self.excluded());
             c.recipients = d
@@ -540,7 +556,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             // A mail system's message that returns a copy of another:
             // whatever language its words are in (Sina's GB2312 notice).
             || (g.returned_copy && vendors::daemon_sender(&self.from_raw));
-        if bounce_like && let Some(rs) = self.scraped_reports() {
+        if bounce_like && let Some(rs) = self.scraped_reports(&body_lower) {
             c.kind = kind_of(&rs);
             c.recipients = rs;
             return c;
@@ -733,8 +749,17 @@ impl<'m, 'x> Reader<'m, 'x> {
         }
     }
 
-    fn scraped_reports(&self) -> Option<Vec<RecipientReport>> {
-        let region = vendors::notice_region(&self.g.body);
+    /// The recipients a notice without a DSN names; `body_lower` is
+    /// `self.g.body.to_lowercase()`.
+    fn scraped_reports(&self, body_lower: &str) -> Option<Vec<RecipientReport>> {
+        // For ASCII text the lower case is the ASCII lower case, and the
+        // region's is a prefix of the body's: neither is made again.
+        let ascii = self.g.body.is_ascii();
+        let region = if ascii {
+            vendors::notice_region_in(&self.g.body, body_lower)
+        } else {
+            vendors::notice_region(&self.g.body)
+        };
         let excluded = self.excluded();
         let mut found = vendors::scrape(region, &excluded);
         // A message someone sent to their own address elsewhere: the
@@ -799,7 +824,11 @@ impl<'m, 'x> Reader<'m, 'x> {
         if found.is_empty() {
             return None;
         }
-        let region_lower = region.to_lowercase();
+        let region_lower = if ascii {
+            Cow::Borrowed(&body_lower[..region.len()])
+        } else {
+            Cow::Owned(region.to_lowercase())
+        };
         let delayed = vendors::is_delay(&region_lower, &self.subject);
         // Ipswitch IMail ("X-Mailer: <SMTP32 v8.22>") states the result of
         // its own delivery to its mailboxes: "Unknown user: bob@...".

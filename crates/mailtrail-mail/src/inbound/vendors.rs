@@ -271,7 +271,12 @@ pub(crate) struct Found {
 
 /// The part of the notice before the copy of the returned message.
 pub(crate) fn notice_region(body: &str) -> &str {
-    let lower = body.to_ascii_lowercase();
+    notice_region_in(body, &body.to_ascii_lowercase())
+}
+
+/// [`notice_region`] given `lower`, which must be
+/// `body.to_ascii_lowercase()` (a caller that has it makes no new copy).
+pub(crate) fn notice_region_in<'a>(body: &'a str, lower: &str) -> &'a str {
     let line_start = |at: usize| lower[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     // The first line holding a marker of the returned copy, after a line
     // with text (one pass over the whole body finds every marker).
@@ -279,7 +284,7 @@ pub(crate) fn notice_region(body: &str) -> &str {
         .find(|c: char| !c.is_whitespace())
         .unwrap_or(lower.len());
     let mut end = RETURNED_COPY_SET
-        .first_start(&lower, |s| line_start(s) > first_text)
+        .first_start(lower, |s| line_start(s) > first_text)
         .map(line_start)
         .unwrap_or(body.len());
     let mut seen_text = false;
