@@ -226,9 +226,29 @@ fn state_row(r: &SqliteRow) -> Result<(Uuid, RecipientState), StoreError> {
     Ok((r.try_get("id")?, state))
 }
 
-/// Rows per multi-row event INSERT (9 parameters each, far below SQLite's
-/// 32766-parameter limit).
-const EVENT_INSERT_CHUNK: usize = 200;
+/// Most rows per multi-row event INSERT (9 parameters each, far below
+/// SQLite's 32766-parameter limit). A power of two: see [`insert_chunks`].
+const EVENT_INSERT_CHUNK: usize = 256;
+
+/// The lengths `n` rows are inserted in: as many full chunks of
+/// `EVENT_INSERT_CHUNK` as fit, then the rest as descending powers of two.
+///
+/// Each length is its own SQL text, prepared by SQLite and kept in the
+/// connection's statement cache. With any remainder as one statement, a
+/// fold of 137 events prepared an INSERT of 137 rows that no later fold
+/// reused (parsing and planning about a thousand parameters each time);
+/// with these lengths there are only nine texts, all cached after the first
+/// few folds, at the price of at most eight statements for the remainder.
+fn insert_chunks(n: usize) -> impl Iterator<Item = usize> {
+    let full = n / EVENT_INSERT_CHUNK;
+    let rest = n % EVENT_INSERT_CHUNK;
+    std::iter::repeat_n(EVENT_INSERT_CHUNK, full).chain(
+        (0..usize::BITS)
+            .rev()
+            .map(|b| 1usize << b)
+            .filter(move |bit| rest & bit != 0),
+    )
+}
 
 /// Records `events` and folds them into their recipients' cached status,
 /// inside the caller's write transaction. An event id seen before is
@@ -349,7 +369,17 @@ async fn insert_events(
     states: &HashMap<Uuid, RecipientState>,
 ) -> Result<HashSet<Uuid>, StoreError> {
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(events.len());
-    for chunk in events.chunks(EVENT_INSERT_CHUNK) {
+    // Rows of known recipients only, so that each chunk has its planned
+    // length (and its cached statement).
+    let events: Vec<&NewEvent> = events
+        .iter()
+        .copied()
+        .filter(|ev| states.contains_key(&ev.recipient_id))
+        .collect();
+    let mut rest = events.as_slice();
+    for len in insert_chunks(events.len()) {
+        let (chunk, tail) = rest.split_at(len);
+        rest = tail;
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) ",
         );
@@ -1523,5 +1553,29 @@ impl Store for SqliteStore {
                 return Ok(total);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_chunks_cover_every_row_in_few_distinct_lengths() {
+        let mut lengths = HashSet::new();
+        for n in 0..2000 {
+            let chunks: Vec<usize> = insert_chunks(n).collect();
+            assert_eq!(chunks.iter().sum::<usize>(), n, "{n}: {chunks:?}");
+            assert!(chunks.iter().all(|c| (1..=EVENT_INSERT_CHUNK).contains(c)));
+            assert!(chunks.windows(2).all(|w| w[0] >= w[1]), "{chunks:?}");
+            lengths.extend(chunks);
+        }
+        // 256, 128, ..., 1: one cached statement each.
+        assert_eq!(lengths.len(), 9, "{lengths:?}");
+        assert_eq!(insert_chunks(0).count(), 0);
+        assert_eq!(
+            insert_chunks(600).collect::<Vec<_>>(),
+            [256, 256, 64, 16, 8]
+        );
     }
 }
