@@ -230,6 +230,10 @@ fn state_row(r: &SqliteRow) -> Result<(Uuid, RecipientState), StoreError> {
 /// SQLite's 32766-parameter limit). A power of two: see [`insert_chunks`].
 const EVENT_INSERT_CHUNK: usize = 256;
 
+/// Most recipients per `SELECT … WHERE id IN (…)` of their state when
+/// folding events; a power of two (see [`chunk_lengths`]).
+const STATE_CHUNK: usize = 512;
+
 /// The lengths `n` rows are inserted in: as many full chunks of
 /// `EVENT_INSERT_CHUNK` as fit, then the rest as descending powers of two.
 ///
@@ -240,9 +244,16 @@ const EVENT_INSERT_CHUNK: usize = 256;
 /// with these lengths there are only nine texts, all cached after the first
 /// few folds, at the price of at most eight statements for the remainder.
 fn insert_chunks(n: usize) -> impl Iterator<Item = usize> {
-    let full = n / EVENT_INSERT_CHUNK;
-    let rest = n % EVENT_INSERT_CHUNK;
-    std::iter::repeat_n(EVENT_INSERT_CHUNK, full).chain(
+    chunk_lengths(n, EVENT_INSERT_CHUNK)
+}
+
+/// `n` split into chunks of `max` (a power of two), then descending powers
+/// of two; see [`insert_chunks`].
+fn chunk_lengths(n: usize, max: usize) -> impl Iterator<Item = usize> {
+    debug_assert!(max.is_power_of_two());
+    let full = n / max;
+    let rest = n % max;
+    std::iter::repeat_n(max, full).chain(
         (0..usize::BITS)
             .rev()
             .map(|b| 1usize << b)
@@ -264,7 +275,12 @@ async fn apply_events(
     ids.sort_unstable();
     ids.dedup();
     let mut states: HashMap<Uuid, RecipientState> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_CHUNK) {
+    // Lengths from `chunk_lengths`: each `IN (…)` list length is its own
+    // cached statement, as for the inserts.
+    let mut rest = ids.as_slice();
+    for len in chunk_lengths(ids.len(), STATE_CHUNK) {
+        let (chunk, tail) = rest.split_at(len);
+        rest = tail;
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {STATE_COLS} FROM recipients WHERE id IN ("
         ));
@@ -1576,6 +1592,10 @@ mod tests {
         assert_eq!(
             insert_chunks(600).collect::<Vec<_>>(),
             [256, 256, 64, 16, 8]
+        );
+        assert_eq!(
+            chunk_lengths(1030, 512).collect::<Vec<_>>(),
+            [512, 512, 4, 2]
         );
     }
 }
