@@ -76,7 +76,8 @@ pub struct Settings {
     pub http: SocketAddr,
     /// `sandbox`, `mx` or a smarthost URL.
     pub relay: String,
-    /// Accept any certificate from the smarthost (tests, private CAs).
+    /// Accept any certificate from the smarthost (tests only; a private CA
+    /// belongs in `tls_ca_file`).
     pub relay_tls_insecure: bool,
     /// Extra trusted CA certificates (PEM file) for the TLS connections
     /// mailtrail opens: a smarthost or IMAP server with a private CA.
