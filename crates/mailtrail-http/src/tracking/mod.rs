@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, USER_AGENT};
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -209,14 +209,16 @@ fn not_found() -> Response {
 /// `GET /t/o/{token}`: always 200 and the GIF, whatever the token; a valid
 /// open token also records an `opened` event, stored before the answer.
 /// `HEAD` records nothing (no image is fetched by it).
+///
+/// The request is taken whole (not `HeaderMap` and `Extensions`, which
+/// axum's extractors clone) and read by reference: a browser's ten-odd
+/// headers are not copied on the hottest path.
 async fn open_pixel(
     State(state): State<AppState>,
-    method: Method,
     token: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    extensions: Extensions,
+    req: Request,
 ) -> Response {
-    if method == Method::GET
+    if req.method() == Method::GET
         && let Ok(Path(token)) = token
     {
         let now = OffsetDateTime::now_utc();
@@ -229,8 +231,8 @@ async fn open_pixel(
                 EventKind::Opened,
                 claims.recipient,
                 &payload,
-                &headers,
-                peer(&extensions),
+                req.headers(),
+                peer(req.extensions()),
                 now,
                 None,
             );
@@ -249,10 +251,8 @@ async fn open_pixel(
 /// the link goes (RFC 9110 section 9.3.2), nobody following it.
 async fn click(
     State(state): State<AppState>,
-    method: Method,
     token: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    extensions: Extensions,
+    req: Request,
 ) -> Response {
     let Ok(Path(token)) = token else {
         return not_found();
@@ -270,15 +270,15 @@ async fn click(
     let Ok(location) = HeaderValue::from_str(link) else {
         return not_found();
     };
-    if method != Method::HEAD {
+    if req.method() != Method::HEAD {
         let t = &state.tracking;
         let event = t.event(
             &state.keyring,
             EventKind::Clicked,
             claims.recipient,
             &payload,
-            &headers,
-            peer(&extensions),
+            req.headers(),
+            peer(req.extensions()),
             now,
             Some(link),
         );
