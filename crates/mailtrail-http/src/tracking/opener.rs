@@ -31,6 +31,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use aho_corasick::AhoCorasick;
 use ipnet::IpNet;
 use mailtrail_domain::Opener;
 
@@ -74,10 +75,16 @@ struct NetRule {
 }
 
 /// The user-agent and network lists.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct OpenerData {
     user_agents: Vec<UaRule>,
     networks: Vec<NetRule>,
+    /// Every `contains` pattern in one automaton (ASCII case-insensitive):
+    /// a hit's user agent is read once instead of once per pattern, and
+    /// without a lower-cased copy. `None` when there are none.
+    contains: Option<AhoCorasick>,
+    /// The rule (index into `user_agents`) of each automaton pattern.
+    contains_rule: Vec<usize>,
 }
 
 fn parse_opener(s: &str) -> Option<Opener> {
@@ -148,6 +155,23 @@ impl OpenerData {
                 pattern,
             });
         }
+        let (rules, patterns): (Vec<usize>, Vec<&str>) = data
+            .user_agents
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match &r.pattern {
+                Match::Contains(p) => Some((i, p.as_str())),
+                Match::Exact(_) => None,
+            })
+            .unzip();
+        if !patterns.is_empty() {
+            let automaton = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&patterns)
+                .map_err(|e| ua_err(0, format!("patterns: {e}")))?;
+            data.contains = Some(automaton);
+            data.contains_rule = rules;
+        }
         for (line, cols) in data_lines(networks) {
             let [cidr, opener, rule] = cols[..] else {
                 return Err(net_err(
@@ -189,16 +213,26 @@ impl OpenerData {
         Self::parse(&ua, &nets).map_err(|e| format!("{}: {e}", dir.display()))
     }
 
+    /// The first rule, in file order, that the user agent matches.
     fn user_agent(&self, ua: &str) -> Option<(Opener, &str)> {
         let trimmed = ua.trim();
-        let lower = trimmed.to_ascii_lowercase();
-        self.user_agents
+        // Every `contains` pattern found anywhere (overlapping matches), the
+        // earliest-listed one kept; then an `exact` rule listed before it.
+        let by_contains = self.contains.as_ref().and_then(|ac| {
+            ac.find_overlapping_iter(trimmed)
+                .map(|m| self.contains_rule[m.pattern().as_usize()])
+                .min()
+        });
+        let before = by_contains.unwrap_or(self.user_agents.len());
+        let by_exact = self.user_agents[..before]
             .iter()
-            .find(|r| match &r.pattern {
-                Match::Contains(p) => lower.contains(p.as_str()),
-                Match::Exact(p) => trimmed == p,
-            })
-            .map(|r| (r.opener, r.rule.as_str()))
+            .position(|r| matches!(&r.pattern, Match::Exact(p) if trimmed == p));
+        by_exact.or(by_contains).map(|i| {
+            (
+                self.user_agents[i].opener,
+                self.user_agents[i].rule.as_str(),
+            )
+        })
     }
 
     fn network(&self, ip: IpAddr) -> Option<(Opener, &str)> {
@@ -517,6 +551,49 @@ mod tests {
         );
         assert_eq!(client_ip(peer, &["garbage"], &trusted), peer);
         assert_eq!(client_ip(peer, &[], &trusted), peer);
+    }
+
+    #[test]
+    fn the_first_listed_rule_wins_whatever_matches_first_in_the_text() {
+        let d = OpenerData::parse(
+            "machine\tscanner\tcontains\tScanBot\n\
+             proxy\texact-proxy\texact\tGoogleImageProxy ScanBot\n\
+             proxy\tgeneric-proxy\tcontains\timageproxy\n\
+             machine\tbot\tcontains\tbot\n",
+            "",
+        )
+        .unwrap();
+        // "bot" and "imageproxy" appear earlier in the text, but ScanBot's
+        // rule is listed first.
+        assert_eq!(
+            d.user_agent("GoogleImageProxy ScanBot"),
+            Some((Opener::Machine, "scanner"))
+        );
+        // Case does not matter for `contains`; the earlier-listed pattern
+        // wins even when a later one also matches.
+        assert_eq!(
+            d.user_agent("  some BOT via googleIMAGEPROXY "),
+            Some((Opener::Proxy, "generic-proxy"))
+        );
+        assert_eq!(d.user_agent("a bot"), Some((Opener::Machine, "bot")));
+        // An exact rule listed before every matching `contains` rule wins.
+        let d = OpenerData::parse(
+            "proxy\texact-proxy\texact\tGoogleImageProxy ScanBot\n\
+             machine\tscanner\tcontains\tscanbot\n",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            d.user_agent("GoogleImageProxy ScanBot"),
+            Some((Opener::Proxy, "exact-proxy"))
+        );
+        // Exact means exact (case included), after trimming.
+        assert_eq!(
+            d.user_agent("googleimageproxy scanbot"),
+            Some((Opener::Machine, "scanner"))
+        );
+        assert_eq!(d.user_agent("Mozilla/5.0 Firefox"), None);
+        assert_eq!(OpenerData::parse("", "").unwrap().user_agent("x"), None);
     }
 
     #[test]
