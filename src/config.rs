@@ -240,8 +240,15 @@ impl Settings {
         };
         let pem = std::fs::read(path)
             .with_context(|| format!("tls_ca_file: cannot read {}", path.display()))?;
-        mailtrail_imap::client::trusted_roots(Some(&pem))
-            .map_err(|e| anyhow::anyhow!("tls_ca_file {}: {e}", path.display()))?;
+        // The file serves the smarthost too: say what is wrong with it, not
+        // which client noticed ("IMAP TLS: …").
+        if let Err(e) = mailtrail_imap::client::trusted_roots(Some(&pem)) {
+            let why = match e {
+                mailtrail_imap::Error::Tls(why) => why,
+                other => other.to_string(),
+            };
+            bail!("tls_ca_file {}: {why}", path.display());
+        }
         Ok(Some(pem.into()))
     }
 
@@ -313,6 +320,10 @@ mod tests {
         s.tls_ca_file = Some(empty);
         let e = format!("{:#}", s.validate().unwrap_err());
         assert!(e.contains("no certificate"), "{e}");
+        assert!(
+            !e.contains("IMAP"),
+            "the file serves the smarthost too: {e}"
+        );
         let bad = dir.path().join("bad.pem");
         std::fs::write(
             &bad,
