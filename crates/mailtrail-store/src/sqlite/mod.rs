@@ -387,10 +387,9 @@ async fn insert_events(
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(events.len());
     // Rows of known recipients only, so that each chunk has its planned
     // length (and its cached statement).
-    let events: Vec<&NewEvent> = events
+    let events: Vec<(&NewEvent, &RecipientState)> = events
         .iter()
-        .copied()
-        .filter(|ev| states.contains_key(&ev.recipient_id))
+        .filter_map(|ev| Some((*ev, states.get(&ev.recipient_id)?)))
         .collect();
     let mut rest = events.as_slice();
     for len in insert_chunks(events.len()) {
@@ -400,21 +399,15 @@ async fn insert_events(
             "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) ",
         );
         let mut rows = Vec::with_capacity(chunk.len());
-        for ev in chunk {
-            let Some(state) = states.get(&ev.recipient_id) else {
-                continue;
-            };
+        for &(ev, state) in chunk {
             let reason = ev.reason.as_ref().map(common::to_json).transpose()?;
             rows.push((
-                *ev,
+                ev,
                 state.message_id,
                 state.org_id,
                 reason,
                 common::to_json(&ev.data)?,
             ));
-        }
-        if rows.is_empty() {
-            continue;
         }
         qb.push_values(rows, |mut b, (ev, message_id, org_id, reason, data)| {
             b.push_bind(ev.id)
