@@ -18,6 +18,7 @@ pub mod autoreply;
 pub mod dsn;
 mod fields;
 pub mod mdn;
+mod mime;
 mod phrases;
 pub mod reason;
 pub mod reply;
@@ -26,7 +27,7 @@ pub mod vendors;
 
 use std::borrow::Cow;
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders};
 use mailtrail_domain::Reason;
 use serde::Serialize;
 
@@ -113,23 +114,6 @@ pub struct Classification {
     pub verp_token: Option<String>,
 }
 
-/// mail-parser reads as structures only the headers the classifier reads
-/// as structures: the MIME headers (to find and decode the parts), `From`,
-/// `To`, `Subject` and `Message-ID`. Every other header (a returned copy
-/// carries a dozen `Received`, DKIM signatures and the like) is only
-/// skipped over: its place is still recorded, and [`header`] and
-/// `header_raw` read it from the raw bytes when asked.
-static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
-    use mail_parser::HeaderName as H;
-    MessageParser::new()
-        .with_mime_headers()
-        .header_address(H::From)
-        .header_address(H::To)
-        .header_text(H::Subject)
-        .header_id(H::MessageId)
-        .default_header_ignore()
-});
-
 /// Classifies one raw message (RFC 5322 bytes, any line ends).
 pub fn classify(raw: &[u8]) -> Classification {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
@@ -196,10 +180,10 @@ fn from_line(line: &[u8]) -> bool {
 
 /// Classifies one message whose line ends are LF or CRLF.
 fn classify_one(raw: &[u8]) -> Classification {
-    let Some(msg) = PARSER.parse(raw) else {
+    let Some(parsed) = mime::parse(raw) else {
         return Classification::default();
     };
-    Reader::new(&msg).classify()
+    Reader::new(&parsed).classify()
 }
 
 /// `text.to_ascii_lowercase()` when `text` is ASCII (then it is also
@@ -278,6 +262,7 @@ struct Gathered {
 }
 
 struct Reader<'m, 'x> {
+    parsed: &'m mime::Parsed<'x>,
     msg: &'m Message<'x>,
     from: Option<String>,
     from_raw: String,
@@ -286,7 +271,8 @@ struct Reader<'m, 'x> {
 }
 
 impl<'m, 'x> Reader<'m, 'x> {
-    fn new(msg: &'m Message<'x>) -> Self {
+    fn new(parsed: &'m mime::Parsed<'x>) -> Self {
+        let msg = &parsed.msg;
         let from = msg
             .from()
             .and_then(|a| a.first())
@@ -298,6 +284,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         let from = from.or_else(|| text::addresses(&from_raw).into_iter().next());
         let subject = msg.subject().unwrap_or_default().to_owned();
         let mut r = Self {
+            parsed,
             msg,
             from,
             from_raw,
@@ -312,7 +299,10 @@ impl<'m, 'x> Reader<'m, 'x> {
     /// their own nested `Message` and are not visited).
     fn gather(&mut self) {
         let g = &mut self.g;
-        for part in self.msg.parts.iter().take(500) {
+        // HTML is read only when the message has no text: its parts are
+        // decoded after the walk, and only then.
+        let mut html_parts = Vec::new();
+        for (i, part) in self.msg.parts.iter().enumerate().take(500) {
             let (ctype, sub) = part
                 .content_type()
                 .map(|ct| {
@@ -325,7 +315,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             match (ctype.as_str(), sub.as_str()) {
                 ("message", "delivery-status" | "global-delivery-status")
                 | ("text", "delivery-status") => {
-                    let d = dsn::parse(&String::from_utf8_lossy(part.contents()));
+                    let d = dsn::parse(&String::from_utf8_lossy(&self.parsed.contents(i)));
                     match &mut g.dsn {
                         Some(prev) => prev.recipients.extend(d.recipients),
                         None => g.dsn = Some(d),
@@ -334,19 +324,22 @@ impl<'m, 'x> Reader<'m, 'x> {
                 }
                 ("message", "disposition-notification" | "global-disposition-notification") => {
                     if g.mdn.is_none() {
-                        g.mdn = Some(mdn::parse(&String::from_utf8_lossy(part.contents())));
+                        g.mdn = Some(mdn::parse(&String::from_utf8_lossy(
+                            &self.parsed.contents(i),
+                        )));
                     }
                     continue;
                 }
                 ("message", "feedback-report") => {
                     if g.arf.is_none() {
-                        g.arf = Some(arf::parse(part.contents()));
+                        g.arf = Some(arf::parse(&self.parsed.contents(i)));
                     }
                     continue;
                 }
                 ("text", "rfc822-headers" | "rfc822-header" | "global-headers") => {
                     g.returned_copy = true;
-                    let text = String::from_utf8_lossy(part.contents());
+                    let contents = self.parsed.contents(i);
+                    let text = String::from_utf8_lossy(&contents);
                     if let Some(first) = &fields::first_group(&text) {
                         if g.embedded_id.is_none() {
                             g.embedded_id =
@@ -367,8 +360,16 @@ impl<'m, 'x> Reader<'m, 'x> {
                 }
                 _ => {}
             }
-            match &part.body {
-                PartType::Message(m) => {
+            if self.parsed.is_html(i) {
+                html_parts.push(i);
+                continue;
+            }
+            if !self.parsed.may_be_text(i) {
+                continue;
+            }
+            match self.parsed.view(i) {
+                mime::View::Message(parsed) => {
+                    let m = &parsed.msg;
                     g.returned_copy = true;
                     if g.jmrp_recipient.is_none() {
                         g.jmrp_recipient = m
@@ -383,7 +384,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                             .parts
                             .iter()
                             .take(50)
-                            .find(|p| {
+                            .position(|p| {
                                 p.content_type().is_some_and(|ct| {
                                     ct.ctype().eq_ignore_ascii_case("message")
                                         && ct.subtype().is_some_and(|s| {
@@ -391,7 +392,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                                         })
                                 })
                             })
-                            .map(|p| dsn::parse(&String::from_utf8_lossy(p.contents())))
+                            .map(|j| dsn::parse(&String::from_utf8_lossy(&parsed.contents(j))))
                             .filter(|d| !d.recipients.is_empty());
                     }
                     if g.embedded_id.is_none() {
@@ -417,7 +418,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                             .map(str::to_owned);
                     }
                 }
-                PartType::Text(t) if ctype.is_empty() || ctype == "text" => {
+                mime::View::Text(t) if ctype.is_empty() || ctype == "text" => {
                     if part
                         .content_disposition()
                         .is_some_and(|d| d.is_attachment())
@@ -425,10 +426,17 @@ impl<'m, 'x> Reader<'m, 'x> {
                     {
                         continue;
                     }
-                    push_text(&mut g.body, t);
+                    push_text(&mut g.body, &t);
                 }
-                PartType::Html(t) => push_text(&mut g.html, t),
+                mime::View::Html(t) => push_text(&mut g.html, &t),
                 _ => {}
+            }
+        }
+        if g.body.trim().is_empty() {
+            for i in html_parts {
+                if let mime::View::Html(t) = self.parsed.view(i) {
+                    push_text(&mut g.html, &t);
+                }
             }
         }
         if g.body.trim().is_empty() && !g.html.is_empty() {

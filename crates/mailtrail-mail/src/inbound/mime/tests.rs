@@ -1,0 +1,241 @@
+//! The walk is checked against mail-parser itself: for every input, every
+//! part must start and end where mail-parser's does, carry the same
+//! headers, and read (kind and bytes) as mail-parser's decoded part.
+
+use std::path::{Path, PathBuf};
+
+use mail_parser::{Message, MessageParser, PartType};
+use proptest::prelude::*;
+
+use super::{Parsed, View, parse};
+
+/// mail-parser configured as [`parse`] documents.
+fn reference() -> MessageParser {
+    use mail_parser::HeaderName as H;
+    MessageParser::new()
+        .with_mime_headers()
+        .header_address(H::From)
+        .header_address(H::To)
+        .header_text(H::Subject)
+        .header_id(H::MessageId)
+        .default_header_ignore()
+}
+
+fn same(ours: &Parsed<'_>, theirs: &Message<'_>, depth: usize, what: &str) {
+    assert_eq!(
+        ours.msg.parts.len(),
+        theirs.parts.len(),
+        "{what}: part count at depth {depth}"
+    );
+    assert_eq!(
+        ours.msg.raw_message(),
+        theirs.raw_message(),
+        "{what}: raw message at depth {depth}"
+    );
+    for (i, (o, t)) in ours.msg.parts.iter().zip(&theirs.parts).enumerate() {
+        let at = format!("{what}: part {i} at depth {depth}");
+        assert_eq!(o.headers, t.headers, "{at}: headers");
+        assert_eq!(
+            (o.offset_header, o.offset_body, o.offset_end),
+            (t.offset_header, t.offset_body, t.offset_end),
+            "{at}: offsets"
+        );
+        match (ours.view(i), &t.body) {
+            (View::Multipart, PartType::Multipart(_)) => {}
+            (View::Text(a), PartType::Text(b)) => assert_eq!(a, *b, "{at}: text"),
+            (View::Html(a), PartType::Html(b)) => assert_eq!(a, *b, "{at}: html"),
+            (View::Binary(a), PartType::Binary(b) | PartType::InlineBinary(b)) => {
+                assert_eq!(a, *b, "{at}: binary")
+            }
+            (View::Message(a), PartType::Message(b)) => same(a, b, depth + 1, what),
+            // mail-parser leaves a placeholder on a multipart it never
+            // closed; so does the walk.
+            (View::Text(a), PartType::Multipart(_)) if a.is_empty() => {}
+            (o, t) => panic!("{at}: ours {} theirs {t:?}", kind(&o)),
+        }
+        let html = matches!(t.body, PartType::Html(_));
+        assert_eq!(ours.is_html(i), html, "{at}: is_html");
+        assert_eq!(&*ours.contents(i), t.contents(), "{at}: contents");
+    }
+}
+
+fn kind(v: &View<'_>) -> &'static str {
+    match v {
+        View::Multipart => "multipart",
+        View::Text(_) => "text",
+        View::Html(_) => "html",
+        View::Binary(_) => "binary",
+        View::Message(_) => "message",
+    }
+}
+
+fn check(raw: &[u8], what: &str) {
+    let theirs = reference().parse(raw);
+    let ours = parse(raw);
+    match (ours, theirs) {
+        (None, None) => {}
+        (Some(o), Some(t)) => same(&o, &t, 0, what),
+        (o, t) => panic!(
+            "{what}: ours parsed {}, theirs {}",
+            o.is_some(),
+            t.is_some()
+        ),
+    }
+}
+
+const MULTI: &str = "From: a@example.org\r\nTo: b@example.net\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\npreamble\r\n--b1\r\n\
+Content-Type: multipart/alternative; boundary=\"----=_alt\"\r\n\r\n------=_alt\r\n\
+Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+caf=E9 soft=\r\nbreak trailing   \r\n=3D=3d =ZZ =\r\n------=_alt\r\n\
+Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+<p>caf=C3=A9</p>=\r\n------=_alt--\r\n\r\n--b1\r\n\
+Content-Type: message/rfc822\r\n\r\nFrom: c@example.com\r\nMessage-ID: <x@y>\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"in\"\r\n\r\n--in\r\n\
+Content-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; d@example.com\r\n\r\n--in--\r\n\
+\r\n--b1\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b1\r\n\
+Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+RnJvbTogZUBleGFtcGxlLm9yZw0KU3ViamVjdDogaGkNCg0KYm9keQ0K\r\n--b1--\r\nepilogue\r\n";
+
+/// Inputs that take each path of the walk: mail-parser's recovery of
+/// broken structures included.
+fn cases() -> Vec<(&'static str, Vec<u8>)> {
+    let mut v: Vec<(&'static str, Vec<u8>)> = vec![
+        ("multi", MULTI.as_bytes().to_vec()),
+        ("multi lf", MULTI.replace("\r\n", "\n").into_bytes()),
+        ("empty", Vec::new()),
+        ("no header", b"\n\nbody".to_vec()),
+        ("headers only", b"From: a@b\r\nSubject: x".to_vec()),
+        ("single qp", b"Content-Transfer-Encoding: quoted-printable\n\na=3Db==\nc\n".to_vec()),
+        ("single b64 bad", b"Content-Transfer-Encoding: base64\n\naGVsbG8--x\n".to_vec()),
+        (
+            "missing close",
+            b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\nno end"
+                .to_vec(),
+        ),
+        (
+            "boundary never appears",
+            b"Content-Type: multipart/mixed; boundary=q\n\nplain body\n".to_vec(),
+        ),
+        (
+            "multipart without boundary",
+            b"Content-Type: multipart/mixed\n\nbody\n".to_vec(),
+        ),
+        (
+            "b64 dashes",
+            b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: application/x\n\
+Content-Transfer-Encoding: base64\n\naGVs\n---q\nContent-Type: text/plain\n\nx\n--q--\n"
+                .to_vec(),
+        ),
+        (
+            "qp soft break before boundary",
+            b"Content-Type: multipart/mixed; boundary=q\n\n--q\n\
+Content-Transfer-Encoding: quoted-printable\n\nabc=\n--q--\n"
+                .to_vec(),
+        ),
+        (
+            "qp problem html",
+            b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/html\n\
+Content-Transfer-Encoding: quoted-printable\n\n<b>=A\n=</b>\n--q--\n"
+                .to_vec(),
+        ),
+        (
+            "inline message unclosed",
+            b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: message/rfc822\n\n\
+From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
+                .to_vec(),
+        ),
+        (
+            "digest",
+            b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nFrom: a@b\n\nm1\n--d\n\nFrom: c@d\n\nm2\n--d--\n"
+                .to_vec(),
+        ),
+        (
+            "empty nested message",
+            b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: message/rfc822\n\n--q--\n"
+                .to_vec(),
+        ),
+        (
+            "charset",
+            b"Content-Type: text/plain; charset=iso-2022-jp\n\n\x1b$B$3$s$K$A$O\x1b(B\n".to_vec(),
+        ),
+    ];
+    // Every prefix of the multipart message: each way of being cut short.
+    for cut in (0..MULTI.len()).step_by(7) {
+        v.push(("multi cut", MULTI.as_bytes()[..cut].to_vec()));
+    }
+    v
+}
+
+#[test]
+fn walks_as_mail_parser_does() {
+    for (what, raw) in cases() {
+        check(&raw, what);
+    }
+}
+
+fn corpus_files() -> Vec<PathBuf> {
+    let dir = std::env::var_os("MAILTRAIL_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"));
+    let bounces = dir.join("bounces");
+    assert!(
+        bounces.is_dir(),
+        "corpus missing: {} (set MAILTRAIL_CORPORA to the shared/corpora folder)",
+        bounces.display()
+    );
+    let mut out = Vec::new();
+    let mut stack = vec![bounces];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.expect("directory entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every message of the bounce corpora, whole and cut short at a few
+/// places (each cut breaks the structure somewhere else).
+#[test]
+fn walks_the_corpus_as_mail_parser_does() {
+    let files = corpus_files();
+    assert!(files.len() > 600, "corpus too small: {} files", files.len());
+    for f in files {
+        let raw = std::fs::read(&f).expect("corpus file");
+        let raw = super::super::normalise_line_ends(&raw);
+        let name = f.display().to_string();
+        check(&raw, &name);
+        for k in 1..4 {
+            let cut = raw.len() * k / 4;
+            check(&raw[..cut], &format!("{name} cut at {cut}"));
+        }
+    }
+}
+
+proptest! {
+    /// Random edits of a message with every kind of part.
+    #[test]
+    fn walks_edited_messages_as_mail_parser_does(
+        edits in proptest::collection::vec((0usize..2000, prop_oneof![
+            Just(b'-'), Just(b'='), Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'q'),
+            Just(b'A'), Just(b':'), any::<u8>()
+        ], any::<bool>()), 0..8)
+    ) {
+        let mut raw = MULTI.as_bytes().to_vec();
+        for (at, byte, insert) in edits {
+            let at = at % (raw.len() + 1);
+            if insert || at == raw.len() {
+                raw.insert(at, byte);
+            } else {
+                raw[at] = byte;
+            }
+        }
+        check(&raw, "edited");
+    }
+}
