@@ -88,10 +88,29 @@ enum Body<'x> {
     Message(Box<Parsed<'x>>),
 }
 
+/// A multipart's boundary, with the searcher for its delimiter `--boundary`
+/// built once.
+struct Boundary {
+    bytes: Vec<u8>,
+    delimiter: memchr::memmem::Finder<'static>,
+}
+
+impl Boundary {
+    fn new(bytes: &[u8]) -> Self {
+        let mut delimiter = Vec::with_capacity(bytes.len() + 2);
+        delimiter.extend_from_slice(b"--");
+        delimiter.extend_from_slice(bytes);
+        Boundary {
+            bytes: bytes.to_vec(),
+            delimiter: memchr::memmem::Finder::new(&delimiter).into_owned(),
+        }
+    }
+}
+
 /// mail-parser's per-part state while walking.
 struct State {
     mime_type: MimeType,
-    mime_boundary: Option<Vec<u8>>,
+    mime_boundary: Option<Boundary>,
     parts: usize,
     part_id: usize,
     sub_part_ids: Vec<u32>,
@@ -101,7 +120,7 @@ struct State {
 }
 
 impl State {
-    fn new(mime_type: MimeType, mime_boundary: Option<Vec<u8>>, part_id: usize) -> Self {
+    fn new(mime_type: MimeType, mime_boundary: Option<Boundary>, part_id: usize) -> Self {
         State {
             mime_type,
             mime_boundary,
@@ -274,11 +293,8 @@ fn skip_field(stream: &mut MessageStream<'_>) {
 /// goes on (after the boundary). `None` when the boundary is not found.
 /// mail-parser's `mime_part`: the first `--boundary` anywhere, the line end
 /// before it not part of the body.
-fn leaf_end(data: &[u8], start: usize, boundary: &[u8]) -> Option<(usize, usize, usize)> {
-    let mut needle = Vec::with_capacity(boundary.len() + 2);
-    needle.extend_from_slice(b"--");
-    needle.extend_from_slice(boundary);
-    let q = start + memchr::memmem::find(data.get(start..)?, &needle)?;
+fn leaf_end(data: &[u8], start: usize, boundary: &Boundary) -> Option<(usize, usize, usize)> {
+    let q = start + boundary.delimiter.find(data.get(start..)?)?;
     let end = if q == start {
         start
     } else if data[q - 1] == b'\n' {
@@ -290,7 +306,7 @@ fn leaf_end(data: &[u8], start: usize, boundary: &[u8]) -> Option<(usize, usize,
     } else {
         q
     };
-    Some((end, q, q + needle.len()))
+    Some((end, q, q + boundary.delimiter.needle().len()))
 }
 
 fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
@@ -317,7 +333,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
         if is_multipart && let Some(boundary) = content_type.and_then(|f| f.attribute("boundary")) {
             if stream.seek_next_part(boundary.as_bytes()) {
                 let part_id = message.msg.parts.len();
-                let new_state = State::new(mime, Some(boundary.as_bytes().to_vec()), part_id);
+                let new_state = State::new(mime, Some(Boundary::new(boundary.as_bytes())), part_id);
                 message.push(
                     part(std::mem::take(&mut part_headers), Encoding::None, &state),
                     Body::Multipart,
@@ -362,27 +378,27 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
             continue;
         }
 
-        let boundary = state.mime_boundary.as_deref().unwrap_or_default();
         let start = state.offset_body;
         let mut closing = None;
-        let found = if boundary.is_empty() {
-            stream.seek_end();
-            state.offset_end = raw.len();
-            true
-        } else if let Some((end, q, next)) = leaf_end(raw, start, boundary) {
-            stream.skip_bytes(next - start);
-            state.offset_end = end;
-            closing = Some(q);
-            true
+        let found = if let Some(boundary) = &state.mime_boundary {
+            if let Some((end, q, next)) = leaf_end(raw, start, boundary) {
+                stream.skip_bytes(next - start);
+                state.offset_end = end;
+                closing = Some(q);
+                true
+            } else {
+                // mail-parser's recovery: the rest of the input, as text,
+                // and no boundary any more.
+                stream.seek_end();
+                state.offset_end = raw.len();
+                state.mime_boundary = None;
+                false
+            }
         } else {
-            // mail-parser's recovery: the rest of the input, as text, and
-            // no boundary any more.
             stream.seek_end();
             state.offset_end = raw.len();
-            state.mime_boundary = None;
-            false
+            true
         };
-
         let body = if !found {
             Body::RawText
         } else if mime == MimeType::Message {
@@ -396,10 +412,8 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
                         None
                     };
                     match nested {
-                        Some(mut n) => {
-                            n.msg.raw_message = Cow::Owned(bytes.into_owned());
-                            Body::Message(Box::new(n))
-                        }
+                        // Its raw message is its own copy of the bytes.
+                        Some(n) => Body::Message(Box::new(n)),
                         None => Body::Binary(Cow::Owned(bytes.into_owned())),
                     }
                 }
@@ -428,7 +442,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
                         .mime_boundary
                         .as_ref()
                         .map(|b| {
-                            let pos = stream.offset().saturating_sub(b.len() + 2);
+                            let pos = stream.offset().saturating_sub(b.bytes.len() + 2);
                             match pos.checked_sub(2).and_then(|p| raw.get(p)) {
                                 Some(b'\r') => pos - 2,
                                 Some(_) => pos - 1,
@@ -463,7 +477,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
                         if let Some((prev_state, _)) = stack.pop() {
                             state = prev_state;
                             if let Some(ref boundary) = state.mime_boundary
-                                && let Some(offset) = stream.seek_next_part_offset(boundary)
+                                && let Some(offset) = stream.seek_next_part_offset(&boundary.bytes)
                             {
                                 p.offset_end = offset as u32;
                                 continue 'inner;
@@ -496,8 +510,8 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
                         .and_then(|text| {
                             state
                                 .mime_boundary
-                                .as_deref()
-                                .and_then(|b| std::str::from_utf8(b).ok())
+                                .as_ref()
+                                .and_then(|b| std::str::from_utf8(&b.bytes).ok())
                                 .and_then(|boundary| {
                                     text.rsplit_once(boundary)
                                         .and_then(|(text, _)| text.strip_suffix("--"))
@@ -669,10 +683,12 @@ impl<'x> Parsed<'x> {
 /// A text part's bytes as text: through the decoder of its `charset`,
 /// else as UTF-8 (lossily), as mail-parser does.
 fn text<'d>(p: &MessagePart<'_>, bytes: Cow<'d, [u8]>) -> Cow<'d, str> {
-    let decoder = p.content_type().and_then(|ct| {
-        ct.attribute("charset")
-            .and_then(|c| charset_decoder(c.as_bytes()))
-    });
+    let charset = p.content_type().and_then(|ct| ct.attribute("charset"));
+    // ASCII in a charset that extends ASCII byte for byte decodes to
+    // itself: no decoder, no copy.
+    let decoder = charset
+        .filter(|c| !(ascii_superset(c) && bytes.is_ascii()))
+        .and_then(|c| charset_decoder(c.as_bytes()));
     match (bytes, decoder) {
         (Cow::Owned(v), Some(d)) => Cow::Owned(d(&v)),
         (Cow::Owned(v), None) => Cow::Owned(
@@ -682,6 +698,47 @@ fn text<'d>(p: &MessagePart<'_>, bytes: Cow<'d, [u8]>) -> Cow<'d, str> {
         (Cow::Borrowed(b), Some(d)) => Cow::Owned(d(b)),
         (Cow::Borrowed(b), None) => String::from_utf8_lossy(b),
     }
+}
+
+/// Charsets whose decoders map every ASCII byte to itself, whatever comes
+/// before or after it: the single-byte tables and UTF-8 (not ISO-2022-*,
+/// UTF-7 or HZ, which give ASCII bytes meanings of their own).
+const ASCII_SUPERSETS: &[&str] = &[
+    "us-ascii",
+    "ascii",
+    "utf-8",
+    "utf8",
+    "iso-8859-1",
+    "iso-8859-2",
+    "iso-8859-3",
+    "iso-8859-4",
+    "iso-8859-5",
+    "iso-8859-6",
+    "iso-8859-7",
+    "iso-8859-8",
+    "iso-8859-9",
+    "iso-8859-10",
+    "iso-8859-13",
+    "iso-8859-14",
+    "iso-8859-15",
+    "iso-8859-16",
+    "windows-1250",
+    "windows-1251",
+    "windows-1252",
+    "windows-1253",
+    "windows-1254",
+    "windows-1255",
+    "windows-1256",
+    "windows-1257",
+    "windows-1258",
+    "koi8-r",
+    "koi8-u",
+];
+
+fn ascii_superset(charset: &str) -> bool {
+    ASCII_SUPERSETS
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(charset))
 }
 
 /// Decodes `data[start..]` as mail-parser's decoder for `encoding` does

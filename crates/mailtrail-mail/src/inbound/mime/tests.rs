@@ -159,12 +159,49 @@ From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
             "charset",
             b"Content-Type: text/plain; charset=iso-2022-jp\n\n\x1b$B$3$s$K$A$O\x1b(B\n".to_vec(),
         ),
+        (
+            "ascii in latin-1",
+            b"Content-Type: text/plain; charset=ISO-8859-1\n\nplain\n".to_vec(),
+        ),
+        (
+            "header names",
+            b": odd\n X-Sp ace : 1\nFROM: a@b\nno colon here\nSubject\n\nbody\n".to_vec(),
+        ),
     ];
     // Every prefix of the multipart message: each way of being cut short.
     for cut in (0..MULTI.len()).step_by(7) {
         v.push(("multi cut", MULTI.as_bytes()[..cut].to_vec()));
     }
     v
+}
+
+/// The charsets read without their decoder when the text is ASCII decode
+/// every ASCII byte to itself, in every context (each byte is also tried
+/// after every other, as a decoder with state would see it).
+#[test]
+fn ascii_supersets_decode_ascii_to_itself() {
+    let all: Vec<u8> = (0u8..128).collect();
+    let pairs: Vec<u8> = (0u8..128)
+        .flat_map(|a| (0u8..128).flat_map(move |b| [a, b]))
+        .collect();
+    for name in super::ASCII_SUPERSETS {
+        let decoder = mail_parser::decoders::charsets::map::charset_decoder(name.as_bytes());
+        let Some(decoder) = decoder else {
+            continue;
+        };
+        for input in [&all, &pairs] {
+            assert_eq!(
+                decoder(input).as_bytes(),
+                &input[..],
+                "{name} changes ASCII"
+            );
+        }
+    }
+    // And the list is not vacuous.
+    assert!(
+        mail_parser::decoders::charsets::map::charset_decoder(b"iso-8859-1").is_some()
+            && super::ascii_superset("ISO-8859-1")
+    );
 }
 
 #[test]
