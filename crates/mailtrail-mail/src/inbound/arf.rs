@@ -7,7 +7,7 @@
 
 use mail_auth::report::Feedback;
 
-use super::fields;
+use super::{fields, text};
 
 /// What a feedback report says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub(crate) struct Report {
 
 /// Parses the body of a `message/feedback-report` part.
 pub(crate) fn parse(part: &[u8]) -> Report {
-    let text = String::from_utf8_lossy(part);
+    let text = text::lossy(part);
     let groups = fields::groups(&text);
     let raw_type = groups
         .iter()

@@ -456,7 +456,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
                         p.offset_end = offset_end as u32;
                         let body = if nested.msg.parts.is_empty() {
                             p.is_encoding_problem = true;
-                            Body::Text(String::from_utf8_lossy(
+                            Body::Text(super::text::lossy(
                                 raw.get(p.offset_body as usize..offset_end)
                                     .unwrap_or_default(),
                             ))
@@ -523,7 +523,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
                         });
                     Body::Text(match text {
                         Some(text) => Cow::Borrowed(text),
-                        None => String::from_utf8_lossy(raw_text.unwrap_or_default()),
+                        None => super::text::lossy(raw_text.unwrap_or_default()),
                     })
                 } else {
                     Body::Message(Box::new(nested.finish(Cow::Borrowed(raw))))
@@ -696,7 +696,7 @@ fn text<'d>(p: &MessagePart<'_>, bytes: Cow<'d, [u8]>) -> Cow<'d, str> {
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         ),
         (Cow::Borrowed(b), Some(d)) => Cow::Owned(d(b)),
-        (Cow::Borrowed(b), None) => String::from_utf8_lossy(b),
+        (Cow::Borrowed(b), None) => super::text::lossy(b),
     }
 }
 

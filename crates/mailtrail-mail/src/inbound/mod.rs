@@ -169,7 +169,7 @@ fn mbox_messages(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// before it, so the date's weekday is what tells it from body text.
 fn from_line(line: &[u8]) -> bool {
     let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
-    let line = String::from_utf8_lossy(&line[..end.min(200)]);
+    let line = text::lossy(&line[..end.min(200)]);
     let mut words = line.split_whitespace();
     words.next() == Some("From")
         && words.next().is_some()
@@ -218,7 +218,7 @@ fn header(msg: &Message<'_>, name: &str) -> Option<String> {
             return None;
         }
         let bytes = raw.get(h.offset_start as usize..h.offset_end as usize)?;
-        let s = String::from_utf8_lossy(bytes);
+        let s = text::lossy(bytes);
         Some(text::squash(&s, 16 * 1024))
     })
 }
@@ -229,7 +229,7 @@ fn header(msg: &Message<'_>, name: &str) -> Option<String> {
 fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
     let raw = msg.raw_message();
     let end = (msg.root_part().offset_body as usize).min(raw.len());
-    let block = String::from_utf8_lossy(&raw[..end]);
+    let block = text::lossy(&raw[..end]);
     for line in fields::lines(&block) {
         let Some((n, v)) = line.split_once(':') else {
             continue;
@@ -315,7 +315,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             match (ctype.as_str(), sub.as_str()) {
                 ("message", "delivery-status" | "global-delivery-status")
                 | ("text", "delivery-status") => {
-                    let d = dsn::parse(&String::from_utf8_lossy(&self.parsed.contents(i)));
+                    let d = dsn::parse(&text::lossy(&self.parsed.contents(i)));
                     match &mut g.dsn {
                         Some(prev) => prev.recipients.extend(d.recipients),
                         None => g.dsn = Some(d),
@@ -324,7 +324,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                 }
                 ("message", "disposition-notification" | "global-disposition-notification") => {
                     if g.mdn.is_none() {
-                        g.mdn = Some(mdn::parse(&String::from_utf8_lossy(
+                        g.mdn = Some(mdn::parse(&text::lossy(
                             &self.parsed.contents(i),
                         )));
                     }
@@ -339,8 +339,8 @@ impl<'m, 'x> Reader<'m, 'x> {
                 ("text", "rfc822-headers" | "rfc822-header" | "global-headers") => {
                     g.returned_copy = true;
                     let contents = self.parsed.contents(i);
-                    let text = String::from_utf8_lossy(&contents);
-                    if let Some(first) = &fields::first_group(&text) {
+                    let headers = text::lossy(&contents);
+                    if let Some(first) = &fields::first_group(&headers) {
                         if g.embedded_id.is_none() {
                             g.embedded_id =
                                 fields::get(first, "message-id").and_then(dsn::message_id);
@@ -392,7 +392,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                                         })
                                 })
                             })
-                            .map(|j| dsn::parse(&String::from_utf8_lossy(&parsed.contents(j))))
+                            .map(|j| dsn::parse(&text::lossy(&parsed.contents(j))))
                             .filter(|d| !d.recipients.is_empty());
                     }
                     if g.embedded_id.is_none() {
@@ -452,7 +452,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                 .raw_message()
                 .get(root.offset_body as usize..root.offset_end as usize)
             {
-                push_text(&mut g.body, &String::from_utf8_lossy(b));
+                push_text(&mut g.body, &text::lossy(b));
             }
         }
         if g.dsn.is_none() {

@@ -5,6 +5,8 @@
 //! All of them are single forward passes over the input, so their cost is
 //! linear in what they are given.
 
+use std::borrow::Cow;
+
 /// Bytes that may appear in the local part of an address as bounces print
 /// it (RFC 5322 `atext` plus the dot).
 fn is_local(b: u8) -> bool {
@@ -221,6 +223,16 @@ pub(crate) fn html_to_text(html: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
+}
+
+/// `String::from_utf8_lossy`, with valid UTF-8 (nearly every message)
+/// checked by `str::from_utf8`, which reads ASCII a word at a time, rather
+/// than by the lossy decoder's byte-at-a-time walk.
+pub(crate) fn lossy(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Collapses runs of white space into single spaces and trims, bounded to
