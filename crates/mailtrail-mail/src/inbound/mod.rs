@@ -324,9 +324,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                 }
                 ("message", "disposition-notification" | "global-disposition-notification") => {
                     if g.mdn.is_none() {
-                        g.mdn = Some(mdn::parse(&text::lossy(
-                            &self.parsed.contents(i),
-                        )));
+                        g.mdn = Some(mdn::parse(&text::lossy(&self.parsed.contents(i))));
                     }
                     continue;
                 }
