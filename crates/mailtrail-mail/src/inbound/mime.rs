@@ -52,16 +52,17 @@ pub(super) enum View<'p> {
     Message(&'p Parsed<'p>),
 }
 
+/// What mail-parser's walk tells apart (its `MimeType`, without the
+/// distinctions that only sort parts into its text, HTML and attachment
+/// lists, which the classifier does not read).
 #[derive(Debug, PartialEq, Clone, Copy)]
 enum MimeType {
-    MultipartMixed,
-    MultipartAlternative,
-    MultipartRelated,
+    Multipart,
+    /// RFC 2046 section 5.1.5: an untyped part is a message/rfc822.
     MultipartDigest,
     TextPlain,
     TextHtml,
     TextOther,
-    Inline,
     Message,
     Other,
 }
@@ -111,9 +112,7 @@ impl Boundary {
 struct State {
     mime_type: MimeType,
     mime_boundary: Option<Boundary>,
-    parts: usize,
     part_id: usize,
-    sub_part_ids: Vec<u32>,
     offset_header: usize,
     offset_body: usize,
     offset_end: usize,
@@ -124,9 +123,7 @@ impl State {
         State {
             mime_type,
             mime_boundary,
-            parts: 0,
             part_id,
-            sub_part_ids: Vec::new(),
             offset_header: 0,
             offset_body: 0,
             offset_end: 0,
@@ -170,11 +167,8 @@ fn mime_type(content_type: Option<&ContentType<'_>>, parent: MimeType) -> (bool,
                 true,
                 false,
                 match ct.subtype() {
-                    Some("mixed") => MimeType::MultipartMixed,
-                    Some("alternative") => MimeType::MultipartAlternative,
-                    Some("related") => MimeType::MultipartRelated,
                     Some("digest") => MimeType::MultipartDigest,
-                    _ => MimeType::Other,
+                    _ => MimeType::Multipart,
                 },
             ),
             "text" => match ct.subtype() {
@@ -182,7 +176,6 @@ fn mime_type(content_type: Option<&ContentType<'_>>, parent: MimeType) -> (bool,
                 Some("html") => (false, true, MimeType::TextHtml),
                 _ => (false, true, MimeType::TextOther),
             },
-            "image" | "audio" | "video" => (false, false, MimeType::Inline),
             "message" if matches!(ct.subtype(), Some("rfc822" | "global")) => {
                 (false, false, MimeType::Message)
             }
@@ -322,8 +315,6 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
             break;
         }
         state.offset_body = stream.offset();
-        state.parts += 1;
-        state.sub_part_ids.push(message.msg.parts.len() as u32);
 
         let content_type = part_headers
             .header_value(&HeaderName::ContentType)
