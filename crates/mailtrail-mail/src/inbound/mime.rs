@@ -857,7 +857,7 @@ fn qp(data: &[u8], start: usize, end: usize, closing: Option<usize>) -> Option<V
 /// one hex digit) on the same line, whitespace between them or not.
 fn qp_valid(bytes: &[u8]) -> bool {
     let mut at = 0;
-    while let Some(k) = memchr::memchr(b'=', &bytes[at..]) {
+    while let Some(k) = bytes.get(at..).and_then(|rest| memchr::memchr(b'=', rest)) {
         let mut j = at + k + 1;
         // After `=`: whitespace keeps the state, a hex digit moves to the
         // second digit, a line end or anything else ends it.

@@ -140,6 +140,10 @@ Content-Transfer-Encoding: quoted-printable\n\n<b>=A\n=</b>\n--q--\n"
                 .to_vec(),
         ),
         (
+            "qp html ending in one hex digit",
+            b"Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<b>=A".to_vec(),
+        ),
+        (
             "inline message unclosed",
             b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: message/rfc822\n\n\
 From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
@@ -256,6 +260,9 @@ fn walks_the_corpus_as_mail_parser_does() {
 }
 
 proptest! {
+    // Each case takes microseconds; many edits reach many recovery paths.
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
     /// Random edits of a message with every kind of part.
     #[test]
     fn walks_edited_messages_as_mail_parser_does(
