@@ -70,8 +70,21 @@ fn kind(v: &View<'_>) -> &'static str {
 }
 
 fn check(raw: &[u8], what: &str) {
-    let theirs = reference().parse(raw);
     let ours = parse(raw);
+    // mail-parser subtracts without a check when a quoted-printable part
+    // ends in a soft line break right before its boundary: built with
+    // overflow checks (as tests are) it panics, in release it wraps and
+    // keeps the bytes, which is what the walk does. There is nothing to
+    // compare with then; the walk must still not panic (it did not).
+    let Ok(theirs) = std::panic::catch_unwind(|| reference().parse(raw)) else {
+        if let Some(p) = &ours {
+            for i in 0..p.msg.parts.len() {
+                let _ = p.view(i);
+                let _ = p.is_html(i);
+            }
+        }
+        return;
+    };
     match (ours, theirs) {
         (None, None) => {}
         (Some(o), Some(t)) => same(&o, &t, 0, what),
@@ -281,5 +294,55 @@ proptest! {
             }
         }
         check(&raw, "edited");
+    }
+}
+
+/// The pieces MIME structure is made of, for messages assembled at random.
+const PIECES: &[&str] = &[
+    "\r\n",
+    "\n",
+    "\n\n",
+    "--b1",
+    "--b2",
+    "--",
+    "Content-Type: multipart/mixed; boundary=b1\n",
+    "Content-Type: multipart/alternative; boundary=\"b2\"\n",
+    "Content-Type: multipart/digest; boundary=b2\n",
+    "Content-Type: message/rfc822\n",
+    "Content-Type: message/delivery-status\n",
+    "Content-Type: text/html; charset=utf-8\n",
+    "Content-Type: text/plain; charset=iso-8859-1\n",
+    "Content-Transfer-Encoding: quoted-printable\n",
+    "Content-Transfer-Encoding: base64\n",
+    "From: a@example.org\n",
+    "Subject: =?utf-8?b?w6k=?=\n",
+    "=",
+    "=3D",
+    "=A",
+    "=\n",
+    "aGVsbG8=",
+    " ",
+    "\t",
+    "x",
+    "caf\u{e9}",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Messages assembled at random from MIME's pieces.
+    #[test]
+    fn walks_assembled_messages_as_mail_parser_does(
+        multipart in any::<bool>(),
+        pieces in proptest::collection::vec(0..PIECES.len(), 0..80)
+    ) {
+        // Half of them start as a multipart, so that most reach its parts.
+        let head = if multipart {
+            "Content-Type: multipart/mixed; boundary=b1\n\n--b1\n"
+        } else {
+            ""
+        };
+        let raw: String = std::iter::once(head).chain(pieces.iter().map(|&i| PIECES[i])).collect();
+        check(raw.as_bytes(), "assembled");
     }
 }
