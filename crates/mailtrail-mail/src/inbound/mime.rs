@@ -113,6 +113,11 @@ struct State {
     mime_type: MimeType,
     mime_boundary: Option<Boundary>,
     part_id: usize,
+    /// The parts whose headers were read in this state. When a multipart
+    /// ends, mail-parser makes the part `part_id` points at a multipart
+    /// unless this is exactly `[0]`, whatever that part was (on broken
+    /// input it can be a message/rfc822 part), and so does the walk.
+    sub_part_ids: Vec<u32>,
     offset_header: usize,
     offset_body: usize,
     offset_end: usize,
@@ -124,6 +129,7 @@ impl State {
             mime_type,
             mime_boundary,
             part_id,
+            sub_part_ids: Vec::new(),
             offset_header: 0,
             offset_body: 0,
             offset_end: 0,
@@ -315,6 +321,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
             break;
         }
         state.offset_body = stream.offset();
+        state.sub_part_ids.push(message.msg.parts.len() as u32);
 
         let content_type = part_headers
             .header_value(&HeaderName::ContentType)
@@ -465,6 +472,12 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
 
                 if stream.is_multipart_end() {
                     if let Some(p) = message.msg.parts.get_mut(state.part_id) {
+                        if state.sub_part_ids != [0]
+                            && let Some(b) = message.bodies.get_mut(state.part_id)
+                        {
+                            *b = Body::Multipart;
+                        }
+                        state.sub_part_ids.clear();
                         if let Some((prev_state, _)) = stack.pop() {
                             state = prev_state;
                             if let Some(ref boundary) = state.mime_boundary
@@ -526,6 +539,11 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
             message = prev_message;
         } else if let Some(p) = message.msg.parts.get_mut(state.part_id) {
             p.offset_end = stream.offset() as u32;
+            if state.sub_part_ids != [0]
+                && let Some(b) = message.bodies.get_mut(state.part_id)
+            {
+                *b = Body::Multipart;
+            }
         }
         state = prev_state;
     }

@@ -153,6 +153,13 @@ Content-Transfer-Encoding: quoted-printable\n\n<b>=A\n=</b>\n--q--\n"
                 .to_vec(),
         ),
         (
+            // Found by the fuzzer: an ARF report mangled so that a multipart
+            // ends while a message/rfc822 part is the current one, which
+            // mail-parser then makes a multipart.
+            "fuzzed arf",
+            include_bytes!("fuzzed-arf.eml").to_vec(),
+        ),
+        (
             "qp html ending in one hex digit",
             b"Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<b>=A".to_vec(),
         ),
