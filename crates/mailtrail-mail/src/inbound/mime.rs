@@ -951,5 +951,8 @@ fn base64(data: &[u8], start: usize, end: usize, closing: Option<usize>) -> Opti
     Some(buf)
 }
 
+#[cfg(any(test, feature = "differential"))]
+pub(super) mod differential;
+
 #[cfg(test)]
 mod tests;

@@ -114,6 +114,14 @@ pub struct Classification {
     pub verp_token: Option<String>,
 }
 
+/// Walks `raw` with the classifier's MIME walk and with mail-parser and
+/// panics where they part ways: for the fuzzer (feature `differential`),
+/// which runs it on whatever it finds.
+#[cfg(feature = "differential")]
+pub fn check_mime_walk(raw: &[u8]) {
+    mime::differential::check(raw, "fuzzed input");
+}
+
 /// Classifies one raw message (RFC 5322 bytes, any line ends).
 pub fn classify(raw: &[u8]) -> Classification {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
