@@ -223,7 +223,9 @@ cargo_test() {
 run_step "cargo test --workspace" cargo_test
 
 # A bounded fuzz pass of the inbound classifier (fuzz/, its own crate): any
-# bytes must classify without a panic. Only stable Rust exists here, so
+# bytes must classify without a panic, and the classifier's MIME walk must
+# find the same parts, with the same bytes, as mail-parser (whose walk it
+# reproduces, decoding lazily). Only stable Rust exists here, so
 # RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its flags and --sanitizer none
 # skips AddressSanitizer (a panic still aborts and fails the run). -O builds
 # without debug assertions, as mailtrail ships: mail-parser 0.11.9 (pinned)
