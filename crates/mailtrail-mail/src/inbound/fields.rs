@@ -3,7 +3,7 @@
 //! notifications (RFC 8098 section 3.1) and feedback reports (RFC 5965
 //! section 3.1).
 //!
-//! mail-parser hands these parts back as raw bytes, so they are read here:
+//! The MIME walk hands these parts back as bytes, so they are read here:
 //! groups of `Name: value` lines separated by blank lines, with folded
 //! continuation lines (RFC 5322 section 2.2.3). Returned mail is often
 //! mangled on the way, so CRLF, LF and CR-only line ends are all accepted and

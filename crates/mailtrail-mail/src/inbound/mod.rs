@@ -200,8 +200,9 @@ fn ascii_lower(text: &str) -> Option<String> {
     text.is_ascii().then(|| text.to_ascii_lowercase())
 }
 
-/// mail-parser reads LF and CRLF line ends; messages that went through old
-/// Mac tools end lines with CR alone, so those CRs become LFs.
+/// The MIME walk, like mail-parser whose rules it follows, reads LF and
+/// CRLF line ends; messages that went through old Mac tools end lines with
+/// CR alone, so those CRs become LFs.
 fn normalise_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
     let lone_cr = memchr::memchr_iter(b'\r', raw).any(|i| raw.get(i + 1) != Some(&b'\n'));
     if !lone_cr {
@@ -232,8 +233,10 @@ fn header(msg: &Message<'_>, name: &str) -> Option<String> {
 }
 
 /// The first header `name` read straight from the raw header block, for
-/// when mail-parser lost it: a date with an obsolete zone such as `UT`
-/// (RFC 5322 section 4.3 still allows it) makes it swallow the next field.
+/// when the header parser lost it: a field read as a structure can swallow
+/// the next one on malformed input (mail-parser's date parser did after an
+/// obsolete zone such as `UT`, which RFC 5322 section 4.3 still allows,
+/// when dates were parsed; they are now skipped).
 fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
     let raw = msg.raw_message();
     let end = (msg.root_part().offset_body as usize).min(raw.len());
@@ -434,7 +437,8 @@ impl<'m, 'x> Reader<'m, 'x> {
                     }
                     push_text(&mut g.body, &t);
                 }
-                mime::View::Html(t) => push_text(&mut g.html, &t),
+                // HTML was set aside above: `is_html` holds for every part
+                // that reads as HTML.
                 _ => {}
             }
         }
@@ -449,7 +453,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             g.body = text::html_to_text(&g.html);
         }
         // A multipart whose boundary never appears in its body (mangled on
-        // the way) leaves mail-parser with no text part: the body as sent is
+        // the way) leaves the walk with no text part: the body as sent is
         // the only text there is.
         if g.body.trim().is_empty() && g.dsn.is_none() {
             let root = self.msg.root_part();

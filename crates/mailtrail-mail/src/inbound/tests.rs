@@ -577,8 +577,9 @@ Final-recipient: rfc822;bob@ims-ms-daemon\n\
     assert_eq!(c.recipients[0].reason, Reason::MailboxFull);
 }
 
-/// A From header that mail-parser loses after a `UT` date is read from the
-/// raw header block; LSMTP's `Error-for:` names the failed address.
+/// A From header after a `UT` date (an obsolete zone, RFC 5322 section 4.3,
+/// after which mail-parser's date parser lost the next field) is read;
+/// LSMTP's `Error-for:` names the failed address.
 #[test]
 fn lsmtp_notice_after_an_obsolete_date_zone() {
     let m = "Date: Sat, 22 Apr 2006 17:14:50 UT\n\
