@@ -76,7 +76,15 @@ fn start_sink(flags: &[&str]) -> Option<Sink> {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Sink { child, port, dir });
+                // Another test's listener may have taken the port between
+                // the probe bind and smtp-sink's: then the connect reached
+                // it, and smtp-sink, unable to bind, exits. Only a sink
+                // still running owns the port.
+                std::thread::sleep(Duration::from_millis(100));
+                if child.try_wait().unwrap().is_none() {
+                    return Some(Sink { child, port, dir });
+                }
+                break;
             }
             if child.try_wait().unwrap().is_some() {
                 break; // port taken meanwhile: try another
