@@ -212,6 +212,9 @@ fn part<'x>(headers: Vec<Header<'x>>, encoding: Encoding, st: &State) -> Message
 /// Every other header (a returned copy carries a dozen `Received`, DKIM
 /// signatures and the like) is only skipped over: its place is still
 /// recorded, and the classifier reads it from the raw bytes when asked.
+/// `From`, `To`, `Subject` and `Message-ID` are skipped over too, and
+/// parsed when read ([`Parsed::from_address`] and the like): most are
+/// never read (the parts of a returned copy, the notice's own `To`).
 pub(super) fn parse(raw: &[u8]) -> Option<Parsed<'_>> {
     parse_(raw, MAX_NESTED_ENCODED)
 }
@@ -241,12 +244,18 @@ fn parse_headers<'x>(stream: &mut MessageStream<'x>, headers: &mut Vec<Header<'x
         if let Some(name) = stream.parse_header_name() {
             let from_offset = stream.offset();
             let value = match name {
-                H::From | H::To => stream.parse_address(),
-                H::Subject
-                | H::ContentDescription
-                | H::ContentLocation
-                | H::ContentTransferEncoding => stream.parse_unstructured(),
-                H::MessageId | H::ContentId => stream.parse_id(),
+                // Parsed when read ([`Parsed::deferred`]): mail-parser's
+                // address, text and id parsers stop where a skipped field
+                // does, at the line end not followed by a space or tab, so
+                // skipping them leaves every later offset in place.
+                H::From | H::To | H::Subject | H::MessageId => {
+                    skip_field(stream);
+                    HeaderValue::Empty
+                }
+                H::ContentDescription | H::ContentLocation | H::ContentTransferEncoding => {
+                    stream.parse_unstructured()
+                }
+                H::ContentId => stream.parse_id(),
                 H::ContentType | H::ContentDisposition => stream.parse_content_type(),
                 _ => {
                     skip_field(stream);
@@ -565,7 +574,85 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
     }
 }
 
+/// Whether `name` is one of the headers the walk skips over and
+/// [`Parsed::deferred`] parses when read.
+#[cfg(any(test, feature = "differential"))]
+pub(super) fn is_deferred(name: &HeaderName<'_>) -> bool {
+    matches!(
+        name,
+        HeaderName::From | HeaderName::To | HeaderName::Subject | HeaderName::MessageId
+    )
+}
+
+/// The value of `h`, a header of the message `raw` that the walk skipped
+/// over, as mail-parser's parser for it reads it (the same parser, from the
+/// same place).
+pub(super) fn deferred_value<'r>(raw: &'r [u8], h: &Header<'_>) -> HeaderValue<'r> {
+    let mut stream = MessageStream::new(raw);
+    stream.skip_bytes(h.offset_start as usize);
+    match h.name {
+        HeaderName::From | HeaderName::To => stream.parse_address(),
+        HeaderName::Subject => stream.parse_unstructured(),
+        HeaderName::MessageId => stream.parse_id(),
+        _ => HeaderValue::Empty,
+    }
+}
+
 impl<'x> Parsed<'x> {
+    /// The value of the message's last `name` header (the one mail-parser's
+    /// `Message::from` and the like read), for a header the walk skipped
+    /// over ([`is_deferred`]).
+    fn deferred(&self, name: HeaderName<'_>) -> Option<HeaderValue<'_>> {
+        let h = self
+            .msg
+            .parts
+            .first()?
+            .headers
+            .iter()
+            .rev()
+            .find(|h| h.name == name)?;
+        Some(deferred_value(&self.msg.raw_message, h))
+    }
+
+    /// The first address of `From` (mail-parser's `Message::from`).
+    pub(super) fn from_address(&self) -> Option<String> {
+        self.deferred(HeaderName::From)?
+            .as_address()?
+            .first()?
+            .address()
+            .map(str::to_owned)
+    }
+
+    /// The addresses of `To` (mail-parser's `Message::to`).
+    pub(super) fn to_addresses(&self) -> Vec<String> {
+        let Some(to) = self.deferred(HeaderName::To) else {
+            return Vec::new();
+        };
+        to.as_address()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.address())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `Subject`, decoded (mail-parser's `Message::subject`).
+    pub(super) fn subject(&self) -> Option<String> {
+        self.deferred(HeaderName::Subject)?
+            .as_text()
+            .map(str::to_owned)
+    }
+
+    /// `Message-ID` without its angle brackets (mail-parser's
+    /// `Message::message_id`).
+    pub(super) fn message_id(&self) -> Option<String> {
+        self.deferred(HeaderName::MessageId)?
+            .as_text()
+            .map(str::to_owned)
+    }
+
     /// The same message, borrowing nothing (for a message decoded from an
     /// encoded message/rfc822 part, whose bytes are about to be moved).
     fn into_owned(self) -> Parsed<'static> {

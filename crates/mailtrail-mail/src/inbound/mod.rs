@@ -284,16 +284,12 @@ struct Reader<'m, 'x> {
 impl<'m, 'x> Reader<'m, 'x> {
     fn new(parsed: &'m mime::Parsed<'x>) -> Self {
         let msg = &parsed.msg;
-        let from = msg
-            .from()
-            .and_then(|a| a.first())
-            .and_then(|a| a.address())
-            .map(str::to_owned);
+        let from = parsed.from_address();
         let from_raw = header(msg, "from")
             .or_else(|| raw_header(msg, "from"))
             .unwrap_or_default();
         let from = from.or_else(|| text::addresses(&from_raw).into_iter().next());
-        let subject = msg.subject().unwrap_or_default().to_owned();
+        let subject = parsed.subject().unwrap_or_default();
         let mut r = Self {
             parsed,
             msg,
@@ -405,26 +401,14 @@ impl<'m, 'x> Reader<'m, 'x> {
                             .filter(|d| !d.recipients.is_empty());
                     }
                     if g.embedded_id.is_none() {
-                        g.embedded_id = m.message_id().map(str::to_owned);
+                        g.embedded_id = parsed.message_id();
                     }
                     if g.embedded_to.is_empty() {
                         g.embedded_is_list = vendors::is_list_copy(|n| m.header_raw(n));
-                        g.embedded_to = m
-                            .to()
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|x| x.address())
-                                    .map(str::to_owned)
-                                    .collect()
-                            })
-                            .unwrap_or_default();
+                        g.embedded_to = parsed.to_addresses();
                     }
                     if g.embedded_from.is_none() {
-                        g.embedded_from = m
-                            .from()
-                            .and_then(|a| a.first())
-                            .and_then(|a| a.address())
-                            .map(str::to_owned);
+                        g.embedded_from = parsed.from_address();
                     }
                 }
                 mime::View::Text(t) if ctype.is_empty() || ctype == "text" => {
@@ -650,7 +634,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         vendors::fml_notice(
             Some(&ml_server),
             &self.from_raw,
-            self.msg.message_id(),
+            self.parsed.message_id().as_deref(),
             vendors::notice_region(&self.g.body),
         )
     }
