@@ -89,12 +89,18 @@ enum Body<'x> {
     Message(Box<Parsed<'x>>),
 }
 
-/// A multipart's boundary, with the searcher for its delimiter `--boundary`
-/// built once.
+/// A multipart's boundary and its delimiter `--boundary`.
 struct Boundary {
     bytes: Vec<u8>,
-    delimiter: memchr::memmem::Finder<'static>,
+    delimiter: Vec<u8>,
 }
+
+/// Candidates [`Boundary::find`] checks one by one before it builds a
+/// substring searcher: a part has a handful of `--` (a signature, a rule
+/// of dashes), and building memchr's searcher costs more than checking
+/// them, but a body of nothing but dashes must not cost its length times
+/// the boundary's.
+const DASH_CANDIDATES: usize = 64;
 
 impl Boundary {
     fn new(bytes: &[u8]) -> Self {
@@ -103,8 +109,24 @@ impl Boundary {
         delimiter.extend_from_slice(bytes);
         Boundary {
             bytes: bytes.to_vec(),
-            delimiter: memchr::memmem::Finder::new(&delimiter).into_owned(),
+            delimiter,
         }
+    }
+
+    /// Where the first delimiter in `hay` starts: each `--` (found with
+    /// memchr) is compared with the delimiter; after
+    /// [`DASH_CANDIDATES`] misses, a two-way searcher takes over, which
+    /// is linear whatever the input.
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        let mut from = 0;
+        for _ in 0..DASH_CANDIDATES {
+            let at = from + memchr::memchr(b'-', hay.get(from..)?)?;
+            if hay[at..].starts_with(&self.delimiter) {
+                return Some(at);
+            }
+            from = at + 1;
+        }
+        memchr::memmem::find(&hay[from..], &self.delimiter).map(|i| from + i)
     }
 }
 
@@ -296,13 +318,20 @@ fn skip_field(stream: &mut MessageStream<'_>) {
     stream.skip_bytes(at);
 }
 
+/// The headers read for a part, moved out into a vector of their size
+/// (`part_headers` keeps its room for the next part, instead of every
+/// part growing its own vector a push at a time).
+fn take_headers<'x>(part_headers: &mut Vec<Header<'x>>) -> Vec<Header<'x>> {
+    part_headers.drain(..).collect()
+}
+
 /// Where a leaf part ends: `(end, closing, next)`: the offset of its last
 /// byte plus one, where the closing `--boundary` starts, and where the walk
 /// goes on (after the boundary). `None` when the boundary is not found.
 /// mail-parser's `mime_part`: the first `--boundary` anywhere, the line end
 /// before it not part of the body.
 fn leaf_end(data: &[u8], start: usize, boundary: &Boundary) -> Option<(usize, usize, usize)> {
-    let q = start + boundary.delimiter.find(data.get(start..)?)?;
+    let q = start + boundary.find(data.get(start..)?)?;
     let end = if q == start {
         start
     } else if data[q - 1] == b'\n' {
@@ -314,7 +343,7 @@ fn leaf_end(data: &[u8], start: usize, boundary: &Boundary) -> Option<(usize, us
     } else {
         q
     };
-    Some((end, q, q + boundary.delimiter.needle().len()))
+    Some((end, q, q + boundary.delimiter.len()))
 }
 
 fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
@@ -322,7 +351,8 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
     let mut message = Building::new();
     let mut state = State::new(MimeType::Message, None, 0);
     let mut stack: Vec<(State, Option<Building<'_>>)> = Vec::with_capacity(4);
-    let mut part_headers = Vec::new();
+    // Reused for every part; each part gets an exact-size copy.
+    let mut part_headers = Vec::with_capacity(32);
 
     'outer: loop {
         state.offset_header = stream.offset();
@@ -342,7 +372,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
                 let part_id = message.msg.parts.len();
                 let new_state = State::new(mime, Some(Boundary::new(boundary.as_bytes())), part_id);
                 message.push(
-                    part(std::mem::take(&mut part_headers), Encoding::None, &state),
+                    part(take_headers(&mut part_headers), Encoding::None, &state),
                     Body::Multipart,
                 );
                 // The placeholder's end is set when the multipart ends.
@@ -374,7 +404,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
             );
             state.offset_end = 0;
             message.push(
-                part(std::mem::take(&mut part_headers), encoding, &state),
+                part(take_headers(&mut part_headers), encoding, &state),
                 Body::Text(Cow::Borrowed("")),
             );
             stack.push((
@@ -434,7 +464,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
             }
         };
         message.push(
-            part(std::mem::take(&mut part_headers), encoding, &state),
+            part(take_headers(&mut part_headers), encoding, &state),
             body,
         );
 

@@ -232,6 +232,81 @@ fn header(msg: &Message<'_>, name: &str) -> Option<String> {
     })
 }
 
+/// The top-level header fields the classifier reads: the first of each
+/// is found in one pass over the header block ([`TopHeaders`]), not in a
+/// pass per question.
+const TOP_HEADERS: usize = 22;
+
+/// The slot of a (lower-case) name among [`TOP_HEADERS`].
+fn top_slot(lower: &[u8]) -> Option<usize> {
+    Some(match lower {
+        b"from" => 0,
+        b"in-reply-to" => 1,
+        b"references" => 2,
+        b"x-apple-unsubscribe" => 3,
+        b"return-path" => 4,
+        b"precedence" => 5,
+        b"auto-submitted" => 6,
+        b"x-autoreply" => 7,
+        b"x-autorespond" => 8,
+        b"x-autoresponder" => 9,
+        b"x-auto-response-suppress-reply" => 10,
+        b"x-mailer-autoreply" => 11,
+        b"x-ms-exchange-inbox-rules-loop" => 12,
+        b"x-ms-exchange-generated-message-source" => 13,
+        b"to" => 14,
+        b"x-failed-recipients" => 15,
+        b"x-mlserver" => 16,
+        b"delivered-to" => 17,
+        b"x-original-to" => 18,
+        b"envelope-to" => 19,
+        b"x-envelope-to" => 20,
+        b"x-mailer" => 21,
+        _ => return None,
+    })
+}
+
+/// Where the first field of each name the classifier reads sits among
+/// the message's top-level headers.
+struct TopHeaders {
+    at: [u32; TOP_HEADERS],
+}
+
+impl TopHeaders {
+    fn new(msg: &Message<'_>) -> Self {
+        let mut at = [u32::MAX; TOP_HEADERS];
+        let mut buf = [0u8; 40];
+        for (i, h) in msg.root_part().headers.iter().enumerate() {
+            let name = h.name.as_str().as_bytes();
+            let Some(lower) = buf.get_mut(..name.len()) else {
+                continue;
+            };
+            for (d, s) in lower.iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
+            if let Some(k) = top_slot(lower)
+                && at[k] == u32::MAX
+            {
+                at[k] = i as u32;
+            }
+        }
+        Self { at }
+    }
+
+    /// [`header`] for a name among [`TOP_HEADERS`] (any other is looked
+    /// up the slow way).
+    fn get(&self, msg: &Message<'_>, name: &str) -> Option<String> {
+        let Some(k) = top_slot(name.as_bytes()) else {
+            return header(msg, name);
+        };
+        let h = msg.root_part().headers.get(*self.at.get(k)? as usize)?;
+        let bytes = msg
+            .raw_message()
+            .get(h.offset_start as usize..h.offset_end as usize)?;
+        Some(text::squash(&text::lossy(bytes), 16 * 1024))
+    }
+}
+
 /// The first header `name` read straight from the raw header block, for
 /// when the header parser lost it: a field read as a structure can swallow
 /// the next one on malformed input (mail-parser's date parser did after an
@@ -275,6 +350,7 @@ struct Gathered {
 struct Reader<'m, 'x> {
     parsed: &'m mime::Parsed<'x>,
     msg: &'m Message<'x>,
+    top: TopHeaders,
     from: Option<String>,
     from_raw: String,
     subject: String,
@@ -284,8 +360,10 @@ struct Reader<'m, 'x> {
 impl<'m, 'x> Reader<'m, 'x> {
     fn new(parsed: &'m mime::Parsed<'x>) -> Self {
         let msg = &parsed.msg;
+        let top = TopHeaders::new(msg);
         let from = parsed.from_address();
-        let from_raw = header(msg, "from")
+        let from_raw = top
+            .get(msg, "from")
             .or_else(|| raw_header(msg, "from"))
             .unwrap_or_default();
         let from = from.or_else(|| text::addresses(&from_raw).into_iter().next());
@@ -293,6 +371,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         let mut r = Self {
             parsed,
             msg,
+            top,
             from,
             from_raw,
             subject,
@@ -457,6 +536,11 @@ impl<'m, 'x> Reader<'m, 'x> {
         }
     }
 
+    /// The first top-level header `name`, unfolded ([`header`]).
+    fn header(&self, name: &str) -> Option<String> {
+        self.top.get(self.msg, name)
+    }
+
     fn classify(self) -> Classification {
         let mut c = Classification {
             from: self.from.clone(),
@@ -464,7 +548,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             ..Default::default()
         };
         for h in ["in-reply-to", "references"] {
-            if let Some(v) = header(self.msg, h) {
+            if let Some(v) = self.header(h) {
                 reply::message_ids(&v, &mut c.in_reply_to);
             }
         }
@@ -491,7 +575,10 @@ impl<'m, 'x> Reader<'m, 'x> {
         // Apple Mail's unsubscribe button mails the list's RFC 2369
         // `List-Unsubscribe` address a message marked
         // `X-Apple-Unsubscribe: true`: its sender opts out.
-        if header(self.msg, "x-apple-unsubscribe").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        if self
+            .header("x-apple-unsubscribe")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
             c.kind = Kind::Complaint;
             c.feedback_type = Some("opt-out".to_owned());
             c.recipients = vec![plain_report(self.from.clone(), Reason::Feedback)];
@@ -550,7 +637,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         // `Return-Path: <>` (section 4.4); with a mail system's own wording
         // that is enough, whoever the notice says it is from (KDDI's
         // "no-reply" notices).
-        let null_return_path = header(self.msg, "return-path").is_some_and(|v| v.trim() == "<>");
+        let null_return_path = self.header("return-path").is_some_and(|v| v.trim() == "<>");
         let bounce_like = declared_report
             || vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower)
             || (null_return_path && vendors::strong_notice(&body_lower))
@@ -577,9 +664,9 @@ impl<'m, 'x> Reader<'m, 'x> {
             }
             return c;
         }
-        let auto = autoreply::by_headers(|n| header(self.msg, n))
+        let auto = autoreply::by_headers(|n| self.header(n))
             || autoreply::by_subject(&self.subject)
-            || header(self.msg, "precedence").is_some_and(|p| {
+            || self.header("precedence").is_some_and(|p| {
                 let p = p.to_ascii_lowercase();
                 (p == "bulk" || p == "junk")
                     && !c.in_reply_to.is_empty()
@@ -605,7 +692,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             v.push(f.clone());
         }
         for h in ["to", "return-path"] {
-            if let Some(val) = header(self.msg, h) {
+            if let Some(val) = self.header(h) {
                 v.extend(text::addresses(&val));
             }
         }
@@ -623,14 +710,14 @@ impl<'m, 'x> Reader<'m, 'x> {
     /// "Message processing": added to every bounce it writes), the exact
     /// list of addresses that failed.
     fn failed_recipients_header(&self) -> Vec<String> {
-        header(self.msg, "x-failed-recipients")
+        self.header("x-failed-recipients")
             .map(|v| text::addresses(&v))
             .unwrap_or_default()
     }
 
     /// fml's notice of a refused post or a mail loop ([`vendors::fml_notice`]).
     fn fml_notice(&self) -> Option<vendors::Found> {
-        let ml_server = header(self.msg, "x-mlserver")?;
+        let ml_server = self.header("x-mlserver")?;
         vendors::fml_notice(
             Some(&ml_server),
             &self.from_raw,
@@ -647,9 +734,14 @@ impl<'m, 'x> Reader<'m, 'x> {
             "to",
             "x-envelope-to",
         ] {
-            let Some(v) = header(self.msg, h) else {
+            let Some(v) = self.header(h) else {
                 continue;
             };
+            // Every VERP address has a `+`; most headers have none, and
+            // reading their addresses is the costly part.
+            if !v.contains('+') {
+                continue;
+            }
             for a in text::addresses(&v) {
                 let local = a.split('@').next().unwrap_or_default();
                 if local.len() > 8 && local[..8].eq_ignore_ascii_case("bounces+") {
@@ -834,7 +926,8 @@ impl<'m, 'x> Reader<'m, 'x> {
         let delayed = vendors::is_delay(&region_lower, &self.subject);
         // Ipswitch IMail ("X-Mailer: <SMTP32 v8.22>") states the result of
         // its own delivery to its mailboxes: "Unknown user: bob@...".
-        let local = header(self.msg, "x-mailer")
+        let local = self
+            .header("x-mailer")
             .is_some_and(|x| x.trim_start().to_ascii_lowercase().starts_with("<smtp32"));
         let whole = text::squash(region, 8192);
         let around = reason::Around::new(&region_lower);
