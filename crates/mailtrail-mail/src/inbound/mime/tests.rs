@@ -103,6 +103,15 @@ From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
             b": odd\n X-Sp ace : 1\nFROM: a@b\nno colon here\nSubject\n\nbody\n".to_vec(),
         ),
     ];
+    // Rules of dashes before a boundary that starts with dashes: more
+    // `--` than the walk checks one by one before its searcher takes over,
+    // and a near miss (`---=_b` is not `----=_b`) among them.
+    let mut dashes = b"Content-Type: multipart/mixed; boundary=\"--=_b\"\n\n----=_b\n\n".to_vec();
+    for _ in 0..40 {
+        dashes.extend_from_slice(b"---=_b -- ----------\n");
+    }
+    dashes.extend_from_slice(b"end\n----=_b\n\nsecond\n----=_b--\n");
+    v.push(("rules of dashes", dashes));
     // Every prefix of the multipart message: each way of being cut short.
     for cut in (0..MULTI.len()).step_by(7) {
         v.push(("multi cut", MULTI.as_bytes()[..cut].to_vec()));
