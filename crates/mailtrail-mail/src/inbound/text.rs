@@ -115,20 +115,32 @@ pub(crate) fn is_pseudo_status(s: &str) -> bool {
     p.len() == 3 && ((p[1] == "0" && p[2].len() == 3 && p[2].starts_with('9')) || (p[1] == "9"))
 }
 
+/// The runs of digits and dots in `text` that start with a digit not
+/// preceded by a letter, digit or dot, with their trailing dots dropped,
+/// and where each starts. Digits and dots are ASCII, and a byte below
+/// 0x80 is always a character of its own in UTF-8, so the bytes are read
+/// directly, not decoded as characters.
 fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.char_indices()
-        .filter(|&(i, c)| {
-            c.is_ascii_digit()
-                && (i == 0
-                    || !(text.as_bytes()[i - 1].is_ascii_alphanumeric()
-                        || text.as_bytes()[i - 1] == b'.'))
-        })
-        .map(move |(i, _)| {
-            let end = text[i..]
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .map_or(text.len(), |e| i + e);
-            (i, text[i..end].trim_end_matches('.'))
-        })
+    let b = text.as_bytes();
+    let run = |c: u8| c.is_ascii_digit() || c == b'.';
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let at = i;
+            i += 1;
+            if !b[at].is_ascii_digit()
+                || (at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'.'))
+            {
+                continue;
+            }
+            let end = b[at..]
+                .iter()
+                .position(|&c| !run(c))
+                .map_or(b.len(), |e| at + e);
+            return Some((at, text[at..end].trim_end_matches('.')));
+        }
+        None
+    })
 }
 
 /// The first enhanced status code in free text (RFC 3463 section 2), e.g.
