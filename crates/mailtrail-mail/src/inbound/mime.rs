@@ -21,8 +21,7 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::HEX_MAP;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{
-    ContentType, Encoding, GetHeader, Header, HeaderName, HeaderValue, Message, MessagePart,
-    MimeHeaders, PartType,
+    ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessagePart, PartType,
 };
 
 /// mail-parser's limit on message/rfc822 parts inside encoded
@@ -362,9 +361,7 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
         state.offset_body = stream.offset();
         state.sub_part_ids.push(message.msg.parts.len() as u32);
 
-        let content_type = part_headers
-            .header_value(&HeaderName::ContentType)
-            .and_then(|c| c.as_content_type());
+        let content_type = content_type(&part_headers);
         let (is_multipart, mut is_text, mut mime) = mime_type(content_type, state.mime_type);
 
         if is_multipart && let Some(boundary) = content_type.and_then(|f| f.attribute("boundary")) {
@@ -388,7 +385,9 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
             is_text = true;
         }
 
-        let encoding = match part_headers.header_value(&HeaderName::ContentTransferEncoding) {
+        let encoding = match last_value(&part_headers, |n| {
+            matches!(n, HeaderName::ContentTransferEncoding)
+        }) {
             Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("base64") => Encoding::Base64,
             Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("quoted-printable") => {
                 Encoding::QuotedPrintable
@@ -604,6 +603,30 @@ fn parse_(raw: &[u8], depth: usize) -> Option<Parsed<'_>> {
     }
 }
 
+/// The value of the last header in `headers` whose name `is` (the one
+/// mail-parser's `header_value` reads), the name told by its variant: the
+/// names looked up are mail-parser's known ones, and a variant test is a
+/// compare where `HeaderName`'s `==` is a call.
+fn last_value<'a, 'x>(
+    headers: &'a [Header<'x>],
+    is: impl Fn(&HeaderName<'_>) -> bool,
+) -> Option<&'a HeaderValue<'x>> {
+    headers.iter().rev().find(|h| is(&h.name)).map(|h| &h.value)
+}
+
+/// A part's `Content-Type` (mail-parser's `MimeHeaders::content_type`).
+pub(super) fn content_type<'a, 'x>(headers: &'a [Header<'x>]) -> Option<&'a ContentType<'x>> {
+    last_value(headers, |n| matches!(n, HeaderName::ContentType))?.as_content_type()
+}
+
+/// A part's `Content-Disposition` (mail-parser's
+/// `MimeHeaders::content_disposition`).
+pub(super) fn content_disposition<'a, 'x>(
+    headers: &'a [Header<'x>],
+) -> Option<&'a ContentType<'x>> {
+    last_value(headers, |n| matches!(n, HeaderName::ContentDisposition))?.as_content_type()
+}
+
 /// Whether `name` is one of the headers the walk skips over and
 /// [`Parsed::deferred`] parses when read.
 #[cfg(any(test, feature = "differential"))]
@@ -633,6 +656,7 @@ impl<'x> Parsed<'x> {
     /// `Message::from` and the like read), for a header the walk skipped
     /// over ([`is_deferred`]).
     fn deferred(&self, name: HeaderName<'_>) -> Option<HeaderValue<'_>> {
+        let kind = std::mem::discriminant(&name);
         let h = self
             .msg
             .parts
@@ -640,7 +664,7 @@ impl<'x> Parsed<'x> {
             .headers
             .iter()
             .rev()
-            .find(|h| h.name == name)?;
+            .find(|h| std::mem::discriminant(&h.name) == kind)?;
         Some(deferred_value(&self.msg.raw_message, h))
     }
 
@@ -809,7 +833,7 @@ impl<'x> Parsed<'x> {
 /// A text part's bytes as text: through the decoder of its `charset`,
 /// else as UTF-8 (lossily), as mail-parser does.
 fn text<'d>(p: &MessagePart<'_>, bytes: Cow<'d, [u8]>) -> Cow<'d, str> {
-    let charset = p.content_type().and_then(|ct| ct.attribute("charset"));
+    let charset = content_type(&p.headers).and_then(|ct| ct.attribute("charset"));
     // ASCII in a charset that extends ASCII byte for byte decodes to
     // itself: no decoder, no copy.
     let decoder = charset

@@ -389,8 +389,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         // decoded after the walk, and only then.
         let mut html_parts = Vec::new();
         for (i, part) in self.msg.parts.iter().enumerate().take(500) {
-            let (ctype, sub) = part
-                .content_type()
+            let (ctype, sub) = mime::content_type(&part.headers)
                 .map(|ct| {
                     (
                         ct.ctype().to_ascii_lowercase(),
@@ -469,7 +468,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                             .iter()
                             .take(50)
                             .position(|p| {
-                                p.content_type().is_some_and(|ct| {
+                                mime::content_type(&p.headers).is_some_and(|ct| {
                                     ct.ctype().eq_ignore_ascii_case("message")
                                         && ct.subtype().is_some_and(|s| {
                                             s.eq_ignore_ascii_case("delivery-status")
@@ -491,9 +490,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     }
                 }
                 mime::View::Text(t) if ctype.is_empty() || ctype == "text" => {
-                    if part
-                        .content_disposition()
-                        .is_some_and(|d| d.is_attachment())
+                    if mime::content_disposition(&part.headers).is_some_and(|d| d.is_attachment())
                         && !g.body.is_empty()
                     {
                         continue;
@@ -622,7 +619,7 @@ impl<'m, 'x> Reader<'m, 'x> {
         // RFC 6522: a multipart/report of report-type delivery-status is a
         // delivery report by declaration, even when its status part is
         // broken beyond reading.
-        let declared_report = self.msg.root_part().content_type().is_some_and(|ct| {
+        let declared_report = mime::content_type(&self.msg.root_part().headers).is_some_and(|ct| {
             ct.ctype().eq_ignore_ascii_case("multipart")
                 && ct
                     .subtype()

@@ -471,7 +471,8 @@ fn recipient_on_line(line: &str) -> Option<(String, String)> {
     }
     // Words spaced out for alignment ("undeliverable  to bob@...").
     let squashed;
-    let line = if line.trim().contains("  ") {
+    let trimmed = line.trim().as_bytes();
+    let line = if memchr::memchr_iter(b' ', trimmed).any(|i| trimmed.get(i + 1) == Some(&b' ')) {
         squashed = text::squash(line, 2000);
         squashed.as_str()
     } else {
