@@ -171,9 +171,10 @@ fn each_group<'a>(text: &'a str, mut f: impl FnMut(Vec<Field<'a>>) -> bool) {
             }
             continue;
         }
-        let Some((name, value)) = line.split_once(':') else {
+        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
             continue;
         };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
         let Some(name) = Name::new(name.trim()) else {
             continue;
         };

@@ -22,7 +22,7 @@ fn is_domain(b: u8) -> bool {
 pub(crate) fn addresses(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut from = 0;
-    while let Some(at) = text[from..].find('@').map(|i| i + from) {
+    while let Some(at) = memchr::memchr(b'@', &text.as_bytes()[from..]).map(|i| i + from) {
         from = at + 1;
         if let Some(a) = address_around(text, at)
             && !out.iter().any(|o| o.eq_ignore_ascii_case(&a))
@@ -74,7 +74,7 @@ pub(crate) fn leading_address(line: &str) -> Option<(String, &str)> {
         .trim_start_matches(['*', '>', '\u{2022}', '-'])
         .trim_start();
     let t2 = t.trim_start_matches(['<', '"', '\'', '(', '[']);
-    let at = t2.find('@')?;
+    let at = memchr::memchr(b'@', t2.as_bytes())?;
     if at == 0 || !t2[..at].bytes().all(is_local) {
         return None;
     }
@@ -95,6 +95,10 @@ pub(crate) fn leading_address(line: &str) -> Option<(String, &str)> {
 
 /// Whether `s` (the whole string) is an RFC 3463 enhanced status code.
 pub(crate) fn is_status(s: &str) -> bool {
+    // Most candidates are reply codes and numbers: no dot after one digit.
+    if s.as_bytes().get(1) != Some(&b'.') {
+        return false;
+    }
     let mut parts = s.split('.');
     let (Some(c), Some(sub), Some(det), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
