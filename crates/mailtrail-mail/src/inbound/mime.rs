@@ -651,7 +651,90 @@ pub(super) fn deferred_value<'r>(raw: &'r [u8], h: &Header<'_>) -> HeaderValue<'
     }
 }
 
+/// The address of a `From` or `To` field written the plain way, `a@b`,
+/// `Name <a@b>` or `"Name" <a@b>` (RFC 5322 section 3.4), read without
+/// mail-parser's address parser, which builds token lists for every field;
+/// `None` for any other field (comments, encoded words, groups, lists,
+/// escapes), which mail-parser reads. What is plain here reads the same
+/// in mail-parser: the differential check compares the two on every field
+/// it meets.
+pub(super) fn plain_address(value: &[u8]) -> Option<&str> {
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    // Outside a quoted name: printable ASCII but for the specials that
+    // start a comment, a group, a list, an escape or a domain literal.
+    let plain = |b: u8| {
+        space(b)
+            || ((0x21..=0x7e).contains(&b)
+                && !matches!(
+                    b,
+                    b'"' | b'(' | b')' | b'\\' | b':' | b';' | b',' | b'[' | b']'
+                ))
+    };
+    // A field cut short by the end of the input loses its last word in
+    // mail-parser (only a line end adds it).
+    if value.last() != Some(&b'\n')
+        || memchr::memchr_iter(b'=', value).any(|i| value.get(i + 1) == Some(&b'?'))
+    {
+        return None;
+    }
+    let mut name_end = 0;
+    let mut rest = value;
+    // A quoted display name: anything but a quote or an escape inside.
+    let lead = value.iter().take_while(|&&b| space(b)).count();
+    if value.get(lead) == Some(&b'"') {
+        let close = lead + 1 + memchr::memchr(b'"', &value[lead + 1..])?;
+        if memchr::memchr(b'\\', &value[lead + 1..close]).is_some() {
+            return None;
+        }
+        name_end = close + 1;
+        rest = &value[name_end..];
+    }
+    if !rest.iter().all(|&b| plain(b)) {
+        return None;
+    }
+    let addr = match memchr::memchr(b'<', rest) {
+        // `Name <a@b>`: one pair of brackets, last; no `@` in the name's
+        // words (mail-parser would take such a word for the address).
+        Some(open) => {
+            let close = open + memchr::memchr(b'>', &rest[open..])?;
+            let (words, addr) = (&rest[..open], &rest[open + 1..close]);
+            if memchr::memchr3(b'@', b'<', b'>', words).is_some()
+                || !rest[close + 1..].iter().all(|&b| space(b))
+            {
+                return None;
+            }
+            addr
+        }
+        // `a@b`: a single word, and no quoted name.
+        None if name_end == 0 => rest.trim_ascii(),
+        None => return None,
+    };
+    if addr.is_empty()
+        || !addr.contains(&b'@')
+        || addr.iter().any(|&b| space(b) || b == b'<' || b == b'>')
+    {
+        return None;
+    }
+    std::str::from_utf8(addr).ok()
+}
+
 impl<'x> Parsed<'x> {
+    /// The raw value of the message's last `name` header.
+    fn deferred_raw(&self, name: HeaderName<'_>) -> Option<&[u8]> {
+        let kind = std::mem::discriminant(&name);
+        let h = self
+            .msg
+            .parts
+            .first()?
+            .headers
+            .iter()
+            .rev()
+            .find(|h| std::mem::discriminant(&h.name) == kind)?;
+        self.msg
+            .raw_message
+            .get(h.offset_start as usize..h.offset_end as usize)
+    }
+
     /// The value of the message's last `name` header (the one mail-parser's
     /// `Message::from` and the like read), for a header the walk skipped
     /// over ([`is_deferred`]).
@@ -670,6 +753,9 @@ impl<'x> Parsed<'x> {
 
     /// The first address of `From` (mail-parser's `Message::from`).
     pub(super) fn from_address(&self) -> Option<String> {
+        if let Some(a) = self.deferred_raw(HeaderName::From).and_then(plain_address) {
+            return Some(a.to_owned());
+        }
         self.deferred(HeaderName::From)?
             .as_address()?
             .first()?
@@ -679,6 +765,9 @@ impl<'x> Parsed<'x> {
 
     /// The addresses of `To` (mail-parser's `Message::to`).
     pub(super) fn to_addresses(&self) -> Vec<String> {
+        if let Some(a) = self.deferred_raw(HeaderName::To).and_then(plain_address) {
+            return vec![a.to_owned()];
+        }
         let Some(to) = self.deferred(HeaderName::To) else {
             return Vec::new();
         };

@@ -4,9 +4,9 @@
 //! corpus and random messages; the fuzzer (the `differential` feature) over
 //! whatever it finds.
 
-use mail_parser::{Message, MessageParser, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, PartType};
 
-use super::{Parsed, View, deferred_value, is_deferred, parse};
+use super::{Parsed, View, deferred_value, is_deferred, parse, plain_address};
 
 /// mail-parser configured as [`parse`] documents.
 fn reference() -> MessageParser {
@@ -41,6 +41,18 @@ fn same(ours: &Parsed<'_>, theirs: &Message<'_>, depth: usize, what: &str) {
                 let mut h = h.clone();
                 if is_deferred(&h.name) {
                     h.value = deferred_value(&ours.msg.raw_message, &h);
+                    // A plain address is read without mail-parser: it must
+                    // be the one address mail-parser reads.
+                    let raw = &ours.msg.raw_message[h.offset_start as usize..h.offset_end as usize];
+                    let address_field = matches!(h.name, HeaderName::From | HeaderName::To);
+                    if let Some(plain) = plain_address(raw).filter(|_| address_field) {
+                        let theirs: Vec<_> = h
+                            .value
+                            .as_address()
+                            .map(|a| a.iter().map(|x| x.address()).collect())
+                            .unwrap_or_default();
+                        assert_eq!(theirs, [Some(plain)], "{at}: plain address {raw:?}");
+                    }
                 }
                 h
             })

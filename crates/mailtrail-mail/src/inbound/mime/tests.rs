@@ -103,6 +103,40 @@ From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
             b": odd\n X-Sp ace : 1\nFROM: a@b\nno colon here\nSubject\n\nbody\n".to_vec(),
         ),
     ];
+    // Address fields written every way, plain (read without mail-parser)
+    // or not.
+    for from in [
+        "bob@example.com",
+        "  Bob Smith <bob@example.com>  ",
+        "<bob@example.com>",
+        "\"Mail Delivery System\" <MAILER-DAEMON@example.com>",
+        "\"Smith, Bob (work)\" <bob@example.com>",
+        "\"a@b.example\" <bob@example.com>",
+        "\"Bob\" Smith <bob@example.com>",
+        "Bob\r\n <bob@example.com>",
+        "bob@x.example <bob@example.com>",
+        "Bob <bob@example.com> trailing",
+        "Bob <>",
+        "<bob@example.com> <carol@example.com>",
+        "bob@example.com (Bob)",
+        "bob@example.com, carol@example.com",
+        "\"Bob \\\" Smith\" <bob@example.com>",
+        "=?utf-8?q?Bob?= <bob@example.com>",
+        "\"=?utf-8?q?Bob?=\" <bob@example.com>",
+        "bounces+a=b.example@example.com",
+        "Bob <bob@example.com",
+        "\"unterminated <bob@example.com>",
+        "undisclosed-recipients:;",
+        "Bob <böb@example.com>",
+        "\"Böb\" <bob@example.com>",
+        "MAILER-DAEMON",
+    ] {
+        let mut m =
+            format!("From: {from}\r\nTo: {from}\r\nSubject: x\r\n\r\nbody\r\n").into_bytes();
+        v.push(("address field", m.clone()));
+        m.retain(|&b| b != b'\r');
+        v.push(("address field lf", m));
+    }
     // Rules of dashes before a boundary that starts with dashes: more
     // `--` than the walk checks one by one before its searcher takes over,
     // and a near miss (`---=_b` is not `----=_b`) among them.
@@ -221,6 +255,22 @@ proptest! {
             }
         }
         check(&raw, "edited");
+    }
+
+    /// `From` and `To` fields made of the bytes that matter to an address
+    /// parser: those read as plain addresses must read as mail-parser
+    /// reads them (the check compares them), the others fall back.
+    #[test]
+    fn reads_address_fields_as_mail_parser_does(
+        value in proptest::collection::vec(prop_oneof![
+            Just("a"), Just("b.c"), Just("@"), Just("<"), Just(">"), Just("\""), Just(" "),
+            Just("\r\n "), Just("\n"), Just("("), Just(")"), Just(":"), Just(";"), Just(","),
+            Just("=?"), Just("?="), Just("\\"), Just("\u{f6}"), Just("\t"), Just("=")
+        ], 0..16)
+    ) {
+        let value = value.concat();
+        let raw = format!("From: {value}\nTo: {value}\n\nbody\n");
+        check(raw.as_bytes(), "address field");
     }
 }
 
