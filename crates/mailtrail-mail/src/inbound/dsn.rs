@@ -26,6 +26,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's name in the JSON contract (its serde name), as RFC
+    /// 3464 writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Failed => "failed",
+            Action::Delayed => "delayed",
+            Action::Delivered => "delivered",
+            Action::Relayed => "relayed",
+            Action::Expanded => "expanded",
+        }
+    }
+
     /// Reads an `Action` value; RFC 3464 section 2.3.3 allows a comment
     /// after the keyword, and some servers write `expired` or `failure`.
     pub fn parse(value: &str) -> Option<Self> {

@@ -64,6 +64,22 @@ pub enum Kind {
     Other,
 }
 
+impl Kind {
+    /// The name of the kind in the JSON contract (its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bounce => "bounce",
+            Kind::Delay => "delay",
+            Kind::DeliveryReport => "delivery_report",
+            Kind::ReadReceipt => "read_receipt",
+            Kind::Complaint => "complaint",
+            Kind::Reply => "reply",
+            Kind::AutoReply => "auto_reply",
+            Kind::Other => "other",
+        }
+    }
+}
+
 /// What the inbound message says about one recipient of the original.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecipientReport {
