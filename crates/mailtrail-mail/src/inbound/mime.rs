@@ -234,7 +234,7 @@ fn part<'x>(headers: Vec<Header<'x>>, encoding: Encoding, st: &State) -> Message
 /// signatures and the like) is only skipped over: its place is still
 /// recorded, and the classifier reads it from the raw bytes when asked.
 /// `From`, `To`, `Subject` and `Message-ID` are skipped over too, and
-/// parsed when read ([`Parsed::from_address`] and the like): most are
+/// parsed when read ([`Parsed::sender_address`] and the like): most are
 /// never read (the parts of a returned copy, the notice's own `To`).
 pub(super) fn parse(raw: &[u8]) -> Option<Parsed<'_>> {
     parse_(raw, MAX_NESTED_ENCODED)
@@ -321,7 +321,7 @@ fn skip_field(stream: &mut MessageStream<'_>) {
 /// (`part_headers` keeps its room for the next part, instead of every
 /// part growing its own vector a push at a time).
 fn take_headers<'x>(part_headers: &mut Vec<Header<'x>>) -> Vec<Header<'x>> {
-    part_headers.drain(..).collect()
+    part_headers.split_off(0)
 }
 
 /// Where a leaf part ends: `(end, closing, next)`: the offset of its last
@@ -752,7 +752,7 @@ impl<'x> Parsed<'x> {
     }
 
     /// The first address of `From` (mail-parser's `Message::from`).
-    pub(super) fn from_address(&self) -> Option<String> {
+    pub(super) fn sender_address(&self) -> Option<String> {
         if let Some(a) = self.deferred_raw(HeaderName::From).and_then(plain_address) {
             return Some(a.to_owned());
         }

@@ -377,7 +377,7 @@ impl<'m, 'x> Reader<'m, 'x> {
     fn new(parsed: &'m mime::Parsed<'x>) -> Self {
         let msg = &parsed.msg;
         let top = TopHeaders::new(msg);
-        let from = parsed.from_address();
+        let from = parsed.sender_address();
         let from_raw = top
             .get(msg, "from")
             .or_else(|| raw_header(msg, "from"))
@@ -502,7 +502,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                         g.embedded_to = parsed.to_addresses();
                     }
                     if g.embedded_from.is_none() {
-                        g.embedded_from = parsed.from_address();
+                        g.embedded_from = parsed.sender_address();
                     }
                 }
                 mime::View::Text(t) if ctype.is_empty() || ctype == "text" => {
