@@ -718,7 +718,65 @@ pub(super) fn plain_address(value: &[u8]) -> Option<&str> {
     std::str::from_utf8(addr).ok()
 }
 
+/// The text of a `Subject` written on one line with no encoded word, read
+/// without mail-parser's text parser: the line without the white space
+/// around it, as mail-parser reads it; `None` for any other value (folded,
+/// encoded, cut short, not UTF-8), which mail-parser reads. The
+/// differential check compares the two on every field it meets.
+pub(super) fn plain_text(value: &[u8]) -> Option<&str> {
+    let line = value.strip_suffix(b"\n")?;
+    if memchr::memchr(b'\n', line).is_some()
+        || memchr::memchr_iter(b'=', line).any(|i| line.get(i + 1) == Some(&b'?'))
+    {
+        return None;
+    }
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
+    let start = line.iter().position(|b| !blank(b))?;
+    let end = line.iter().rposition(|b| !blank(b))? + 1;
+    std::str::from_utf8(&line[start..end]).ok()
+}
+
+/// The id of a `Message-ID` written plainly, `<id>` on one line, read
+/// without mail-parser's id parser; `None` for any other value, which
+/// mail-parser reads. The differential check compares the two.
+pub(super) fn plain_id(value: &[u8]) -> Option<&str> {
+    let line = value.strip_suffix(b"\n")?;
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
+    let start = line.iter().position(|b| !blank(b))?;
+    let end = line.iter().rposition(|b| !blank(b))? + 1;
+    let id = line[start..end].strip_prefix(b"<")?.strip_suffix(b">")?;
+    if id.is_empty()
+        || id
+            .iter()
+            .any(|b| matches!(b, b'<' | b'>' | b' ' | b'\t' | b'\r' | b'\n'))
+    {
+        return None;
+    }
+    std::str::from_utf8(id).ok()
+}
+
 impl<'x> Parsed<'x> {
+    /// The raw value of the message's last header `name` (any case), as
+    /// mail-parser's `Message::header_raw` gives it, without turning the
+    /// name into a `HeaderName` (which allocates for names it does not
+    /// know) for every question.
+    pub(super) fn header_raw(&self, name: &str) -> Option<&str> {
+        let h = self
+            .msg
+            .parts
+            .first()?
+            .headers
+            .iter()
+            .rev()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+        std::str::from_utf8(
+            self.msg
+                .raw_message
+                .get(h.offset_start as usize..h.offset_end as usize)?,
+        )
+        .ok()
+    }
+
     /// The raw value of the message's last `name` header.
     fn deferred_raw(&self, name: HeaderName<'_>) -> Option<&[u8]> {
         let kind = std::mem::discriminant(&name);
@@ -783,6 +841,9 @@ impl<'x> Parsed<'x> {
 
     /// `Subject`, decoded (mail-parser's `Message::subject`).
     pub(super) fn subject(&self) -> Option<String> {
+        if let Some(t) = self.deferred_raw(HeaderName::Subject).and_then(plain_text) {
+            return Some(t.to_owned());
+        }
         self.deferred(HeaderName::Subject)?
             .as_text()
             .map(str::to_owned)
@@ -791,6 +852,9 @@ impl<'x> Parsed<'x> {
     /// `Message-ID` without its angle brackets (mail-parser's
     /// `Message::message_id`).
     pub(super) fn message_id(&self) -> Option<String> {
+        if let Some(id) = self.deferred_raw(HeaderName::MessageId).and_then(plain_id) {
+            return Some(id.to_owned());
+        }
         self.deferred(HeaderName::MessageId)?
             .as_text()
             .map(str::to_owned)

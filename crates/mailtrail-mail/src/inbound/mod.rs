@@ -471,7 +471,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     let m = &parsed.msg;
                     g.returned_copy = true;
                     if g.jmrp_recipient.is_none() {
-                        g.jmrp_recipient = m
+                        g.jmrp_recipient = parsed
                             .header_raw("X-HmXmrOriginalRecipient")
                             .and_then(|v| text::addresses(v).into_iter().next());
                     }
@@ -498,7 +498,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                         g.embedded_id = parsed.message_id();
                     }
                     if g.embedded_to.is_empty() {
-                        g.embedded_is_list = vendors::is_list_copy(|n| m.header_raw(n));
+                        g.embedded_is_list = vendors::is_list_copy(|n| parsed.header_raw(n));
                         g.embedded_to = parsed.to_addresses();
                     }
                     if g.embedded_from.is_none() {

@@ -6,7 +6,9 @@
 
 use mail_parser::{HeaderName, Message, MessageParser, PartType};
 
-use super::{Parsed, View, deferred_value, is_deferred, parse, plain_address};
+use super::{
+    Parsed, View, deferred_value, is_deferred, parse, plain_address, plain_id, plain_text,
+};
 
 /// mail-parser configured as [`parse`] documents.
 fn reference() -> MessageParser {
@@ -44,6 +46,15 @@ fn same(ours: &Parsed<'_>, theirs: &Message<'_>, depth: usize, what: &str) {
                     // A plain address is read without mail-parser: it must
                     // be the one address mail-parser reads.
                     let raw = &ours.msg.raw_message[h.offset_start as usize..h.offset_end as usize];
+                    // So are a plain subject and a plain id.
+                    let text = match h.name {
+                        HeaderName::Subject => plain_text(raw),
+                        HeaderName::MessageId => plain_id(raw),
+                        _ => None,
+                    };
+                    if let Some(text) = text {
+                        assert_eq!(h.value.as_text(), Some(text), "{at}: plain text {raw:?}");
+                    }
                     let address_field = matches!(h.name, HeaderName::From | HeaderName::To);
                     if let Some(plain) = plain_address(raw).filter(|_| address_field) {
                         let theirs: Vec<_> = h
@@ -58,6 +69,20 @@ fn same(ours: &Parsed<'_>, theirs: &Message<'_>, depth: usize, what: &str) {
             })
             .collect();
         assert_eq!(headers, t.headers, "{at}: headers");
+        if i == 0 {
+            for name in [
+                "list-id",
+                "Precedence",
+                "X-HmXmrOriginalRecipient",
+                "subject",
+            ] {
+                assert_eq!(
+                    ours.header_raw(name),
+                    theirs.header_raw(name),
+                    "{at}: raw {name}"
+                );
+            }
+        }
         assert_eq!(
             (o.offset_header, o.offset_body, o.offset_end),
             (t.offset_header, t.offset_body, t.offset_end),

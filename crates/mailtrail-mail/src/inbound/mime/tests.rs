@@ -103,8 +103,8 @@ From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
             b": odd\n X-Sp ace : 1\nFROM: a@b\nno colon here\nSubject\n\nbody\n".to_vec(),
         ),
     ];
-    // Address fields written every way, plain (read without mail-parser)
-    // or not.
+    // Address, subject and id fields written every way, plain (read
+    // without mail-parser) or not.
     for from in [
         "bob@example.com",
         "  Bob Smith <bob@example.com>  ",
@@ -130,9 +130,21 @@ From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
         "Bob <böb@example.com>",
         "\"Böb\" <bob@example.com>",
         "MAILER-DAEMON",
+        "<id@example.com>",
+        "  <id@example.com>  ",
+        "<id@example.com> <other@example.com>",
+        "<>",
+        "< id@example.com >",
+        "id@example.com",
+        "Re: =?utf-8?q?caf=C3=A9?= ok",
+        "  Delivery Status Notification (Failure)  ",
+        "",
+        "\t",
     ] {
-        let mut m =
-            format!("From: {from}\r\nTo: {from}\r\nSubject: x\r\n\r\nbody\r\n").into_bytes();
+        let mut m = format!(
+            "From: {from}\r\nTo: {from}\r\nSubject: {from}\r\nMessage-ID: {from}\r\n\r\nbody\r\n"
+        )
+        .into_bytes();
         v.push(("address field", m.clone()));
         m.retain(|&b| b != b'\r');
         v.push(("address field lf", m));
@@ -269,7 +281,9 @@ proptest! {
         ], 0..16)
     ) {
         let value = value.concat();
-        let raw = format!("From: {value}\nTo: {value}\n\nbody\n");
+        let raw = format!(
+            "From: {value}\nTo: {value}\nSubject: {value}\nMessage-ID: {value}\nList-Id: {value}\n\nbody\n"
+        );
         check(raw.as_bytes(), "address field");
     }
 }
