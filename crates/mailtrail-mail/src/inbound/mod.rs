@@ -942,14 +942,32 @@ impl<'m, 'x> Reader<'m, 'x> {
         let local = self
             .header("x-mailer")
             .is_some_and(|x| x.trim_start().to_ascii_lowercase().starts_with("<smtp32"));
-        let whole = text::squash(region, 8192);
+        // The whole notice, squashed: made when a recipient's own words do
+        // not settle its reason.
+        let whole = std::cell::OnceCell::new();
+        let whole = || -> &str { whole.get_or_init(|| text::squash(region, 8192)) };
+        // Its first status. Squashing never moves a status token (white
+        // space only ever separates tokens), so while the squash cuts
+        // nothing (a shorter region) the region itself is read.
+        let whole_status = std::cell::OnceCell::new();
+        let whole_status = || {
+            whole_status
+                .get_or_init(|| {
+                    if region.len() < 8192 {
+                        text::find_status(region)
+                    } else {
+                        text::find_status(whole())
+                    }
+                })
+                .clone()
+        };
         let around = reason::Around::new(&region_lower);
         Some(
             found
                 .into_iter()
                 .map(|f| {
                     let status = text::find_status(&f.diagnostic)
-                        .or_else(|| text::find_status(&whole))
+                        .or_else(whole_status)
                         .filter(|s| !s.starts_with('2'));
                     let reply_code = text::find_reply_code(&f.diagnostic);
                     let action = if delayed {
@@ -966,7 +984,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     };
                     // A bare list of addresses: the notice's words say why.
                     let said = if f.diagnostic.trim().is_empty() {
-                        whole.as_str()
+                        whole()
                     } else {
                         f.diagnostic.as_str()
                     };
@@ -979,7 +997,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     );
                     if matches!(why, Reason::OnHold | Reason::Undefined) {
                         let alt = reason::decide(
-                            &whole,
+                            whole(),
                             "",
                             status.as_deref(),
                             reply_code.as_deref(),

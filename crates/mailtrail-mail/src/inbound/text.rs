@@ -334,6 +334,22 @@ mod tests {
         assert!(!is_pseudo_status("5.0.0"));
     }
 
+    /// Squashing leaves the statuses of a text where they were (the
+    /// scraped notice reads its region's first status unsquashed
+    /// when the squash would cut nothing).
+    #[test]
+    fn squash_keeps_statuses() {
+        for t in [
+            "550\t5.1.1\r\n<bob@example.com>",
+            "said:\u{a0}552 5.2.2 over quota\u{3000}4.4.7",
+            "x.5.1.1 1.2.3.4 (#5.7.1)\n\n 2.0.0 then 4.2.2",
+            "\u{2003}5.0.0\u{2003}",
+            "no code here",
+        ] {
+            assert_eq!(find_status(&squash(t, 8192)), find_status(t), "{t:?}");
+        }
+    }
+
     #[test]
     fn squash_as_split_whitespace() {
         for t in [
