@@ -116,17 +116,17 @@ pub(crate) fn parse(text: &str) -> Dsn {
         // further address field belongs to the next recipient.
         let mut closed = false;
         for Field { name, value } in &group {
-            match name.as_str() {
-                "reporting-mta" => {
+            match name.as_bytes() {
+                b"reporting-mta" => {
                     dsn.reporting_mta
                         .get_or_insert_with(|| strip_type(value).to_owned());
                 }
-                "x-original-message-id" | "original-message-id"
+                b"x-original-message-id" | b"original-message-id"
                     if dsn.original_message_id.is_none() =>
                 {
                     dsn.original_message_id = message_id(value);
                 }
-                "final-recipient" | "original-recipient" | "x-actual-recipient" => {
+                b"final-recipient" | b"original-recipient" | b"x-actual-recipient" => {
                     let addr = fields::typed_address(value);
                     let is_final = name == "final-recipient";
                     // A second recipient starts at a repeated address field,
@@ -149,9 +149,9 @@ pub(crate) fn parse(text: &str) -> Dsn {
                         current = Some(DsnRecipient::default());
                     }
                     if let Some(r) = current.as_mut() {
-                        match name.as_str() {
-                            "final-recipient" => r.final_recipient = addr,
-                            "original-recipient" => r.original_recipient = addr,
+                        match name.as_bytes() {
+                            b"final-recipient" => r.final_recipient = addr,
+                            b"original-recipient" => r.original_recipient = addr,
                             _ => {
                                 if r.final_recipient.is_none() {
                                     r.final_recipient = addr;
@@ -160,11 +160,11 @@ pub(crate) fn parse(text: &str) -> Dsn {
                         }
                     }
                 }
-                "action" | "status" | "diagnostic-code" | "remote-mta" => {
+                b"action" | b"status" | b"diagnostic-code" | b"remote-mta" => {
                     let r = current.get_or_insert_with(DsnRecipient::default);
-                    match name.as_str() {
-                        "action" => r.action = r.action.or(Action::parse(value)),
-                        "status" => {
+                    match name.as_bytes() {
+                        b"action" => r.action = r.action.or(Action::parse(value)),
+                        b"status" => {
                             if r.final_recipient.is_some() || r.original_recipient.is_some() {
                                 closed = true;
                             }
@@ -178,7 +178,7 @@ pub(crate) fn parse(text: &str) -> Dsn {
                                     .filter(|c| !c.is_empty());
                             }
                         }
-                        "diagnostic-code" => {
+                        b"diagnostic-code" => {
                             if r.diagnostic.is_none() {
                                 let (ty, text) = match value.split_once(';') {
                                     Some((ty, text)) if ty.len() < 20 && !ty.contains(' ') => {

@@ -61,6 +61,12 @@ impl Name {
         })
     }
 
+    /// The name's bytes (ASCII): what comparisons read, with no UTF-8
+    /// check on every one.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
     pub fn as_str(&self) -> &str {
         // ASCII by construction.
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
@@ -75,13 +81,13 @@ impl std::fmt::Debug for Name {
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for Name {
     fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
