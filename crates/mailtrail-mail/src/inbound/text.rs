@@ -220,8 +220,15 @@ pub(crate) fn html_to_text(html: &str) -> String {
         }
         if is("<style") || is("<script") {
             let close = if is("<style") { "</style" } else { "</script" };
-            let lower = after.to_ascii_lowercase();
-            let skip = lower.find(close).unwrap_or(after.len());
+            // The first closing tag, whatever its case (no lower-cased
+            // copy of the rest of the document per tag).
+            let b = after.as_bytes();
+            let skip = memchr::memchr_iter(b'<', b)
+                .find(|&i| {
+                    b.get(i..i + close.len())
+                        .is_some_and(|t| t.eq_ignore_ascii_case(close.as_bytes()))
+                })
+                .unwrap_or(after.len());
             rest = &after[skip..];
             let e = rest.find('>').map_or(rest.len(), |e| e + 1);
             rest = &rest[e..];
@@ -230,15 +237,41 @@ pub(crate) fn html_to_text(html: &str) -> String {
         rest = &after[end..];
     }
     out.push_str(rest);
-    if !out.contains('&') {
-        return out;
+    decode_entities(out)
+}
+
+/// The common HTML entities decoded in one pass: `&nbsp;`, `&lt;`, `&gt;`,
+/// `&quot;`, `&#39;`, `&amp;`, each once (`&amp;lt;` is `&lt;`).
+fn decode_entities(text: String) -> String {
+    const ENTITIES: [(&str, &str); 6] = [
+        ("&nbsp;", " "),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&amp;", "&"),
+    ];
+    if memchr::memchr(b'&', text.as_bytes()).is_none() {
+        return text;
     }
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = memchr::memchr(b'&', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match ENTITIES.iter().find(|(e, _)| rest.starts_with(e)) {
+            Some((e, c)) => {
+                out.push_str(c);
+                rest = &rest[e.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `String::from_utf8_lossy`, with valid UTF-8 (nearly every message)
@@ -347,6 +380,27 @@ mod tests {
             "no code here",
         ] {
             assert_eq!(find_status(&squash(t, 8192)), find_status(t), "{t:?}");
+        }
+    }
+
+    /// One pass decodes what the chain of replacements it stands for
+    /// decoded.
+    #[test]
+    fn entities_as_replacements() {
+        for t in [
+            "a &amp;lt; b &lt;&gt; &&nbsp;x &quot;q&quot; &#39; &amp;amp; & &am",
+            "no entity",
+            "&&&amp;&",
+            "&nbsp;&nbsp;é&amp;",
+        ] {
+            let chain = t
+                .replace("&nbsp;", " ")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&");
+            assert_eq!(decode_entities(t.to_owned()), chain, "{t:?}");
         }
     }
 
