@@ -654,9 +654,13 @@ pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
         // Sendmail names the alias the sender used: "bob@mail.example.net
         // (expanded from: bob@example.net)". Both addresses failed; the
         // alias is the one the message was sent to.
-        let alias = diag
-            .to_ascii_lowercase()
-            .find("(expanded from:")
+        const EXPANDED: &[u8] = b"(expanded from:";
+        let alias = memchr::memchr_iter(b'(', diag.as_bytes())
+            .find(|&i| {
+                diag.as_bytes()
+                    .get(i..i + EXPANDED.len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(EXPANDED))
+            })
             .and_then(|i| text::addresses(&diag[i..]).into_iter().next())
             .filter(|a| {
                 !a.eq_ignore_ascii_case(addr) && !exclude.iter().any(|e| e.eq_ignore_ascii_case(a))
