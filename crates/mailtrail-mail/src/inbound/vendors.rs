@@ -602,7 +602,11 @@ fn key_value_recipient(line: &str) -> Option<(String, String)> {
 /// notice text. `exclude` holds addresses that are certainly not failed
 /// recipients (the bounce's own sender and recipient).
 pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
-    let lines: Vec<&str> = super::fields::lines(region).take(5000).collect();
+    // Sized once (a line a line end, about): collecting lines of unknown
+    // number would grow the vector a doubling at a time.
+    let mut lines: Vec<&str> =
+        Vec::with_capacity(memchr::memchr_iter(b'\n', region.as_bytes()).count().min(5000) + 1);
+    lines.extend(super::fields::lines(region).take(5000));
     let mut hits: Vec<(usize, String, String)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if line.len() > 2000 {
