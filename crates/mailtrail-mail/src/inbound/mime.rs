@@ -274,7 +274,18 @@ fn parse_headers<'x>(stream: &mut MessageStream<'x>, headers: &mut Vec<Header<'x
                     HeaderValue::Empty
                 }
                 H::ContentDescription | H::ContentLocation | H::ContentTransferEncoding => {
-                    stream.parse_unstructured()
+                    // `base64` on its own line, as nearly always: read as
+                    // mail-parser's text parser reads it, without it.
+                    let plain = field_len(stream).and_then(|len| {
+                        plain_text(stream.bytes(from_offset..from_offset + len)).map(|t| (len, t))
+                    });
+                    match plain {
+                        Some((len, t)) => {
+                            stream.skip_bytes(len);
+                            HeaderValue::Text(Cow::Borrowed(t))
+                        }
+                        None => stream.parse_unstructured(),
+                    }
                 }
                 H::ContentId => stream.parse_id(),
                 H::ContentType | H::ContentDisposition => stream.parse_content_type(),
@@ -300,21 +311,25 @@ fn parse_headers<'x>(stream: &mut MessageStream<'x>, headers: &mut Vec<Header<'x
 /// a space or tab, and that byte too when it is one (RFC 5322 section
 /// 2.2.3 folding, as mail-parser's `parse_and_ignore` reads it).
 fn skip_field(stream: &mut MessageStream<'_>) {
+    match field_len(stream) {
+        Some(len) => stream.skip_bytes(len),
+        None => stream.seek_end(),
+    }
+}
+
+/// How many bytes [`skip_field`] moves past from where `stream` is; `None`
+/// when no line end ends the field (it runs to the end of the input).
+fn field_len(stream: &MessageStream<'_>) -> Option<usize> {
     let start = stream.offset();
     let rest = stream.bytes(start..stream.len());
     let mut at = 0;
     loop {
-        let Some(k) = memchr::memchr(b'\n', &rest[at..]) else {
-            stream.seek_end();
-            return;
-        };
-        at += k + 1;
+        at += memchr::memchr(b'\n', &rest[at..])? + 1;
         match rest.get(at) {
             Some(b' ' | b'\t') => at += 1,
-            _ => break,
+            _ => return Some(at),
         }
     }
-    stream.skip_bytes(at);
 }
 
 /// The headers read for a part, moved out into a vector of their size

@@ -604,8 +604,12 @@ fn key_value_recipient(line: &str) -> Option<(String, String)> {
 pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
     // Sized once (a line a line end, about): collecting lines of unknown
     // number would grow the vector a doubling at a time.
-    let mut lines: Vec<&str> =
-        Vec::with_capacity(memchr::memchr_iter(b'\n', region.as_bytes()).count().min(5000) + 1);
+    let mut lines: Vec<&str> = Vec::with_capacity(
+        memchr::memchr_iter(b'\n', region.as_bytes())
+            .count()
+            .min(5000)
+            + 1,
+    );
     lines.extend(super::fields::lines(region).take(5000));
     let mut hits: Vec<(usize, String, String)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
