@@ -891,19 +891,23 @@ impl<'m, 'x> Reader<'m, 'x> {
         if found.is_empty() {
             found = vendors::aol_screen_names(&self.from_raw, region);
         }
-        let inline_to;
-        let embedded_to = if self.g.embedded_to.is_empty() {
-            inline_to = Some(vendors::inline_copy_to(&self.g.body[region.len()..]))
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| vendors::inline_copy_to(region));
-            &inline_to
-        } else {
-            &self.g.embedded_to
+        // The recipients of the returned copy, read from the text after the
+        // notice (or within it) when the copy is quoted inline: only asked
+        // for when nothing else named a recipient.
+        let embedded_to = || {
+            if self.g.embedded_to.is_empty() {
+                let inline_to = Some(vendors::inline_copy_to(&self.g.body[region.len()..]))
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| vendors::inline_copy_to(region));
+                Cow::Owned(inline_to)
+            } else {
+                Cow::Borrowed(self.g.embedded_to.as_slice())
+            }
         };
         if found.is_empty()
             && vendors::mailer_sender(&self.from_raw)
             && !self.g.embedded_is_list
-            && let [only] = embedded_to.as_slice()
+            && let [only] = &*embedded_to()
             && !excluded.iter().any(|e| e.eq_ignore_ascii_case(only))
         {
             found.push(vendors::Found {
