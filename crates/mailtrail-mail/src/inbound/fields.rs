@@ -156,12 +156,16 @@ pub(crate) fn first_group_with<'a>(text: &'a str, name: &str) -> Option<Vec<Fiel
 
 /// Hands each of [`groups`] to `f`, in order, until `f` returns false.
 fn each_group<'a>(text: &'a str, mut f: impl FnMut(Vec<Field<'a>>) -> bool) {
-    let mut current: Vec<Field<'a>> = Vec::new();
+    let mut current: Vec<Field<'a>> = Vec::with_capacity(8);
     let mut count = 0usize;
     for line in lines(text) {
         if line.trim().is_empty() {
-            if !current.is_empty() && !f(std::mem::take(&mut current)) {
-                return;
+            if !current.is_empty() {
+                // The next group is likely the size of this one.
+                let room = current.len();
+                if !f(std::mem::replace(&mut current, Vec::with_capacity(room))) {
+                    return;
+                }
             }
             continue;
         }

@@ -1221,7 +1221,7 @@ pub(crate) fn decide_with(
     reply_code: Option<&str>,
     ctx: Context,
 ) -> Reason {
-    let lower = join_continuations(&diagnostic.to_lowercase());
+    let lower = join_continuations(diagnostic.to_lowercase());
     let es = status.and_then(EnhancedStatus::parse);
     if let Some(es) = es
         && es.class == 2
@@ -1373,16 +1373,20 @@ pub(crate) fn decide_with(
 /// every line ("550-5.7.1 Messages with multiple 550-5.7.1 addresses in
 /// From: ..."); once joined into one line those repeats split the
 /// server's sentences. They are removed after the first.
-fn join_continuations(lower: &str) -> String {
+fn join_continuations(lower: String) -> String {
     let b = lower.as_bytes();
-    // The first "ddd-" of the text: a multi-line reply's code.
-    let Some(i) = (0..b.len().saturating_sub(3)).find(|&i| {
-        b[i..i + 3].iter().all(u8::is_ascii_digit)
-            && matches!(b[i], b'4' | b'5')
-            && b[i + 3] == b'-'
-            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
-    }) else {
-        return lower.to_owned();
+    // The first "ddd-" of the text: a multi-line reply's code (each `-`,
+    // found with memchr, is looked back from).
+    let Some(i) = memchr::memchr_iter(b'-', b)
+        .filter(|&j| j >= 3)
+        .map(|j| j - 3)
+        .find(|&i| {
+            matches!(b[i], b'4' | b'5')
+                && b[i..i + 3].iter().all(u8::is_ascii_digit)
+                && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+        })
+    else {
+        return lower;
     };
     let code = &lower[i..i + 3];
     let after = &lower[i + 4..];
