@@ -293,18 +293,20 @@ pub(crate) fn notice_region_in<'a>(body: &'a str, lower: &str) -> &'a str {
         if start >= end {
             break;
         }
-        let t = lower[start..start + line.len()].trim_start();
-        if seen_text
-            && (t.starts_with("return-path:")
-                || t.starts_with("received: from")
-                || t.starts_with("received: by"))
-            && line.starts_with(|c: char| c.is_ascii_alphabetic())
-        {
-            end = start;
-            break;
+        if !seen_text {
+            seen_text = !line.trim_start().is_empty();
+            continue;
         }
-        if !t.is_empty() {
-            seen_text = true;
+        // A header line starts with its name, at the start of the line.
+        if line.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            let t = &lower[start..start + line.len()];
+            if t.starts_with("return-path:")
+                || t.starts_with("received: from")
+                || t.starts_with("received: by")
+            {
+                end = start;
+                break;
+            }
         }
     }
     &body[..end]
