@@ -262,7 +262,7 @@ fn parse_headers<'x>(stream: &mut MessageStream<'x>, headers: &mut Vec<Header<'x
             }
         }
         let offset_field = stream.offset();
-        if let Some(name) = header_name(stream) {
+        if let Some(name) = stream.parse_header_name() {
             let from_offset = stream.offset();
             let value = match name {
                 // Parsed when read ([`Parsed::deferred`]): mail-parser's
@@ -305,52 +305,6 @@ fn parse_headers<'x>(stream: &mut MessageStream<'x>, headers: &mut Vec<Header<'x
             return false;
         }
     }
-}
-
-/// The name of the field at `stream`, and `stream` moved past its colon.
-/// A plain name (printable ASCII up to the colon, as nearly every one is)
-/// is read here, a known kind only for the fields the walk and the
-/// classifier read by kind ([`read_by_kind`]): every other name stays
-/// text (`HeaderName::Other`), which is how the classifier looks it up,
-/// by name in any case. mail-parser's reader, which lower-cases every
-/// name byte by byte and looks it up among a hundred kinds, reads
-/// anything else (white space in the name, a colon first, 8-bit bytes,
-/// a line end before the colon).
-fn header_name<'x>(stream: &mut MessageStream<'x>) -> Option<HeaderName<'x>> {
-    let start = stream.offset();
-    let rest = stream.bytes(start..stream.len());
-    if let Some(k) = memchr::memchr2(b':', b'\n', rest)
-        && k > 0
-        && rest[k] == b':'
-        && rest[..k].iter().all(u8::is_ascii_graphic)
-        && let Ok(name) = std::str::from_utf8(&rest[..k])
-    {
-        stream.skip_bytes(k + 1);
-        return Some(read_by_kind(name).unwrap_or(HeaderName::Other(Cow::Borrowed(name))));
-    }
-    stream.parse_header_name()
-}
-
-/// The kind of the fields the walk and the classifier look up by kind
-/// rather than by name: the MIME fields and the ones parsed when read.
-pub(super) fn read_by_kind(name: &str) -> Option<HeaderName<'static>> {
-    use HeaderName as H;
-    const KINDS: [(&str, HeaderName<'static>); 10] = [
-        ("from", H::From),
-        ("to", H::To),
-        ("subject", H::Subject),
-        ("message-id", H::MessageId),
-        ("content-type", H::ContentType),
-        ("content-transfer-encoding", H::ContentTransferEncoding),
-        ("content-disposition", H::ContentDisposition),
-        ("content-description", H::ContentDescription),
-        ("content-location", H::ContentLocation),
-        ("content-id", H::ContentId),
-    ];
-    KINDS
-        .iter()
-        .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
-        .map(|(_, k)| k.clone())
 }
 
 /// Moves past the rest of a field: up to a line end whose next byte is not
