@@ -121,30 +121,26 @@ pub(crate) fn is_pseudo_status(s: &str) -> bool {
 
 /// The runs of digits and dots in `text` that start with a digit not
 /// preceded by a letter, digit or dot, with their trailing dots dropped,
-/// and where each starts. Digits and dots are ASCII, and a byte below
-/// 0x80 is always a character of its own in UTF-8, so the bytes are read
-/// directly, not decoded as characters.
-fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
+/// and where each starts; only the runs whose first digit is one of
+/// `firsts` (found with memchr: the codes sought start with 2, 4 or
+/// 5, and most digits of a notice are in dates, sizes and addresses).
+/// Digits and dots are ASCII, and a byte below 0x80 is always a character
+/// of its own in UTF-8, so the bytes are read directly, not decoded as
+/// characters.
+fn tokens(text: &str, firsts: [u8; 3]) -> impl Iterator<Item = (usize, &str)> {
     let b = text.as_bytes();
     let run = |c: u8| c.is_ascii_digit() || c == b'.';
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < b.len() {
-            let at = i;
-            i += 1;
-            if !b[at].is_ascii_digit()
-                || (at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'.'))
-            {
-                continue;
-            }
+    let [x, y, z] = firsts;
+    let candidates = memchr::memchr3_iter(x, y, z, b);
+    candidates
+        .filter(move |&at| at == 0 || !(b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'.'))
+        .map(move |at| {
             let end = b[at..]
                 .iter()
                 .position(|&c| !run(c))
                 .map_or(b.len(), |e| at + e);
-            return Some((at, text[at..end].trim_end_matches('.')));
-        }
-        None
-    })
+            (at, text[at..end].trim_end_matches('.'))
+        })
 }
 
 /// The first enhanced status code in free text (RFC 3463 section 2), e.g.
@@ -152,7 +148,7 @@ fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// `(#5.1.1)`. Statuses of class 2 are only taken when nothing else is.
 pub(crate) fn find_status(text: &str) -> Option<String> {
     let mut first_ok = None;
-    for (_, tok) in tokens(text) {
+    for (_, tok) in tokens(text, *b"245") {
         if is_status(tok) && !is_pseudo_status(tok) {
             if tok.starts_with('2') {
                 first_ok.get_or_insert(tok);
@@ -168,7 +164,7 @@ pub(crate) fn find_status(text: &str) -> Option<String> {
 /// digits `[245][0-5][0-9]` standing alone and followed by a space, a hyphen
 /// or the end, e.g. `550` of `said: 550 5.1.1 ...`.
 pub(crate) fn find_reply_code(text: &str) -> Option<String> {
-    for (i, tok) in tokens(text) {
+    for (i, tok) in tokens(text, *b"455") {
         let b = tok.as_bytes();
         if b.len() == 3 && matches!(b[0], b'4' | b'5') && (b'0'..=b'5').contains(&b[1]) {
             let after = text.as_bytes().get(i + 3).copied();
