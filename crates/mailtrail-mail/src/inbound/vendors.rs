@@ -219,12 +219,17 @@ const SUBJECTS: &[&str] = &[
 
 /// How sure we are that a message without a DSN part is a bounce.
 pub(crate) fn looks_like_bounce(from: &str, subject: &str, body_lower: &str) -> bool {
-    let subj = subject.to_lowercase();
-    let strong = STRONG_SET.any(body_lower);
-    let generic = GENERIC_SET.any(body_lower);
-    let by_subject = SUBJECT_SET.any(&subj);
+    // (strong wording and a mail system's sender or subject) or (a mail
+    // system's sender and its subject or generic wording): the sender and
+    // subject first, the body's two scans only when they decide.
     let by_sender = mailer_sender(from);
-    (strong && (by_sender || by_subject)) || (by_sender && (by_subject || generic))
+    let by_subject = SUBJECT_SET.any(&subject.to_lowercase());
+    match (by_sender, by_subject) {
+        (true, true) => true,
+        (false, false) => false,
+        (true, false) => STRONG_SET.any(body_lower) || GENERIC_SET.any(body_lower),
+        (false, true) => STRONG_SET.any(body_lower),
+    }
 }
 
 /// Wording written only by mail systems reporting a failed delivery.
