@@ -345,7 +345,7 @@ fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
 
 /// Everything gathered from the parts before deciding.
 #[derive(Default)]
-struct Gathered {
+struct Gathered<'m> {
     dsn: Option<dsn::Dsn>,
     mdn: Option<mdn::Mdn>,
     arf: Option<arf::Report>,
@@ -359,7 +359,9 @@ struct Gathered {
     returned_copy: bool,
     /// `X-HmXmrOriginalRecipient` of an attached message (Microsoft JMRP).
     jmrp_recipient: Option<String>,
-    body: String,
+    /// The notice's text: borrowed from its part when it has one text
+    /// part (most notices), a copy when parts are joined.
+    body: Cow<'m, str>,
     html: String,
 }
 
@@ -370,7 +372,7 @@ struct Reader<'m, 'x> {
     from: Option<String>,
     from_raw: String,
     subject: String,
-    g: Gathered,
+    g: Gathered<'m>,
 }
 
 impl<'m, 'x> Reader<'m, 'x> {
@@ -511,7 +513,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     {
                         continue;
                     }
-                    push_text(&mut g.body, &t);
+                    push_body(&mut g.body, t);
                 }
                 // HTML was set aside above: `is_html` holds for every part
                 // that reads as HTML.
@@ -526,7 +528,7 @@ impl<'m, 'x> Reader<'m, 'x> {
             }
         }
         if g.body.trim().is_empty() && !g.html.is_empty() {
-            g.body = text::html_to_text(&g.html);
+            g.body = Cow::Owned(text::html_to_text(&g.html));
         }
         // A multipart whose boundary never appears in its body (mangled on
         // the way) leaves the walk with no text part: the body as sent is
@@ -538,7 +540,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                 .raw_message()
                 .get(root.offset_body as usize..root.offset_end as usize)
             {
-                push_text(&mut g.body, &text::lossy(b));
+                push_body(&mut g.body, text::lossy(b));
             }
         }
         if g.dsn.is_none() {
@@ -1026,6 +1028,25 @@ impl<'m, 'x> Reader<'m, 'x> {
                 .collect(),
         )
     }
+}
+
+/// Appends `t` to the notice's text `dst` as [`push_text`] does, keeping
+/// `t` itself, uncopied, when it is the first text.
+fn push_body<'a>(dst: &mut Cow<'a, str>, t: Cow<'a, str>) {
+    if !dst.is_empty() {
+        return push_text(dst.to_mut(), &t);
+    }
+    let mut end = t.len().min(MAX_TEXT);
+    while end > 0 && !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    *dst = match t {
+        Cow::Borrowed(t) => Cow::Borrowed(&t[..end]),
+        Cow::Owned(mut t) => {
+            t.truncate(end);
+            Cow::Owned(t)
+        }
+    };
 }
 
 fn push_text(dst: &mut String, t: &str) {
