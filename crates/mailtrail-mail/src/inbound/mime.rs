@@ -288,7 +288,22 @@ fn parse_headers<'x>(stream: &mut MessageStream<'x>, headers: &mut Vec<Header<'x
                     }
                 }
                 H::ContentId => stream.parse_id(),
-                H::ContentType | H::ContentDisposition => stream.parse_content_type(),
+                H::ContentType | H::ContentDisposition => {
+                    // `type/subtype; name=value; name="value"`, as nearly
+                    // always: read as mail-parser's parser reads it,
+                    // without it.
+                    let plain = field_len(stream).and_then(|len| {
+                        plain_content_type(stream.bytes(from_offset..from_offset + len))
+                            .map(|ct| (len, ct))
+                    });
+                    match plain {
+                        Some((len, ct)) => {
+                            stream.skip_bytes(len);
+                            HeaderValue::ContentType(ct)
+                        }
+                        None => stream.parse_content_type(),
+                    }
+                }
                 _ => {
                     skip_field(stream);
                     HeaderValue::Empty
@@ -749,6 +764,116 @@ pub(super) fn plain_text(value: &[u8]) -> Option<&str> {
     let start = line.iter().position(|b| !blank(b))?;
     let end = line.iter().rposition(|b| !blank(b))? + 1;
     std::str::from_utf8(&line[start..end]).ok()
+}
+
+/// A `Content-Type` or `Content-Disposition` written plainly, read
+/// without mail-parser's parser (a state machine that handles RFC 2231
+/// continuations and charsets, comments, escapes and encoded words, and
+/// builds each name and value through a lossy UTF-8 conversion): `type`
+/// or `type/subtype`, then `; name=value` or `; name="value"` parameters,
+/// white space around them and a line fold after a `;`. The type, subtype
+/// and names come out lower-cased and the values as written, as in
+/// mail-parser; `None` for anything else (comments, escapes, `*`
+/// parameters, encoded words, empty values, 8-bit bytes, a field cut
+/// short), which mail-parser reads. The differential check compares the
+/// two on every field it meets.
+pub(super) fn plain_content_type(value: &[u8]) -> Option<ContentType<'_>> {
+    let line = value.strip_suffix(b"\n")?;
+    let b = line.strip_suffix(b"\r").unwrap_or(line);
+    if memchr::memchr_iter(b'=', b).any(|i| b.get(i + 1) == Some(&b'?')) {
+        return None;
+    }
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let token = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'+');
+    let name_byte = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
+    let value_byte =
+        |c: u8| (0x21..=0x7e).contains(&c) && !matches!(c, b'"' | b'\\' | b'(' | b')' | b';');
+    let quoted_byte = |c: u8| (c == b'\t' || (0x20..=0x7e).contains(&c)) && c != b'"' && c != b'\\';
+    let n = b.len();
+    let skip = |mut i: usize, ok: &dyn Fn(u8) -> bool| {
+        while i < n && ok(b[i]) {
+            i += 1;
+        }
+        i
+    };
+    // Lower-cased as mail-parser does: a copy only when needed.
+    fn lower(t: &[u8]) -> Option<Cow<'_, str>> {
+        let t = std::str::from_utf8(t).ok()?;
+        Some(if t.bytes().any(|c| c.is_ascii_uppercase()) {
+            Cow::Owned(t.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(t)
+        })
+    }
+    let mut i = skip(0, &blank);
+    let t0 = i;
+    i = skip(i, &token);
+    if i == t0 {
+        return None;
+    }
+    let c_type = lower(&b[t0..i])?;
+    let mut c_subtype = None;
+    if b.get(i) == Some(&b'/') {
+        let s0 = i + 1;
+        i = skip(s0, &token);
+        if i == s0 {
+            return None;
+        }
+        c_subtype = Some(lower(&b[s0..i])?);
+    }
+    i = skip(i, &blank);
+    let mut attributes = Vec::new();
+    while i < n {
+        if b[i] != b';' {
+            return None;
+        }
+        i += 1;
+        // White space, or one line fold, after the `;`.
+        i = skip(i, &blank);
+        if b.get(i) == Some(&b'\r') {
+            i += 1;
+        }
+        if b.get(i) == Some(&b'\n') {
+            if !b.get(i + 1).is_some_and(|&c| blank(c)) {
+                return None;
+            }
+            i = skip(i + 1, &blank);
+        }
+        if i == n {
+            break;
+        }
+        let n0 = i;
+        i = skip(i, &name_byte);
+        if i == n0 || b.get(i) != Some(&b'=') {
+            return None;
+        }
+        let name = lower(&b[n0..i])?;
+        i += 1;
+        let (v0, v1) = if b.get(i) == Some(&b'"') {
+            let v0 = i + 1;
+            i = skip(v0, &quoted_byte);
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            i += 1;
+            (v0, i - 1)
+        } else {
+            let v0 = i;
+            i = skip(v0, &value_byte);
+            (v0, i)
+        };
+        if v1 == v0 {
+            return None;
+        }
+        let value = Cow::Borrowed(std::str::from_utf8(&b[v0..v1]).ok()?);
+        attributes.push(mail_parser::Attribute { name, value });
+        i = skip(i, &blank);
+    }
+    Some(ContentType {
+        c_type,
+        c_subtype,
+        attributes: (!attributes.is_empty()).then_some(attributes),
+    })
 }
 
 /// The id of a `Message-ID` written plainly, `<id>` on one line, read

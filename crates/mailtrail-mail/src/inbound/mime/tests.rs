@@ -149,6 +149,42 @@ From: x@y\nContent-Type: multipart/mixed; boundary=r\n\n--r\n\nin\n"
         m.retain(|&b| b != b'\r');
         v.push(("address field lf", m));
     }
+    // Content-Type and Content-Disposition written every way, plain (read
+    // without mail-parser) or not.
+    for ct in [
+        "text/plain",
+        "Text/PLAIN; Charset=UTF-8",
+        "text/plain; charset=\"iso-8859-1\"; format=flowed;",
+        "multipart/mixed;\r\n\tboundary=\"----=_Part_1_2.3\"",
+        "multipart/mixed;\n boundary=b1 ; x=y",
+        "  multipart/report; report-type=delivery-status;\r\n boundary=\"A B\"",
+        "attachment; filename=\"a; b (c).txt\"",
+        "inline",
+        "text/plain; charset=",
+        "text/plain; charset=\"\"",
+        "text/plain; name*=utf-8''a%20b",
+        "text/plain; name*0=a; name*1=b",
+        "text/plain; name==?utf-8?q?x?=",
+        "text/plain (comment); charset=us-ascii",
+        "text/plain; charset=\"a\\\"b\"",
+        "text / plain",
+        "text/plain charset=x",
+        "text/plain;; x=1",
+        "text/plain;\n\n x=1",
+        "text/plain; x=\"unterminated",
+        "text/plain; x=a b",
+        "/plain",
+        "text/",
+        "text/pl\u{e4}in",
+        "text/plain; x=\"\u{e4}\"",
+    ] {
+        let mut m =
+            format!("Content-Type: {ct}\r\nContent-Disposition: {ct}\r\n\r\nbody\r\n--b1--\r\n")
+                .into_bytes();
+        v.push(("content type", m.clone()));
+        m.retain(|&b| b != b'\r');
+        v.push(("content type lf", m));
+    }
     // Rules of dashes before a boundary that starts with dashes: more
     // `--` than the walk checks one by one before its searcher takes over,
     // and a near miss (`---=_b` is not `----=_b`) among them.
@@ -245,6 +281,39 @@ fn walks_the_corpus_as_mail_parser_does() {
     }
 }
 
+/// Every `Content-Type` of up to five pieces drawn from those that steer
+/// mail-parser's parser: the plain reader and mail-parser agree on each
+/// (the plain ones among them are read without mail-parser).
+#[test]
+fn reads_every_short_content_type_as_mail_parser_does() {
+    const PIECES: &[&str] = &["text", "/", "Plain", ";", " ", "\n ", "x", "=", "\"", "*"];
+    let mut plain = 0;
+    let mut stack: Vec<usize> = Vec::new();
+    loop {
+        let v: String = stack.iter().map(|&k| PIECES[k]).collect();
+        let raw = format!("Content-Type: {v}\n\nbody\n");
+        check(raw.as_bytes(), "short content type");
+        if super::plain_content_type(format!("{v}\n").as_bytes()).is_some() {
+            plain += 1;
+        }
+        // Next combination, depth first.
+        if stack.len() < 5 {
+            stack.push(0);
+            continue;
+        }
+        while let Some(k) = stack.pop() {
+            if k + 1 < PIECES.len() {
+                stack.push(k + 1);
+                break;
+            }
+        }
+        if stack.is_empty() {
+            break;
+        }
+    }
+    assert!(plain > 1000, "only {plain} plain values");
+}
+
 proptest! {
     // Each case takes microseconds; many edits reach many recovery paths.
     #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -267,6 +336,26 @@ proptest! {
             }
         }
         check(&raw, "edited");
+    }
+
+    /// `Content-Type` and `Content-Disposition` fields made of the pieces
+    /// that matter to mail-parser's parser: those read as plain must read
+    /// as mail-parser reads them (the check compares every header), the
+    /// others fall back.
+    #[test]
+    fn reads_content_types_as_mail_parser_does(
+        value in proptest::collection::vec(prop_oneof![
+            Just("text"), Just("Multipart"), Just("/"), Just("plain"), Just(";"), Just(" "),
+            Just("\t"), Just("\r\n "), Just("\n\t"), Just("\n"), Just("charset"), Just("Name"),
+            Just("="), Just("\""), Just("utf-8"), Just("b1"), Just("*"), Just("0"), Just("'"),
+            Just("=?"), Just("?="), Just("("), Just(")"), Just("\\"), Just("\u{e4}"), Just("-_.+")
+        ], 0..16)
+    ) {
+        let value = value.concat();
+        let raw = format!(
+            "Content-Type: {value}\nContent-Disposition: {value}\n\nbody\n"
+        );
+        check(raw.as_bytes(), "content type field");
     }
 
     /// `From` and `To` fields made of the bytes that matter to an address
