@@ -682,7 +682,8 @@ pub(super) fn deferred_value<'r>(raw: &'r [u8], h: &Header<'_>) -> HeaderValue<'
 }
 
 /// The address of a `From` or `To` field written the plain way, `a@b`,
-/// `Name <a@b>` or `"Name" <a@b>` (RFC 5322 section 3.4), read without
+/// `a@b (Name)`, `Name <a@b>` or `"Name" <a@b>` (RFC 5322 section 3.4;
+/// the comment form is RFC 822's), read without
 /// mail-parser's address parser, which builds token lists for every field;
 /// `None` for any other field (comments, encoded words, groups, lists,
 /// escapes), which mail-parser reads. What is plain here reads the same
@@ -709,6 +710,21 @@ pub(super) fn plain_address(value: &[u8]) -> Option<&str> {
     }
     let mut name_end = 0;
     let mut rest = value;
+    // `a@b (Name)`, as Postfix and Sendmail sign their notices: a comment
+    // last, without nested parentheses or escapes (its text is the name;
+    // the address is the word before it).
+    if let Some(open) = memchr::memchr(b'(', value) {
+        let close = open + memchr::memchr(b')', &value[open..])?;
+        if !value[open + 1..close]
+            .iter()
+            .all(|&b| b == b' ' || b == b'\t' || (b >= 0x20 && !matches!(b, b'(' | b'\\' | 0x7f)))
+            || !value[close + 1..].iter().all(|&b| space(b))
+            || memchr::memchr3(b'"', b'<', b'>', &value[..open]).is_some()
+        {
+            return None;
+        }
+        rest = &value[..open];
+    }
     // A quoted display name: anything but a quote or an escape inside.
     let lead = value.iter().take_while(|&&b| space(b)).count();
     if value.get(lead) == Some(&b'"') {
