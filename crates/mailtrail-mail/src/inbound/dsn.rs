@@ -170,8 +170,7 @@ pub(crate) fn parse(text: &str) -> Dsn {
                             }
                             if r.status.is_none() {
                                 r.status = status_value(value);
-                                r.status_comment = value
-                                    .split_once('(')
+                                r.status_comment = super::text::split_once_ascii(value, b'(')
                                     .map(|(_, c)| {
                                         c.trim_end().trim_end_matches(')').trim().to_owned()
                                     })
@@ -180,7 +179,7 @@ pub(crate) fn parse(text: &str) -> Dsn {
                         }
                         b"diagnostic-code" => {
                             if r.diagnostic.is_none() {
-                                let (ty, text) = match value.split_once(';') {
+                                let (ty, text) = match super::text::split_once_ascii(value, b';') {
                                     Some((ty, text)) if ty.len() < 20 && !ty.contains(' ') => {
                                         (Some(ty.trim().to_owned()), text.trim())
                                     }
@@ -257,7 +256,9 @@ pub(crate) fn in_text(text: &str) -> Option<Dsn> {
 
 /// `dns; mx.example.org` → `mx.example.org` (RFC 3464 section 2.2.2).
 fn strip_type(value: &str) -> &str {
-    value.split_once(';').map_or(value, |(_, v)| v).trim()
+    super::text::split_once_ascii(value, b';')
+        .map_or(value, |(_, v)| v)
+        .trim()
 }
 
 /// RFC 3464 section 2.3.4: the status is `class.subject.detail`, possibly

@@ -233,7 +233,7 @@ pub(crate) fn get<'a>(group: &'a [Field<'_>], name: &str) -> Option<&'a str> {
 /// (`rfc822; <bob@example.com>`) and returns the bare address, or `None`
 /// when nothing address-like remains.
 pub(crate) fn typed_address(value: &str) -> Option<String> {
-    let v = match value.split_once(';') {
+    let v = match super::text::split_once_ascii(value, b';') {
         Some((ty, rest)) if !ty.contains('@') => rest,
         _ => value,
     };

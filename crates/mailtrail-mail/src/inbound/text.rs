@@ -95,21 +95,21 @@ pub(crate) fn leading_address(line: &str) -> Option<(String, &str)> {
 
 /// Whether `s` (the whole string) is an RFC 3463 enhanced status code.
 pub(crate) fn is_status(s: &str) -> bool {
-    // Most candidates are reply codes and numbers: no dot after one digit.
-    if s.as_bytes().get(1) != Some(&b'.') {
+    // `c.sss.ddd`: a class of one digit, then a dot (most candidates are
+    // reply codes and numbers, which have none there).
+    let b = s.as_bytes();
+    if b.len() < 5 || b[1] != b'.' || !matches!(b[0], b'2' | b'4' | b'5') {
         return false;
     }
-    let mut parts = s.split('.');
-    let (Some(c), Some(sub), Some(det), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let rest = &b[2..];
+    let Some(dot) = memchr::memchr(b'.', rest) else {
         return false;
     };
-    matches!(c, "2" | "4" | "5")
-        && (1..=3).contains(&sub.len())
+    let (sub, det) = (&rest[..dot], &rest[dot + 1..]);
+    (1..=3).contains(&sub.len())
         && (1..=3).contains(&det.len())
-        && sub.bytes().all(|b| b.is_ascii_digit())
-        && det.bytes().all(|b| b.is_ascii_digit())
+        && sub.iter().all(u8::is_ascii_digit)
+        && det.iter().all(u8::is_ascii_digit)
 }
 
 /// Codes of the form `x.0.9nn` and `5.9.2nn` are not real RFC 3463 codes but
@@ -268,6 +268,13 @@ fn decode_entities(text: String) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `s.split_once(c)` for an ASCII `c`, found with memchr (str's char
+/// searcher costs more on the long values of report fields).
+pub(crate) fn split_once_ascii(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = memchr::memchr(c, s.as_bytes())?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 /// `String::from_utf8_lossy`, with valid UTF-8 (nearly every message)
