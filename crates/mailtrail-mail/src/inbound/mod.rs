@@ -407,15 +407,19 @@ impl<'m, 'x> Reader<'m, 'x> {
         // decoded after the walk, and only then.
         let mut html_parts = Vec::new();
         for (i, part) in self.msg.parts.iter().enumerate().take(500) {
+            // Lower case (mail-parser has lower-cased them already: no
+            // copy then).
+            let lower = |s: &'m str| -> Cow<'m, str> {
+                if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(s.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(s)
+                }
+            };
             let (ctype, sub) = mime::content_type(&part.headers)
-                .map(|ct| {
-                    (
-                        ct.ctype().to_ascii_lowercase(),
-                        ct.subtype().unwrap_or_default().to_ascii_lowercase(),
-                    )
-                })
+                .map(|ct| (lower(ct.ctype()), lower(ct.subtype().unwrap_or_default())))
                 .unwrap_or_default();
-            match (ctype.as_str(), sub.as_str()) {
+            match (&*ctype, &*sub) {
                 ("message", "delivery-status" | "global-delivery-status")
                 | ("text", "delivery-status") => {
                     let d = dsn::parse(&text::lossy(&self.parsed.contents(i)));
