@@ -283,6 +283,17 @@ fn json_str(v: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     v.reserve(b.len() + 2);
     v.push(b'"');
+    // Most strings need no escape: one pass without an early exit (which
+    // the compiler turns into wide compares) tells, and they are copied
+    // whole.
+    let plain = !b
+        .iter()
+        .fold(false, |e, &c| e | (c < 0x20) | (c == b'"') | (c == b'\\'));
+    if plain {
+        v.extend_from_slice(b);
+        v.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
         let short: &[u8] = match c {
