@@ -12,7 +12,12 @@
 //! byte for byte what mail-parser's decoders give (`decode_*_mime`,
 //! emulated here over a slice, a run of plain bytes at a time). What
 //! changes is when: a part is decoded when it is read, and one that is
-//! never read is never decoded.
+//! never read is never decoded. Header fields likewise: `From`, `To`,
+//! `Subject` and `Message-ID` are parsed when read, and the fields written
+//! the plain way (`a@b`, `<id>`, a one-line subject or transfer encoding,
+//! `type/subtype; name=value`) are read without mail-parser's parsers
+//! into the values those parsers give (`plain_*`); the differential check
+//! (`mime/differential.rs`) holds every one of them to mail-parser's.
 
 use std::borrow::Cow;
 
@@ -94,8 +99,8 @@ struct Boundary {
     delimiter: Vec<u8>,
 }
 
-/// Candidates [`Boundary::find`] checks one by one before it builds a
-/// substring searcher: a part has a handful of `--` (a signature, a rule
+/// Dashes [`Boundary::find`] checks one by one before it builds a
+/// substring searcher: a part has a handful of them (a signature, a rule
 /// of dashes), and building memchr's searcher costs more than checking
 /// them, but a body of nothing but dashes must not cost its length times
 /// the boundary's.
@@ -112,8 +117,8 @@ impl Boundary {
         }
     }
 
-    /// Where the first delimiter in `hay` starts: each `--` (found with
-    /// memchr) is compared with the delimiter; after
+    /// Where the first delimiter in `hay` starts: the delimiter is
+    /// compared at each `-` (found with memchr); after
     /// [`DASH_CANDIDATES`] misses, a two-way searcher takes over, which
     /// is linear whatever the input.
     fn find(&self, hay: &[u8]) -> Option<usize> {

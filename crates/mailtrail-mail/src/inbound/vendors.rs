@@ -473,9 +473,7 @@ const HEADER_KEYS: &[&str] = &[
 
 fn recipient_on_line(line: &str) -> Option<(String, String)> {
     // Every form below names an address.
-    if memchr::memchr(b'@', line.as_bytes()).is_none() {
-        return None;
-    }
+    memchr::memchr(b'@', line.as_bytes())?;
     // Words spaced out for alignment ("undeliverable  to bob@...").
     let squashed;
     let trimmed = line.trim().as_bytes();
