@@ -43,10 +43,10 @@ fn same(ours: &Parsed<'_>, theirs: &Message<'_>, depth: usize, what: &str) {
                 let mut h = h.clone();
                 if is_deferred(&h.name) {
                     h.value = deferred_value(&ours.msg.raw_message, &h);
-                    // A plain address is read without mail-parser: it must
-                    // be the one address mail-parser reads.
+                    // A field written plainly is read without mail-parser:
+                    // it must read as mail-parser reads it. A subject or
+                    // an id, its text:
                     let raw = &ours.msg.raw_message[h.offset_start as usize..h.offset_end as usize];
-                    // So are a plain subject and a plain id.
                     let text = match h.name {
                         HeaderName::Subject => plain_text(raw),
                         HeaderName::MessageId => plain_id(raw),
@@ -55,6 +55,7 @@ fn same(ours: &Parsed<'_>, theirs: &Message<'_>, depth: usize, what: &str) {
                     if let Some(text) = text {
                         assert_eq!(h.value.as_text(), Some(text), "{at}: plain text {raw:?}");
                     }
+                    // an address field, its one address.
                     let address_field = matches!(h.name, HeaderName::From | HeaderName::To);
                     if let Some(plain) = plain_address(raw).filter(|_| address_field) {
                         let theirs: Vec<_> = h
