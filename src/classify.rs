@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mailtrail_mail::inbound::{Classification, classify};
+use mailtrail_mail::inbound::{Action, Classification, classify};
 
 /// Files classified before their lines are printed: large enough to keep
 /// every core busy, small enough to bound memory.
@@ -27,6 +27,13 @@ pub enum Format {
     /// `file<TAB>kind<TAB>address reason status, ...` for people reading a
     /// terminal.
     Text,
+}
+
+impl Format {
+    /// JSON lines when `json` (the `--json` flag), else text.
+    pub fn from_flag(json: bool) -> Self {
+        if json { Format::Json } else { Format::Text }
+    }
 }
 
 /// Runs the command; `Ok(n)` is the number of inputs that failed.
@@ -198,10 +205,7 @@ fn one(input: &Input, format: Format, buf: &mut Vec<u8>) -> Done {
 }
 
 fn text_line(path: &Path, c: &Classification) -> String {
-    let kind = serde_json::to_value(c.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let kind = c.kind.as_str();
     let recipients: Vec<String> = c
         .recipients
         .iter()
@@ -235,7 +239,7 @@ fn json_line(path: &Path, c: &Classification) -> Vec<u8> {
         v.extend_from_slice(b"{\"address\":");
         json_opt(&mut v, r.address.as_deref());
         v.extend_from_slice(b",\"action\":");
-        json_opt(&mut v, r.action.map(|a| a.as_str()));
+        json_opt(&mut v, r.action.map(Action::as_str));
         v.extend_from_slice(b",\"status\":");
         json_opt(&mut v, r.status.as_deref());
         v.extend_from_slice(b",\"reply_code\":");

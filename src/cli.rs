@@ -234,12 +234,7 @@ pub fn plain_classify(
     if paths.is_empty() {
         return None;
     }
-    let format = if json {
-        classify::Format::Json
-    } else {
-        classify::Format::Text
-    };
-    Some((format, paths))
+    Some((classify::Format::from_flag(json), paths))
 }
 
 /// Runs `classify` over `paths`: the lines on standard output, an error
@@ -260,12 +255,7 @@ pub fn run_offline(cli: &Cli) -> Option<anyhow::Result<()>> {
     let Command::Classify { json, paths } = &cli.command else {
         return None;
     };
-    let format = if *json {
-        classify::Format::Json
-    } else {
-        classify::Format::Text
-    };
-    Some(run_classify(paths, format))
+    Some(run_classify(paths, classify::Format::from_flag(*json)))
 }
 
 /// Runs the parsed command.
@@ -421,12 +411,7 @@ mod tests {
         let Command::Classify { json, paths } = cli.command else {
             return None;
         };
-        let format = if json {
-            classify::Format::Json
-        } else {
-            classify::Format::Text
-        };
-        Some((format, paths))
+        Some((classify::Format::from_flag(json), paths))
     }
 
     /// The fast path reads a plain line exactly as clap does, and leaves

@@ -220,7 +220,7 @@ impl Processor {
         let c = tokio::task::spawn_blocking(move || classify(&raw))
             .await
             .context("classifier task")?;
-        let kind = kind_name(c.kind);
+        let kind = c.kind.as_str();
         let nothing = |summary: String| InboundOutcome {
             summary,
             ..InboundOutcome::default()
@@ -482,18 +482,5 @@ fn effect(
         Kind::Reply => Some((EventKind::Replied, None)),
         Kind::AutoReply => Some((EventKind::AutoReplied, None)),
         Kind::Other => None,
-    }
-}
-
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Bounce => "bounce",
-        Kind::Delay => "delay",
-        Kind::DeliveryReport => "delivery_report",
-        Kind::ReadReceipt => "read_receipt",
-        Kind::Complaint => "complaint",
-        Kind::Reply => "reply",
-        Kind::AutoReply => "auto_reply",
-        Kind::Other => "other",
     }
 }

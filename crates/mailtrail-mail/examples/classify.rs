@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use mailtrail_mail::inbound::{Action, Classification, Kind, classify};
+use mailtrail_mail::inbound::{Action, Classification, classify};
 
 fn main() {
     let mut files = Vec::new();
@@ -75,16 +75,7 @@ fn s(out: &mut String, v: Option<&str>) {
 }
 
 fn line(out: &mut String, file: &Path, c: &Classification) {
-    let kind = match c.kind {
-        Kind::Bounce => "bounce",
-        Kind::Delay => "delay",
-        Kind::DeliveryReport => "delivery_report",
-        Kind::ReadReceipt => "read_receipt",
-        Kind::Complaint => "complaint",
-        Kind::Reply => "reply",
-        Kind::AutoReply => "auto_reply",
-        Kind::Other => "other",
-    };
+    let kind = c.kind.as_str();
     out.push_str("{\"file\": ");
     s(out, Some(&file.to_string_lossy()));
     let _ = write!(out, ", \"kind\": \"{kind}\", \"recipients\": [");
@@ -95,16 +86,7 @@ fn line(out: &mut String, file: &Path, c: &Classification) {
         out.push_str("{\"address\": ");
         s(out, r.address.as_deref());
         out.push_str(", \"action\": ");
-        s(
-            out,
-            r.action.map(|a| match a {
-                Action::Failed => "failed",
-                Action::Delayed => "delayed",
-                Action::Delivered => "delivered",
-                Action::Relayed => "relayed",
-                Action::Expanded => "expanded",
-            }),
-        );
+        s(out, r.action.map(Action::as_str));
         out.push_str(", \"status\": ");
         s(out, r.status.as_deref());
         out.push_str(", \"reply_code\": ");

@@ -938,36 +938,34 @@ impl<'x> Parsed<'x> {
         .ok()
     }
 
-    /// The raw value of the message's last `name` header.
-    fn deferred_raw(&self, name: HeaderName<'_>) -> Option<&[u8]> {
+    /// The message's last `name` header (the one mail-parser's
+    /// `Message::from` and the like read), `name` being one of the kinds
+    /// the walk skipped over ([`is_deferred`]).
+    fn deferred_header(&self, name: HeaderName<'_>) -> Option<&Header<'x>> {
         let kind = std::mem::discriminant(&name);
-        let h = self
-            .msg
+        self.msg
             .parts
             .first()?
             .headers
             .iter()
             .rev()
-            .find(|h| std::mem::discriminant(&h.name) == kind)?;
+            .find(|h| std::mem::discriminant(&h.name) == kind)
+    }
+
+    /// The raw value of the message's last `name` header.
+    fn deferred_raw(&self, name: HeaderName<'_>) -> Option<&[u8]> {
+        let h = self.deferred_header(name)?;
         self.msg
             .raw_message
             .get(h.offset_start as usize..h.offset_end as usize)
     }
 
-    /// The value of the message's last `name` header (the one mail-parser's
-    /// `Message::from` and the like read), for a header the walk skipped
-    /// over ([`is_deferred`]).
+    /// The value of the message's last `name` header, parsed now.
     fn deferred(&self, name: HeaderName<'_>) -> Option<HeaderValue<'_>> {
-        let kind = std::mem::discriminant(&name);
-        let h = self
-            .msg
-            .parts
-            .first()?
-            .headers
-            .iter()
-            .rev()
-            .find(|h| std::mem::discriminant(&h.name) == kind)?;
-        Some(deferred_value(&self.msg.raw_message, h))
+        Some(deferred_value(
+            &self.msg.raw_message,
+            self.deferred_header(name)?,
+        ))
     }
 
     /// The first address of `From` (mail-parser's `Message::from`).
