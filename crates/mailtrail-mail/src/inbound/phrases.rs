@@ -19,7 +19,10 @@
 
 /// Bits of the hash that the bitmap is indexed by.
 const HASH_BITS: u32 = 16;
-/// Bits of the hash that the buckets are indexed by (the top ones).
+/// Most bits of the hash that the buckets are indexed by (the top ones):
+/// a table gets about four buckets a phrase, up to this many bits, so a
+/// small table does not touch (and page-fault in) kilobytes of empty
+/// buckets when it is built; a page fault costs microseconds on some VMs.
 const BUCKET_BITS: u32 = 12;
 
 /// A table of phrases in groups; the group order is the table's priority.
@@ -35,8 +38,9 @@ pub(crate) struct PhraseSet {
     /// Bit `h` is set when some phrase's first three bytes hash to `h`.
     bits: Box<[u64; 1 << (HASH_BITS - 6)]>,
     /// `ids[bucket[b]..bucket[b + 1]]`: the phrases whose hash has top bits
-    /// `b`, in table order.
-    bucket: Box<[u16; (1 << BUCKET_BITS) + 1]>,
+    /// `b` (the hash shifted right by `bucket_shift`), in table order.
+    bucket: Box<[u16]>,
+    bucket_shift: u32,
     ids: Vec<u16>,
     /// How far apart the positions are whose three bytes [`Self::each`]
     /// looks up first: every phrase is at least `step + 2` bytes long, so
@@ -44,8 +48,8 @@ pub(crate) struct PhraseSet {
     /// positions and one of them is a multiple of `step`.
     step: usize,
     /// Bit `h` is set when one of the first `step` three-byte windows of
-    /// some phrase hashes to `h`.
-    sampled: Box<[u64; 1 << (HASH_BITS - 6)]>,
+    /// some phrase hashes to `h` (empty when `step` is 1: not used).
+    sampled: Box<[u64]>,
 }
 
 /// The largest [`PhraseSet::step`]: a hit costs one look-up per position
@@ -101,8 +105,12 @@ impl PhraseSet {
         // dropped rather than overflow (never the case for these tables).
         phrases.truncate(usize::from(u16::MAX));
         let mut bits = Box::new([0u64; 1 << (HASH_BITS - 6)]);
-        let mut bucket = Box::new([0u16; (1 << BUCKET_BITS) + 1]);
-        let shift = HASH_BITS - BUCKET_BITS;
+        let bucket_bits = (phrases.len() * 4)
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(1, BUCKET_BITS);
+        let mut bucket = vec![0u16; (1 << bucket_bits) + 1].into_boxed_slice();
+        let shift = HASH_BITS - bucket_bits;
         for (p, _) in &phrases {
             let h = hash3(p);
             bits[(h >> 6) as usize] |= 1 << (h & 63);
@@ -112,7 +120,7 @@ impl PhraseSet {
             bucket[b] += bucket[b - 1];
         }
         // Counting sort of the phrase ids by bucket, keeping table order.
-        let mut next: Vec<u16> = bucket[..1 << BUCKET_BITS].to_vec();
+        let mut next: Vec<u16> = bucket[..1 << bucket_bits].to_vec();
         let mut ids = vec![0u16; phrases.len()];
         for (id, (p, _)) in phrases.iter().enumerate() {
             let b = (hash3(p) >> shift) as usize;
@@ -126,8 +134,8 @@ impl PhraseSet {
             .min()
             .unwrap_or(1)
             .min(MAX_STEP);
-        let mut sampled = Box::new([0u64; 1 << (HASH_BITS - 6)]);
-        for (p, _) in &phrases {
+        let mut sampled = vec![0u64; if step > 1 { 1 << (HASH_BITS - 6) } else { 0 }];
+        for (p, _) in phrases.iter().filter(|_| step > 1) {
             for j in 0..step {
                 let h = hash3(&p[j..]);
                 sampled[(h >> 6) as usize] |= 1 << (h & 63);
@@ -139,9 +147,10 @@ impl PhraseSet {
             short,
             bits,
             bucket,
+            bucket_shift: shift,
             ids,
             step,
-            sampled,
+            sampled: sampled.into_boxed_slice(),
         }
     }
 
@@ -206,7 +215,7 @@ impl PhraseSet {
     /// when `f` asked to stop.
     #[inline(never)]
     fn verify(&self, h: u32, rest: &[u8], mut f: impl FnMut(usize) -> bool) -> bool {
-        let b = (h >> (HASH_BITS - BUCKET_BITS)) as usize;
+        let b = (h >> self.bucket_shift) as usize;
         let ids = &self.ids[usize::from(self.bucket[b])..usize::from(self.bucket[b + 1])];
         let (word, _) = prefix(rest);
         for &id in ids {
