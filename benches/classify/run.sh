@@ -6,13 +6,18 @@
 #
 # Both tools read the same files, listed once, and write one JSON line per
 # file; the time is the whole command (process start, reading, parsing,
-# classifying, printing). Each tool's figure is its best run: mailtrail's of
-# 10 (it takes a few hundredths of a second, so one run is mostly the
-# machine's noise), Sisimai's of 3. Wall time is the ratio the issue names;
-# CPU time (user + system, from bash's `time`, which forks nothing) is
-# printed beside it because it moves less with the machine's load. Only
-# the command is timed: the file list is read before, and no other process
-# runs inside the timed span.
+# classifying, printing). The runs are interleaved, five rounds of four
+# mailtrail runs and one Sisimai run, so that both tools are sampled over
+# the same stretch of time: on a shared VM the machine's speed drifts by
+# tens of percent from one second to the next, and timing one tool after
+# the other compared two different machines. Printed for each tool: its
+# best run and its median run (20 of mailtrail, which takes a few
+# hundredths of a second, so one run is mostly the machine's noise; 5 of
+# Sisimai), and the ratios of both. Wall time is the ratio the issue
+# names; CPU time (user + system, from bash's `time`, which forks nothing)
+# is printed beside it because it moves less with the machine's load.
+# Only the command is timed: the file list is read before, and no other
+# process runs inside the timed span.
 #
 # usage: benches/classify/run.sh [CORPORA_DIR]   (default: ../shared/corpora)
 set -euo pipefail
@@ -45,28 +50,35 @@ find sisimai/bsd sisimai/dos sisimai/mac sisimai/not flufl -type f \
 nfiles=$(wc -l < "$out/files")
 mapfile -t files < "$out/files"
 
-# best_of N OUTPUT COMMAND...: runs COMMAND N times (stdout to OUTPUT) and
-# sets best_wall and best_cpu (seconds) to the smallest of each.
-best_of() {
-    local n=$1 output=$2 t0 t1 u s
+# timed TOOL OUTPUT COMMAND...: runs COMMAND once (stdout to OUTPUT) and
+# appends its wall and CPU seconds to $out/TOOL.wall and $out/TOOL.cpu.
+timed() {
+    local tool=$1 output=$2 t0 t1 u s
     shift 2
-    best_wall="" best_cpu=""
-    for _ in $(seq "$n"); do
-        t0=$EPOCHREALTIME
-        { time "$@" > "$output"; } 2> "$out/time"
-        t1=$EPOCHREALTIME
-        read -r u s < "$out/time"
-        best_wall=$(awk -v a="$t0" -v b="$t1" -v m="$best_wall" 'BEGIN { d = b - a; print (m == "" || d < m) ? d : m }')
-        best_cpu=$(awk -v a="$u" -v b="$s" -v m="$best_cpu" 'BEGIN { c = a + b; print (m == "" || c < m) ? c : m }')
-    done
+    t0=$EPOCHREALTIME
+    { time "$@" > "$output"; } 2> "$out/time"
+    t1=$EPOCHREALTIME
+    read -r u s < "$out/time"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }' >> "$out/$tool.wall"
+    awk -v a="$u" -v b="$s" 'BEGIN { printf "%.3f\n", a + b }' >> "$out/$tool.cpu"
 }
 # Wall time from $EPOCHREALTIME (microseconds); CPU time from `time`
 # (milliseconds).
 TIMEFORMAT='%3U %3S'
-best_of 10 "$out/ours.jsonl" "$ours" classify --json "${files[@]}"
-ours_wall=$best_wall ours_cpu=$best_cpu
-best_of 3 "$out/sisimai.jsonl" perl "$here/sisimai.pl" "${files[@]}"
-sis_wall=$best_wall sis_cpu=$best_cpu
+for _ in 1 2 3 4 5; do
+    for _ in 1 2 3 4; do
+        timed ours "$out/ours.jsonl" "$ours" classify --json "${files[@]}"
+    done
+    timed sisimai "$out/sisimai.jsonl" perl "$here/sisimai.pl" "${files[@]}"
+done
+# best_median FILE: the smallest and the median of the numbers in FILE.
+best_median() {
+    sort -g "$1" | awk '{ v[NR] = $1 } END { print v[1], (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+read -r ours_wall ours_wall_median < <(best_median "$out/ours.wall")
+read -r ours_cpu ours_cpu_median < <(best_median "$out/ours.cpu")
+read -r sis_wall sis_wall_median < <(best_median "$out/sisimai.wall")
+read -r sis_cpu sis_cpu_median < <(best_median "$out/sisimai.cpu")
 
 split() { grep -aF "\"file\":\"$2" "$1" || true; }
 for t in ours sisimai; do
@@ -80,7 +92,11 @@ echo "mailtrail ($ours classify --json):"
 python3 "$here/score.py" "$corpora" "$out/ours-bsd.jsonl" "$out/ours-flufl.jsonl" "$out/ours-not.jsonl"
 echo "Sisimai $(perl -MSisimai -e 'print Sisimai->version'):"
 python3 "$here/score.py" "$corpora" "$out/sisimai-bsd.jsonl" "$out/sisimai-flufl.jsonl" "$out/sisimai-not.jsonl"
-awk -v m="$ours_wall" -v s="$sis_wall" -v mc="$ours_cpu" -v sc="$sis_cpu" -v n="$nfiles" 'BEGIN {
-    printf "time (%d files, best runs): mailtrail %.3fs, Sisimai %.3fs, ratio %.1fx\n", n, m, s, (m > 0 ? s / m : 0)
+awk -v m="$ours_wall" -v s="$sis_wall" -v mc="$ours_cpu" -v sc="$sis_cpu" \
+    -v mm="$ours_wall_median" -v sm="$sis_wall_median" -v mcm="$ours_cpu_median" -v scm="$sis_cpu_median" \
+    -v n="$nfiles" 'BEGIN {
+    printf "time (%d files, best runs): mailtrail %.4fs, Sisimai %.3fs, ratio %.1fx\n", n, m, s, (m > 0 ? s / m : 0)
+    printf "time (%d files, median runs): mailtrail %.4fs, Sisimai %.3fs, ratio %.1fx\n", n, mm, sm, (mm > 0 ? sm / mm : 0)
     printf "cpu (user+system, best runs): mailtrail %.3fs, Sisimai %.3fs, ratio %.1fx\n", mc, sc, (mc > 0 ? sc / mc : 0)
+    printf "cpu (user+system, median runs): mailtrail %.3fs, Sisimai %.3fs, ratio %.1fx\n", mcm, scm, (mcm > 0 ? scm / mcm : 0)
 }'
