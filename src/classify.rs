@@ -148,6 +148,7 @@ fn classify_batch(batch: &[Input], threads: usize, format: Format) -> Vec<Done> 
         for w in workers {
             all.extend(w.join().unwrap_or_default());
         }
+        fill_missing(batch, format, &mut all);
         all
     });
     results.sort_by_key(|(i, _)| *i);
@@ -209,6 +210,22 @@ impl Placement {
     }
 }
 
+/// Gives an error line to each input of `batch` that has no result in
+/// `done`: a worker that died took its lines with it (each classification
+/// is already behind `catch_unwind`, so this is not expected), and its
+/// inputs must not vanish from the output.
+fn fill_missing(batch: &[Input], format: Format, done: &mut Vec<(usize, Done)>) {
+    let mut seen = vec![false; batch.len()];
+    for (i, _) in done.iter() {
+        seen[*i] = true;
+    }
+    for (i, input) in batch.iter().enumerate().filter(|(i, _)| !seen[*i]) {
+        let (Input::Path(path) | Input::Unreadable(path, _)) = input;
+        let e = "a worker failed before writing this input's line";
+        done.push((i, Done::Line(error(format, path, e))));
+    }
+}
+
 /// Reads the whole file at `path` into `buf` (kept between files, so no
 /// allocation per file): open, read until the end, close. The bytes are
 /// read into the buffer's spare capacity, not zeroed first: a worker then
@@ -231,13 +248,7 @@ fn one(input: &Input, format: Format, buf: &mut Vec<u8>) -> Done {
                 // and the others are still classified.
                 let Ok(c) = std::panic::catch_unwind(|| classify(bytes)) else {
                     let e = "the classifier failed on this input";
-                    return Done::Line(match format {
-                        Format::Json => error_line(path, e),
-                        Format::Text => Line {
-                            text: format!("{}\terror\t{e}\n", path.display()).into_bytes(),
-                            contains_error: true,
-                        },
-                    });
+                    return Done::Line(error(format, path, e));
                 };
                 let text = match format {
                     Format::Json => json_line(path, &c),
@@ -255,13 +266,18 @@ fn one(input: &Input, format: Format, buf: &mut Vec<u8>) -> Done {
         },
         Input::Unreadable(path, e) => (path, e.clone()),
     };
-    Done::Line(match format {
-        Format::Json => error_line(path, &e),
+    Done::Line(error(format, path, &e))
+}
+
+/// The line of an input that gave no classification.
+fn error(format: Format, path: &Path, e: &str) -> Line {
+    match format {
+        Format::Json => error_line(path, e),
         Format::Text => Line {
             text: format!("{}\terror\t{e}\n", path.display()).into_bytes(),
             contains_error: true,
         },
-    })
+    }
 }
 
 fn text_line(path: &Path, c: &Classification) -> String {
@@ -430,9 +446,34 @@ mod tests {
         s
     }
 
-    /// The hand-written line is byte for byte serde's, for every kind,
-    /// action and reason, every field absent and present, and strings
-    /// holding every character JSON escapes.
+    /// Inputs whose worker died are not lost: each gets an error line.
+    #[test]
+    fn inputs_of_a_dead_worker_get_error_lines() {
+        let batch: Vec<Input> = ["a", "b", "c"]
+            .map(|p| Input::Path(PathBuf::from(p)))
+            .into();
+        let mut done = vec![(1, Done::Dir(PathBuf::from("b")))];
+        fill_missing(&batch, Format::Json, &mut done);
+        let mut lines: Vec<(usize, String)> = done
+            .iter()
+            .filter_map(|(i, d)| match d {
+                Done::Line(l) if l.contains_error => {
+                    Some((*i, String::from_utf8_lossy(&l.text).into_owned()))
+                }
+                _ => None,
+            })
+            .collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                (0, "{\"file\":\"a\",\"error\":\"a worker failed before writing this input's line\"}\n".to_string()),
+                (2, "{\"file\":\"c\",\"error\":\"a worker failed before writing this input's line\"}\n".to_string()),
+            ]
+        );
+        assert_eq!(done.len(), 3);
+    }
+
     /// A worker's move is only a start: afterwards it may run on every CPU
     /// the process may, as before.
     #[cfg(target_os = "linux")]
@@ -453,6 +494,9 @@ mod tests {
         }
     }
 
+    /// The hand-written line is byte for byte serde's, for every kind,
+    /// action and reason, every field absent and present, and strings
+    /// holding every character JSON escapes.
     #[test]
     fn json_line_is_serdes_line() {
         let kinds = [
