@@ -121,7 +121,10 @@ fn classify_batch(batch: &[Input], threads: usize, format: Format) -> Vec<Done> 
     let next = AtomicUsize::new(0);
     let work = || {
         let mut mine = Vec::new();
-        let mut buf = Vec::new();
+        // Room for most files from the start (reserved, not touched: the
+        // pages are faulted in only as far as the largest file reaches);
+        // from an empty buffer the first reads would be 32, 64, 128... bytes.
+        let mut buf = Vec::with_capacity(64 * 1024);
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(input) = batch.get(i) else { break };
