@@ -35,8 +35,8 @@ out=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 [ -d "$corpora/bounces/sisimai/bsd" ] || { echo "corpus missing: $corpora/bounces/sisimai/bsd" >&2; exit 1; }
-if ! perl -MSisimai -e 1 2>/dev/null; then
-    apt-get install -y libsisimai-perl >/dev/null
+if ! perl -MSisimai -e 1 2>/dev/null || ! perl -MJSON::XS -e 1 2>/dev/null; then
+    apt-get install -y libsisimai-perl libjson-xs-perl >/dev/null
 fi
 
 cd "$root"
