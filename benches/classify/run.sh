@@ -9,7 +9,7 @@
 # classifying, printing). The runs are interleaved, five rounds of four
 # mailtrail runs and one Sisimai run, so that both tools are sampled over
 # the same stretch of time: on a shared VM the machine's speed drifts by
-# tens of percent from one second to the next, and timing one tool after
+# tens of percent from one minute to the next, and timing one tool after
 # the other compared two different machines. Printed for each tool: its
 # best run and its median run (20 of mailtrail, which takes a few
 # hundredths of a second, so one run is mostly the machine's noise; 5 of
