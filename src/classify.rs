@@ -93,25 +93,45 @@ fn emit(
     Ok(failures)
 }
 
-/// A directory's entries in sorted order; a directory that cannot be
-/// listed, and entries that cannot be read, give error lines.
+/// A directory's files in sorted order, each subdirectory's (walked the
+/// same way) in its place, so that a whole tree is one list classified a
+/// batch at a time on every core (walked a directory at a time, a tree of
+/// small directories ran on one core: the bounce corpus as 616
+/// directories of one file took 45 ms, against 24 ms in one directory;
+/// listed whole, 29 ms). A directory that cannot be listed, and entries
+/// that cannot be read, give error lines.
+///
+/// Directories reached through a symbolic link are not walked (a link to
+/// a parent would walk the tree again and again, as `find` without `-L`
+/// and `grep -r` also avoid); a link to a file is read like the file.
 fn list_dir(p: &Path) -> Vec<Input> {
     let mut out = Vec::new();
-    match std::fs::read_dir(p) {
-        Ok(rd) => {
-            let mut entries = Vec::new();
-            for e in rd {
-                match e {
-                    Ok(e) => entries.push(e.path()),
-                    Err(e) => out.push(Input::Unreadable(p.to_owned(), e.to_string())),
-                }
-            }
-            entries.sort();
-            out.extend(entries.into_iter().map(Input::Path));
-        }
-        Err(e) => out.push(Input::Unreadable(p.to_owned(), e.to_string())),
-    }
+    list_dir_into(p, &mut out);
     out
+}
+
+fn list_dir_into(p: &Path, out: &mut Vec<Input>) {
+    let rd = match std::fs::read_dir(p) {
+        Ok(rd) => rd,
+        Err(e) => return out.push(Input::Unreadable(p.to_owned(), e.to_string())),
+    };
+    let mut entries = Vec::new();
+    for e in rd {
+        match e {
+            // The type comes with the entry on most file systems (no extra
+            // system call), else from `lstat`.
+            Ok(e) => entries.push((e.path(), e.file_type().ok())),
+            Err(e) => out.push(Input::Unreadable(p.to_owned(), e.to_string())),
+        }
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in entries {
+        match kind {
+            Some(k) if k.is_dir() => list_dir_into(&path, out),
+            Some(k) if k.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) => {}
+            _ => out.push(Input::Path(path)),
+        }
+    }
 }
 
 /// Classifies a batch on `threads` workers (the calling thread is one)

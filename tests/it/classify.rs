@@ -137,3 +137,43 @@ fn directories_are_walked_in_order_and_unreadable_inputs_fail_at_the_end() {
     assert!(got[3]["error"].is_string(), "{}", got[3]);
     assert!(got[3].get("kind").is_none());
 }
+
+/// A link back up the tree is not walked (else every file would come out
+/// once per level until the kernel refused the path), a link to a file is
+/// read like the file, and a tree of many small directories comes out in
+/// the same depth-first order as one walked directory at a time.
+#[cfg(unix)]
+#[test]
+fn links_to_directories_are_not_walked_and_links_to_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    std::fs::create_dir(&a).unwrap();
+    std::fs::write(
+        a.join("m.eml"),
+        "From: Alice <alice@example.org>\r\nSubject: hi\r\n\r\nHello.\r\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..", a.join("up")).unwrap();
+    std::os::unix::fs::symlink("a/m.eml", dir.path().join("link.eml")).unwrap();
+    let mut expected = vec![a.join("m.eml"), dir.path().join("link.eml")];
+    for i in 0..40 {
+        let d = dir.path().join(format!("z{i:02}"));
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("n.eml"), "Subject: note\r\n\r\nText.\r\n").unwrap();
+        expected.push(d.join("n.eml"));
+    }
+
+    let out = bin()
+        .arg("classify")
+        .arg("--json")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let got = lines(&out.stdout);
+    let names: Vec<&str> = got.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = expected.iter().map(|p| p.to_str().unwrap()).collect();
+    assert_eq!(names, expected);
+    assert!(got.iter().all(|l| l["kind"] == "other"), "{got:?}");
+}
