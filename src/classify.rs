@@ -2,7 +2,8 @@
 //! contract other tools rely on (issue "Reading what comes back").
 //!
 //! Every file (directories are walked recursively, entries sorted so the
-//! output order is deterministic) gives exactly one JSON line: the
+//! output order is deterministic; a directory reached through a symbolic
+//! link is not walked) gives exactly one JSON line: the
 //! [`Classification`] of its bytes with `"file"` first. The files are read and
 //! classified on every core; lines are printed in input order, a batch at a
 //! time, so memory stays bounded on directories of any size. A file that
