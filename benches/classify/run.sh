@@ -36,7 +36,9 @@ trap 'rm -rf "$out"' EXIT
 
 [ -d "$corpora/bounces/sisimai/bsd" ] || { echo "corpus missing: $corpora/bounces/sisimai/bsd" >&2; exit 1; }
 if ! perl -MSisimai -e 1 2>/dev/null || ! perl -MJSON::XS -e 1 2>/dev/null; then
-    apt-get install -y libsisimai-perl libjson-xs-perl >/dev/null
+    # On a fresh machine the package lists may not be there yet.
+    apt-get install -y libsisimai-perl libjson-xs-perl >/dev/null 2>&1 ||
+        { apt-get update >/dev/null && apt-get install -y libsisimai-perl libjson-xs-perl >/dev/null; }
 fi
 
 cd "$root"
