@@ -358,14 +358,24 @@ fn one(input: &Input, format: Format, buf: &mut Vec<u8>) -> Done {
     Done::Line(error(format, path, &e))
 }
 
-/// The line of an input that gave no classification.
+/// The line of an input that gave no classification: `{"file": ...,
+/// "error": ...}`, or `file<TAB>error<TAB>...` as text.
 fn error(format: Format, path: &Path, e: &str) -> Line {
-    match format {
-        Format::Json => error_line(path, e),
-        Format::Text => Line {
-            text: format!("{}\terror\t{e}\n", path.display()).into_bytes(),
-            contains_error: true,
-        },
+    let text = match format {
+        Format::Json => {
+            let mut v = Vec::with_capacity(128);
+            v.extend_from_slice(b"{\"file\":");
+            file_json(&mut v, path);
+            v.extend_from_slice(b",\"error\":");
+            json_str(&mut v, e);
+            v.extend_from_slice(b"}\n");
+            v
+        }
+        Format::Text => format!("{}\terror\t{e}\n", path.display()).into_bytes(),
+    };
+    Line {
+        text,
+        contains_error: true,
     }
 }
 
@@ -489,20 +499,6 @@ fn json_str(v: &mut Vec<u8>, s: &str) {
     }
     v.extend_from_slice(&b[start..]);
     v.push(b'"');
-}
-
-fn error_line(path: &Path, e: &str) -> Line {
-    let mut v = Vec::with_capacity(128);
-    v.extend_from_slice(b"{\"file\":");
-    file_json(&mut v, path);
-    v.extend_from_slice(b",\"error\":");
-    // A string always serialises.
-    let _ = serde_json::to_writer(&mut v, e);
-    v.extend_from_slice(b"}\n");
-    Line {
-        text: v,
-        contains_error: true,
-    }
 }
 
 /// The path as a JSON string (lossily, when it is not UTF-8).

@@ -29,6 +29,8 @@ use mail_parser::{
     ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessagePart, PartType,
 };
 
+use super::text::{contains_pair, lower_ascii};
+
 /// mail-parser's limit on message/rfc822 parts inside encoded
 /// message/rfc822 parts.
 const MAX_NESTED_ENCODED: usize = 3;
@@ -278,34 +280,20 @@ fn parse_headers<'x>(stream: &mut MessageStream<'x>, headers: &mut Vec<Header<'x
                     skip_field(stream);
                     HeaderValue::Empty
                 }
+                // `base64` on its own line, as nearly always: read as
+                // mail-parser's text parser reads it, without it.
                 H::ContentDescription | H::ContentLocation | H::ContentTransferEncoding => {
-                    // `base64` on its own line, as nearly always: read as
-                    // mail-parser's text parser reads it, without it.
-                    let plain = field_len(stream).and_then(|len| {
-                        plain_text(stream.bytes(from_offset..from_offset + len)).map(|t| (len, t))
-                    });
-                    match plain {
-                        Some((len, t)) => {
-                            stream.skip_bytes(len);
-                            HeaderValue::Text(Cow::Borrowed(t))
-                        }
+                    match plain_field(stream, plain_text) {
+                        Some(t) => HeaderValue::Text(Cow::Borrowed(t)),
                         None => stream.parse_unstructured(),
                     }
                 }
                 H::ContentId => stream.parse_id(),
+                // `type/subtype; name=value; name="value"`, as nearly
+                // always: read as mail-parser's parser reads it, without it.
                 H::ContentType | H::ContentDisposition => {
-                    // `type/subtype; name=value; name="value"`, as nearly
-                    // always: read as mail-parser's parser reads it,
-                    // without it.
-                    let plain = field_len(stream).and_then(|len| {
-                        plain_content_type(stream.bytes(from_offset..from_offset + len))
-                            .map(|ct| (len, ct))
-                    });
-                    match plain {
-                        Some((len, ct)) => {
-                            stream.skip_bytes(len);
-                            HeaderValue::ContentType(ct)
-                        }
+                    match plain_field(stream, plain_content_type) {
+                        Some(ct) => HeaderValue::ContentType(ct),
                         None => stream.parse_content_type(),
                     }
                 }
@@ -335,6 +323,20 @@ fn skip_field(stream: &mut MessageStream<'_>) {
         Some(len) => stream.skip_bytes(len),
         None => stream.seek_end(),
     }
+}
+
+/// The field at `stream`'s place read by `read` (one of the `plain_*`
+/// readers), the stream then past it; `None`, the stream where it was,
+/// when `read` leaves the field to mail-parser.
+fn plain_field<'x, T>(
+    stream: &mut MessageStream<'x>,
+    read: impl Fn(&'x [u8]) -> Option<T>,
+) -> Option<T> {
+    let from = stream.offset();
+    let len = field_len(stream)?;
+    let value = read(stream.bytes(from..from + len))?;
+    stream.skip_bytes(len);
+    Some(value)
 }
 
 /// How many bytes [`skip_field`] moves past from where `stream` is; `None`
@@ -708,9 +710,7 @@ pub(super) fn plain_address(value: &[u8]) -> Option<&str> {
     };
     // A field cut short by the end of the input loses its last word in
     // mail-parser (only a line end adds it).
-    if value.last() != Some(&b'\n')
-        || memchr::memchr_iter(b'=', value).any(|i| value.get(i + 1) == Some(&b'?'))
-    {
+    if value.last() != Some(&b'\n') || contains_pair(value, *b"=?") {
         return None;
     }
     let mut name_end = 0;
@@ -776,15 +776,19 @@ pub(super) fn plain_address(value: &[u8]) -> Option<&str> {
 /// differential check compares the two on every field it meets.
 pub(super) fn plain_text(value: &[u8]) -> Option<&str> {
     let line = value.strip_suffix(b"\n")?;
-    if memchr::memchr(b'\n', line).is_some()
-        || memchr::memchr_iter(b'=', line).any(|i| line.get(i + 1) == Some(&b'?'))
-    {
+    if memchr::memchr(b'\n', line).is_some() || contains_pair(line, *b"=?") {
         return None;
     }
+    std::str::from_utf8(trim_blank(line)?).ok()
+}
+
+/// `line` without the spaces, tabs and CRs around it, as mail-parser's
+/// text and id parsers drop them; `None` when nothing else is left.
+fn trim_blank(line: &[u8]) -> Option<&[u8]> {
     let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
     let start = line.iter().position(|b| !blank(b))?;
     let end = line.iter().rposition(|b| !blank(b))? + 1;
-    std::str::from_utf8(&line[start..end]).ok()
+    Some(&line[start..end])
 }
 
 /// A `Content-Type` or `Content-Disposition` written plainly, read
@@ -801,7 +805,7 @@ pub(super) fn plain_text(value: &[u8]) -> Option<&str> {
 pub(super) fn plain_content_type(value: &[u8]) -> Option<ContentType<'_>> {
     let line = value.strip_suffix(b"\n")?;
     let b = line.strip_suffix(b"\r").unwrap_or(line);
-    if memchr::memchr_iter(b'=', b).any(|i| b.get(i + 1) == Some(&b'?')) {
+    if contains_pair(b, *b"=?") {
         return None;
     }
     let blank = |c: u8| c == b' ' || c == b'\t';
@@ -819,12 +823,7 @@ pub(super) fn plain_content_type(value: &[u8]) -> Option<ContentType<'_>> {
     };
     // Lower-cased as mail-parser does: a copy only when needed.
     fn lower(t: &[u8]) -> Option<Cow<'_, str>> {
-        let t = std::str::from_utf8(t).ok()?;
-        Some(if t.bytes().any(|c| c.is_ascii_uppercase()) {
-            Cow::Owned(t.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(t)
-        })
+        std::str::from_utf8(t).ok().map(lower_ascii)
     }
     let mut i = skip(0, &blank);
     let t0 = i;
@@ -901,11 +900,9 @@ pub(super) fn plain_content_type(value: &[u8]) -> Option<ContentType<'_>> {
 /// without mail-parser's id parser; `None` for any other value, which
 /// mail-parser reads. The differential check compares the two.
 pub(super) fn plain_id(value: &[u8]) -> Option<&str> {
-    let line = value.strip_suffix(b"\n")?;
-    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
-    let start = line.iter().position(|b| !blank(b))?;
-    let end = line.iter().rposition(|b| !blank(b))? + 1;
-    let id = line[start..end].strip_prefix(b"<")?.strip_suffix(b">")?;
+    let id = trim_blank(value.strip_suffix(b"\n")?)?
+        .strip_prefix(b"<")?
+        .strip_suffix(b">")?;
     if id.is_empty()
         || id
             .iter()
@@ -941,8 +938,8 @@ impl<'x> Parsed<'x> {
     /// The message's last `name` header (the one mail-parser's
     /// `Message::from` and the like read), `name` being one of the kinds
     /// the walk skipped over ([`is_deferred`]).
-    fn deferred_header(&self, name: HeaderName<'_>) -> Option<&Header<'x>> {
-        let kind = std::mem::discriminant(&name);
+    fn deferred_header(&self, name: &HeaderName<'_>) -> Option<&Header<'x>> {
+        let kind = std::mem::discriminant(name);
         self.msg
             .parts
             .first()?
@@ -953,7 +950,7 @@ impl<'x> Parsed<'x> {
     }
 
     /// The raw value of the message's last `name` header.
-    fn deferred_raw(&self, name: HeaderName<'_>) -> Option<&[u8]> {
+    fn deferred_raw(&self, name: &HeaderName<'_>) -> Option<&[u8]> {
         let h = self.deferred_header(name)?;
         self.msg
             .raw_message
@@ -961,7 +958,7 @@ impl<'x> Parsed<'x> {
     }
 
     /// The value of the message's last `name` header, parsed now.
-    fn deferred(&self, name: HeaderName<'_>) -> Option<HeaderValue<'_>> {
+    fn deferred(&self, name: &HeaderName<'_>) -> Option<HeaderValue<'_>> {
         Some(deferred_value(
             &self.msg.raw_message,
             self.deferred_header(name)?,
@@ -970,10 +967,10 @@ impl<'x> Parsed<'x> {
 
     /// The first address of `From` (mail-parser's `Message::from`).
     pub(super) fn sender_address(&self) -> Option<String> {
-        if let Some(a) = self.deferred_raw(HeaderName::From).and_then(plain_address) {
+        if let Some(a) = self.deferred_raw(&HeaderName::From).and_then(plain_address) {
             return Some(a.to_owned());
         }
-        self.deferred(HeaderName::From)?
+        self.deferred(&HeaderName::From)?
             .as_address()?
             .first()?
             .address()
@@ -982,10 +979,10 @@ impl<'x> Parsed<'x> {
 
     /// The addresses of `To` (mail-parser's `Message::to`).
     pub(super) fn to_addresses(&self) -> Vec<String> {
-        if let Some(a) = self.deferred_raw(HeaderName::To).and_then(plain_address) {
+        if let Some(a) = self.deferred_raw(&HeaderName::To).and_then(plain_address) {
             return vec![a.to_owned()];
         }
-        let Some(to) = self.deferred(HeaderName::To) else {
+        let Some(to) = self.deferred(&HeaderName::To) else {
             return Vec::new();
         };
         to.as_address()
@@ -1000,23 +997,26 @@ impl<'x> Parsed<'x> {
 
     /// `Subject`, decoded (mail-parser's `Message::subject`).
     pub(super) fn subject(&self) -> Option<String> {
-        if let Some(t) = self.deferred_raw(HeaderName::Subject).and_then(plain_text) {
-            return Some(t.to_owned());
-        }
-        self.deferred(HeaderName::Subject)?
-            .as_text()
-            .map(str::to_owned)
+        self.deferred_text(&HeaderName::Subject, plain_text)
     }
 
     /// `Message-ID` without its angle brackets (mail-parser's
     /// `Message::message_id`).
     pub(super) fn message_id(&self) -> Option<String> {
-        if let Some(id) = self.deferred_raw(HeaderName::MessageId).and_then(plain_id) {
-            return Some(id.to_owned());
+        self.deferred_text(&HeaderName::MessageId, plain_id)
+    }
+
+    /// The text of the message's last `name` header: read by `plain` when
+    /// it is written plainly, else by mail-parser's parser for it.
+    fn deferred_text(
+        &self,
+        name: &HeaderName<'_>,
+        plain: fn(&[u8]) -> Option<&str>,
+    ) -> Option<String> {
+        if let Some(t) = self.deferred_raw(name).and_then(plain) {
+            return Some(t.to_owned());
         }
-        self.deferred(HeaderName::MessageId)?
-            .as_text()
-            .map(str::to_owned)
+        self.deferred(name)?.as_text().map(str::to_owned)
     }
 
     /// The same message, borrowing nothing (for a message decoded from an

@@ -409,15 +409,13 @@ impl<'m, 'x> Reader<'m, 'x> {
         for (i, part) in self.msg.parts.iter().enumerate().take(500) {
             // Lower case (mail-parser has lower-cased them already: no
             // copy then).
-            let lower = |s: &'m str| -> Cow<'m, str> {
-                if s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    Cow::Owned(s.to_ascii_lowercase())
-                } else {
-                    Cow::Borrowed(s)
-                }
-            };
             let (ctype, sub) = mime::content_type(&part.headers)
-                .map(|ct| (lower(ct.ctype()), lower(ct.subtype().unwrap_or_default())))
+                .map(|ct| {
+                    (
+                        text::lower_ascii(ct.ctype()),
+                        text::lower_ascii(ct.subtype().unwrap_or_default()),
+                    )
+                })
                 .unwrap_or_default();
             match (&*ctype, &*sub) {
                 ("message", "delivery-status" | "global-delivery-status")
@@ -1040,10 +1038,7 @@ fn push_body<'a>(dst: &mut Cow<'a, str>, t: Cow<'a, str>) {
     if !dst.is_empty() {
         return push_text(dst.to_mut(), &t);
     }
-    let mut end = t.len().min(MAX_TEXT);
-    while end > 0 && !t.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = t.floor_char_boundary(MAX_TEXT);
     *dst = match t {
         Cow::Borrowed(t) => Cow::Borrowed(&t[..end]),
         Cow::Owned(mut t) => {
@@ -1057,11 +1052,7 @@ fn push_text(dst: &mut String, t: &str) {
     if dst.len() >= MAX_TEXT {
         return;
     }
-    let room = MAX_TEXT - dst.len();
-    let mut end = t.len().min(room);
-    while end > 0 && !t.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = t.floor_char_boundary(MAX_TEXT - dst.len());
     if !dst.is_empty() {
         dst.push('\n');
     }

@@ -218,13 +218,7 @@ pub(crate) fn html_to_text(html: &str) -> String {
             let close = if is("<style") { "</style" } else { "</script" };
             // The first closing tag, whatever its case (no lower-cased
             // copy of the rest of the document per tag).
-            let b = after.as_bytes();
-            let skip = memchr::memchr_iter(b'<', b)
-                .find(|&i| {
-                    b.get(i..i + close.len())
-                        .is_some_and(|t| t.eq_ignore_ascii_case(close.as_bytes()))
-                })
-                .unwrap_or(after.len());
+            let skip = find_ascii_ci(after.as_bytes(), close.as_bytes()).unwrap_or(after.len());
             rest = &after[skip..];
             let e = rest.find('>').map_or(rest.len(), |e| e + 1);
             rest = &rest[e..];
@@ -268,6 +262,34 @@ fn decode_entities(text: String) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Where `needle` (ASCII, starting with a byte that is not a letter)
+/// first occurs in `hay`, in any case: each place of its first byte,
+/// found with memchr, is compared, with no lower-cased copy of `hay`.
+pub(crate) fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    memchr::memchr_iter(first, hay).find(|&i| {
+        hay.get(i..i + needle.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(needle))
+    })
+}
+
+/// Whether the two bytes `pair` occur side by side in `b` (a double
+/// space, an encoded word's `=?`): memchr on the first, without building
+/// a substring searcher for two bytes.
+pub(crate) fn contains_pair(b: &[u8], pair: [u8; 2]) -> bool {
+    memchr::memchr_iter(pair[0], b).any(|i| b.get(i + 1) == Some(&pair[1]))
+}
+
+/// `s` in ASCII lower case, copied only when it has an upper-case letter
+/// (most MIME types and parameter names are written lower-case already).
+pub(crate) fn lower_ascii(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// `s.split_once(c)` for an ASCII `c`, found with memchr (str's char

@@ -476,8 +476,7 @@ fn recipient_on_line(line: &str) -> Option<(String, String)> {
     memchr::memchr(b'@', line.as_bytes())?;
     // Words spaced out for alignment ("undeliverable  to bob@...").
     let squashed;
-    let trimmed = line.trim().as_bytes();
-    let line = if memchr::memchr_iter(b' ', trimmed).any(|i| trimmed.get(i + 1) == Some(&b' ')) {
+    let line = if text::contains_pair(line.trim().as_bytes(), *b"  ") {
         squashed = text::squash(line, 2000);
         squashed.as_str()
     } else {
@@ -667,13 +666,7 @@ pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
         // Sendmail names the alias the sender used: "bob@mail.example.net
         // (expanded from: bob@example.net)". Both addresses failed; the
         // alias is the one the message was sent to.
-        const EXPANDED: &[u8] = b"(expanded from:";
-        let alias = memchr::memchr_iter(b'(', diag.as_bytes())
-            .find(|&i| {
-                diag.as_bytes()
-                    .get(i..i + EXPANDED.len())
-                    .is_some_and(|t| t.eq_ignore_ascii_case(EXPANDED))
-            })
+        let alias = text::find_ascii_ci(diag.as_bytes(), b"(expanded from:")
             .and_then(|i| text::addresses(&diag[i..]).into_iter().next())
             .filter(|a| {
                 !a.eq_ignore_ascii_case(addr) && !exclude.iter().any(|e| e.eq_ignore_ascii_case(a))
