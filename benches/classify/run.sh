@@ -14,14 +14,16 @@
 # best run and its median run (20 of mailtrail, which takes a few
 # hundredths of a second, so one run is mostly the machine's noise; 5 of
 # Sisimai), and the ratios of both. Wall time is the ratio the issue
-# names; CPU time (user + system, from bash's `time`, which forks nothing)
-# is printed beside it because it moves less with the machine's load.
-# Only the command is timed: the file list is read before, and no other
-# process runs inside the timed span.
+# names; CPU time (user + system of the child, from wait4) is printed
+# beside it because it moves less with the machine's load. Only the
+# command is timed: each run is spawned directly (timed.py, as
+# `hyperfine -N` does; bash's fork of itself cost 1.2 ms a run here), the
+# file list is read before, and no other process runs inside the timed
+# span.
 #
 # usage: benches/classify/run.sh [CORPORA_DIR]   (default: ../shared/corpora)
 set -euo pipefail
-# $EPOCHREALTIME and awk both read numbers with a dot.
+# awk reads and prints numbers with a dot.
 export LC_NUMERIC=C
 root=$(cd "$(dirname "$0")/../.." && pwd)
 corpora=${1:-${MAILTRAIL_CORPORA:-$root/../shared/corpora}}
@@ -50,29 +52,17 @@ cd "$corpora/bounces"
 find sisimai/bsd sisimai/dos sisimai/mac sisimai/not flufl -type f \
     ! -name LICENSE ! -name '*.tsv' | LC_ALL=C sort > "$out/files"
 nfiles=$(wc -l < "$out/files")
-mapfile -t files < "$out/files"
 
-# timed TOOL OUTPUT COMMAND...: runs COMMAND once (stdout to OUTPUT) and
-# appends its wall and CPU seconds to $out/TOOL.wall and $out/TOOL.cpu.
-timed() {
-    local tool=$1 output=$2 t0 t1 u s
-    shift 2
-    t0=$EPOCHREALTIME
-    { time "$@" > "$output"; } 2> "$out/time"
-    t1=$EPOCHREALTIME
-    read -r u s < "$out/time"
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }' >> "$out/$tool.wall"
-    awk -v a="$u" -v b="$s" 'BEGIN { printf "%.3f\n", a + b }' >> "$out/$tool.cpu"
-}
-# Wall time from $EPOCHREALTIME (microseconds); CPU time from `time`
-# (milliseconds).
-TIMEFORMAT='%3U %3S'
-for _ in 1 2 3 4 5; do
-    for _ in 1 2 3 4; do
-        timed ours "$out/ours.jsonl" "$ours" classify --json "${files[@]}"
-    done
-    timed sisimai "$out/sisimai.jsonl" perl "$here/sisimai.pl" "${files[@]}"
-done
+# Five rounds of four mailtrail runs, one Sisimai run and four runs of
+# `/bin/true` with the same arguments (the floor: what starting any
+# command and reaping it costs here, printed so that a reader can see how
+# much of mailtrail's time it is). timed.py spawns each run directly, as
+# `hyperfine -N` does, and says why.
+perl=$(command -v perl)
+python3 "$here/timed.py" "$out" "$out/files" 5 \
+    "ours:4:$ours,classify,--json" \
+    "sisimai:1:$perl,$here/sisimai.pl" \
+    "floor:4:/bin/true"
 # best_median FILE: the smallest and the median of the numbers in FILE.
 best_median() {
     sort -g "$1" | awk '{ v[NR] = $1 } END { print v[1], (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
@@ -81,6 +71,7 @@ read -r ours_wall ours_wall_median < <(best_median "$out/ours.wall")
 read -r ours_cpu ours_cpu_median < <(best_median "$out/ours.cpu")
 read -r sis_wall sis_wall_median < <(best_median "$out/sisimai.wall")
 read -r sis_cpu sis_cpu_median < <(best_median "$out/sisimai.cpu")
+read -r floor_wall floor_wall_median < <(best_median "$out/floor.wall")
 
 split() { grep -aF "\"file\":\"$2" "$1" || true; }
 for t in ours sisimai; do
@@ -101,4 +92,7 @@ awk -v m="$ours_wall" -v s="$sis_wall" -v mc="$ours_cpu" -v sc="$sis_cpu" \
     printf "time (%d files, median runs): mailtrail %.4fs, Sisimai %.3fs, ratio %.1fx\n", n, mm, sm, (mm > 0 ? sm / mm : 0)
     printf "cpu (user+system, best runs): mailtrail %.3fs, Sisimai %.3fs, ratio %.1fx\n", mc, sc, (mc > 0 ? sc / mc : 0)
     printf "cpu (user+system, median runs): mailtrail %.3fs, Sisimai %.3fs, ratio %.1fx\n", mcm, scm, (mcm > 0 ? scm / mcm : 0)
+}'
+awk -v b="$floor_wall" -v m="$floor_wall_median" 'BEGIN {
+    printf "floor (/bin/true, same arguments, spawned the same way): best %.4fs, median %.4fs\n", b, m
 }'
