@@ -93,10 +93,15 @@ const SUBJECTS: &[&str] = &[
 
 /// Whether the subject reads like an out-of-office notice.
 pub(crate) fn by_subject(subject: &str) -> bool {
-    let s = subject.to_lowercase();
-    static SET: std::sync::LazyLock<super::phrases::PhraseSet> =
-        std::sync::LazyLock::new(|| super::phrases::PhraseSet::flat(SUBJECTS));
-    SET.any(&s)
+    SUBJECT_SET.any(&subject.to_lowercase())
+}
+
+static SUBJECT_SET: std::sync::LazyLock<super::phrases::PhraseSet> =
+    std::sync::LazyLock::new(|| super::phrases::PhraseSet::flat(SUBJECTS));
+
+/// Builds this module's table now ([`super::build_tables`]).
+pub(super) fn build_tables() {
+    std::sync::LazyLock::force(&SUBJECT_SET);
 }
 
 #[cfg(test)]

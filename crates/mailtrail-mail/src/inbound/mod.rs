@@ -138,6 +138,22 @@ pub fn check_mime_walk(raw: &[u8]) {
     mime::differential::check(raw, "fuzzed input");
 }
 
+/// Builds the classifier's phrase tables now rather than at their first
+/// use, which costs nothing more (each is built once either way).
+///
+/// For callers that classify on several threads: started together, the
+/// threads reach the same table at the same moment, and all but the one
+/// building it sleep on its lock and must be woken, a round trip through
+/// the kernel that costs tens of microseconds on a VM, a few times a run.
+/// The offline command calls this on its main thread once its workers
+/// are started (2% faster over the bounce corpus on a 2-vCPU VM). A table
+/// added and not listed here is still built, at its first use.
+pub fn build_tables() {
+    reason::build_tables();
+    vendors::build_tables();
+    autoreply::build_tables();
+}
+
 /// Classifies one raw message (RFC 5322 bytes, any line ends).
 pub fn classify(raw: &[u8]) -> Classification {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
@@ -220,8 +236,7 @@ fn ascii_lower(text: &str) -> Option<String> {
 /// CRLF line ends; messages that went through old Mac tools end lines with
 /// CR alone, so those CRs become LFs.
 fn normalise_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
-    let lone_cr = memchr::memchr_iter(b'\r', raw).any(|i| raw.get(i + 1) != Some(&b'\n'));
-    if !lone_cr {
+    if !has_lone_cr(raw) {
         return Cow::Borrowed(raw);
     }
     // Copied whole, then each lone CR (found by memchr) replaced.
@@ -232,6 +247,29 @@ fn normalise_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Whether some CR in `raw` is not followed by an LF. In a CRLF message
+/// every line has a CR, so from the first CR on the byte pairs are checked
+/// a block at a time, without an early exit inside a block (the compiler
+/// turns that into wide compares), not with one search per line (a
+/// seventieth of the corpus's instructions went to those searches).
+fn has_lone_cr(raw: &[u8]) -> bool {
+    const BLOCK: usize = 64;
+    let Some(first) = memchr::memchr(b'\r', raw) else {
+        return false;
+    };
+    let rest = &raw[first..];
+    // A CR that ends the input has no LF after it.
+    if rest.last() == Some(&b'\r') {
+        return true;
+    }
+    let (heads, nexts) = (&rest[..rest.len() - 1], &rest[1..]);
+    heads.chunks(BLOCK).zip(nexts.chunks(BLOCK)).any(|(h, n)| {
+        h.iter()
+            .zip(n)
+            .fold(false, |lone, (&a, &b)| lone | ((a == b'\r') & (b != b'\n')))
+    })
 }
 
 /// The raw value of the first top-level header `name` (case-insensitive),
@@ -648,7 +686,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     .attribute("report-type")
                     .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
         });
-        let body_lower = g.body.to_lowercase();
+        let body_lower = ascii_lower(&g.body).unwrap_or_else(|| g.body.to_lowercase());
         // RFC 5321 section 4.5.5: a non-delivery notification is sent with
         // the null reverse-path, which the final delivery records as
         // `Return-Path: <>` (section 4.4); with a mail system's own wording

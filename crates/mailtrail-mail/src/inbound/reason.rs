@@ -22,6 +22,13 @@ static WEAK_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(WEAK));
 static DIRECTORY_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(DIRECTORY_UNKNOWN));
 static COMMAND_SET: LazyLock<PhraseSet> = LazyLock::new(|| one_group_each(COMMANDS));
 
+/// Builds this module's tables now ([`super::build_tables`]).
+pub(super) fn build_tables() {
+    for t in [&WEAK_SET, &DIRECTORY_SET, &COMMAND_SET, &DIAGNOSTIC_SET] {
+        LazyLock::force(t);
+    }
+}
+
 /// The tables [`decide`] reads a diagnostic with, in one table so that the
 /// diagnostic is scanned once: PRIORITY's phrases, then PHRASES' groups,
 /// then DIRECTORY_UNKNOWN as one group, then COMMANDS' phrases.

@@ -342,6 +342,15 @@ proptest! {
         let _ = classify(&bytes);
     }
 
+    /// The block-wise check finds a lone CR exactly where a search for
+    /// every CR and a look at the byte after it does, at any place in a
+    /// block and across block edges (inputs mostly CR and LF).
+    #[test]
+    fn lone_cr_found_as_by_a_plain_search(bytes in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), any::<u8>()], 0..300)) {
+        let plain = bytes.iter().enumerate().any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        prop_assert_eq!(has_lone_cr(&bytes), plain);
+    }
+
     #[test]
     fn mutated_reports_never_panic(cut in 0usize..POSTFIX_DSN.len(), junk in proptest::collection::vec(any::<u8>(), 0..64)) {
         let mut b = POSTFIX_DSN.as_bytes()[..cut].to_vec();

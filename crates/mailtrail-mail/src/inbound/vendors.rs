@@ -23,6 +23,21 @@ static RETURNED_COPY_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat
 static KEY_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(KEYS));
 static DELAY_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(DELAY));
 
+/// Builds this module's tables now ([`super::build_tables`]).
+pub(super) fn build_tables() {
+    for t in [
+        &STRONG_SET,
+        &GENERIC_SET,
+        &SUBJECT_SET,
+        &RETURNED_COPY_SET,
+        &KEY_SET,
+        &DELAY_SET,
+        &INLINE_SET,
+    ] {
+        LazyLock::force(t);
+    }
+}
+
 /// Markers written only by mail systems reporting a failed delivery.
 const STRONG: &[&str] = &[
     "this is the qmail-send program",
