@@ -398,6 +398,14 @@ mod tests {
             "エラー",
             "aaa",
             "aaaa",
+            // Phrases sharing their first eight bytes and more, of 8, 9,
+            // 16, 17 and more bytes.
+            "recipien",
+            "recipient",
+            "recipient addres",
+            "recipient address",
+            "recipient address rejected",
+            "recipient unknown",
         ];
         let s = PhraseSet::new(P.iter().map(std::slice::from_ref));
         assert_eq!(s.step, 1);
@@ -409,6 +417,12 @@ mod tests {
             "",
             "sp",
             "nothing here at all",
+            "550 recipient address rejected: recipient unknown",
+            "recipient address rejecte",
+            "recipient addresS rejected",
+            "recipient addres",
+            "recipient unknowN recipien",
+            "recipient\0\0\0\0\0\0\0",
         ] {
             check(&s, P, hay);
         }
