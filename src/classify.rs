@@ -40,7 +40,7 @@ impl Format {
 
 /// Runs the command; `Ok(n)` is the number of inputs that failed.
 pub fn run(paths: &[PathBuf], format: Format, out: &mut dyn Write) -> std::io::Result<usize> {
-    // Standard output is line-buffered: one write per batch, not per line.
+    // Standard output is line-buffered: written 64 KiB at a time instead.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // No path is looked at before the workers start: a directory shows
@@ -146,6 +146,11 @@ fn write_batch(
         while take_next(&mut buf) {
             if written_so_far.is_ok() {
                 written_so_far = writer.ready(&slots);
+                if written_so_far.is_err() {
+                    // Nothing more can be written (a closed pipe): no
+                    // input is taken any more, by any thread.
+                    next.store(batch.len(), Ordering::Relaxed);
+                }
             }
         }
         // Each classification is already behind `catch_unwind`; a worker
@@ -620,6 +625,29 @@ mod tests {
             String::from_utf8(out).expect("UTF-8"),
             "a\n{\"file\":\"b\",\"error\":\"a worker failed before writing this input's line\"}\nc\n"
         );
+    }
+
+    /// A write that fails (a closed pipe) ends the batch with its error,
+    /// on one thread and on several.
+    #[test]
+    fn a_failed_write_is_the_batch_error() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let batch: Vec<Input> = (0..50)
+            .map(|i| Input::Unreadable(PathBuf::from(format!("f{i}")), "gone".into()))
+            .collect();
+        for threads in [1, 2] {
+            let e = write_batch(&batch, threads, Format::Json, &mut Closed)
+                .expect_err("nothing can be written");
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+        }
     }
 
     /// A worker's move is only a start: afterwards it may run on every CPU
