@@ -335,6 +335,62 @@ This is a permanent error; I've given up. Sorry it didn't work out.\n\n\
     assert_eq!(c.recipients[0].status.as_deref(), Some("5.1.1"));
 }
 
+/// The first field of each name the classifier reads at the top level is
+/// found whatever the case of its name, and whether mail-parser knows the
+/// name (`From`, `Auto-Submitted`) or not (`X-Autoreply`).
+#[test]
+fn top_headers_find_the_first_field_of_each_name() {
+    const NAMES: [&str; TOP_HEADERS] = [
+        "from",
+        "in-reply-to",
+        "references",
+        "x-apple-unsubscribe",
+        "return-path",
+        "precedence",
+        "auto-submitted",
+        "x-autoreply",
+        "x-autorespond",
+        "x-autoresponder",
+        "x-auto-response-suppress-reply",
+        "x-mailer-autoreply",
+        "x-ms-exchange-inbox-rules-loop",
+        "x-ms-exchange-generated-message-source",
+        "to",
+        "x-failed-recipients",
+        "x-mlserver",
+        "delivered-to",
+        "x-original-to",
+        "envelope-to",
+        "x-envelope-to",
+        "x-mailer",
+    ];
+    let mut slots: Vec<usize> = NAMES
+        .iter()
+        .filter_map(|n| top_slot(n.as_bytes()))
+        .collect();
+    slots.sort_unstable();
+    assert_eq!(slots, (0..TOP_HEADERS).collect::<Vec<_>>(), "one slot each");
+    let mut raw = String::new();
+    for (k, name) in NAMES.iter().enumerate() {
+        let upper = name.to_ascii_uppercase();
+        let shown = if k % 2 == 0 { upper.as_str() } else { name };
+        raw.push_str(&format!(
+            "Received: from x{k}\n{shown}: value {k}\n{name}: later {k}\n"
+        ));
+    }
+    raw.push_str("\nbody\n");
+    let parsed = mime::parse(raw.as_bytes()).expect("a message");
+    let top = TopHeaders::new(&parsed.msg);
+    for (k, name) in NAMES.iter().enumerate() {
+        assert_eq!(
+            top.get(&parsed.msg, name),
+            Some(format!("value {k}")),
+            "{name}"
+        );
+    }
+    assert_eq!(top.get(&parsed.msg, "received"), Some("from x0".into()));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
     #[test]
