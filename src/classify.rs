@@ -1,5 +1,7 @@
 //! `mailtrail classify [--json] PATH...`: the offline classifier, the
 //! contract other tools rely on (issue "Reading what comes back").
+//! A `PATH` of `-` is standard input, as for most Unix tools: one message
+//! piped in (from a mail filter, say).
 //!
 //! Every file (directories are walked recursively, entries sorted so the
 //! output order is deterministic; a directory reached through a symbolic
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mailtrail_mail::inbound::{Action, Classification, classify};
+use mailtrail_mail::inbound::{Action, Classification, MAX_INPUT, classify};
 
 /// Files classified before their lines are printed: large enough to keep
 /// every core busy, small enough to bound memory.
@@ -376,16 +378,24 @@ impl Placement {
     }
 }
 
-/// Reads the whole file at `path` into `buf` (kept between files, so no
-/// allocation per file): open, read until the end, close. The bytes are
-/// read into the buffer's spare capacity, not zeroed first: a worker then
-/// touches only as many pages as its largest file needs (a page fault
-/// costs microseconds on some VMs). Through `Take`, because `File`'s own
-/// `read_to_end` first asks for the file's size and position (two more
-/// system calls a file).
+/// Reads the input at `path` into `buf` (kept between files, so no
+/// allocation per file): the file (open, read until the end, close), or
+/// standard input when `path` is `-` (a file named `-` is `./-`).
+///
+/// At most [`MAX_INPUT`] bytes are read, all that the classifier looks at:
+/// a huge file in a directory of bounces costs neither memory nor reading
+/// beyond that. The bytes are read into the buffer's spare capacity, not
+/// zeroed first: a worker then touches only as many pages as its largest
+/// file needs (a page fault costs microseconds on some VMs). Through
+/// `Take`, because `File`'s own `read_to_end` first asks for the file's
+/// size and position (two more system calls a file).
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     buf.clear();
-    std::fs::File::open(path)?.take(u64::MAX).read_to_end(buf)
+    let limit = MAX_INPUT as u64;
+    if path.as_os_str() == "-" {
+        return std::io::stdin().lock().take(limit).read_to_end(buf);
+    }
+    std::fs::File::open(path)?.take(limit).read_to_end(buf)
 }
 
 fn one(input: &Input, format: Format, buf: &mut Vec<u8>) -> Done {
@@ -648,6 +658,21 @@ mod tests {
                 .expect_err("nothing can be written");
             assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
         }
+    }
+
+    /// An input is read up to what the classifier looks at, however large.
+    #[test]
+    fn reading_stops_at_the_classifier_limit() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("huge.eml");
+        let file = std::fs::File::create(&path).expect("created");
+        file.set_len(MAX_INPUT as u64 + 4096).expect("sized");
+        let mut buf = Vec::new();
+        let n = read_into(&path, &mut buf).expect("read");
+        assert_eq!((n, buf.len()), (MAX_INPUT, MAX_INPUT));
+        std::fs::write(&path, b"Subject: small\n\nhi\n").expect("written");
+        assert_eq!(read_into(&path, &mut buf).expect("read"), 19);
+        assert_eq!(buf, b"Subject: small\n\nhi\n");
     }
 
     /// A worker's move is only a start: afterwards it may run on every CPU

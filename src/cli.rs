@@ -58,7 +58,7 @@ enum Command {
         /// One JSON object per line (the stable contract) instead of a text summary.
         #[arg(long)]
         json: bool,
-        /// Message files, or directories read recursively.
+        /// Message files, directories read recursively, or - for standard input.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -225,7 +225,7 @@ pub fn plain_classify(
     for a in args {
         if a == "--json" && !json {
             json = true;
-        } else if a.as_encoded_bytes().first().is_none_or(|&b| b == b'-') {
+        } else if a != "-" && a.as_encoded_bytes().first().is_none_or(|&b| b == b'-') {
             return None;
         } else {
             paths.push(PathBuf::from(a));
@@ -423,6 +423,8 @@ mod tests {
             &["mailtrail", "classify", "--json", "a.eml", "dir"],
             &["mailtrail", "classify", "a.eml", "--json", "b.eml"],
             &["mailtrail", "classify", "a b.eml"],
+            &["mailtrail", "classify", "--json", "-"],
+            &["mailtrail", "classify", "a.eml", "-"],
         ];
         for args in plain {
             let fast = plain_classify(args.iter().map(std::ffi::OsString::from));
@@ -434,9 +436,9 @@ mod tests {
             &["mailtrail", "classify", "--json"],
             &["mailtrail", "classify", "--json", "--json", "a"],
             &["mailtrail", "classify", "--help"],
-            &["mailtrail", "classify", "-"],
             &["mailtrail", "classify", "--data-dir", "d", "a"],
             &["mailtrail", "classify", "--", "-a"],
+            &["mailtrail", "classify", "-j", "a"],
             &["mailtrail", "--config", "c", "classify", "a"],
             &["mailtrail", "serve"],
             &["mailtrail"],

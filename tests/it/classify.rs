@@ -177,3 +177,38 @@ fn links_to_directories_are_not_walked_and_links_to_files_are_read() {
     assert_eq!(names, expected);
     assert!(got.iter().all(|l| l["kind"] == "other"), "{got:?}");
 }
+
+/// `-` reads the message from standard input (a mail filter piping one
+/// message in), in its place among the other inputs.
+#[test]
+fn a_dash_reads_standard_input() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let bsd = corpora().join("bounces/sisimai/bsd");
+    let postfix = std::fs::read(bsd.join("lhost-postfix-01.eml")).unwrap();
+    let qmail = bsd.join("lhost-qmail-01.eml");
+    let mut child = bin()
+        .args(["classify", "--json", "-"])
+        .arg(&qmail)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&postfix).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "classify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = lines(&out.stdout);
+    assert_eq!(got.len(), 2, "one line per input");
+    assert_eq!(got[0]["file"], "-");
+    assert_eq!(got[0]["kind"], "bounce");
+    assert_eq!(got[0]["recipients"][0]["address"], "kijitora@example.org");
+    assert_eq!(got[0]["recipients"][0]["reason"], "mailererror");
+    assert_eq!(got[1]["file"], qmail.to_string_lossy().as_ref());
+    assert_eq!(got[1]["kind"], "bounce");
+}
