@@ -212,3 +212,43 @@ fn a_dash_reads_standard_input() {
     assert_eq!(got[1]["file"], qmail.to_string_lossy().as_ref());
     assert_eq!(got[1]["kind"], "bounce");
 }
+
+/// An endless input (`/dev/zero`, a device or a FIFO given by mistake) is
+/// read only as far as the classifier looks: the command ends, with one
+/// line. Before, it read until memory ran out.
+#[cfg(unix)]
+#[test]
+fn an_endless_input_is_read_only_as_far_as_the_classifier_looks() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    // Under a 1 GiB address-space limit, so that a regression fails here
+    // (an allocation fails, the process aborts) instead of taking the
+    // machine's memory.
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" classify --json /dev/zero")
+        .arg(env!("CARGO_BIN_EXE_mailtrail"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("classify /dev/zero still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "classify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = lines(&out.stdout);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["file"], "/dev/zero");
+    assert_eq!(got[0]["kind"], "other");
+}
