@@ -373,3 +373,95 @@ async fn imap_over_tls_trusts_only_the_configured_private_ca() {
     }
     app.stop().await;
 }
+
+/// What a poller stored, for [`imap_poller_reads_a_large_mailbox_in_bounded_batches`].
+#[derive(Default)]
+struct Kept {
+    messages: std::sync::Mutex<Vec<(u32, Vec<u8>)>>,
+}
+
+#[async_trait::async_trait]
+impl mailtrail_imap::Sink for Kept {
+    async fn cursor(&self, _key: &str) -> Result<Option<(u32, u32)>, String> {
+        Ok(None)
+    }
+
+    async fn store(&self, _key: &str, _v: u32, uid: u32, raw: Vec<u8>) -> Result<(), String> {
+        self.messages.lock().unwrap().push((uid, raw));
+        Ok(())
+    }
+}
+
+/// A mailbox holding more messages than one FETCH batch, and one message
+/// larger than any IMAP literal the client accepts (a 70 MB attachment):
+/// every message is stored once, in UID order, the large one cut to what
+/// the classifier reads. Before partial fetches, that message failed every
+/// session ("literal of N octets") and the poller never got past it.
+#[tokio::test]
+async fn imap_poller_reads_a_large_mailbox_in_bounded_batches() {
+    const USER: &str = "big@example.test";
+    const PASSWORD: &str = "secret-pass";
+    assert_eq!(
+        mailtrail_imap::client::FETCH_OCTETS as usize,
+        mailtrail_mail::inbound::MAX_INPUT,
+        "the poller reads what the classifier looks at"
+    );
+    let dovecot = crate::support::dovecot::Dovecot::start(&[(USER, PASSWORD)])
+        .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+    let message = |k: usize, body: &str| {
+        format!(
+            "From: Someone <s{k}@example.test>\r\nTo: {USER}\r\nSubject: m{k}\r\n\
+             Message-ID: <m{k}@example.test>\r\n\r\n{body}\r\n"
+        )
+    };
+    // 900,000 lines of 76 octets: 70 MB.
+    let mut big = message(0, "").into_bytes();
+    let line: Vec<u8> = [b'x'; 76].into_iter().chain(*b"\r\n").collect();
+    for _ in 0..900_000 {
+        big.extend_from_slice(&line);
+    }
+    assert!(big.len() > 64 * 1024 * 1024);
+    dovecot.deliver(USER, "000.big", &big).expect("deliver");
+    for k in 1..=60 {
+        dovecot
+            .deliver(
+                USER,
+                &format!("{k:03}.small"),
+                message(k, "hello").as_bytes(),
+            )
+            .expect("deliver");
+    }
+
+    let config = mailtrail_imap::MailboxConfig::parse(&dovecot.url(USER, PASSWORD)).unwrap();
+    let kept = std::sync::Arc::new(Kept::default());
+    let mut poller = mailtrail_imap::Poller::new(config, kept.clone());
+    poller.poll_interval = Duration::from_millis(200);
+    poller.retry_pause = Duration::from_millis(200);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(poller.run(stopped));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while kept.messages.lock().unwrap().len() < 61 {
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "stored {} of 61 messages\nDovecot log:\n{}",
+                kept.messages.lock().unwrap().len(),
+                dovecot.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A poll more, to see that nothing is read twice.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+
+    let messages = kept.messages.lock().unwrap();
+    assert_eq!(messages.len(), 61, "each message once");
+    assert!(messages.windows(2).all(|w| w[0].0 < w[1].0), "in UID order");
+    let (_, first) = &messages[0];
+    assert_eq!(first.len(), mailtrail_mail::inbound::MAX_INPUT, "cut");
+    assert!(first.starts_with(b"From: Someone <s0@example.test>"));
+    for (k, (_, raw)) in messages.iter().enumerate().skip(1) {
+        assert_eq!(raw, &message(k, "hello").into_bytes(), "message {k}");
+    }
+}

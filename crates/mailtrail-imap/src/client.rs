@@ -1,5 +1,6 @@
 //! A minimal IMAP4rev1 client (RFC 3501): greeting, CAPABILITY, STARTTLS,
-//! LOGIN / AUTHENTICATE XOAUTH2, EXAMINE, UID FETCH with BODY.PEEK[], IDLE
+//! LOGIN / AUTHENTICATE XOAUTH2, EXAMINE, UID FETCH of UIDs and of bodies
+//! (`BODY.PEEK[]`, partial), IDLE
 //! (RFC 2177), NOOP, LOGOUT. Responses are read whole, literals included
 //! (section 4.3: `{N}` then exactly N octets).
 
@@ -20,6 +21,33 @@ const MAX_LINE: usize = 256 * 1024;
 
 /// Largest literal (message) accepted.
 const MAX_LITERAL: usize = 64 * 1024 * 1024;
+
+/// Octets of each message read ([`Client::fetch`]): the classifier's own
+/// limit (`mailtrail_mail::inbound::MAX_INPUT`, checked equal by a test of
+/// the server crate), well under [`MAX_LITERAL`].
+pub const FETCH_OCTETS: u32 = 8 * 1024 * 1024;
+
+/// The UID of an untagged `FETCH` response line (`* 12 FETCH (UID 345
+/// ...`).
+fn fetched_uid(text: &str) -> Option<u32> {
+    number_after(text, "UID ")
+}
+
+/// The `RFC822.SIZE` of an untagged `FETCH` response line, else
+/// [`FETCH_OCTETS`].
+fn fetched_size(text: &str) -> u32 {
+    number_after(text, "RFC822.SIZE ").unwrap_or(FETCH_OCTETS)
+}
+
+/// The number right after the first `item` in `text`.
+fn number_after(text: &str, item: &str) -> Option<u32> {
+    text.split_once(item)?
+        .1
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -144,14 +172,53 @@ impl Client {
             .ok_or_else(|| Error::Protocol("EXAMINE gave no UIDVALIDITY".into()))
     }
 
-    /// The messages with a UID above `after`, oldest first, read with
-    /// `BODY.PEEK[]` so that `\Seen` is not set (RFC 3501 section 6.4.5).
-    pub async fn fetch_after(&mut self, after: u32) -> Result<Vec<(u32, Vec<u8>)>, Error> {
+    /// The UIDs above `after` with each message's size, in increasing UID
+    /// order: `UID FETCH after+1:* (UID RFC822.SIZE)`, one short line a
+    /// message however many there are (a `UID SEARCH` answers on one line,
+    /// which for a large mailbox would exceed the longest line accepted).
+    /// A size the server leaves out counts as [`FETCH_OCTETS`].
+    pub async fn uids_after(&mut self, after: u32) -> Result<Vec<(u32, u32)>, Error> {
         let from = after.saturating_add(1);
         let r = self
             .command(
                 "UID FETCH",
-                &format!("UID FETCH {from}:* (UID BODY.PEEK[])"),
+                &format!("UID FETCH {from}:* (UID RFC822.SIZE)"),
+            )
+            .await?;
+        let mut uids: Vec<(u32, u32)> = r
+            .untagged
+            .iter()
+            .filter(|l| l.text.contains(" FETCH ("))
+            .filter_map(|l| Some((fetched_uid(&l.text)?, fetched_size(&l.text))))
+            // `N:*` includes the highest UID even when it is below N
+            // (RFC 3501 section 6.4.8).
+            .filter(|(uid, _)| *uid > after)
+            .collect();
+        uids.sort_unstable();
+        uids.dedup_by_key(|(uid, _)| *uid);
+        Ok(uids)
+    }
+
+    /// The messages `uids` (a batch: they are held in memory together),
+    /// oldest first, each read with `BODY.PEEK[]<0.N>`: not setting
+    /// `\Seen`, and only its first [`FETCH_OCTETS`] octets (partial fetch,
+    /// RFC 3501 section 6.4.5), all that the classifier reads. A larger
+    /// message (a video attachment) costs no more, and can no longer stop
+    /// the poller on a literal too large to accept. A message expunged
+    /// meanwhile is left out.
+    pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, Error> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let r = self
+            .command(
+                "UID FETCH",
+                &format!("UID FETCH {set} (UID BODY.PEEK[]<0.{FETCH_OCTETS}>)"),
             )
             .await?;
         let mut out: Vec<(u32, Vec<u8>)> = r
@@ -159,24 +226,13 @@ impl Client {
             .into_iter()
             .filter(|l| l.text.contains(" FETCH ("))
             .filter_map(|mut l| {
-                let uid = l
-                    .text
-                    .split_once("UID ")?
-                    .1
-                    .split(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse()
-                    .ok()?;
-                let body = if l.literals.is_empty() {
+                let uid = fetched_uid(&l.text)?;
+                if l.literals.is_empty() {
                     return None;
-                } else {
-                    l.literals.swap_remove(0)
-                };
-                Some((uid, body))
+                }
+                Some((uid, l.literals.swap_remove(0)))
             })
-            // `N:*` includes the highest UID even when it is below N
-            // (RFC 3501 section 6.4.8).
-            .filter(|(uid, _)| *uid > after)
+            .filter(|(uid, _)| uids.contains(uid))
             .collect();
         out.sort_by_key(|(uid, _)| *uid);
         Ok(out)
@@ -395,5 +451,18 @@ mod tests {
         assert_eq!(literal_size(b"* OK done"), None);
         assert_eq!(quoted("a\"b\\c").unwrap(), "\"a\\\"b\\\\c\"");
         assert!(quoted("a\r\nb").is_err());
+    }
+
+    /// The UID and size of a FETCH line, in either order; a size left out
+    /// counts as all that is read of a message.
+    #[test]
+    fn uid_and_size_of_a_fetch_line() {
+        let l = "* 3 FETCH (RFC822.SIZE 1234 UID 42)";
+        assert_eq!((fetched_uid(l), fetched_size(l)), (Some(42), 1234));
+        let l = "* 3 FETCH (UID 7 RFC822.SIZE 99)";
+        assert_eq!((fetched_uid(l), fetched_size(l)), (Some(7), 99));
+        let l = "* 3 FETCH (UID 8)";
+        assert_eq!((fetched_uid(l), fetched_size(l)), (Some(8), FETCH_OCTETS));
+        assert_eq!(fetched_uid("* 3 FETCH (FLAGS ())"), None);
     }
 }

@@ -11,6 +11,35 @@ use tokio::sync::watch;
 
 use crate::{Client, Error, MailboxConfig};
 
+/// Most messages read by one FETCH.
+const BATCH_MESSAGES: usize = 50;
+
+/// Most octets read by one FETCH (they are held in memory together), or
+/// one message when it alone is more.
+const BATCH_OCTETS: u64 = 16 * 1024 * 1024;
+
+/// The UIDs of `waiting` (UID and size, in order) in batches of at most
+/// [`BATCH_MESSAGES`] and [`BATCH_OCTETS`], each message counted up to
+/// what is read of it ([`crate::client::FETCH_OCTETS`]).
+fn batches(waiting: &[(u32, u32)]) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut octets = 0;
+    for &(uid, size) in waiting {
+        let size = u64::from(size.min(crate::client::FETCH_OCTETS));
+        match out.last_mut() {
+            Some(b) if b.len() < BATCH_MESSAGES && octets + size <= BATCH_OCTETS => {
+                b.push(uid);
+                octets += size;
+            }
+            _ => {
+                out.push(vec![uid]);
+                octets = size;
+            }
+        }
+    }
+    out
+}
+
 /// Where read messages go.
 #[async_trait]
 pub trait Sink: Send + Sync + 'static {
@@ -86,12 +115,17 @@ impl Poller {
         };
         let idle = client.has("IDLE");
         loop {
-            for (uid, raw) in client.fetch_after(last).await? {
-                self.sink
-                    .store(key, uid_validity, uid, raw)
-                    .await
-                    .map_err(Error::Sink)?;
-                last = uid;
+            // A batch at a time: a first connection may find thousands of
+            // messages waiting, and the position moves after each.
+            let waiting = client.uids_after(last).await?;
+            for batch in batches(&waiting) {
+                for (uid, raw) in client.fetch(&batch).await? {
+                    self.sink
+                        .store(key, uid_validity, uid, raw)
+                        .await
+                        .map_err(Error::Sink)?;
+                    last = uid;
+                }
             }
             if idle {
                 client.idle(self.idle_renew).await?;
@@ -100,5 +134,32 @@ impl Poller {
                 client.noop().await?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::FETCH_OCTETS;
+
+    /// Batches keep the UID order and stay within both bounds; a message
+    /// larger than a batch goes alone, counted as what is read of it.
+    #[test]
+    fn batches_are_bounded_by_count_and_octets() {
+        let small: Vec<(u32, u32)> = (1..=120).map(|u| (u, 1000)).collect();
+        let b = batches(&small);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [50, 50, 20]);
+        assert_eq!(b.concat(), (1..=120).collect::<Vec<_>>());
+
+        let big = [
+            (1, 1000),
+            (2, u32::MAX),
+            (3, 1000),
+            (4, FETCH_OCTETS),
+            (5, 5),
+        ];
+        // 1000 + 8 MiB fit, a second 8 MiB message does not.
+        assert_eq!(batches(&big), [vec![1, 2, 3], vec![4, 5]]);
+        assert!(batches(&[]).is_empty());
     }
 }
