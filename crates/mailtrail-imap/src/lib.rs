@@ -5,8 +5,10 @@
 //!
 //! It changes nothing in the mailbox: the folder is opened with `EXAMINE`
 //! (read-only, RFC 3501 section 6.3.2) and messages are read with
-//! `BODY.PEEK[]`, which does not set `\Seen` (section 6.4.5). It waits
-//! with IDLE (RFC 2177) when the server offers it, else polls.
+//! `BODY.PEEK[]`, which does not set `\Seen` (section 6.4.5), partially
+//! (the first 8 MiB) and in batches, so that memory stays bounded on any
+//! mailbox. It waits with IDLE (RFC 2177) when the server offers it, else
+//! polls.
 //!
 //! Module names follow the protocol: [`client`] speaks the commands and
 //! reads responses (literals included), [`poller`] runs the loop.
