@@ -14,8 +14,7 @@ use crate::{Client, Error, MailboxConfig};
 /// Most messages read by one FETCH.
 const BATCH_MESSAGES: usize = 50;
 
-/// Most octets read by one FETCH (they are held in memory together), or
-/// one message when it alone is more.
+/// Most octets read by one FETCH: they are held in memory together.
 const BATCH_OCTETS: u64 = 16 * 1024 * 1024;
 
 /// The UIDs of `waiting` (UID and size, in order) in batches of at most
@@ -142,8 +141,8 @@ mod tests {
     use super::*;
     use crate::client::FETCH_OCTETS;
 
-    /// Batches keep the UID order and stay within both bounds; a message
-    /// larger than a batch goes alone, counted as what is read of it.
+    /// Batches keep the UID order and stay within both bounds, a message
+    /// counted as what is read of it (however large it is).
     #[test]
     fn batches_are_bounded_by_count_and_octets() {
         let small: Vec<(u32, u32)> = (1..=120).map(|u| (u, 1000)).collect();
