@@ -117,7 +117,7 @@ struct ServeArgs {
     /// Give up after this many seconds (failed, expired) [default: 3 days].
     #[arg(long, env = "MAILTRAIL_RETRY_MAX_AGE_SECS")]
     retry_max_age_secs: Option<u64>,
-    /// Days of detailed events to keep [default: 30].
+    /// Days of detailed events, and of processed inbound mail, to keep [default: 30].
     #[arg(long, env = "MAILTRAIL_RETENTION_DAYS")]
     retention_days: Option<u32>,
     /// Seconds a claimed job stays with its worker before another may take it (crash recovery) [default: 600].

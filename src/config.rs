@@ -108,7 +108,7 @@ pub struct Settings {
     pub retry_max_delay_secs: u64,
     /// Give up (failed, expired) after this many seconds since acceptance.
     pub retry_max_age_secs: u64,
-    /// Days of detailed events to keep.
+    /// Days of detailed events, and of processed inbound mail, to keep.
     pub retention_days: u32,
     /// Seconds a claimed delivery job stays with its worker; after a crash
     /// the job is taken again once this passes.

@@ -302,8 +302,9 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Purges detailed events past the retention period, hourly; recipients
-/// keep their final status and counts.
+/// Purges detailed events past the retention period, hourly (recipients
+/// keep their final status and counts), and the raw copies of inbound
+/// mail processed before it (the events they gave stay).
 async fn retention_loop(store: Arc<dyn Store>, days: u32, mut stop: watch::Receiver<bool>) {
     loop {
         let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
@@ -311,6 +312,14 @@ async fn retention_loop(store: Arc<dyn Store>, days: u32, mut stop: watch::Recei
             Ok(0) => {}
             Ok(n) => tracing::info!(events.purged = n, "retention: purged old events"),
             Err(e) => tracing::warn!(error = %e, "retention: purge failed"),
+        }
+        match store.purge_inbound(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                inbound.purged = n,
+                "retention: purged processed inbound mail"
+            ),
+            Err(e) => tracing::warn!(error = %e, "retention: inbound purge failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

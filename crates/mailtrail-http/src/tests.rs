@@ -1013,6 +1013,14 @@ impl Store for MemStore {
         }
         Ok(n)
     }
+
+    async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let len = g.inbound.len();
+        g.inbound
+            .retain(|(m, done)| !(*done && m.received_at < before));
+        Ok((len - g.inbound.len()) as u64)
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -338,6 +338,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes detailed events older than `before`; recipients keep their
     /// derived status and counts. Returns how many events went.
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Deletes the processed inbound messages received before `before`:
+    /// once its events are written, a message's raw copy (a bounce, or any
+    /// mail of a user's connected mailbox) is not needed, and keeping it
+    /// for ever would keep a copy of that mailbox. Messages not yet
+    /// processed stay, however old. Returns how many went.
+    async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://path` or `postgres://...`),

@@ -134,6 +134,7 @@ conformance!(
     daily_stats_count_recipients_per_day,
     complete_jobs_in_one_batch,
     inbound_messages_and_mailbox_cursors,
+    purge_inbound_keeps_what_is_not_processed,
     recipient_refs_for_correlation,
     engagement_per_recipient,
     unsubscribed_is_recorded_once,
@@ -1311,6 +1312,55 @@ mod cases {
                 .await
                 .unwrap()
         );
+    }
+
+    /// Retention deletes the raw copies of inbound mail once processed and
+    /// older than the cut-off, strictly; an old message still waiting for
+    /// processing stays.
+    pub async fn purge_inbound_keeps_what_is_not_processed(store: Arc<dyn Store>) {
+        use mailtrail_store::inbound::*;
+        const DAY: i64 = 86_400_000;
+        let inbound = |at: i64| NewInbound {
+            id: Uuid::now_v7(),
+            source: InboundSource::Smtp,
+            mail_from: None,
+            rcpt_to: vec!["bounces+abc@bounce.test".into()],
+            mailbox: None,
+            raw: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+            received_at: t(at),
+        };
+        let (old_done, old_waiting, new_done) = (inbound(DAY), inbound(2 * DAY), inbound(40 * DAY));
+        for m in [&old_done, &old_waiting, &new_done] {
+            store.insert_inbound(m).await.unwrap();
+        }
+        let outcome = InboundOutcome {
+            summary: "other".into(),
+            events: vec![],
+            suppressions: vec![],
+        };
+        store.finish_inbound(old_done.id, &outcome).await.unwrap();
+        store.finish_inbound(new_done.id, &outcome).await.unwrap();
+
+        assert_eq!(
+            store.purge_inbound(t(DAY)).await.unwrap(),
+            0,
+            "strictly older only"
+        );
+        assert_eq!(store.purge_inbound(t(30 * DAY)).await.unwrap(), 1);
+        assert_eq!(store.purge_inbound(t(30 * DAY)).await.unwrap(), 0);
+        let pending = store.pending_inbound(10).await.unwrap();
+        assert_eq!(
+            pending.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![old_waiting.id],
+            "the one not processed is still there to process"
+        );
+        // Processed later, it goes at the next purge; the recent one stays.
+        store
+            .finish_inbound(old_waiting.id, &outcome)
+            .await
+            .unwrap();
+        assert_eq!(store.purge_inbound(t(30 * DAY)).await.unwrap(), 1);
+        assert_eq!(store.purge_inbound(t(41 * DAY)).await.unwrap(), 1);
     }
 
     pub async fn inbound_messages_and_mailbox_cursors(store: Arc<dyn Store>) {

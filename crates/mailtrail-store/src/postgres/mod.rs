@@ -1346,4 +1346,12 @@ impl Store for PgStore {
             .await?;
         Ok(done.rows_affected())
     }
+
+    async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM inbound_messages WHERE processed AND received_at < $1")
+            .bind(to_ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -1563,6 +1563,28 @@ impl Store for SqliteStore {
             }
         }
     }
+
+    async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_ms(before);
+        let mut total = 0;
+        // In chunks, as events are: each a short write transaction. The
+        // ids are UUIDv7, so the oldest processed rows come first in the
+        // (processed, id) index.
+        loop {
+            let done = sqlx::query(
+                "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages \
+                 WHERE processed = 1 AND received_at < ? ORDER BY processed, id LIMIT ?)",
+            )
+            .bind(before)
+            .bind(PURGE_CHUNK)
+            .execute(&self.pool)
+            .await?;
+            total += done.rows_affected();
+            if done.rows_affected() < u64::try_from(PURGE_CHUNK).unwrap_or(u64::MAX) {
+                return Ok(total);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
