@@ -11,7 +11,8 @@
 //!   message is about (`X-Original-Message-ID`, the MDN
 //!   `Original-Message-ID`, the returned headers, then `In-Reply-To` and
 //!   `References`, RFC 5322 section 3.6.4), and last the address among
-//!   recent sends;
+//!   the sends of the 30 days before the message arrived (its IMAP
+//!   INTERNALDATE for mail read from a mailbox), never those after;
 //! - effects: bounce → `failed` with the reason, delay → `deferred`,
 //!   delivery report → `delivered`, MDN → `read_receipt`, ARF →
 //!   `complained`, reply → `replied`, RFC 3834 auto-reply →
@@ -42,6 +43,11 @@ use uuid::Uuid;
 
 /// How far back "address and recent sends" looks.
 const RECENT_WINDOW: time::Duration = time::Duration::days(30);
+
+/// How much later than an inbound message's arrival a send may be and
+/// still be what it answers: the arrival time of IMAP mail is the IMAP
+/// server's clock (INTERNALDATE), which may run behind ours.
+const CLOCK_SKEW: time::Duration = time::Duration::minutes(10);
 
 /// Stored messages processed per round.
 const BATCH: u32 = 32;
@@ -112,9 +118,14 @@ impl mailtrail_imap::Sink for ImapSink {
         key: &str,
         uid_validity: u32,
         uid: u32,
+        arrived: Option<OffsetDateTime>,
         raw: Vec<u8>,
     ) -> Result<(), String> {
         let id = Uuid::now_v7();
+        // When it reached the mailbox (correlation by address looks at the
+        // sends before that), never later than now.
+        let now = OffsetDateTime::now_utc();
+        let received_at = arrived.map_or(now, |a| a.min(now));
         self.store
             .insert_inbound(&NewInbound {
                 id,
@@ -129,7 +140,7 @@ impl mailtrail_imap::Sink for ImapSink {
                     },
                 )),
                 raw,
-                received_at: OffsetDateTime::now_utc(),
+                received_at,
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -356,8 +367,12 @@ impl Processor {
             });
         }
 
-        // 3. The address among recent sends.
-        let since = now - RECENT_WINDOW;
+        // 3. The address among recent sends: recent when the message
+        // arrived, not when it is processed. A connected mailbox's old mail
+        // (read when the mailbox is first connected: an old bounce or
+        // out-of-office) is no answer to what was sent after it arrived.
+        let arrived = msg.received_at.min(now);
+        let (since, until) = (arrived - RECENT_WINDOW, arrived + CLOCK_SKEW);
         let mut out = Vec::new();
         match c.kind {
             Kind::Bounce | Kind::Delay | Kind::DeliveryReport => {
@@ -369,7 +384,12 @@ impl Processor {
                     else {
                         continue;
                     };
-                    if let Some(r) = self.store.recent_recipients(&addr, since, 1).await?.pop() {
+                    if let Some(r) = self
+                        .store
+                        .recent_recipients(&addr, since, until, 1)
+                        .await?
+                        .pop()
+                    {
                         out.push(Target {
                             recipient: r,
                             report: Some(rep.clone()),
@@ -386,7 +406,11 @@ impl Processor {
                     .or(c.from.as_deref())
                     .and_then(|a| EmailAddress::parse(a).ok());
                 if let Some(addr) = who
-                    && let Some(r) = self.store.recent_recipients(&addr, since, 1).await?.pop()
+                    && let Some(r) = self
+                        .store
+                        .recent_recipients(&addr, since, until, 1)
+                        .await?
+                        .pop()
                 {
                     out.push(Target {
                         recipient: r,

@@ -386,7 +386,14 @@ impl mailtrail_imap::Sink for Kept {
         Ok(None)
     }
 
-    async fn store(&self, _key: &str, _v: u32, uid: u32, raw: Vec<u8>) -> Result<(), String> {
+    async fn store(
+        &self,
+        _key: &str,
+        _v: u32,
+        uid: u32,
+        _arrived: Option<time::OffsetDateTime>,
+        raw: Vec<u8>,
+    ) -> Result<(), String> {
         self.messages.lock().unwrap().push((uid, raw));
         Ok(())
     }
@@ -464,4 +471,83 @@ async fn imap_poller_reads_a_large_mailbox_in_bounded_batches() {
     for (k, (_, raw)) in messages.iter().enumerate().skip(1) {
         assert_eq!(raw, &message(k, "hello").into_bytes(), "message {k}");
     }
+}
+
+/// A mailbox connected after the fact holds old mail: a bounce for erin
+/// from more than a year ago (no VERP token, no Message-ID of ours, so
+/// only her address could tie it to a send). It arrived long before
+/// today's message to erin, so it is no answer to it: erin is not marked
+/// failed nor suppressed. Her out-of-office arriving now still counts.
+#[tokio::test]
+async fn old_mail_in_a_connected_mailbox_is_no_answer_to_a_later_send() {
+    const USER: &str = "late@example.test";
+    const PASSWORD: &str = "secret-pass";
+    let dovecot = crate::support::dovecot::Dovecot::start(&[(USER, PASSWORD)])
+        .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+    let url = dovecot.url(USER, PASSWORD);
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
+        s.imap_poll_secs = 1;
+    })
+    .await;
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": USER, "to": ["erin@example.test"], "subject": "Today", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    let old_bounce = format!(
+        "From: MAILER-DAEMON@mx.example.test\r\nTo: {USER}\r\nSubject: failure notice\r\n\
+         Date: Mon, 1 Jul 2024 10:00:00 +0000\r\nMessage-ID: <old-bounce@mx.example.test>\r\n\r\n\
+         Hi. This is the qmail-send program at mx.example.test.\r\n\
+         I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\
+         This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n\
+         <erin@example.test>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n"
+    );
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(400 * 86_400);
+    dovecot
+        .deliver_at(USER, "1.old-bounce", old_bounce.as_bytes(), long_ago)
+        .expect("deliver the old bounce");
+    let ooo = format!(
+        "From: Erin <erin@example.test>\r\nTo: {USER}\r\nSubject: Out of office\r\n\
+         Message-ID: <ooo-erin@example.test>\r\nAuto-Submitted: auto-replied\r\n\r\n\
+         I am away until Monday.\r\n"
+    );
+    dovecot
+        .deliver(USER, "2.ooo", ooo.as_bytes())
+        .expect("deliver the out-of-office");
+
+    // Read in UID order: once the out-of-office counts, the old bounce was
+    // processed too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let erin = loop {
+        let (code, msg) = app.get(&format!("/api/v1/messages/{id}")).await;
+        assert_eq!(code, 200, "{msg}");
+        let erin = msg["recipients"][0].clone();
+        if events(&erin).contains(&"auto_replied".to_owned()) {
+            break erin;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "erin should be auto_replied: {msg:#}\nDovecot log:\n{}",
+                dovecot.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        !events(&erin).contains(&"failed".to_owned()),
+        "a bounce from before the send is not about it: {erin:#}"
+    );
+    let (code, sup) = app.get("/api/v1/suppressions").await;
+    assert_eq!(code, 200, "{sup}");
+    assert_eq!(
+        sup["data"].as_array().map(Vec::len),
+        Some(0),
+        "{sup:#}"
+    );
+    app.stop().await;
 }

@@ -215,6 +215,26 @@ service submission-login {{
         self.chown_mail()
     }
 
+    /// [`Self::deliver`] for a message that arrived at `at`: Dovecot takes
+    /// a Maildir file's modification time as the message's INTERNALDATE.
+    pub fn deliver_at(
+        &self,
+        user: &str,
+        name: &str,
+        raw: &[u8],
+        at: std::time::SystemTime,
+    ) -> anyhow::Result<()> {
+        let md = self.maildir(user);
+        let tmp = md.join("tmp").join(name);
+        std::fs::write(&tmp, raw)?;
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)?
+            .set_modified(at)?;
+        std::fs::rename(&tmp, md.join("new").join(name))?;
+        self.chown_mail()
+    }
+
     /// The Maildir flags of each message file (the part after `:2,`), by
     /// file name; a file still in `new/` has none.
     pub fn flags(&self, user: &str) -> anyhow::Result<Vec<(String, String)>> {

@@ -641,10 +641,12 @@ impl Store for MemStore {
         &self,
         address: &EmailAddress,
         since: OffsetDateTime,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<RecipientRef>, StoreError> {
         let mut refs = mem_refs(&self.lock(), |m, r| {
-            m.created_at >= since && r.address.normalized() == address.normalized()
+            (since..=until).contains(&m.created_at)
+                && r.address.normalized() == address.normalized()
         });
         refs.reverse();
         refs.truncate(limit as usize);

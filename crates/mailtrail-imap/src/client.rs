@@ -27,6 +27,55 @@ const MAX_LITERAL: usize = 64 * 1024 * 1024;
 /// the server crate), well under [`MAX_LITERAL`].
 pub const FETCH_OCTETS: u32 = 8 * 1024 * 1024;
 
+/// One message read by [`Client::fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// Its UID in the folder.
+    pub uid: u32,
+    /// When the message arrived in the mailbox (its INTERNALDATE, RFC 3501
+    /// section 2.3.3), if the server gave a date that reads.
+    pub arrived: Option<time::OffsetDateTime>,
+    /// The message, up to [`FETCH_OCTETS`].
+    pub raw: Vec<u8>,
+}
+
+/// The INTERNALDATE of an untagged `FETCH` response line: RFC 3501's
+/// `date-time`, `"dd-Mon-yyyy hh:mm:ss +zzzz"` (section 9; the day may be
+/// one digit after a space).
+fn internal_date(text: &str) -> Option<time::OffsetDateTime> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let value = text.split_once("INTERNALDATE \"")?.1.split('"').next()?;
+    let mut parts = value.split_ascii_whitespace();
+    let (date, clock, zone) = (parts.next()?, parts.next()?, parts.next()?);
+    let mut d = date.split('-');
+    let day: u8 = d.next()?.parse().ok()?;
+    let month = d.next()?.to_ascii_lowercase();
+    let month = MONTHS.iter().position(|m| *m == month)? as u8 + 1;
+    let year: i32 = d.next()?.parse().ok()?;
+    let mut c = clock.split(':').map(|n| n.parse::<u8>().ok());
+    let (h, m, s) = (c.next()??, c.next()??, c.next()??);
+    let (sign, digits) = match zone.as_bytes().first()? {
+        b'+' => (1, &zone[1..]),
+        b'-' => (-1, &zone[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (zh, zm): (i8, i8) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+    let offset = time::UtcOffset::from_hms(sign * zh, sign * zm, 0).ok()?;
+    let date =
+        time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+    let clock = time::Time::from_hms(h, m, s).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_offset(offset)
+            .to_offset(time::UtcOffset::UTC),
+    )
+}
+
 /// The UID of an untagged `FETCH` response line (`* 12 FETCH (UID 345
 /// ...`).
 fn fetched_uid(text: &str) -> Option<u32> {
@@ -204,9 +253,10 @@ impl Client {
     /// `\Seen`, and only its first [`FETCH_OCTETS`] octets (partial fetch,
     /// RFC 3501 section 6.4.5), all that the classifier reads. A larger
     /// message (a video attachment) costs no more, and can no longer stop
-    /// the poller on a literal too large to accept. A message expunged
-    /// meanwhile is left out.
-    pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, Error> {
+    /// the poller on a literal too large to accept. Each comes with its
+    /// INTERNALDATE, when the server says when it arrived. A message
+    /// expunged meanwhile is left out.
+    pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<Fetched>, Error> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
@@ -218,10 +268,10 @@ impl Client {
         let r = self
             .command(
                 "UID FETCH",
-                &format!("UID FETCH {set} (UID BODY.PEEK[]<0.{FETCH_OCTETS}>)"),
+                &format!("UID FETCH {set} (UID INTERNALDATE BODY.PEEK[]<0.{FETCH_OCTETS}>)"),
             )
             .await?;
-        let mut out: Vec<(u32, Vec<u8>)> = r
+        let mut out: Vec<Fetched> = r
             .untagged
             .into_iter()
             .filter(|l| l.text.contains(" FETCH ("))
@@ -230,11 +280,15 @@ impl Client {
                 if l.literals.is_empty() {
                     return None;
                 }
-                Some((uid, l.literals.swap_remove(0)))
+                Some(Fetched {
+                    uid,
+                    arrived: internal_date(&l.text),
+                    raw: l.literals.swap_remove(0),
+                })
             })
-            .filter(|(uid, _)| uids.contains(uid))
+            .filter(|f| uids.contains(&f.uid))
             .collect();
-        out.sort_by_key(|(uid, _)| *uid);
+        out.sort_by_key(|f| f.uid);
         Ok(out)
     }
 
@@ -451,6 +505,36 @@ mod tests {
         assert_eq!(literal_size(b"* OK done"), None);
         assert_eq!(quoted("a\"b\\c").unwrap(), "\"a\\\"b\\\\c\"");
         assert!(quoted("a\r\nb").is_err());
+    }
+
+    /// RFC 3501 `date-time`s, with a space-padded day and any zone, read
+    /// as instants; anything else is no date.
+    #[test]
+    fn internal_dates() {
+        let at = |s: &str| {
+            internal_date(&format!(
+                "* 1 FETCH (UID 4 INTERNALDATE \"{s}\" BODY[]<0> {{12}}"
+            ))
+        };
+        let utc = time::macros::datetime!(2026-12-01 15:28:19 UTC);
+        assert_eq!(at("01-Dec-2026 15:28:19 +0000"), Some(utc));
+        assert_eq!(at(" 1-Dec-2026 16:28:19 +0100"), Some(utc));
+        assert_eq!(at("01-DEC-2026 10:58:19 -0430"), Some(utc));
+        assert_eq!(
+            at("17-Jul-1996 02:44:25 -0700"),
+            Some(time::macros::datetime!(1996-07-17 09:44:25 UTC))
+        );
+        for bad in [
+            "31-Feb-2026 00:00:00 +0000",
+            "01-Foo-2026 00:00:00 +0000",
+            "01-Dec-2026 25:00:00 +0000",
+            "01-Dec-2026 15:28:19",
+            "01-Dec-2026 15:28:19 0000",
+            "01-Dec-2026 15:28:19 +00x0",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+        assert_eq!(internal_date("* 1 FETCH (UID 4)"), None);
     }
 
     /// The UID and size of a FETCH line, in either order; a size left out

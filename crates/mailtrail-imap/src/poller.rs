@@ -45,12 +45,15 @@ pub trait Sink: Send + Sync + 'static {
     /// The stored position of the mailbox `key`: (UIDVALIDITY, last UID).
     async fn cursor(&self, key: &str) -> Result<Option<(u32, u32)>, String>;
 
-    /// Keeps one message and moves the mailbox position to it, together.
+    /// Keeps one message and moves the mailbox position to it, together;
+    /// `arrived` is when the message reached the mailbox, as the server
+    /// says (INTERNALDATE), if it says.
     async fn store(
         &self,
         key: &str,
         uid_validity: u32,
         uid: u32,
+        arrived: Option<time::OffsetDateTime>,
         raw: Vec<u8>,
     ) -> Result<(), String>;
 }
@@ -118,12 +121,12 @@ impl Poller {
             // messages waiting, and the position moves after each.
             let waiting = client.uids_after(last).await?;
             for batch in batches(&waiting) {
-                for (uid, raw) in client.fetch(&batch).await? {
+                for m in client.fetch(&batch).await? {
                     self.sink
-                        .store(key, uid_validity, uid, raw)
+                        .store(key, uid_validity, m.uid, m.arrived, m.raw)
                         .await
                         .map_err(Error::Sink)?;
-                    last = uid;
+                    last = m.uid;
                 }
             }
             if idle {

@@ -195,12 +195,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<RecipientRef>, StoreError>;
 
     /// Up to `limit` recipients with this address whose messages were
-    /// accepted at or after `since`, newest first: the last resort of
-    /// correlation, for bounces that quote nothing of the original.
+    /// accepted from `since` to `until` (both included), newest first: the
+    /// last resort of correlation, for bounces that quote nothing of the
+    /// original. `until` is when the inbound message arrived: a send after
+    /// it cannot be what it answers.
     async fn recent_recipients(
         &self,
         address: &EmailAddress,
         since: OffsetDateTime,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<RecipientRef>, StoreError>;
 

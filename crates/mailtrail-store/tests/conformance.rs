@@ -1535,15 +1535,24 @@ mod cases {
         // newest first, case-insensitive, across organisations, bounded by
         // time and count
         let recent = store
-            .recent_recipients(&addr("CAROL@example.test"), t(2_000), 10)
+            .recent_recipients(&addr("CAROL@example.test"), t(2_000), t(9_000), 10)
             .await
             .unwrap();
         assert_eq!(
             recent.iter().map(|r| r.id).collect::<Vec<_>>(),
             vec![other.recipients[0].id, new.recipients[0].id]
         );
+        // nothing sent after `until` (the inbound message's arrival)
+        let before = store
+            .recent_recipients(&addr("carol@example.test"), t(0), t(8_999), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            before.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![new.recipients[0].id, old.recipients[0].id]
+        );
         let recent = store
-            .recent_recipients(&addr("carol@example.test"), t(0), 2)
+            .recent_recipients(&addr("carol@example.test"), t(0), t(20_000), 2)
             .await
             .unwrap();
         assert_eq!(recent.len(), 2);

@@ -169,14 +169,16 @@ impl PgStore {
         &self,
         address: &EmailAddress,
         since: OffsetDateTime,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<RecipientRef>, StoreError> {
         let rows = sqlx::query(&format!(
             "{REF_SELECT} WHERE r.address_norm = $1 AND m.created_at >= $2 \
-             ORDER BY m.created_at DESC, r.id DESC LIMIT $3"
+             AND m.created_at <= $3 ORDER BY m.created_at DESC, r.id DESC LIMIT $4"
         ))
         .bind(address.normalized())
         .bind(to_ms(since))
+        .bind(to_ms(until))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

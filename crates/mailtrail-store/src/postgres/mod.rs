@@ -1178,9 +1178,11 @@ impl Store for PgStore {
         &self,
         address: &EmailAddress,
         since: OffsetDateTime,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<crate::inbound::RecipientRef>, StoreError> {
-        self.recent_recipients_impl(address, since, limit).await
+        self.recent_recipients_impl(address, since, until, limit)
+            .await
     }
 
     async fn events_after(

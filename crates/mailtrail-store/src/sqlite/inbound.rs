@@ -167,14 +167,16 @@ impl SqliteStore {
         &self,
         address: &EmailAddress,
         since: OffsetDateTime,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<RecipientRef>, StoreError> {
         let rows = sqlx::query(&format!(
             "{REF_SELECT} WHERE r.address_norm = ? AND m.created_at >= ? \
-             ORDER BY m.created_at DESC, r.id DESC LIMIT ?"
+             AND m.created_at <= ? ORDER BY m.created_at DESC, r.id DESC LIMIT ?"
         ))
         .bind(address.normalized())
         .bind(to_ms(since))
+        .bind(to_ms(until))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
