@@ -544,10 +544,6 @@ async fn old_mail_in_a_connected_mailbox_is_no_answer_to_a_later_send() {
     );
     let (code, sup) = app.get("/api/v1/suppressions").await;
     assert_eq!(code, 200, "{sup}");
-    assert_eq!(
-        sup["data"].as_array().map(Vec::len),
-        Some(0),
-        "{sup:#}"
-    );
+    assert_eq!(sup["data"].as_array().map(Vec::len), Some(0), "{sup:#}");
     app.stop().await;
 }
