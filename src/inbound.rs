@@ -228,14 +228,15 @@ impl Processor {
     /// marked processed (so a crash never records its events twice).
     pub async fn process(&self, msg: &InboundMessage) -> anyhow::Result<InboundOutcome> {
         let raw = msg.raw.clone();
-        let c = tokio::task::spawn_blocking(move || classify(&raw))
-            .await
-            .context("classifier task")?;
-        let kind = c.kind.as_str();
         let nothing = |summary: String| InboundOutcome {
             summary,
             ..InboundOutcome::default()
         };
+        let Some(c) = classified(tokio::task::spawn_blocking(move || classify(&raw)).await)? else {
+            tracing::warn!(inbound.id = %msg.id, "inbound: the classifier failed on this message; set aside");
+            return Ok(nothing("classifier failed: no event".into()));
+        };
+        let kind = c.kind.as_str();
         if c.kind == Kind::Other {
             return Ok(nothing("other: no event".into()));
         }
@@ -424,6 +425,21 @@ impl Processor {
     }
 }
 
+/// The classifier's answer, or `None` when it panicked on the message. It
+/// is fuzzed not to; should it still, the message is set aside (processed,
+/// no event) rather than left pending, where it would be retried for ever
+/// ahead of every message after it. Any other failure of the task is an
+/// error, and the message is tried again.
+fn classified(
+    done: Result<Classification, tokio::task::JoinError>,
+) -> anyhow::Result<Option<Classification>> {
+    match done {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if e.is_panic() => Ok(None),
+        Err(e) => Err(e).context("classifier task"),
+    }
+}
+
 /// For a receipt, complaint or reply to a known message: the recipient who
 /// sent it (the reader, the replier) when they are among its recipients,
 /// else the first To recipient, with who actually answered (a colleague, a
@@ -506,5 +522,26 @@ fn effect(
         Kind::Reply => Some((EventKind::Replied, None)),
         Kind::AutoReply => Some((EventKind::AutoReplied, None)),
         Kind::Other => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classifier that panics sets its message aside; its answer is used
+    /// otherwise.
+    #[tokio::test]
+    async fn a_panicking_classifier_sets_the_message_aside() {
+        let panicked = tokio::task::spawn_blocking(|| -> Classification {
+            panic!("a classifier bug, on purpose");
+        })
+        .await;
+        assert!(matches!(classified(panicked), Ok(None)));
+        let fine = tokio::task::spawn_blocking(|| classify(b"Subject: hi\r\n\r\nhello\r\n")).await;
+        assert_eq!(
+            classified(fine).expect("no error").map(|c| c.kind),
+            Some(Kind::Other)
+        );
     }
 }
