@@ -7,8 +7,10 @@
 //! output order is deterministic; a directory reached through a symbolic
 //! link is not walked) gives exactly one JSON line: the
 //! [`Classification`] of its bytes with `"file"` first. The files are read and
-//! classified on every core; lines are printed in input order, a batch at a
-//! time, so memory stays bounded on directories of any size. A file that
+//! classified on every core, a batch at a time, so memory stays bounded on
+//! directories of any size; lines are printed in input order as soon as
+//! their turn comes. Each input is read up to what the classifier looks at
+//! (`MAX_INPUT`), so an endless one (`/dev/zero`) ends too. A file that
 //! cannot be read gives a line with `"error"` and makes the command fail at
 //! the end, after every other file was still classified.
 

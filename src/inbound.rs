@@ -372,7 +372,7 @@ impl Processor {
         // arrived, not when it is processed. A connected mailbox's old mail
         // (read when the mailbox is first connected: an old bounce or
         // out-of-office) is no answer to what was sent after it arrived.
-        let arrived = msg.received_at.min(now);
+        let arrived = msg.received_at;
         let (since, until) = (arrived - RECENT_WINDOW, arrived + CLOCK_SKEW);
         let mut out = Vec::new();
         match c.kind {

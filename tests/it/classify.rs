@@ -21,6 +21,16 @@ fn corpora() -> PathBuf {
     dir
 }
 
+/// The lines of a run that must have succeeded.
+fn succeeded(out: &std::process::Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "classify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lines(&out.stdout)
+}
+
 fn lines(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8(stdout.to_vec())
         .expect("utf-8 output")
@@ -198,12 +208,7 @@ fn a_dash_reads_standard_input() {
         .unwrap();
     child.stdin.take().unwrap().write_all(&postfix).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "classify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got = lines(&out.stdout);
+    let got = succeeded(&out);
     assert_eq!(got.len(), 2, "one line per input");
     assert_eq!(got[0]["file"], "-");
     assert_eq!(got[0]["kind"], "bounce");
@@ -242,12 +247,7 @@ fn an_endless_input_is_read_only_as_far_as_the_classifier_looks() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "classify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got = lines(&out.stdout);
+    let got = succeeded(&out);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["file"], "/dev/zero");
     assert_eq!(got[0]["kind"], "other");

@@ -138,6 +138,23 @@ async fn postfix_bounce_and_success_dsn_postgres() {
     bounce_and_success_dsn(Db::Postgres).await;
 }
 
+/// A private Dovecot with one user, and mailtrail (SQLite) polling that
+/// user's INBOX every second.
+async fn app_reading_mailbox(
+    user: &str,
+    password: &str,
+) -> (crate::support::dovecot::Dovecot, TestApp) {
+    let dovecot = crate::support::dovecot::Dovecot::start(&[(user, password)])
+        .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+    let url = dovecot.url(user, password);
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
+        s.imap_poll_secs = 1;
+    })
+    .await;
+    (dovecot, app)
+}
+
 /// A reply from a colleague and an out-of-office notice wait in the
 /// sender's own mailbox on a private Dovecot; the IMAP poller reads them
 /// (read-only) and the recipients get `replied` and `auto_replied`.
@@ -145,14 +162,7 @@ async fn postfix_bounce_and_success_dsn_postgres() {
 async fn imap_poller_reads_replies_from_dovecot_without_changing_flags() {
     const USER: &str = "sender@example.test";
     const PASSWORD: &str = "secret-pass";
-    let dovecot = crate::support::dovecot::Dovecot::start(&[(USER, PASSWORD)])
-        .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
-    let url = dovecot.url(USER, PASSWORD);
-    let app = TestApp::spawn_with(Db::Sqlite, |s| {
-        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
-        s.imap_poll_secs = 1;
-    })
-    .await;
+    let (dovecot, app) = app_reading_mailbox(USER, PASSWORD).await;
 
     let (code, body) = app
         .post(
@@ -482,14 +492,7 @@ async fn imap_poller_reads_a_large_mailbox_in_bounded_batches() {
 async fn old_mail_in_a_connected_mailbox_is_no_answer_to_a_later_send() {
     const USER: &str = "late@example.test";
     const PASSWORD: &str = "secret-pass";
-    let dovecot = crate::support::dovecot::Dovecot::start(&[(USER, PASSWORD)])
-        .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
-    let url = dovecot.url(USER, PASSWORD);
-    let app = TestApp::spawn_with(Db::Sqlite, |s| {
-        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
-        s.imap_poll_secs = 1;
-    })
-    .await;
+    let (dovecot, app) = app_reading_mailbox(USER, PASSWORD).await;
     let (code, body) = app
         .post(
             "/api/v1/messages",

@@ -1549,38 +1549,42 @@ impl Store for SqliteStore {
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let before = to_ms(before);
-        let mut total = 0;
-        loop {
-            let done = sqlx::query(
-                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)",
-            )
-            .bind(before)
-            .bind(PURGE_CHUNK)
-            .execute(&self.pool)
-            .await?;
-            total += done.rows_affected();
-            if done.rows_affected() < u64::try_from(PURGE_CHUNK).unwrap_or(u64::MAX) {
-                return Ok(total);
-            }
-        }
+        self.purge_in_chunks(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)",
+            before,
+        )
+        .await
     }
 
     async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // Found through the (processed, id) index, filtered by arrival.
+        self.purge_in_chunks(
+            "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages \
+             WHERE processed = 1 AND received_at < ? ORDER BY processed, id LIMIT ?)",
+            before,
+        )
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// Runs `delete` (binding `before` in milliseconds, then the chunk
+    /// size) until it deletes less than a chunk: each round a short write
+    /// transaction, so a large purge never holds the single writer for
+    /// long. Returns how many rows went.
+    async fn purge_in_chunks(
+        &self,
+        delete: &'static str,
+        before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
         let before = to_ms(before);
         let mut total = 0;
-        // In chunks, as events are: each a short write transaction. The
-        // ids are UUIDv7, so the oldest processed rows come first in the
-        // (processed, id) index.
         loop {
-            let done = sqlx::query(
-                "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages \
-                 WHERE processed = 1 AND received_at < ? ORDER BY processed, id LIMIT ?)",
-            )
-            .bind(before)
-            .bind(PURGE_CHUNK)
-            .execute(&self.pool)
-            .await?;
+            let done = sqlx::query(delete)
+                .bind(before)
+                .bind(PURGE_CHUNK)
+                .execute(&self.pool)
+                .await?;
             total += done.rows_affected();
             if done.rows_affected() < u64::try_from(PURGE_CHUNK).unwrap_or(u64::MAX) {
                 return Ok(total);
