@@ -283,6 +283,10 @@ impl Settings {
         if self.relay_pool == 0 {
             bail!("relay_pool: must be at least 1");
         }
+        // 0 would purge every event within the hour of its writing.
+        if self.retention_days == 0 {
+            bail!("retention_days: must be at least 1");
+        }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

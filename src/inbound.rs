@@ -30,10 +30,13 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use mailtrail_domain::{EmailAddress, EventKind, Keyring, Purpose, RecipientKind};
-use mailtrail_mail::inbound::{Action, Classification, Kind, RecipientReport, classify};
+use mailtrail_mail::inbound::{
+    Action, Classification, Kind, RecipientReport, classify, fingerprint,
+};
 use mailtrail_smtp::inbound::{Envelope, MessageSink, SinkError};
 use mailtrail_store::inbound::{
-    InboundMessage, InboundOutcome, InboundSource, MailboxCursor, NewInbound, RecipientRef,
+    FromMailbox, InboundMessage, InboundOutcome, InboundSource, MailboxCursor, NewInbound,
+    RecipientRef,
 };
 use mailtrail_store::{NewEvent, StatusReason, Store};
 use serde_json::json;
@@ -93,12 +96,49 @@ impl MessageSink for StoreSink {
 pub struct ImapSink {
     store: Arc<dyn Store>,
     wake: Arc<Notify>,
+    /// How long detailed events are kept (`--retention-days`).
+    retention: time::Duration,
+    /// The first send, once there is one: it never moves later while
+    /// messages are kept, so it is asked for until found, then remembered.
+    first_send: std::sync::Mutex<Option<OffsetDateTime>>,
 }
 
 impl ImapSink {
-    /// A sink writing to `store` and waking `wake`.
-    pub fn new(store: Arc<dyn Store>, wake: Arc<Notify>) -> Self {
-        Self { store, wake }
+    /// A sink writing to `store` and waking `wake`; mail older than
+    /// `retention` (the events' retention period) is left unread.
+    pub fn new(store: Arc<dyn Store>, wake: Arc<Notify>, retention: time::Duration) -> Self {
+        Self {
+            store,
+            wake,
+            retention,
+            first_send: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn remembered_first_send(&self) -> Option<OffsetDateTime> {
+        *self
+            .first_send
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The poller's horizon: mail that arrived before it is left unread. That
+/// is mail from before the first send (allowing for the IMAP server's
+/// clock), which cannot answer one, and mail older than the retention
+/// period: its events would be purged within the hour, and after a
+/// UIDVALIDITY change it is mail already read, whose raw copy (and so its
+/// fingerprint) has been purged and would otherwise give its events and
+/// webhooks a second time. With no send at all yet, nothing already in the
+/// mailbox can be about one.
+fn horizon(
+    first_send: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    retention: time::Duration,
+) -> OffsetDateTime {
+    match first_send {
+        Some(first) => (first - CLOCK_SKEW).max(now - retention),
+        None => now,
     }
 }
 
@@ -126,27 +166,73 @@ impl mailtrail_imap::Sink for ImapSink {
         // sends before that), never later than now.
         let now = OffsetDateTime::now_utc();
         let received_at = arrived.map_or(now, |a| a.min(now));
-        self.store
+        let stored = self
+            .store
             .insert_inbound(&NewInbound {
                 id,
                 source: InboundSource::Imap,
                 mail_from: None,
                 rcpt_to: Vec::new(),
-                mailbox: Some((
-                    key.to_owned(),
-                    MailboxCursor {
+                mailbox: Some(FromMailbox {
+                    key: key.to_owned(),
+                    cursor: MailboxCursor {
                         uid_validity,
                         last_uid: uid,
                     },
-                )),
+                    fingerprint: fingerprint(&raw),
+                }),
                 raw,
                 received_at,
             })
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(inbound.id = %id, mailbox = %key, imap.uid = uid, "imap: message stored");
-        self.wake.notify_one();
+        if stored {
+            tracing::info!(inbound.id = %id, mailbox = %key, imap.uid = uid, "imap: message stored");
+            self.wake.notify_one();
+        } else {
+            tracing::info!(
+                mailbox = %key,
+                imap.uid = uid,
+                "imap: message already read from this mailbox (renumbered by the server); not stored again"
+            );
+        }
         Ok(())
+    }
+
+    async fn horizon(&self) -> Result<Option<OffsetDateTime>, String> {
+        let first = match self.remembered_first_send() {
+            Some(first) => Some(first),
+            None => {
+                let first = self
+                    .store
+                    .first_send_at()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                *self
+                    .first_send
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = first;
+                first
+            }
+        };
+        Ok(Some(horizon(
+            first,
+            OffsetDateTime::now_utc(),
+            self.retention,
+        )))
+    }
+
+    async fn skip_to(&self, key: &str, uid_validity: u32, uid: u32) -> Result<(), String> {
+        self.store
+            .set_mailbox_cursor(
+                key,
+                MailboxCursor {
+                    uid_validity,
+                    last_uid: uid,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -528,6 +614,23 @@ fn effect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The horizon is the first send less the clock skew, but never before
+    /// the retention period; with no send, now.
+    #[test]
+    fn the_horizon_is_the_first_send_within_retention() {
+        let now = time::macros::datetime!(2026-12-01 12:00 UTC);
+        let days = time::Duration::days;
+        assert_eq!(
+            horizon(Some(now - days(3)), now, days(30)),
+            now - days(3) - CLOCK_SKEW
+        );
+        assert_eq!(
+            horizon(Some(now - days(300)), now, days(30)),
+            now - days(30)
+        );
+        assert_eq!(horizon(None, now, days(30)), now);
+    }
 
     /// A classifier that panics sets its message aside; its answer is used
     /// otherwise.

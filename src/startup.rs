@@ -368,7 +368,11 @@ impl Inbound {
         wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
         let processor = crate::inbound::Processor::new(store.clone(), keyring, wake.clone());
-        let imap_sink = Arc::new(crate::inbound::ImapSink::new(store.clone(), wake.clone()));
+        let imap_sink = Arc::new(crate::inbound::ImapSink::new(
+            store.clone(),
+            wake.clone(),
+            time::Duration::days(i64::from(settings.retention_days)),
+        ));
         let mut pollers = Vec::new();
         let extra_ca_pem = settings.tls_ca_pem()?;
         for m in &settings.imap_mailboxes {

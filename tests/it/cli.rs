@@ -162,6 +162,18 @@ fn bad_cli_input_fails_clearly() {
 
     let out = bin()
         .current_dir(cwd.path())
+        .args(["serve", "--retention-days", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("retention_days: must be at least 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = bin()
+        .current_dir(cwd.path())
         .args(["--db", "mysql://x", "migrate"])
         .output()
         .unwrap();

@@ -407,6 +407,16 @@ impl mailtrail_imap::Sink for Kept {
         self.messages.lock().unwrap().push((uid, raw));
         Ok(())
     }
+
+    async fn horizon(&self) -> Result<Option<time::OffsetDateTime>, String> {
+        Ok(None)
+    }
+
+    async fn skip_to(&self, _key: &str, _v: u32, uid: u32) -> Result<(), String> {
+        Err(format!(
+            "nothing is left unread here, yet the poller skipped to UID {uid}"
+        ))
+    }
 }
 
 /// A mailbox holding more messages than one FETCH batch, and one message
@@ -483,13 +493,33 @@ async fn imap_poller_reads_a_large_mailbox_in_bounded_batches() {
     }
 }
 
+/// How many inbound messages the app's SQLite database holds, processed
+/// or not.
+async fn inbound_rows(app: &TestApp) -> i64 {
+    use sqlx::Connection;
+    let url = format!(
+        "sqlite://{}?mode=ro",
+        app.dir.path().join("data").join("mailtrail.db").display()
+    );
+    let mut db = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open the app's database");
+    sqlx::query_scalar("SELECT COUNT(*) FROM inbound_messages")
+        .fetch_one(&mut db)
+        .await
+        .expect("count inbound messages")
+}
+
 /// A mailbox connected after the fact holds old mail: a bounce for erin
 /// from more than a year ago (no VERP token, no Message-ID of ours, so
-/// only her address could tie it to a send). It arrived long before
-/// today's message to erin, so it is no answer to it: erin is not marked
-/// failed nor suppressed. Her out-of-office arriving now still counts.
+/// only her address could tie it to a send), and another from an hour
+/// before mailtrail's first send. Neither can be about a send, so both are
+/// left unread: not stored, and erin is not marked failed nor suppressed.
+/// (Were they read, correlation would still refuse them: it looks only at
+/// the sends of the 30 days before a message arrived.) Her out-of-office
+/// arriving now still counts, and the position is past all three.
 #[tokio::test]
-async fn old_mail_in_a_connected_mailbox_is_no_answer_to_a_later_send() {
+async fn old_mail_in_a_connected_mailbox_is_left_unread() {
     const USER: &str = "late@example.test";
     const PASSWORD: &str = "secret-pass";
     let (dovecot, app) = app_reading_mailbox(USER, PASSWORD).await;
@@ -502,29 +532,36 @@ async fn old_mail_in_a_connected_mailbox_is_no_answer_to_a_later_send() {
     assert_eq!(code, 202, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
 
-    let old_bounce = format!(
-        "From: MAILER-DAEMON@mx.example.test\r\nTo: {USER}\r\nSubject: failure notice\r\n\
-         Date: Mon, 1 Jul 2024 10:00:00 +0000\r\nMessage-ID: <old-bounce@mx.example.test>\r\n\r\n\
-         Hi. This is the qmail-send program at mx.example.test.\r\n\
-         I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\
-         This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n\
-         <erin@example.test>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n"
-    );
-    let long_ago = std::time::SystemTime::now() - Duration::from_secs(400 * 86_400);
-    dovecot
-        .deliver_at(USER, "1.old-bounce", old_bounce.as_bytes(), long_ago)
-        .expect("deliver the old bounce");
+    let old_bounce = |n: u32| {
+        format!(
+            "From: MAILER-DAEMON@mx.example.test\r\nTo: {USER}\r\nSubject: failure notice\r\n\
+             Message-ID: <old-bounce-{n}@mx.example.test>\r\n\r\n\
+             Hi. This is the qmail-send program at mx.example.test.\r\n\
+             I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\
+             This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n\
+             <erin@example.test>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n"
+        )
+    };
+    let now = std::time::SystemTime::now();
+    for (n, ago) in [(1, 400 * 86_400), (2, 3_600)] {
+        dovecot
+            .deliver_at(
+                USER,
+                &format!("{n}.old-bounce"),
+                old_bounce(n).as_bytes(),
+                now - Duration::from_secs(ago),
+            )
+            .expect("deliver an old bounce");
+    }
     let ooo = format!(
         "From: Erin <erin@example.test>\r\nTo: {USER}\r\nSubject: Out of office\r\n\
          Message-ID: <ooo-erin@example.test>\r\nAuto-Submitted: auto-replied\r\n\r\n\
          I am away until Monday.\r\n"
     );
     dovecot
-        .deliver(USER, "2.ooo", ooo.as_bytes())
+        .deliver(USER, "3.ooo", ooo.as_bytes())
         .expect("deliver the out-of-office");
 
-    // Read in UID order: once the out-of-office counts, the old bounce was
-    // processed too.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let erin = loop {
         let (code, msg) = app.get(&format!("/api/v1/messages/{id}")).await;
@@ -548,5 +585,131 @@ async fn old_mail_in_a_connected_mailbox_is_no_answer_to_a_later_send() {
     let (code, sup) = app.get("/api/v1/suppressions").await;
     assert_eq!(code, 200, "{sup}");
     assert_eq!(sup["data"].as_array().map(Vec::len), Some(0), "{sup:#}");
+    assert_eq!(
+        inbound_rows(&app).await,
+        1,
+        "only the out-of-office is stored"
+    );
+    let key = mailtrail_imap::MailboxConfig::parse(&dovecot.url(USER, PASSWORD))
+        .unwrap()
+        .key();
+    let cursor = app.store.mailbox_cursor(&key).await.unwrap();
+    assert_eq!(cursor.map(|c| c.last_uid), Some(3), "{cursor:?}");
+    app.stop().await;
+}
+
+/// Who replied to the message `id` (its first recipient's `replied`
+/// events), once there are at least `want`.
+async fn repliers(
+    app: &TestApp,
+    id: &str,
+    want: usize,
+    dovecot: &crate::support::dovecot::Dovecot,
+) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, msg) = app.get(&format!("/api/v1/messages/{id}")).await;
+        assert_eq!(code, 200, "{msg}");
+        let got: Vec<String> = msg["recipients"][0]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "replied")
+            .map(|e| e["data"]["replier"].as_str().unwrap_or("").to_owned())
+            .collect();
+        if got.len() >= want {
+            return got;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "{want} replies expected, got {got:?}\nDovecot log:\n{}",
+                dovecot.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The server renumbers the mailbox (a new UIDVALIDITY: here Dovecot's
+/// index and UID list are deleted, as a rebuild or a restore does), so the
+/// poller must read it all again (RFC 3501 section 2.3.1.1). The reply it
+/// had already read is recognised and not stored again: bob gets one
+/// `replied` for it, not two. A reply that arrived meanwhile still counts.
+#[tokio::test]
+async fn a_renumbered_mailbox_gives_no_event_twice() {
+    const USER: &str = "renumbered@example.test";
+    const PASSWORD: &str = "secret-pass";
+    let app = TestApp::spawn().await;
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": USER, "to": ["bob@example.test"], "subject": "Offer", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mid = body["message_id"].as_str().unwrap().to_owned();
+    let reply = |who: &str| {
+        format!(
+            "From: {who}@example.test\r\nTo: {USER}\r\nSubject: Re: Offer\r\n\
+             Message-ID: <reply-{who}@example.test>\r\nIn-Reply-To: <{mid}>\r\n\r\nYes.\r\n"
+        )
+    };
+    let dovecot = crate::support::dovecot::Dovecot::start(&[(USER, PASSWORD)])
+        .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+    dovecot
+        .deliver(USER, "1.bob", reply("bob").as_bytes())
+        .expect("deliver bob's reply");
+    let config = mailtrail_imap::MailboxConfig::parse(&dovecot.url(USER, PASSWORD)).unwrap();
+    let key = config.key();
+    // A poller of the app's store, started and stopped by the test; the
+    // app's processor turns what it stores into events.
+    let poll = || {
+        let sink = std::sync::Arc::new(mailtrail::inbound::ImapSink::new(
+            app.store.clone(),
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+            time::Duration::days(30),
+        ));
+        let mut poller = mailtrail_imap::Poller::new(config.clone(), sink);
+        poller.poll_interval = Duration::from_millis(200);
+        poller.retry_pause = Duration::from_millis(200);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        (stop, tokio::spawn(poller.run(stopped)))
+    };
+    let (stop, task) = poll();
+    assert_eq!(repliers(&app, &id, 1, &dovecot).await, ["bob@example.test"]);
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let before = app.store.mailbox_cursor(&key).await.unwrap().unwrap();
+    assert_eq!(before.last_uid, 1);
+
+    // Renumber: without its index and UID list Dovecot gives the folder a
+    // new UIDVALIDITY and the messages new UIDs.
+    let md = dovecot.maildir(USER);
+    for f in std::fs::read_dir(&md).unwrap() {
+        let f = f.unwrap();
+        let name = f.file_name().to_string_lossy().into_owned();
+        if name.starts_with("dovecot-uidlist") || name.starts_with("dovecot.index") {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    dovecot
+        .deliver(USER, "2.carol", reply("carol").as_bytes())
+        .expect("deliver carol's reply");
+
+    let (stop, task) = poll();
+    let got = repliers(&app, &id, 2, &dovecot).await;
+    let after = app.store.mailbox_cursor(&key).await.unwrap().unwrap();
+    assert_ne!(
+        after.uid_validity, before.uid_validity,
+        "the test must renumber the mailbox: {before:?} {after:?}"
+    );
+    assert_eq!(after.last_uid, 2, "{after:?}");
+    // Read in UID order and processed in the order stored: with carol's
+    // reply counted, a second copy of bob's would be too.
+    assert_eq!(got, ["bob@example.test", "carol@example.test"]);
+    assert_eq!(inbound_rows(&app).await, 2);
+    stop.send(true).unwrap();
+    task.await.unwrap();
     app.stop().await;
 }

@@ -41,6 +41,8 @@ struct Inner {
     suppressions: Vec<(Uuid, Suppression)>,
     inbound: Vec<(InboundMessage, bool)>,
     cursors: Vec<(String, MailboxCursor)>,
+    /// The fingerprint of each inbound message read from a mailbox, by id.
+    fingerprints: Vec<(Uuid, String)>,
     sessions: Vec<NewSession>,
     key_list: Vec<ApiKeyInfo>,
     sender_networks: Vec<(Uuid, String)>,
@@ -568,25 +570,54 @@ impl Store for MemStore {
         Ok(g.suppressions.len() != before)
     }
 
-    async fn insert_inbound(&self, msg: &NewInbound) -> Result<(), StoreError> {
+    async fn insert_inbound(&self, msg: &NewInbound) -> Result<bool, StoreError> {
         let mut g = self.lock();
-        g.inbound.push((
-            InboundMessage {
-                id: msg.id,
-                source: msg.source,
-                mail_from: msg.mail_from.clone(),
-                rcpt_to: msg.rcpt_to.clone(),
-                mailbox: msg.mailbox.as_ref().map(|(m, _)| m.clone()),
-                raw: msg.raw.clone(),
-                received_at: msg.received_at,
-            },
-            false,
-        ));
-        if let Some((name, cursor)) = &msg.mailbox {
-            g.cursors.retain(|(n, _)| n != name);
-            g.cursors.push((name.clone(), *cursor));
+        let g = &mut *g;
+        let seen = msg.mailbox.as_ref().is_some_and(|from| {
+            g.inbound.iter().any(|(m, _)| {
+                m.mailbox.as_deref() == Some(from.key.as_str())
+                    && g.fingerprints
+                        .iter()
+                        .any(|(id, f)| *id == m.id && *f == from.fingerprint)
+            })
+        });
+        if !seen {
+            g.inbound.push((
+                InboundMessage {
+                    id: msg.id,
+                    source: msg.source,
+                    mail_from: msg.mail_from.clone(),
+                    rcpt_to: msg.rcpt_to.clone(),
+                    mailbox: msg.mailbox.as_ref().map(|m| m.key.clone()),
+                    raw: msg.raw.clone(),
+                    received_at: msg.received_at,
+                },
+                false,
+            ));
+            if let Some(from) = &msg.mailbox {
+                g.fingerprints.push((msg.id, from.fingerprint.clone()));
+            }
         }
+        if let Some(from) = &msg.mailbox {
+            g.cursors.retain(|(n, _)| *n != from.key);
+            g.cursors.push((from.key.clone(), from.cursor));
+        }
+        Ok(!seen)
+    }
+
+    async fn set_mailbox_cursor(
+        &self,
+        mailbox: &str,
+        cursor: MailboxCursor,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        g.cursors.retain(|(n, _)| n != mailbox);
+        g.cursors.push((mailbox.to_owned(), cursor));
         Ok(())
+    }
+
+    async fn first_send_at(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(self.lock().messages.iter().map(|(_, m)| m.created_at).min())
     }
 
     async fn pending_inbound(&self, limit: u32) -> Result<Vec<InboundMessage>, StoreError> {

@@ -27,6 +27,18 @@ const MAX_LITERAL: usize = 64 * 1024 * 1024;
 /// the server crate), well under [`MAX_LITERAL`].
 pub const FETCH_OCTETS: u32 = 8 * 1024 * 1024;
 
+/// One message waiting to be read, as [`Client::uids_after`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    /// Its UID in the folder.
+    pub uid: u32,
+    /// Its size in octets (RFC822.SIZE); [`FETCH_OCTETS`] when the server
+    /// leaves it out.
+    pub size: u32,
+    /// When it arrived in the mailbox (INTERNALDATE), if the server says.
+    pub arrived: Option<time::OffsetDateTime>,
+}
+
 /// One message read by [`Client::fetch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
@@ -69,11 +81,12 @@ fn internal_date(text: &str) -> Option<time::OffsetDateTime> {
     let date =
         time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
     let clock = time::Time::from_hms(h, m, s).ok()?;
-    Some(
-        time::PrimitiveDateTime::new(date, clock)
-            .assume_offset(offset)
-            .to_offset(time::UtcOffset::UTC),
-    )
+    // `checked_`: "31-Dec-9999 23:59:59 -1200" is past the last date
+    // `time` can hold once moved to UTC, and a server's answer must not
+    // panic the poller.
+    time::PrimitiveDateTime::new(date, clock)
+        .assume_offset(offset)
+        .checked_to_offset(time::UtcOffset::UTC)
 }
 
 /// The UID of an untagged `FETCH` response line (`* 12 FETCH (UID 345
@@ -221,31 +234,37 @@ impl Client {
             .ok_or_else(|| Error::Protocol("EXAMINE gave no UIDVALIDITY".into()))
     }
 
-    /// The UIDs above `after` with each message's size, in increasing UID
-    /// order: `UID FETCH after+1:* (UID RFC822.SIZE)`, one short line a
-    /// message however many there are (a `UID SEARCH` answers on one line,
-    /// which for a large mailbox would exceed the longest line accepted).
-    /// A size the server leaves out counts as [`FETCH_OCTETS`].
-    pub async fn uids_after(&mut self, after: u32) -> Result<Vec<(u32, u32)>, Error> {
+    /// The messages above UID `after`, in increasing UID order, with each
+    /// one's size and arrival: `UID FETCH after+1:* (UID RFC822.SIZE
+    /// INTERNALDATE)`, one short line a message however many there are (a
+    /// `UID SEARCH` answers on one line, which for a large mailbox would
+    /// exceed the longest line accepted).
+    pub async fn uids_after(&mut self, after: u32) -> Result<Vec<Waiting>, Error> {
         let from = after.saturating_add(1);
         let r = self
             .command(
                 "UID FETCH",
-                &format!("UID FETCH {from}:* (UID RFC822.SIZE)"),
+                &format!("UID FETCH {from}:* (UID RFC822.SIZE INTERNALDATE)"),
             )
             .await?;
-        let mut uids: Vec<(u32, u32)> = r
+        let mut waiting: Vec<Waiting> = r
             .untagged
             .iter()
             .filter(|l| l.text.contains(" FETCH ("))
-            .filter_map(|l| Some((fetched_uid(&l.text)?, fetched_size(&l.text))))
+            .filter_map(|l| {
+                Some(Waiting {
+                    uid: fetched_uid(&l.text)?,
+                    size: fetched_size(&l.text),
+                    arrived: internal_date(&l.text),
+                })
+            })
             // `N:*` includes the highest UID even when it is below N
             // (RFC 3501 section 6.4.8).
-            .filter(|(uid, _)| *uid > after)
+            .filter(|w| w.uid > after)
             .collect();
-        uids.sort_unstable();
-        uids.dedup_by_key(|(uid, _)| *uid);
-        Ok(uids)
+        waiting.sort_unstable_by_key(|w| w.uid);
+        waiting.dedup_by_key(|w| w.uid);
+        Ok(waiting)
     }
 
     /// The messages `uids` (a batch: they are held in memory together),
@@ -531,6 +550,8 @@ mod tests {
             "01-Dec-2026 15:28:19",
             "01-Dec-2026 15:28:19 0000",
             "01-Dec-2026 15:28:19 +00x0",
+            // valid, but after the last instant `time` holds once in UTC
+            "31-Dec-9999 23:59:59 -1200",
         ] {
             assert_eq!(at(bad), None, "{bad}");
         }

@@ -51,6 +51,21 @@ pub struct MailboxCursor {
     pub last_uid: u32,
 }
 
+/// Where an IMAP message came from. Its position is saved in the same
+/// transaction as the message, so a message is neither lost nor read twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromMailbox {
+    /// The mailbox key (`imap://user@host:port/folder`).
+    pub key: String,
+    /// The mailbox position after this message.
+    pub cursor: MailboxCursor,
+    /// What identifies the message however the server numbers it: its
+    /// Message-ID, else a digest of its bytes. A message the mailbox has
+    /// already given (read again after a UIDVALIDITY change, RFC 3501
+    /// section 2.3.1.1) is not stored again: only the position moves.
+    pub fingerprint: String,
+}
+
 /// An inbound message to keep.
 #[derive(Debug, Clone)]
 pub struct NewInbound {
@@ -62,9 +77,9 @@ pub struct NewInbound {
     pub mail_from: Option<String>,
     /// SMTP `RCPT TO` addresses: a VERP token may be only here.
     pub rcpt_to: Vec<String>,
-    /// For IMAP: the mailbox key and its position after this message, saved
-    /// in the same transaction so a message is neither lost nor read twice.
-    pub mailbox: Option<(String, MailboxCursor)>,
+    /// For IMAP: the mailbox it was read from and where the poller stands
+    /// after it.
+    pub mailbox: Option<FromMailbox>,
     /// The message as received.
     pub raw: Vec<u8>,
     /// When received.

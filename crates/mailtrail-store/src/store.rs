@@ -170,8 +170,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keeps an inbound message (and, for IMAP, the mailbox position after
     /// it) in one transaction. The SMTP listener answers 250 only after
-    /// this returns, so an accepted message is never lost.
-    async fn insert_inbound(&self, msg: &NewInbound) -> Result<(), StoreError>;
+    /// this returns, so an accepted message is never lost. `false` when
+    /// the message's mailbox already holds one with the same fingerprint:
+    /// then only the position moves.
+    async fn insert_inbound(&self, msg: &NewInbound) -> Result<bool, StoreError>;
+
+    /// Moves the position of `mailbox` without storing a message: past
+    /// messages the poller skips.
+    async fn set_mailbox_cursor(
+        &self,
+        mailbox: &str,
+        cursor: MailboxCursor,
+    ) -> Result<(), StoreError>;
+
+    /// When the first message still stored was accepted, if any: mail that
+    /// arrived before it cannot be about any send.
+    async fn first_send_at(&self) -> Result<Option<OffsetDateTime>, StoreError>;
 
     /// Up to `limit` stored messages not yet processed, oldest first.
     async fn pending_inbound(&self, limit: u32) -> Result<Vec<InboundMessage>, StoreError>;

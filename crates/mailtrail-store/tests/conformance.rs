@@ -1387,11 +1387,15 @@ mod cases {
             source: InboundSource::Imap,
             mail_from: Some("someone@example.test".into()),
             rcpt_to: vec![],
-            mailbox: Some(("imap://u@host/INBOX".into(), cursor)),
+            mailbox: Some(FromMailbox {
+                key: "imap://u@host/INBOX".into(),
+                cursor,
+                fingerprint: "id:y@host".into(),
+            }),
             raw: b"Subject: y\r\n\r\nhi\r\n".to_vec(),
             received_at: noisy(6),
         };
-        store.insert_inbound(&second).await.unwrap();
+        assert!(store.insert_inbound(&second).await.unwrap());
         assert_eq!(
             store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
             Some(cursor)
@@ -1418,8 +1422,12 @@ mod cases {
 
         // The outcome is recorded with the message marked processed.
         let o = org(&store, "acme").await;
+        assert_eq!(store.first_send_at().await.unwrap(), None);
         let msg = message(&o, 1_000, "hello", &["gone@one.test"]);
         insert(&store, &msg).await;
+        let later = message(&o, 3_000, "later", &["x@one.test"]);
+        insert(&store, &later).await;
+        assert_eq!(store.first_send_at().await.unwrap(), Some(t(1_000)));
         let bounced = with_reason(
             event(msg.recipients[0].id, EventKind::Failed, 2_000),
             550,
@@ -1470,22 +1478,82 @@ mod cases {
         );
 
         // the cursor moves forward with the next message
-        let next = MailboxCursor {
-            uid_validity: 4_000_000_000,
-            last_uid: 9,
+        let from = |validity, uid, fingerprint: &str| FromMailbox {
+            key: "imap://u@host/INBOX".into(),
+            cursor: MailboxCursor {
+                uid_validity: validity,
+                last_uid: uid,
+            },
+            fingerprint: fingerprint.into(),
         };
-        store
-            .insert_inbound(&NewInbound {
-                id: Uuid::now_v7(),
-                mailbox: Some(("imap://u@host/INBOX".into(), next)),
-                ..second.clone()
-            })
-            .await
-            .unwrap();
+        let next = from(4_000_000_000, 9, "id:z@host");
+        assert!(
+            store
+                .insert_inbound(&NewInbound {
+                    id: Uuid::now_v7(),
+                    mailbox: Some(next.clone()),
+                    ..second.clone()
+                })
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
-            Some(next)
+            Some(next.cursor)
         );
+        assert_eq!(store.pending_inbound(10).await.unwrap().len(), 2);
+
+        // Renumbered by the server (a new UIDVALIDITY), a message the
+        // mailbox already gave, processed or not, is not stored again: only
+        // the position moves.
+        for (uid, fingerprint) in [(1, "id:y@host"), (2, "id:z@host")] {
+            let again = from(5, uid, fingerprint);
+            assert!(
+                !store
+                    .insert_inbound(&NewInbound {
+                        id: Uuid::now_v7(),
+                        mailbox: Some(again.clone()),
+                        ..second.clone()
+                    })
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(
+                store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
+                Some(again.cursor)
+            );
+        }
+        assert_eq!(store.pending_inbound(10).await.unwrap().len(), 2);
+        // The same message in another mailbox is another copy.
+        assert!(
+            store
+                .insert_inbound(&NewInbound {
+                    id: Uuid::now_v7(),
+                    mailbox: Some(FromMailbox {
+                        key: "imap://u@host/Archive".into(),
+                        ..from(1, 1, "id:y@host")
+                    }),
+                    ..second.clone()
+                })
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.pending_inbound(10).await.unwrap().len(), 3);
+
+        // Past messages left unread, the position moves alone.
+        let skipped = MailboxCursor {
+            uid_validity: 5,
+            last_uid: 40,
+        };
+        store
+            .set_mailbox_cursor("imap://u@host/INBOX", skipped)
+            .await
+            .unwrap();
+        store.set_mailbox_cursor("new-box", skipped).await.unwrap();
+        for key in ["imap://u@host/INBOX", "new-box"] {
+            assert_eq!(store.mailbox_cursor(key).await.unwrap(), Some(skipped));
+        }
+        assert_eq!(store.pending_inbound(10).await.unwrap().len(), 3);
     }
 
     pub async fn recipient_refs_for_correlation(store: Arc<dyn Store>) {

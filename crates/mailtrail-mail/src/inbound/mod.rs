@@ -154,6 +154,38 @@ pub fn build_tables() {
     autoreply::build_tables();
 }
 
+/// What identifies a message however a mailbox numbers it: its own
+/// Message-ID (RFC 5322 section 3.6.4), without brackets, else the SHA-256
+/// digest of its bytes (up to [`MAX_INPUT`], all that is read of any
+/// message). The IMAP poller keeps it with each message, because a
+/// UIDVALIDITY change (RFC 3501 section 2.3.1.1) makes it read the whole
+/// mailbox again and the UIDs can no longer tell what it has seen.
+///
+/// The two kinds are told apart by their prefix (`id:`, `sha256:`), and a
+/// Message-ID longer than a header line may be (998 octets, RFC 5322
+/// section 2.1.1) counts as none.
+pub fn fingerprint(raw: &[u8]) -> String {
+    let raw = &raw[..raw.len().min(MAX_INPUT)];
+    let id = mail_parser::MessageParser::new()
+        .parse_headers(raw)
+        .and_then(|m| m.message_id().map(|id| id.trim().to_owned()))
+        .filter(|id| !id.is_empty() && id.len() <= 998);
+    match id {
+        Some(id) => format!("id:{id}"),
+        None => {
+            let d = ring::digest::digest(&ring::digest::SHA256, raw);
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut s = String::with_capacity(7 + 64);
+            s.push_str("sha256:");
+            for b in d.as_ref() {
+                s.push(char::from(HEX[usize::from(b >> 4)]));
+                s.push(char::from(HEX[usize::from(b & 15)]));
+            }
+            s
+        }
+    }
+}
+
 /// Classifies one raw message (RFC 5322 bytes, any line ends).
 pub fn classify(raw: &[u8]) -> Classification {
     let raw = &raw[..raw.len().min(MAX_INPUT)];

@@ -1314,3 +1314,29 @@ MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"A\"\n\n\
     let daemon = m.replace("administrator@corp.example", "MAILER-DAEMON@corp.example");
     assert_eq!(classify(daemon.as_bytes()).kind, Kind::Bounce);
 }
+
+/// A message's fingerprint is its Message-ID when it has one, however
+/// the header is folded; else a digest of its bytes, different for
+/// different bytes, and never a panic.
+#[test]
+fn fingerprint_is_the_message_id_else_a_digest() {
+    assert_eq!(
+        fingerprint(b"Message-ID:\r\n  <abc@example.com>\r\nSubject: x\r\n\r\nbody"),
+        "id:abc@example.com"
+    );
+    assert_eq!(
+        fingerprint(b"Subject: x\r\nMessage-Id: <abc@example.com>\r\n\r\nother body"),
+        "id:abc@example.com"
+    );
+    let a = fingerprint(b"Subject: x\r\n\r\nbody");
+    let b = fingerprint(b"Subject: x\r\n\r\nbody!");
+    // SHA-256 of "Subject: x\r\n\r\nbody", as sha256sum prints it.
+    assert_eq!(
+        a,
+        "sha256:db0ceadc0ae983e913669d6a31a4a4ce00b701d0943a2b9dfe08668407878577"
+    );
+    assert_ne!(a, b);
+    assert!(fingerprint(b"").starts_with("sha256:"));
+    let long = format!("Message-ID: <{}@x>\r\n\r\n", "a".repeat(2000));
+    assert!(fingerprint(long.as_bytes()).starts_with("sha256:"));
+}

@@ -1130,8 +1130,20 @@ impl Store for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn insert_inbound(&self, msg: &crate::inbound::NewInbound) -> Result<(), StoreError> {
+    async fn insert_inbound(&self, msg: &crate::inbound::NewInbound) -> Result<bool, StoreError> {
         self.insert_inbound_impl(msg).await
+    }
+
+    async fn set_mailbox_cursor(
+        &self,
+        mailbox: &str,
+        cursor: crate::inbound::MailboxCursor,
+    ) -> Result<(), StoreError> {
+        self.set_mailbox_cursor_impl(mailbox, cursor).await
+    }
+
+    async fn first_send_at(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.first_send_at_impl().await
     }
 
     async fn pending_inbound(

@@ -26,35 +26,59 @@ fn ref_row(r: &SqliteRow) -> Result<RecipientRef, StoreError> {
 }
 
 impl SqliteStore {
-    pub(super) async fn insert_inbound_impl(&self, msg: &NewInbound) -> Result<(), StoreError> {
+    pub(super) async fn insert_inbound_impl(&self, msg: &NewInbound) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO inbound_messages (id, source, mail_from, rcpt_to, mailbox, raw, received_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(msg.id)
-        .bind(msg.source.as_str())
-        .bind(msg.mail_from.as_deref())
-        .bind(common::to_json(&msg.rcpt_to)?)
-        .bind(msg.mailbox.as_ref().map(|(m, _)| m.as_str()))
-        .bind(&msg.raw)
-        .bind(to_ms(msg.received_at))
-        .execute(&mut *tx)
-        .await?;
-        if let Some((mailbox, cursor)) = &msg.mailbox {
-            sqlx::query(
-                "INSERT INTO mailbox_cursors (mailbox, uid_validity, last_uid) VALUES (?, ?, ?) \
-                 ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, \
-                 last_uid = excluded.last_uid",
+        let seen = match &msg.mailbox {
+            Some(m) => sqlx::query(
+                "SELECT 1 FROM inbound_messages WHERE mailbox = ? AND fingerprint = ? LIMIT 1",
             )
-            .bind(mailbox)
-            .bind(i64::from(cursor.uid_validity))
-            .bind(i64::from(cursor.last_uid))
+            .bind(&m.key)
+            .bind(&m.fingerprint)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some(),
+            None => false,
+        };
+        if !seen {
+            sqlx::query(
+                "INSERT INTO inbound_messages \
+                 (id, source, mail_from, rcpt_to, mailbox, fingerprint, raw, received_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(msg.id)
+            .bind(msg.source.as_str())
+            .bind(msg.mail_from.as_deref())
+            .bind(common::to_json(&msg.rcpt_to)?)
+            .bind(msg.mailbox.as_ref().map(|m| m.key.as_str()))
+            .bind(msg.mailbox.as_ref().map(|m| m.fingerprint.as_str()))
+            .bind(&msg.raw)
+            .bind(to_ms(msg.received_at))
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(m) = &msg.mailbox {
+            save_cursor(&mut tx, &m.key, m.cursor).await?;
+        }
+        tx.commit().await?;
+        Ok(!seen)
+    }
+
+    pub(super) async fn set_mailbox_cursor_impl(
+        &self,
+        mailbox: &str,
+        cursor: MailboxCursor,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        save_cursor(&mut tx, mailbox, cursor).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn first_send_at_impl(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let first: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM messages")
+            .fetch_one(&self.pool)
+            .await?;
+        first.map(from_ms).transpose()
     }
 
     pub(super) async fn pending_inbound_impl(
@@ -182,4 +206,22 @@ impl SqliteStore {
         .await?;
         rows.iter().map(ref_row).collect()
     }
+}
+
+async fn save_cursor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    mailbox: &str,
+    cursor: MailboxCursor,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO mailbox_cursors (mailbox, uid_validity, last_uid) VALUES (?, ?, ?) \
+         ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, \
+         last_uid = excluded.last_uid",
+    )
+    .bind(mailbox)
+    .bind(i64::from(cursor.uid_validity))
+    .bind(i64::from(cursor.last_uid))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
