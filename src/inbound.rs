@@ -128,9 +128,9 @@ impl ImapSink {
 /// clock), which cannot answer one, and mail older than the retention
 /// period: its events would be purged within the hour, and after a
 /// UIDVALIDITY change it is mail already read, whose raw copy (and so its
-/// fingerprint) has been purged and would otherwise give its events and
-/// webhooks a second time. With no send at all yet, nothing already in the
-/// mailbox can be about one.
+/// fingerprint) has been purged and would otherwise give its events a
+/// second time. With no send at all yet, nothing already in the mailbox
+/// can be about one.
 fn horizon(
     first_send: Option<OffsetDateTime>,
     now: OffsetDateTime,
