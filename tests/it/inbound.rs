@@ -713,3 +713,143 @@ async fn a_renumbered_mailbox_gives_no_event_twice() {
     task.await.unwrap();
     app.stop().await;
 }
+
+/// A minimal OAuth 2.0 authorisation server for Dovecot's token
+/// introspection (RFC 7662): `POST /introspect` with `token=...` answers
+/// `{"active": true, "username": USER}` for `valid` and `{"active":
+/// false}` for anything else. Returns its base URL and how many tokens it
+/// was asked about.
+async fn introspection_server(
+    valid: &'static str,
+    user: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then as much body as Content-Length says.
+                let body = loop {
+                    let Ok(n) = conn.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break body.to_owned();
+                        }
+                    }
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let token = body
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("token="))
+                    .unwrap_or("");
+                let answer = if token == valid {
+                    json!({"active": true, "username": user}).to_string()
+                } else {
+                    json!({"active": false}).to_string()
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = conn.write_all(reply.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (url, asked)
+}
+
+/// A mailbox read with an OAuth 2.0 access token (`?xoauth2`: the
+/// password of the URL is the token, sent with `AUTHENTICATE XOAUTH2`)
+/// on a Dovecot that checks tokens with an authorisation server: the
+/// poller signs in and reads a reply. A token the server rejects is a
+/// prompt, clear refusal: the server's error challenge is answered (as
+/// the XOAUTH2 exchange requires) instead of waiting for the timeout.
+#[tokio::test]
+async fn imap_xoauth2_signs_in_with_a_bearer_token() {
+    const USER: &str = "oauth@example.test";
+    const TOKEN: &str = "ya29.good-token";
+    let (auth_server, asked) = introspection_server(TOKEN, USER).await;
+    let dovecot = crate::support::dovecot::Dovecot::start_oauth2(
+        &[(USER, "not-the-token")],
+        &format!("{auth_server}/introspect"),
+    )
+    .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+
+    // A rejected token: refused at once, with the server's reason.
+    let bad = format!("{}?xoauth2", dovecot.url(USER, "expired-token"));
+    let config = mailtrail_imap::MailboxConfig::parse(&bad).unwrap();
+    let started = std::time::Instant::now();
+    let refused = mailtrail_imap::Client::connect(&config, Duration::from_secs(30)).await;
+    match refused {
+        Err(mailtrail_imap::Error::Refused { command, text }) => {
+            assert_eq!(command, "AUTHENTICATE");
+            assert!(!text.contains("expired-token"), "{text}");
+        }
+        Err(e) => panic!(
+            "a rejected token must be refused, not {e}\n{}",
+            dovecot.log()
+        ),
+        Ok(_) => panic!("signed in with a token the server rejects"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the refusal took {:?}",
+        started.elapsed()
+    );
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // The good token: the app's poller reads a reply.
+    let url = format!("{}?xoauth2", dovecot.url(USER, TOKEN));
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
+        s.imap_poll_secs = 1;
+    })
+    .await;
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": USER, "to": ["frank@example.test"], "subject": "Quote", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mid = body["message_id"].as_str().unwrap().to_owned();
+    let reply = format!(
+        "From: Frank <frank@example.test>\r\nTo: {USER}\r\nSubject: Re: Quote\r\n\
+         Message-ID: <reply-frank@example.test>\r\nIn-Reply-To: <{mid}>\r\n\r\nDeal.\r\n"
+    );
+    dovecot
+        .deliver(USER, "1.reply", reply.as_bytes())
+        .expect("deliver the reply");
+    assert_eq!(
+        repliers(&app, &id, 1, &dovecot).await,
+        ["frank@example.test"]
+    );
+    app.stop().await;
+}

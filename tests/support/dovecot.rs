@@ -46,17 +46,30 @@ impl Dovecot {
     /// Starts an instance with `users` (address, password) and waits until
     /// its IMAP port answers.
     pub fn start(users: &[(&str, &str)]) -> anyhow::Result<Self> {
-        Self::start_with(users, None)
+        Self::start_with(users, None, None)
     }
 
     /// Starts an instance that speaks only implicit TLS (RFC 8314 section
     /// 3.3) on its port, with the PEM certificate chain and key at these
     /// paths.
     pub fn start_tls(users: &[(&str, &str)], cert: &Path, key: &Path) -> anyhow::Result<Self> {
-        Self::start_with(users, Some((cert, key)))
+        Self::start_with(users, Some((cert, key)), None)
     }
 
-    fn start_with(users: &[(&str, &str)], tls: Option<(&Path, &Path)>) -> anyhow::Result<Self> {
+    /// Starts an instance that also signs users in with OAuth 2.0 bearer
+    /// tokens (`AUTHENTICATE XOAUTH2` and `OAUTHBEARER`, RFC 7628): it asks
+    /// the authorisation server at `introspection_url` about each token
+    /// (RFC 7662 introspection, POST `token=...`), which must answer
+    /// `{"active": true, "username": "<the user>"}`.
+    pub fn start_oauth2(users: &[(&str, &str)], introspection_url: &str) -> anyhow::Result<Self> {
+        Self::start_with(users, None, Some(introspection_url))
+    }
+
+    fn start_with(
+        users: &[(&str, &str)],
+        tls: Option<(&Path, &Path)>,
+        introspection_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
         if !Path::new(DOVECOT).exists() {
             bail!(
                 "{DOVECOT} is missing: these tests need Debian's dovecot-imapd (scripts/test.sh installs it)"
@@ -93,6 +106,25 @@ impl Dovecot {
                 port,
             ),
         };
+        let (mechanisms, oauth2_passdb) = match introspection_url {
+            None => ("plain login", String::new()),
+            Some(url) => {
+                std::fs::write(
+                    root.join("oauth2.conf"),
+                    format!(
+                        "introspection_mode = post\nintrospection_url = {url}\n\
+                         username_attribute = username\nactive_attribute = active\n\
+                         active_value = true\n"
+                    ),
+                )?;
+                (
+                    "plain login xoauth2 oauthbearer",
+                    format!(
+                        "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {r}/oauth2.conf\n}}\n"
+                    ),
+                )
+            }
+        };
         let conf = format!(
             r#"base_dir = {r}/run
 state_dir = {r}/state
@@ -101,13 +133,15 @@ protocols = imap
 listen = 127.0.0.1
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 mail_location = maildir:{r}/mail/%u
 first_valid_uid = 1
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {r}/passwd
 }}
+{oauth2_passdb}
 userdb {{
   driver = static
   args = uid=dovecot gid=dovecot home={r}/mail/%u

@@ -355,8 +355,31 @@ impl Client {
 
     async fn finish(&mut self, tag: &str, name: &'static str) -> Result<Response, Error> {
         let mut untagged = Vec::new();
+        // What a server said in a challenge of a failed AUTHENTICATE.
+        let mut challenge = String::new();
         loop {
             let line = self.read_line().await?;
+            // A SASL exchange that fails: XOAUTH2 servers (Gmail,
+            // Outlook.com, Dovecot) answer a rejected token with a
+            // continuation carrying a JSON error (base64) and wait for an
+            // empty response before the tagged NO (RFC 3501 section
+            // 6.2.2; Google's XOAUTH2 protocol). Unanswered, the exchange
+            // would hang until the timeout.
+            if name == "AUTHENTICATE"
+                && let Some(data) = line.text.strip_prefix('+')
+            {
+                let data = data.trim();
+                challenge = STANDARD
+                    .decode(data)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .unwrap_or_else(|| data.to_owned())
+                    .chars()
+                    .take(300)
+                    .collect();
+                self.write("\r\n").await?;
+                continue;
+            }
             if let Some(rest) = line
                 .text
                 .strip_prefix(tag)
@@ -368,10 +391,15 @@ impl Client {
                         untagged,
                         text: text.to_owned(),
                     })
-                } else {
+                } else if challenge.is_empty() {
                     Err(Error::Refused {
                         command: name,
                         text: text.to_owned(),
+                    })
+                } else {
+                    Err(Error::Refused {
+                        command: name,
+                        text: format!("{text} ({})", challenge.trim()),
                     })
                 };
             }
