@@ -714,31 +714,45 @@ async fn a_renumbered_mailbox_gives_no_event_twice() {
     app.stop().await;
 }
 
-/// A minimal OAuth 2.0 authorisation server for Dovecot's token
-/// introspection (RFC 7662): `POST /introspect` with `token=...` answers
-/// `{"active": true, "username": USER}` for `valid` and `{"active":
-/// false}` for anything else. Returns its base URL and how many tokens it
-/// was asked about.
-async fn introspection_server(
-    valid: &'static str,
-    user: &'static str,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// A minimal OAuth 2.0 authorisation server for the XOAUTH2 tests.
+/// - `POST /introspect` (Dovecot's token introspection, RFC 7662) with
+///   `token=...` answers `{"active": true, "username": USER}` for a valid
+///   token and `{"active": false}` for any other.
+/// - `POST /token` (the refresh token grant, RFC 6749 section 6) with
+///   `refresh_token=REFRESH`, `client_id=mailtrail` and
+///   `client_secret=s3cret` issues a new valid access token; anything else
+///   is `400 {"error": "invalid_grant"}`.
+struct AuthServer {
+    url: String,
+    valid: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    introspected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+const REFRESH: &str = "1//refresh-me";
+
+async fn auth_server(user: &'static str, valid: &[&str]) -> AuthServer {
+    use std::sync::atomic::Ordering::SeqCst;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = asked.clone();
+    let server = AuthServer {
+        url: format!("http://{}", listener.local_addr().unwrap()),
+        valid: std::sync::Arc::new(std::sync::Mutex::new(
+            valid.iter().map(|t| t.to_string()).collect(),
+        )),
+        introspected: Default::default(),
+    };
+    let (tokens, introspected) = (server.valid.clone(), server.introspected.clone());
     tokio::spawn(async move {
         loop {
             let Ok((mut conn, _)) = listener.accept().await else {
                 return;
             };
-            let counter = counter.clone();
+            let (tokens, introspected) = (tokens.clone(), introspected.clone());
             tokio::spawn(async move {
                 let mut req = Vec::new();
                 let mut buf = [0u8; 4096];
                 // Headers, then as much body as Content-Length says.
-                let body = loop {
+                let (head, body) = loop {
                     let Ok(n) = conn.read(&mut buf).await else {
                         return;
                     };
@@ -757,22 +771,41 @@ async fn introspection_server(
                             })
                             .unwrap_or(0);
                         if body.len() >= len {
-                            break body.to_owned();
+                            break (head.to_owned(), body.to_owned());
                         }
                     }
                 };
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let token = body
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("token="))
-                    .unwrap_or("");
-                let answer = if token == valid {
-                    json!({"active": true, "username": user}).to_string()
+                let form: std::collections::HashMap<String, String> =
+                    serde_urlencoded::from_str(&body).unwrap_or_default();
+                let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+                let (status, answer) = if head.starts_with("POST /token ") {
+                    if field("grant_type") == "refresh_token"
+                        && field("refresh_token") == REFRESH
+                        && field("client_id") == "mailtrail"
+                        && field("client_secret") == "s3cret"
+                    {
+                        let mut valid = tokens.lock().unwrap();
+                        let token = format!("issued-{}", valid.len());
+                        valid.push(token.clone());
+                        let answer = json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599});
+                        ("200 OK", answer)
+                    } else {
+                        let answer = json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."});
+                        ("400 Bad Request", answer)
+                    }
                 } else {
-                    json!({"active": false}).to_string()
+                    introspected.fetch_add(1, SeqCst);
+                    let active = tokens.lock().unwrap().iter().any(|t| t == field("token"));
+                    let answer = if active {
+                        json!({"active": true, "username": user})
+                    } else {
+                        json!({"active": false})
+                    };
+                    ("200 OK", answer)
                 };
+                let answer = answer.to_string();
                 let reply = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\
                      Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
                     answer.len()
                 );
@@ -781,7 +814,7 @@ async fn introspection_server(
             });
         }
     });
-    (url, asked)
+    server
 }
 
 /// A mailbox read with an OAuth 2.0 access token (`?xoauth2`: the
@@ -794,10 +827,10 @@ async fn introspection_server(
 async fn imap_xoauth2_signs_in_with_a_bearer_token() {
     const USER: &str = "oauth@example.test";
     const TOKEN: &str = "ya29.good-token";
-    let (auth_server, asked) = introspection_server(TOKEN, USER).await;
+    let auth = auth_server(USER, &[TOKEN]).await;
     let dovecot = crate::support::dovecot::Dovecot::start_oauth2(
         &[(USER, "not-the-token")],
-        &format!("{auth_server}/introspect"),
+        &format!("{}/introspect", auth.url),
     )
     .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
 
@@ -822,7 +855,7 @@ async fn imap_xoauth2_signs_in_with_a_bearer_token() {
         "the refusal took {:?}",
         started.elapsed()
     );
-    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(auth.introspected.load(std::sync::atomic::Ordering::SeqCst) >= 1);
 
     // The good token: the app's poller reads a reply.
     let url = format!("{}?xoauth2", dovecot.url(USER, TOKEN));
@@ -850,6 +883,78 @@ async fn imap_xoauth2_signs_in_with_a_bearer_token() {
     assert_eq!(
         repliers(&app, &id, 1, &dovecot).await,
         ["frank@example.test"]
+    );
+    app.stop().await;
+}
+
+/// A mailbox read with a refresh token (`&token_url=...&client_id=...
+/// &client_secret=...&refresh_token=...`, no access token in the URL):
+/// before signing in, the poller asks the token endpoint for an access
+/// token (RFC 6749 section 6), and reads a reply with it. A revoked refresh
+/// token is a clear error naming the endpoint and what it said, with no
+/// secret in it.
+#[tokio::test]
+async fn imap_xoauth2_gets_its_access_token_with_a_refresh_token() {
+    const USER: &str = "refresh@example.test";
+    let auth = auth_server(USER, &[]).await;
+    let dovecot = crate::support::dovecot::Dovecot::start_oauth2(
+        &[(USER, "not-the-token")],
+        &format!("{}/introspect", auth.url),
+    )
+    .expect("Dovecot (Debian package dovecot-imapd; scripts/test.sh installs it)");
+    let url = |refresh: &str| {
+        let base = dovecot.url(USER, "x");
+        let (scheme, rest) = base.split_once("://").unwrap();
+        let (_, host) = rest.rsplit_once('@').unwrap();
+        format!(
+            "{scheme}://{}@{host}?xoauth2&token_url={}/token&client_id=mailtrail\
+             &client_secret=s3cret&refresh_token={}",
+            USER.replace('@', "%40"),
+            auth.url,
+            refresh.replace('/', "%2F")
+        )
+    };
+
+    let revoked = mailtrail_imap::MailboxConfig::parse(&url("1//revoked")).unwrap();
+    match mailtrail_imap::Client::connect(&revoked, Duration::from_secs(30)).await {
+        Err(e @ mailtrail_imap::Error::OAuth(_)) => {
+            let e = e.to_string();
+            assert!(e.contains("invalid_grant") && e.contains(&auth.url), "{e}");
+            assert!(!e.contains("s3cret") && !e.contains("1//"), "{e}");
+        }
+        Err(e) => panic!("a revoked refresh token must be an OAuth error, not {e}"),
+        Ok(_) => panic!("signed in with a revoked refresh token"),
+    }
+    assert!(auth.valid.lock().unwrap().is_empty(), "no token issued");
+
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url(REFRESH))];
+        s.imap_poll_secs = 1;
+    })
+    .await;
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": USER, "to": ["gina@example.test"], "subject": "Terms", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mid = body["message_id"].as_str().unwrap().to_owned();
+    let reply = format!(
+        "From: Gina <gina@example.test>\r\nTo: {USER}\r\nSubject: Re: Terms\r\n\
+         Message-ID: <reply-gina@example.test>\r\nIn-Reply-To: <{mid}>\r\n\r\nAgreed.\r\n"
+    );
+    dovecot
+        .deliver(USER, "1.reply", reply.as_bytes())
+        .expect("deliver the reply");
+    assert_eq!(
+        repliers(&app, &id, 1, &dovecot).await,
+        ["gina@example.test"]
+    );
+    assert!(
+        !auth.valid.lock().unwrap().is_empty(),
+        "the access token came from the token endpoint"
     );
     app.stop().await;
 }

@@ -185,19 +185,25 @@ impl Client {
                 let args = format!("LOGIN {} {}", quoted(&config.user)?, quoted(pw)?);
                 client.command("LOGIN", &args).await?;
             }
-            Auth::XOAuth2(token) => {
-                let ir = STANDARD.encode(format!(
-                    "user={}\x01auth=Bearer {}\x01\x01",
-                    config.user, token
-                ));
-                client
-                    .command("AUTHENTICATE", &format!("AUTHENTICATE XOAUTH2 {ir}"))
-                    .await?;
+            Auth::XOAuth2(token) => client.xoauth2(&config.user, token).await?,
+            Auth::XOAuth2Refresh(r) => {
+                let token =
+                    crate::oauth::access_token(r, config.extra_ca_pem.as_deref(), wait).await?;
+                client.xoauth2(&config.user, &token).await?;
             }
         }
         // Capabilities may change after sign-in (RFC 3501 section 6.2.3).
         client.capability().await?;
         Ok(client)
+    }
+
+    /// `AUTHENTICATE XOAUTH2` with an initial response (RFC 4959): the
+    /// user and the bearer token (Google's XOAUTH2 format).
+    async fn xoauth2(&mut self, user: &str, token: &str) -> Result<(), Error> {
+        let ir = STANDARD.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01"));
+        self.command("AUTHENTICATE", &format!("AUTHENTICATE XOAUTH2 {ir}"))
+            .await
+            .map(|_| ())
     }
 
     /// Whether the server announced `capability`.

@@ -26,6 +26,9 @@ pub enum Error {
         /// The server's text.
         text: String,
     },
+    /// No access token could be had from the OAuth 2.0 token endpoint.
+    #[error("IMAP OAuth 2.0: {0}")]
+    OAuth(String),
     /// The mailbox URL or settings are wrong.
     #[error("IMAP mailbox: {0}")]
     Config(String),

@@ -16,6 +16,7 @@
 pub mod client;
 mod error;
 pub mod mailbox;
+mod oauth;
 pub mod poller;
 
 pub use client::Client;
