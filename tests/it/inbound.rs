@@ -859,32 +859,7 @@ async fn imap_xoauth2_signs_in_with_a_bearer_token() {
 
     // The good token: the app's poller reads a reply.
     let url = format!("{}?xoauth2", dovecot.url(USER, TOKEN));
-    let app = TestApp::spawn_with(Db::Sqlite, |s| {
-        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
-        s.imap_poll_secs = 1;
-    })
-    .await;
-    let (code, body) = app
-        .post(
-            "/api/v1/messages",
-            &json!({"from": USER, "to": ["frank@example.test"], "subject": "Quote", "text": "hello"}),
-        )
-        .await;
-    assert_eq!(code, 202, "{body}");
-    let id = body["id"].as_str().unwrap().to_owned();
-    let mid = body["message_id"].as_str().unwrap().to_owned();
-    let reply = format!(
-        "From: Frank <frank@example.test>\r\nTo: {USER}\r\nSubject: Re: Quote\r\n\
-         Message-ID: <reply-frank@example.test>\r\nIn-Reply-To: <{mid}>\r\n\r\nDeal.\r\n"
-    );
-    dovecot
-        .deliver(USER, "1.reply", reply.as_bytes())
-        .expect("deliver the reply");
-    assert_eq!(
-        repliers(&app, &id, 1, &dovecot).await,
-        ["frank@example.test"]
-    );
-    app.stop().await;
+    a_reply_is_read(url, USER, "frank@example.test", &dovecot).await;
 }
 
 /// A mailbox read with a refresh token (`&token_url=...&client_id=...
@@ -927,34 +902,42 @@ async fn imap_xoauth2_gets_its_access_token_with_a_refresh_token() {
     }
     assert!(auth.valid.lock().unwrap().is_empty(), "no token issued");
 
+    a_reply_is_read(url(REFRESH), USER, "gina@example.test", &dovecot).await;
+    assert!(
+        !auth.valid.lock().unwrap().is_empty(),
+        "the access token came from the token endpoint"
+    );
+}
+
+/// An app polling the mailbox `url` (of `user`, on `dovecot`) sends a
+/// message, `replier` answers it there, and the app marks it replied.
+async fn a_reply_is_read(
+    url: String,
+    user: &str,
+    replier: &str,
+    dovecot: &crate::support::dovecot::Dovecot,
+) {
     let app = TestApp::spawn_with(Db::Sqlite, |s| {
-        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url(REFRESH))];
+        s.imap_mailboxes = vec![mailtrail::config::Secret::new(url)];
         s.imap_poll_secs = 1;
     })
     .await;
     let (code, body) = app
         .post(
             "/api/v1/messages",
-            &json!({"from": USER, "to": ["gina@example.test"], "subject": "Terms", "text": "hello"}),
+            &json!({"from": user, "to": [replier], "subject": "Terms", "text": "hello"}),
         )
         .await;
     assert_eq!(code, 202, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     let mid = body["message_id"].as_str().unwrap().to_owned();
     let reply = format!(
-        "From: Gina <gina@example.test>\r\nTo: {USER}\r\nSubject: Re: Terms\r\n\
-         Message-ID: <reply-gina@example.test>\r\nIn-Reply-To: <{mid}>\r\n\r\nAgreed.\r\n"
+        "From: {replier}\r\nTo: {user}\r\nSubject: Re: Terms\r\n\
+         Message-ID: <reply@example.test>\r\nIn-Reply-To: <{mid}>\r\n\r\nAgreed.\r\n"
     );
     dovecot
-        .deliver(USER, "1.reply", reply.as_bytes())
+        .deliver(user, "1.reply", reply.as_bytes())
         .expect("deliver the reply");
-    assert_eq!(
-        repliers(&app, &id, 1, &dovecot).await,
-        ["gina@example.test"]
-    );
-    assert!(
-        !auth.valid.lock().unwrap().is_empty(),
-        "the access token came from the token endpoint"
-    );
+    assert_eq!(repliers(&app, &id, 1, dovecot).await, [replier]);
     app.stop().await;
 }
