@@ -8,6 +8,35 @@ use serde_json::{Value, json};
 
 use crate::support::binary::{admin_key, bin, spawn_server};
 
+/// Runs the binary with `args`, which it must refuse: it exits non-zero
+/// within 20 s (a `serve` that accepted them would run on, so it is
+/// stopped and the test fails instead of hanging); its standard error.
+fn refused(cwd: &std::path::Path, args: &[&str]) -> String {
+    let mut child = bin()
+        .current_dir(cwd)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} was accepted: still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{args:?}: {status:?}\n{stderr}");
+    stderr
+}
+
 #[tokio::test]
 async fn newcomer_flow_with_default_data_dir() {
     let cwd = tempfile::tempdir().unwrap();
@@ -160,16 +189,10 @@ fn bad_cli_input_fails_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = bin()
-        .current_dir(cwd.path())
-        .args(["serve", "--retention-days", "0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let stderr = refused(cwd.path(), &["serve", "--retention-days", "0"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("retention_days: must be at least 1"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("retention_days: must be at least 1"),
+        "{stderr}"
     );
 
     let out = bin()
