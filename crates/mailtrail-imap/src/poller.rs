@@ -1,7 +1,8 @@
-//! The poll loop for one mailbox: connect, EXAMINE, read what is new since
-//! the stored position, hand each message to the [`Sink`] (which stores it
-//! with the new position in one transaction), then wait with IDLE or a
-//! poll interval. Connection failures are retried with a pause.
+//! The poll loop for one mailbox: connect, EXAMINE, list what is new since
+//! the stored position, leave unread what arrived before the sink's
+//! horizon, hand each other message to the [`Sink`] (which stores it with
+//! the new position in one transaction), then wait with IDLE or a poll
+//! interval. Connection failures are retried with a pause.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +60,8 @@ pub trait Sink: Send + Sync + 'static {
     /// The stored position of the mailbox `key`: (UIDVALIDITY, last UID).
     async fn cursor(&self, key: &str) -> Result<Option<(u32, u32)>, String>;
 
-    /// Keeps one message and moves the mailbox position to it, together;
+    /// Keeps one message (unless the mailbox gave the same one before,
+    /// under other UIDs) and moves the mailbox position to it, together;
     /// `arrived` is when the message reached the mailbox, as the server
     /// says (INTERNALDATE), if it says.
     async fn store(

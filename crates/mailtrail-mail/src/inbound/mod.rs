@@ -173,15 +173,8 @@ pub fn fingerprint(raw: &[u8]) -> String {
     match id {
         Some(id) => format!("id:{id}"),
         None => {
-            let d = ring::digest::digest(&ring::digest::SHA256, raw);
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let mut s = String::with_capacity(7 + 64);
-            s.push_str("sha256:");
-            for b in d.as_ref() {
-                s.push(char::from(HEX[usize::from(b >> 4)]));
-                s.push(char::from(HEX[usize::from(b & 15)]));
-            }
-            s
+            use sha2::Digest as _;
+            format!("sha256:{:x}", sha2::Sha256::digest(raw))
         }
     }
 }
