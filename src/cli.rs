@@ -15,7 +15,13 @@ use mailtrail_store::{NewApiKey, Store};
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
-use crate::{classify, password, startup};
+use mailtrail_mail::batch as classify;
+
+use mailtrail_domain::credentials::{
+    MIN_PASSWORD_CHARS, generate_api_key, generate_password, hash_api_key,
+};
+
+use crate::startup;
 
 /// Self-hosted email tracking server.
 #[derive(Debug, Parser)]
@@ -298,17 +304,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .context("reading the password from standard input")?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
-                (password::generate(), true)
+                (generate_password(), true)
             };
-            if pw.chars().count() < password::MIN_PASSWORD_CHARS {
-                bail!(
-                    "password: must be at least {} characters",
-                    password::MIN_PASSWORD_CHARS
-                );
+            if pw.chars().count() < MIN_PASSWORD_CHARS {
+                bail!("password: must be at least {MIN_PASSWORD_CHARS} characters");
             }
             let store = open_store(&settings).await?;
             let org = store.ensure_organisation(&org).await?;
-            let user = password::add_user(&*store, org.id, &email, &pw, admin).await?;
+            let user = mailtrail_store::add_user(&*store, org.id, &email, &pw, admin).await?;
             println!(
                 "user {} added (id {}, organisation {}{})",
                 user.email,
@@ -329,13 +332,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "no user {email}: add one with `mailtrail user add {email} --admin --password-stdin`"
                 );
             };
-            let (key, prefix) = mailtrail_http::generate_api_key();
+            let (key, prefix) = generate_api_key();
             store
                 .create_api_key(&NewApiKey {
                     id: Uuid::now_v7(),
                     user_id: u.id,
                     name,
-                    key_hash: mailtrail_http::hash_api_key(&key),
+                    key_hash: hash_api_key(&key),
                     prefix,
                 })
                 .await?;

@@ -1,11 +1,8 @@
 //! The `mailtrail` binary's start-up glue, as a library so that the
 //! integration tests start exactly the server users run (on port 0).
 
-pub mod classify;
 pub mod cli;
 pub mod config;
-pub mod inbound;
-pub mod password;
 pub mod startup;
 pub mod telemetry;
-pub mod worker;
+pub mod transport;

@@ -9,13 +9,15 @@ use std::time::Duration;
 use anyhow::Context;
 use mailtrail_domain::{Keyring, TokenKey};
 use mailtrail_http::tracking::opener::OpenerData;
-use mailtrail_http::tracking::sink::{EventSink, SinkHandle, SinkOptions};
 use mailtrail_http::tracking::{Tracking, TrackingSettings, parse_networks};
 use mailtrail_store::Store;
+use mailtrail_store::journal::{EventSink, SinkHandle, SinkOptions};
 use tokio::sync::{Notify, watch};
 
-use crate::config::{Relay, Settings};
-use crate::worker::{Delivery, Worker, WorkerSettings};
+use mailtrail_worker::delivery::{Worker, WorkerSettings};
+use mailtrail_worker::inbound::{ImapSink, Processor, StoreSink};
+
+use crate::config::Settings;
 
 /// The tracking events' journal in the data dir (its segments are
 /// `events.journal.0` and `events.journal.1`).
@@ -115,24 +117,18 @@ impl Application {
         )
         .await?;
 
-        let delivery = match settings.relay()? {
-            Relay::Sandbox => Delivery::Sandbox,
-            Relay::Smarthost(url) => {
-                Delivery::Smtp(crate::worker::smarthost(url.expose(), &settings)?)
-            }
-            Relay::Mx => Delivery::Smtp(crate::worker::mx(&settings)?),
-        };
+        let transport = crate::transport::configured(&settings, store.clone())?;
         let signer = match (
             &settings.dkim_domain,
             &settings.dkim_selector,
             &settings.dkim_key,
         ) {
-            (Some(d), Some(s), Some(k)) => Some(Arc::new(crate::worker::dkim_signer(d, s, k)?)),
+            (Some(d), Some(s), Some(k)) => Some(Arc::new(crate::transport::dkim_signer(d, s, k)?)),
             _ => None,
         };
         let worker = Worker::new(
             store.clone(),
-            delivery,
+            transport,
             signer,
             keyring.clone(),
             notify.clone(),
@@ -356,7 +352,7 @@ async fn sender_networks_loop(
 struct Inbound {
     listener: Option<mailtrail_smtp::inbound::Listener>,
     addr: Option<SocketAddr>,
-    processor: crate::inbound::Processor,
+    processor: Processor,
     pollers: Vec<mailtrail_imap::Poller>,
 }
 
@@ -367,8 +363,8 @@ impl Inbound {
         keyring: Arc<Keyring>,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
-        let processor = crate::inbound::Processor::new(store.clone(), keyring, wake.clone());
-        let imap_sink = Arc::new(crate::inbound::ImapSink::new(
+        let processor = Processor::new(store.clone(), keyring, wake.clone());
+        let imap_sink = Arc::new(ImapSink::new(
             store.clone(),
             wake.clone(),
             time::Duration::days(i64::from(settings.retention_days)),
@@ -408,7 +404,7 @@ impl Inbound {
                     .context("smtp_in_cert / smtp_in_key")?,
             );
         }
-        let sink = Arc::new(crate::inbound::StoreSink::new(store, wake));
+        let sink = Arc::new(StoreSink::new(store, wake));
         let listener = mailtrail_smtp::inbound::Listener::bind(bind, options, sink)
             .await
             .with_context(|| format!("binding inbound SMTP on {bind}"))?;

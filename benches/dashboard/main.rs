@@ -208,7 +208,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
         let store = open_store(&settings).await?;
         let org = store.ensure_organisation("default").await?;
-        let hash = mailtrail::password::hash(PASSWORD)?;
+        let hash = mailtrail_domain::credentials::hash_password(PASSWORD)?;
         let user = store
             .create_user(org.id, &EmailAddress::parse(EMAIL)?, &hash, true)
             .await?;
@@ -230,13 +230,13 @@ async fn main() -> anyhow::Result<()> {
             .user_by_email(&EmailAddress::parse(EMAIL)?)
             .await?
             .ok_or_else(|| anyhow::anyhow!("bench user missing"))?;
-        let (key, prefix) = mailtrail_http::generate_api_key();
+        let (key, prefix) = mailtrail_domain::credentials::generate_api_key();
         store
             .create_api_key(&mailtrail_store::NewApiKey {
                 id: Uuid::now_v7(),
                 user_id: user.id,
                 name: "bench".into(),
-                key_hash: mailtrail_http::hash_api_key(&key),
+                key_hash: mailtrail_domain::credentials::hash_api_key(&key),
                 prefix,
             })
             .await?;

@@ -46,7 +46,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
 /// that must never see it.
 pub(crate) async fn other_org_message(app: &TestApp, subject: &str) -> (String, String) {
     let other = app.store.ensure_organisation("other").await.unwrap();
-    let hash = mailtrail::password::hash("other password").unwrap();
+    let hash = mailtrail_domain::credentials::hash_password("other password").unwrap();
     let user = app
         .store
         .create_user(

@@ -257,7 +257,7 @@ async fn domain_keys(db: Db) {
     // A user who is not an administrator sees the records but no forms,
     // and the forms refuse them.
     let org = app.store.ensure_organisation("default").await.unwrap();
-    let hash = mailtrail::password::hash("a plain user's password").unwrap();
+    let hash = mailtrail_domain::credentials::hash_password("a plain user's password").unwrap();
     app.store
         .create_user(
             org.id,

@@ -665,7 +665,7 @@ async fn a_renumbered_mailbox_gives_no_event_twice() {
     // A poller of the app's store, started and stopped by the test; the
     // app's processor turns what it stores into events.
     let poll = || {
-        let sink = std::sync::Arc::new(mailtrail::inbound::ImapSink::new(
+        let sink = std::sync::Arc::new(mailtrail_worker::inbound::ImapSink::new(
             app.store.clone(),
             std::sync::Arc::new(tokio::sync::Notify::new()),
             time::Duration::days(30),

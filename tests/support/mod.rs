@@ -220,7 +220,8 @@ pub async fn create_admin(store: &std::sync::Arc<dyn Store>, email: &str) -> Str
     let user = match store.user_by_email(&email).await.expect("user lookup") {
         Some(u) => u,
         None => {
-            let hash = mailtrail::password::hash("correct horse battery").unwrap();
+            let hash =
+                mailtrail_domain::credentials::hash_password("correct horse battery").unwrap();
             store
                 .create_user(org.id, &email, &hash, true)
                 .await
@@ -231,13 +232,13 @@ pub async fn create_admin(store: &std::sync::Arc<dyn Store>, email: &str) -> Str
 }
 
 pub async fn api_key_for(store: &std::sync::Arc<dyn Store>, user_id: Uuid) -> String {
-    let (key, prefix) = mailtrail_http::generate_api_key();
+    let (key, prefix) = mailtrail_domain::credentials::generate_api_key();
     store
         .create_api_key(&NewApiKey {
             id: Uuid::now_v7(),
             user_id,
             name: "test".into(),
-            key_hash: mailtrail_http::hash_api_key(&key),
+            key_hash: mailtrail_domain::credentials::hash_api_key(&key),
             prefix,
         })
         .await

@@ -1,7 +1,8 @@
 //! Typed values of mailtrail's domain: addresses, message ids, tokens, event
-//! kinds, status rules and bounce reasons. No I/O lives here; everything is
+//! kinds, status rules, bounce reasons and credentials. No I/O lives here; everything is
 //! checked once at the edge and then trusted (DESIGN.md section 6).
 
+pub mod credentials;
 mod email_address;
 mod event;
 mod message_id;

@@ -11,7 +11,6 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
-pub mod password;
 pub mod tracking;
 
 use std::net::SocketAddr;
@@ -32,7 +31,6 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-pub use auth::{KEY_PREFIX, generate_api_key, hash_api_key};
 pub use error::ApiError;
 
 /// The default largest request body: 25 MiB, the message size limit most

@@ -21,7 +21,8 @@ use tokio::sync::Notify;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::{AppState, HttpSettings, hash_api_key, router};
+use crate::{AppState, HttpSettings, router};
+use mailtrail_domain::credentials::hash_api_key;
 
 mod dashboard;
 mod sink;
@@ -1071,8 +1072,8 @@ struct TestApp {
     org_a: Uuid,
     org_b: Uuid,
     /// The tracking endpoints' event sink, on a journal in `_journal`.
-    sink: crate::tracking::sink::EventSink,
-    _sink_task: crate::tracking::sink::SinkHandle,
+    sink: mailtrail_store::journal::EventSink,
+    _sink_task: mailtrail_store::journal::SinkHandle,
     _journal: tempfile::TempDir,
 }
 
@@ -1099,7 +1100,7 @@ impl TestApp {
                 .create_user(org.id, &email, "x", true)
                 .await
                 .expect("user");
-            let (key, prefix) = crate::generate_api_key();
+            let (key, prefix) = mailtrail_domain::credentials::generate_api_key();
             store
                 .create_api_key(&NewApiKey {
                     id: Uuid::now_v7(),
@@ -1115,7 +1116,7 @@ impl TestApp {
         let key_b = keys.pop().expect("key b");
         let key_a = keys.pop().expect("key a");
         let journal = tempfile::tempdir().expect("journal dir");
-        let (sink, sink_task) = crate::tracking::sink::EventSink::spawn(
+        let (sink, sink_task) = mailtrail_store::journal::EventSink::spawn(
             store.clone(),
             &journal.path().join("events.journal"),
             Default::default(),

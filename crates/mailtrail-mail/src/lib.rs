@@ -8,8 +8,10 @@
 //! Nothing here opens a socket or touches a database: every function takes
 //! bytes or typed values and returns bytes or typed values, so the send path,
 //! the tests and the benchmarks all exercise the same code (DESIGN.md
-//! sections 5 and 6).
+//! sections 5 and 6). The one exception is [`batch`], the classifier over
+//! files and directories behind `mailtrail classify`, which reads files.
 
+pub mod batch;
 pub mod compose;
 pub mod dkim;
 pub mod dsn;

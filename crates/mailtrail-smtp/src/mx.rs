@@ -272,6 +272,10 @@ impl Mx {
 
 #[async_trait]
 impl Transport for Mx {
+    fn name(&self) -> &'static str {
+        "mx"
+    }
+
     async fn send(&self, envelope: &Envelope, message: &[u8]) -> Outcome {
         let domain = envelope.recipient.domain();
         let hosts: Vec<String> =

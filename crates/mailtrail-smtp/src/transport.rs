@@ -179,6 +179,12 @@ pub trait Transport: Send + Sync {
 
     /// Closes idle connections politely (QUIT) at shutdown.
     async fn close(&self) {}
+
+    /// A short name for the transport, recorded with each outcome
+    /// (`smtp`, `mx`, `sandbox`).
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
 }
 
 /// Lets one transport be shared (the worker pool and the shutdown code).
@@ -190,5 +196,9 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
 
     async fn close(&self) {
         (**self).close().await;
+    }
+
+    fn name(&self) -> &'static str {
+        (**self).name()
     }
 }

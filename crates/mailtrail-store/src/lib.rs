@@ -2,16 +2,20 @@
 //! PostgreSQL implementation, each with its own SQL and migrations
 //! (DESIGN.md sections 5 and 9). Only this crate knows SQL.
 
+mod add_user;
 mod common;
 pub mod dashboard;
 mod error;
 pub mod inbound;
+pub mod journal;
 pub mod model;
+pub mod new_message;
 pub mod postgres;
 pub mod sending_domain;
 pub mod sqlite;
 mod store;
 
+pub use add_user::{AddUserError, add_user};
 pub use dashboard::*;
 pub use error::StoreError;
 pub use model::*;

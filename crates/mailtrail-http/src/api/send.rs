@@ -1,20 +1,18 @@
 //! The body of `POST /api/v1/messages`: its JSON shape and its validation.
 //!
-//! Input is parsed once into typed values ([`EmailAddress`], checked
+//! Input is parsed once into typed values (checked addresses and
 //! headers, decoded attachments) before anything is stored, so a refused
 //! request leaves nothing behind (DESIGN.md sections 4 and 6). Every refusal
 //! names the field to fix, as a JSON path: `to[2]`, `headers.X-Campaign`,
 //! `attachments[0].content_base64`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use mailtrail_domain::{EmailAddress, RecipientKind};
-use mailtrail_mail::MailError;
-use mailtrail_store::{Attachment, MessageContent};
+use mailtrail_store::new_message::{AttachmentDraft, Draft, Mailbox};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
@@ -198,97 +196,7 @@ pub(crate) struct TrackInput {
     clicks: Option<bool>,
 }
 
-/// What applies when the request does not say.
-#[derive(Debug, Clone)]
-pub(crate) struct Defaults {
-    /// The organisation's read-receipt default.
-    pub read_receipt: bool,
-    /// The organisation's open-tracking default.
-    pub track_opens: bool,
-    /// The organisation's click-tracking default.
-    pub track_clicks: bool,
-    /// Domain of the sender used when `from` is omitted.
-    pub from_domain: Option<String>,
-}
-
-impl Defaults {
-    /// The organisation's defaults, plus the server's `from` domain.
-    pub fn of(org: &mailtrail_store::Organisation, from_domain: Option<String>) -> Self {
-        Self {
-            read_receipt: org.read_receipt_default,
-            track_opens: org.track_opens_default,
-            track_clicks: org.track_clicks_default,
-            from_domain,
-        }
-    }
-}
-
-/// A request that passed every check, ready to be stored.
-#[derive(Debug, Clone)]
-pub(crate) struct ValidSend {
-    pub from: EmailAddress,
-    pub from_name: Option<String>,
-    pub reply_to: Option<EmailAddress>,
-    pub subject: String,
-    pub content: MessageContent,
-    pub read_receipt: bool,
-    pub track_opens: bool,
-    pub track_clicks: bool,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-    pub idempotency_key: Option<String>,
-    /// Distinct recipients, in the order to, cc, bcc.
-    pub recipients: Vec<(EmailAddress, RecipientKind)>,
-}
-
-impl ValidSend {
-    /// The message to store for `user_id` of `org_id`, accepted now, with a
-    /// fresh Message-ID at the sender's domain and fresh (time-ordered) ids.
-    /// The API and the dashboard's Compose both go through here.
-    pub fn into_new_message(
-        self,
-        org_id: uuid::Uuid,
-        user_id: uuid::Uuid,
-    ) -> mailtrail_store::NewMessage {
-        use uuid::Uuid;
-        mailtrail_store::NewMessage {
-            id: Uuid::now_v7(),
-            org_id,
-            user_id,
-            message_id: mailtrail_domain::MessageId::generate(self.from.domain()),
-            from_address: self.from,
-            from_name: self.from_name,
-            reply_to: self.reply_to,
-            subject: self.subject,
-            content: self.content,
-            read_receipt: self.read_receipt,
-            track_opens: self.track_opens,
-            track_clicks: self.track_clicks,
-            metadata: self.metadata,
-            idempotency_key: self.idempotency_key,
-            created_at: time::OffsetDateTime::now_utc(),
-            recipients: self
-                .recipients
-                .into_iter()
-                .map(|(address, kind)| mailtrail_store::NewRecipient {
-                    id: Uuid::now_v7(),
-                    address,
-                    kind,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// The longest display name accepted: more is never a real name, and it must
-/// fit a folded header line once encoded (RFC 5322 section 2.1.1).
-const MAX_NAME: usize = 256;
-/// The longest subject accepted (mail-builder folds it; this only bounds
-/// abuse).
-const MAX_SUBJECT: usize = 2_000;
-/// The longest idempotency key.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
-/// The longest attachment file name (a common file-system limit).
-const MAX_FILENAME: usize = 255;
+pub(crate) use mailtrail_store::new_message::{Defaults, ValidMessage};
 
 /// Base64 as clients send it: the standard alphabet, padding optional.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -296,261 +204,69 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Checks everything and turns the request into typed values.
-pub(crate) fn validate(req: SendRequest, defaults: &Defaults) -> Result<ValidSend, ApiError> {
-    let (from, from_name) = match &req.from {
-        Some(a) => parse_address(a, "from")?,
-        None => match &defaults.from_domain {
-            Some(domain) => (
-                EmailAddress::parse(&format!("noreply@{domain}")).map_err(|e| {
-                    ApiError::invalid("invalid_address", "from", format!("from: {e}"))
-                })?,
-                None,
-            ),
-            None => {
-                return Err(ApiError::invalid(
-                    "missing_field",
-                    "from",
-                    "from is required (no default sender domain is configured)",
-                ));
-            }
-        },
-    };
-    let reply_to = match &req.reply_to {
-        Some(a) => Some(parse_address(a, "reply_to")?.0),
-        None => None,
-    };
-
-    let mut recipients = Vec::new();
-    let mut seen = HashSet::new();
-    for (list, kind) in [
-        (&req.to, RecipientKind::To),
-        (&req.cc, RecipientKind::Cc),
-        (&req.bcc, RecipientKind::Bcc),
-    ] {
-        for (i, a) in list.0.iter().enumerate() {
-            let field = format!("{}[{i}]", kind.as_str());
-            let (address, _) = parse_address(a, &field)?;
-            // The same mailbox twice gets one copy, under its first mention.
-            if seen.insert(address.normalized()) {
-                recipients.push((address, kind));
-            }
-        }
-    }
-    if recipients.is_empty() {
-        return Err(ApiError::invalid(
-            "missing_recipient",
-            "to",
-            "at least one recipient is required in to, cc or bcc",
-        ));
-    }
-
-    let subject = req.subject.clone().unwrap_or_default();
-    if has_line_break_or_control(&subject) {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            "subject",
-            "subject must not contain line breaks or control characters",
-        ));
-    }
-    if subject.chars().count() > MAX_SUBJECT {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            "subject",
-            format!("subject must be at most {MAX_SUBJECT} characters"),
-        ));
-    }
-
-    let text = req.text.filter(|t| !t.is_empty());
-    let html = req.html.filter(|h| !h.is_empty());
-    if text.is_none() && html.is_none() {
-        return Err(ApiError::invalid(
-            "missing_body",
-            "text",
-            "give text, html or both",
-        ));
-    }
-
-    let headers = validate_headers(req.headers.0)?;
+/// Checks the request by the rules every entry point shares
+/// ([`mailtrail_store::new_message`]), after decoding what is the JSON
+/// shape's own: the attachments' base64.
+pub(crate) fn validate(req: SendRequest, defaults: &Defaults) -> Result<ValidMessage, ApiError> {
     let attachments = req
         .attachments
         .into_iter()
         .enumerate()
-        .map(|(i, a)| validate_attachment(i, a))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let mut metadata = serde_json::Map::new();
-    for (k, v) in req.metadata {
-        if k.is_empty() {
-            return Err(ApiError::invalid(
-                "invalid_value",
-                "metadata",
-                "metadata keys must not be empty",
-            ));
-        }
-        metadata.insert(k, serde_json::Value::String(v));
-    }
-
-    let idempotency_key = match req.idempotency_key {
-        Some(k)
-            if k.is_empty()
-                || k.chars().count() > MAX_IDEMPOTENCY_KEY
-                || k.chars().any(char::is_control) =>
-        {
-            return Err(ApiError::invalid(
-                "invalid_value",
-                "idempotency_key",
-                format!(
-                    "idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} characters without control characters"
-                ),
-            ));
-        }
-        other => other,
-    };
-
+        .map(|(i, a)| {
+            // Clients often wrap base64 at 76 columns (RFC 2045 section 6.8).
+            let compact: Vec<u8> = a
+                .content_base64
+                .bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            let content = LENIENT_BASE64.decode(&compact).map_err(|e| {
+                ApiError::invalid(
+                    "invalid_base64",
+                    format!("attachments[{i}].content_base64"),
+                    format!("content_base64 is not valid base64: {e}"),
+                )
+            })?;
+            Ok(AttachmentDraft {
+                filename: a.filename,
+                content_type: a.content_type,
+                content,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let track = req.track.unwrap_or_default();
-    Ok(ValidSend {
-        from,
-        from_name,
-        reply_to,
-        subject,
-        content: MessageContent {
-            text,
-            html,
-            headers,
-            attachments,
-        },
-        read_receipt: req.read_receipt.unwrap_or(defaults.read_receipt),
-        track_opens: track.opens.unwrap_or(defaults.track_opens),
-        track_clicks: track.clicks.unwrap_or(defaults.track_clicks),
-        metadata,
-        idempotency_key,
-        recipients,
-    })
-}
-
-/// An address and its display name; errors name `field` (for the name,
-/// `field.name`).
-fn parse_address(
-    a: &AddressInput,
-    field: &str,
-) -> Result<(EmailAddress, Option<String>), ApiError> {
-    let address = EmailAddress::parse(&a.address)
-        .map_err(|e| ApiError::invalid("invalid_address", field, format!("{field}: {e}")))?;
-    let name = match a.name.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(n) if has_line_break_or_control(n) || n.chars().count() > MAX_NAME => {
-            return Err(ApiError::invalid(
-                "invalid_value",
-                format!("{field}.name"),
-                format!(
-                    "{field}.name must be at most {MAX_NAME} characters without line breaks or control characters"
-                ),
-            ));
-        }
-        Some(n) => Some(n.to_owned()),
+    let draft = Draft {
+        from: req.from.map(AddressInput::into_mailbox),
+        to: req.to.into_mailboxes(),
+        cc: req.cc.into_mailboxes(),
+        bcc: req.bcc.into_mailboxes(),
+        subject: req.subject,
+        text: req.text,
+        html: req.html,
+        reply_to: req.reply_to.map(AddressInput::into_mailbox),
+        headers: req.headers.0,
+        attachments,
+        read_receipt: req.read_receipt,
+        track_opens: track.opens,
+        track_clicks: track.clicks,
+        metadata: req.metadata,
+        idempotency_key: req.idempotency_key,
     };
-    Ok((address, name))
+    mailtrail_store::new_message::validate(draft, defaults)
+        .map_err(|e| ApiError::invalid(e.code, e.field, e.message))
 }
 
-/// CR or LF would end a header line and start a new one (header injection,
-/// RFC 5322 section 2.2); other control characters are not allowed in an
-/// unstructured field body either (RFC 5322 section 3.2.5, VCHAR and WSP).
-fn has_line_break_or_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && c != '\t')
-}
-
-/// Extra headers: each checked by the mail crate's rules (RFC 5322 section
-/// 2.2 field names, no CR/LF, none of the headers mailtrail writes itself),
-/// and no name twice.
-fn validate_headers(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>, ApiError> {
-    let mut seen = HashSet::new();
-    for (name, value) in &headers {
-        let field = format!("headers.{name}");
-        if let Err(e) = mailtrail_mail::compose::validate_extra_header(name, value) {
-            let code = match e {
-                MailError::ReservedHeader { .. } => "reserved_header",
-                _ => "invalid_header",
-            };
-            return Err(ApiError::invalid(code, field, e.to_string()));
-        }
-        if !seen.insert(name.to_ascii_lowercase()) {
-            return Err(ApiError::invalid(
-                "invalid_header",
-                field,
-                format!("header {name} is given twice"),
-            ));
+impl AddressInput {
+    fn into_mailbox(self) -> Mailbox {
+        Mailbox {
+            name: self.name,
+            address: self.address,
         }
     }
-    Ok(headers)
 }
 
-/// A file name, a MIME type and the decoded bytes.
-fn validate_attachment(i: usize, a: AttachmentInput) -> Result<Attachment, ApiError> {
-    let field = |f: &str| format!("attachments[{i}].{f}");
-    let filename = a.filename.trim().to_owned();
-    if filename.is_empty()
-        || filename.chars().count() > MAX_FILENAME
-        || filename.chars().any(char::is_control)
-        || filename.contains(['/', '\\'])
-    {
-        return Err(ApiError::invalid(
-            "invalid_attachment",
-            field("filename"),
-            format!(
-                "filename must be 1 to {MAX_FILENAME} characters, without control characters or slashes"
-            ),
-        ));
-    }
-    let content_type = a
-        .content_type
-        .map(|c| c.trim().to_owned())
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
-    if !is_mime_type(&content_type) {
-        return Err(ApiError::invalid(
-            "invalid_attachment",
-            field("content_type"),
-            format!(
-                "content_type {content_type:?} is not a MIME type like application/pdf (RFC 2045 section 5.1)"
-            ),
-        ));
-    }
-    // Clients often wrap base64 at 76 columns (RFC 2045 section 6.8).
-    let compact: Vec<u8> = a
-        .content_base64
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let content = LENIENT_BASE64.decode(&compact).map_err(|e| {
-        ApiError::invalid(
-            "invalid_base64",
-            field("content_base64"),
-            format!("content_base64 is not valid base64: {e}"),
-        )
-    })?;
-    Ok(Attachment {
-        filename,
-        content_type,
-        content,
-    })
-}
-
-/// `type/subtype` with optional `; parameter=value` (RFC 2045 section 5.1):
-/// the type and subtype are tokens, parameters carry no control characters.
-fn is_mime_type(s: &str) -> bool {
-    let is_token = |t: &str| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
-    };
-    let mut parts = s.splitn(2, ';');
-    let essence = parts.next().unwrap_or("").trim();
-    let params_ok = parts
-        .next()
-        .is_none_or(|p| !p.chars().any(char::is_control));
-    match essence.split_once('/') {
-        Some((t, sub)) => is_token(t) && is_token(sub) && params_ok,
-        None => false,
+impl AddressList {
+    fn into_mailboxes(self) -> Vec<Mailbox> {
+        self.0.into_iter().map(AddressInput::into_mailbox).collect()
     }
 }
 
@@ -560,6 +276,7 @@ mod tests {
 
     use super::*;
     use crate::extract::parse_json;
+    use mailtrail_domain::RecipientKind;
 
     fn defaults() -> Defaults {
         Defaults {
@@ -570,7 +287,7 @@ mod tests {
         }
     }
 
-    fn check(body: serde_json::Value) -> Result<ValidSend, ApiError> {
+    fn check(body: serde_json::Value) -> Result<ValidMessage, ApiError> {
         let req: SendRequest = parse_json(body.to_string().as_bytes())?;
         validate(req, &defaults())
     }
@@ -914,27 +631,5 @@ mod tests {
             "application/octet-stream"
         );
         assert_eq!(v.content.attachments[0].content, vec![0, 1]);
-    }
-
-    #[test]
-    fn mime_types() {
-        for ok in [
-            "text/plain",
-            "application/pdf; name=\"a b.pdf\"",
-            "application/vnd.ms-excel",
-        ] {
-            assert!(is_mime_type(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "text",
-            "text/",
-            "/plain",
-            "te xt/plain",
-            "text/pl@in",
-            "a/b; x=\u{7}",
-        ] {
-            assert!(!is_mime_type(bad), "{bad}");
-        }
     }
 }

@@ -23,7 +23,9 @@ use super::simulate::{Act, Original, find_copy};
 use super::view::{EventView, StatusView, event_view, message_status, when};
 use super::{DashError, html, see_other};
 use crate::api::{Defaults, SendRequest, validate};
-use crate::{AppState, generate_api_key, hash_api_key};
+use mailtrail_domain::credentials::{generate_api_key, hash_api_key};
+
+use crate::AppState;
 
 /// Rows per page of the Emails page.
 const PAGE_SIZE: u32 = 50;

@@ -7,7 +7,6 @@
 //! synchronizer token (OWASP's synchronizer token pattern); the sign-in
 //! form, made before any session exists, uses a double-submit cookie.
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use base64::Engine as _;
@@ -69,17 +68,12 @@ pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64
     format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
-/// Checks a password against an argon2 PHC string (as `src/password.rs`
-/// makes them). Runs on the blocking pool: argon2 is slow on purpose.
+/// Checks a password against an Argon2 PHC string
+/// ([`mailtrail_domain::credentials::verify_password`]). Runs on the
+/// blocking pool: Argon2 is slow on purpose.
 pub(crate) async fn verify_password(hash: String, password: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
+        mailtrail_domain::credentials::verify_password(&hash, &password)
     })
     .await
     .unwrap_or(false)
@@ -165,12 +159,7 @@ mod tests {
 
     #[tokio::test]
     async fn argon2_hashes_verify() {
-        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-        let salt = SaltString::generate(&mut OsRng);
-        let h = Argon2::default()
-            .hash_password(b"secret pw", &salt)
-            .unwrap()
-            .to_string();
+        let h = mailtrail_domain::credentials::hash_password("secret pw").unwrap();
         assert!(verify_password(h.clone(), "secret pw".into()).await);
         assert!(!verify_password(h, "wrong".into()).await);
         assert!(!verify_password("not a hash".into(), "x".into()).await);

@@ -1,6 +1,6 @@
 //! User management for administrators (`/admin/users`): list the
 //! organisation's users, add one (the same path as `mailtrail user add`:
-//! [`crate::password::add_user`]), grant or take the administrator flag,
+//! [`mailtrail_store::add_user`]), grant or take the administrator flag,
 //! remove a user. Never oneself, never the last administrator; anyone
 //! else gets a 403 page. Every form carries the session's CSRF token.
 
@@ -19,7 +19,8 @@ use super::session;
 use super::view::when;
 use super::{DashError, html, see_other};
 use crate::AppState;
-use crate::password::{AddUserError, MIN_PASSWORD_CHARS, add_user};
+use mailtrail_domain::credentials::{MIN_PASSWORD_CHARS, PasswordError};
+use mailtrail_store::{AddUserError, add_user};
 
 const NOT_ADMIN: &str = "Only an administrator of the organisation can manage its users.";
 
@@ -152,7 +153,7 @@ pub(crate) async fn add(
             tracing::info!(user.id = %user.id, org.id = %s.user.org_id, admin = is_admin, "user added from the dashboard");
             Ok(see_other("/admin/users?done=added"))
         }
-        Err(AddUserError::PasswordTooShort) => {
+        Err(AddUserError::Password(PasswordError::TooShort)) => {
             refuse(
                 StatusCode::BAD_REQUEST,
                 format!("Password: it must be at least {MIN_PASSWORD_CHARS} characters."),
@@ -169,7 +170,7 @@ pub(crate) async fn add(
             .await
         }
         Err(AddUserError::Store(e)) => Err(e.into()),
-        Err(e @ AddUserError::Hash(_)) => {
+        Err(e @ AddUserError::Password(PasswordError::Hash(_))) => {
             tracing::error!(error = %e, "adding a user failed");
             refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,8 +7,8 @@ use std::path::Path;
 use mailtrail_domain::Opener;
 
 use super::*;
-use crate::tracking::journal;
-use crate::tracking::sink::{EventSink, SinkError, SinkOptions};
+use mailtrail_store::journal::format as journal;
+use mailtrail_store::journal::{EventSink, SinkError, SinkOptions};
 
 async fn recipient(app: &TestApp) -> Uuid {
     let (s, b) = app.send(&app.key_a, minimal("reader@x.example")).await;

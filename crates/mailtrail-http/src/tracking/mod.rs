@@ -10,10 +10,8 @@
 //! clients and scanners, not API callers, so they are outside the JSON
 //! error layer: the pixel is always a GIF, a bad link a plain 404 page.
 
-pub(crate) mod journal;
 pub mod opener;
 pub mod sender;
-pub mod sink;
 pub mod unsubscribe;
 
 use std::collections::{HashMap, VecDeque};
@@ -38,9 +36,9 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
+use mailtrail_store::journal::EventSink;
 use opener::{OpenerData, Rules, Signals, Verdict};
 use sender::SenderNetworks;
-use sink::EventSink;
 
 /// The transparent 1×1 GIF89a: 43 bytes, the smallest widely accepted
 /// image (one-entry palette, a transparency extension, one LZW pixel).

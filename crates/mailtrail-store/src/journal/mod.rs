@@ -1,15 +1,15 @@
 //! Durable tracking events through an append-only journal, folded into the
 //! store behind the answers.
 //!
-//! A tracking request is answered only once its event is durable (issue 3:
-//! "every answered hit durable"). Committing each batch to the database
+//! A tracking request is answered only once its event is durable: every
+//! answered hit survives a crash. Committing each batch to the database
 //! before answering made the pixel CPU-bound on thread hand-offs (a channel
 //! to a sink task, five round trips per batch to sqlx's SQLite thread, a
 //! oneshot per event; docs/performance.md, "Tracking pixel"). Instead:
 //!
 //! 1. [`EventSink::record`] serialises the event, then, under one short
 //!    mutex, takes the next sequence number and appends a framed record
-//!    (length, CRC-32, sequence number, JSON; [`super::journal`]) to a
+//!    (length, CRC-32, sequence number, JSON; [`format`]) to a
 //!    shared buffer. It then waits on a `watch` channel for the durable
 //!    sequence number to reach its own. No per-event channel or oneshot.
 //! 2. One OS thread (the writer) swaps the buffer out, writes it to the
@@ -53,6 +53,8 @@
 //! waits while more than eight times `capacity` written events are not
 //! yet folded (the store is slow or down), so memory stays bounded.
 
+pub mod format;
+
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -61,11 +63,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::Duration;
 
-use mailtrail_store::{NewEvent, Store};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::journal;
+use crate::{NewEvent, Store};
+
+use format as journal;
 
 /// By default a segment in use is left for the other one once it holds
 /// this many bytes (and the other one is entirely folded).

@@ -1,4 +1,4 @@
-//! The on-disk format of the tracking events' journal (see [`super::sink`]
+//! The on-disk format of the tracking events' journal (see [`super`]
 //! for how it is written, folded and replayed).
 //!
 //! The journal is two segment files, `PATH.0` and `PATH.1`. Each use of a
@@ -23,24 +23,24 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::{NewEvent, StatusReason};
 use mailtrail_domain::{EventKind, Opener};
-use mailtrail_store::{NewEvent, StatusReason};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// First bytes of a segment in use.
-pub(crate) const MAGIC: [u8; 8] = *b"MTJRNL01";
+pub const MAGIC: [u8; 8] = *b"MTJRNL01";
 /// Bytes of a segment header.
-pub(crate) const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = 16;
 /// Bytes before a record's payload.
-pub(crate) const FRAME_HEAD: usize = 16;
+pub const FRAME_HEAD: usize = 16;
 /// Largest payload accepted when reading back: an event is a few hundred
 /// bytes, so a longer length is a torn or foreign record.
-pub(crate) const MAX_PAYLOAD: usize = 1 << 20;
+pub const MAX_PAYLOAD: usize = 1 << 20;
 
 /// The two segment files of the journal at `base`.
-pub(crate) fn segment_paths(base: &Path) -> [PathBuf; 2] {
+pub fn segment_paths(base: &Path) -> [PathBuf; 2] {
     let with = |suffix: &str| {
         let mut s: OsString = base.as_os_str().to_owned();
         s.push(suffix);
@@ -76,7 +76,7 @@ struct Wire {
 }
 
 /// The payload of `event`.
-pub(crate) fn encode(event: &NewEvent) -> Result<Vec<u8>, serde_json::Error> {
+pub fn encode(event: &NewEvent) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&WireRef {
         id: &event.id,
         recipient_id: &event.recipient_id,
@@ -89,7 +89,7 @@ pub(crate) fn encode(event: &NewEvent) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 /// The event of a payload.
-pub(crate) fn decode(payload: &[u8]) -> Result<NewEvent, serde_json::Error> {
+pub fn decode(payload: &[u8]) -> Result<NewEvent, serde_json::Error> {
     let w: Wire = serde_json::from_slice(payload)?;
     Ok(NewEvent {
         id: w.id,
@@ -103,7 +103,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<NewEvent, serde_json::Error> {
 }
 
 /// The CRC state over a payload; [`push_frame`] adds the sequence number.
-pub(crate) fn payload_crc(payload: &[u8]) -> crc32fast::Hasher {
+pub fn payload_crc(payload: &[u8]) -> crc32fast::Hasher {
     let mut h = crc32fast::Hasher::new();
     h.update(payload);
     h
@@ -111,7 +111,7 @@ pub(crate) fn payload_crc(payload: &[u8]) -> crc32fast::Hasher {
 
 /// Appends the record `seq` with `payload` (whose CRC state is `crc`, from
 /// [`payload_crc`]) to `out`.
-pub(crate) fn push_frame(out: &mut Vec<u8>, seq: u64, payload: &[u8], crc: crc32fast::Hasher) {
+pub fn push_frame(out: &mut Vec<u8>, seq: u64, payload: &[u8], crc: crc32fast::Hasher) {
     let mut crc = crc;
     crc.update(&seq.to_le_bytes());
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
@@ -123,7 +123,7 @@ pub(crate) fn push_frame(out: &mut Vec<u8>, seq: u64, payload: &[u8], crc: crc32
 }
 
 /// A segment's header for a use starting at record `first_seq`.
-pub(crate) fn header(first_seq: u64) -> [u8; HEADER_LEN] {
+pub fn header(first_seq: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(&MAGIC);
     h[8..].copy_from_slice(&first_seq.to_le_bytes());
@@ -132,7 +132,7 @@ pub(crate) fn header(first_seq: u64) -> [u8; HEADER_LEN] {
 
 /// Why reading a segment stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum End {
+pub enum End {
     /// The segment is empty or has no header.
     Empty,
     /// At the end of the file or at zeroed (preallocated) space.
@@ -149,7 +149,7 @@ pub(crate) enum End {
 
 /// The records of one segment, in order.
 #[derive(Debug)]
-pub(crate) struct Scan<'a> {
+pub struct Scan<'a> {
     /// The header's first sequence number (0 without a header).
     pub first_seq: u64,
     /// `(seq, payload)` of each complete, CRC-valid record.
@@ -159,7 +159,7 @@ pub(crate) struct Scan<'a> {
 }
 
 /// Reads the records of a segment's current use.
-pub(crate) fn scan(bytes: &[u8]) -> Scan<'_> {
+pub fn scan(bytes: &[u8]) -> Scan<'_> {
     let mut out = Scan {
         first_seq: 0,
         records: Vec::new(),

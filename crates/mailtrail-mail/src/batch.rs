@@ -1,5 +1,5 @@
-//! `mailtrail classify [--json] PATH...`: the offline classifier, the
-//! contract other tools rely on (issue "Reading what comes back").
+//! The batch classifier behind `mailtrail classify [--json] PATH...`, whose
+//! JSON lines are the contract other tools rely on.
 //! A `PATH` of `-` is standard input, as for most Unix tools: one message
 //! piped in (from a mail filter, say).
 //!
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mailtrail_mail::inbound::{Action, Classification, MAX_INPUT, classify};
+use crate::inbound::{Action, Classification, MAX_INPUT, classify};
 
 /// Files classified before their lines are printed: large enough to keep
 /// every core busy, small enough to bound memory.
@@ -144,7 +144,7 @@ fn write_batch(
             // The phrase tables, built while the workers read their first
             // files, not by whichever thread reaches each first while the
             // others sleep on it.
-            mailtrail_mail::inbound::build_tables();
+            crate::inbound::build_tables();
         }
         let mut buf = read_buffer();
         while take_next(&mut buf) {
@@ -581,8 +581,8 @@ fn file_json(v: &mut Vec<u8>, path: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use crate::inbound::{Action, Kind, RecipientReport};
     use mailtrail_domain::Reason;
-    use mailtrail_mail::inbound::{Action, Kind, RecipientReport};
 
     use super::*;
 
