@@ -15,4 +15,8 @@ pub mod property;
 pub use error::{OutlookError, Result};
 pub use message::{Attachment, Message};
 pub use msg::read_msg;
+pub mod eml;
 pub mod rtf;
+pub mod tnef;
+
+pub use eml::{EmlOptions, msg_to_eml, to_eml};

@@ -32,8 +32,20 @@ pub fn read_msg(bytes: &[u8]) -> Result<Message> {
     let streams = Streams::read(bytes)?;
     let named = named::read(&streams)?;
     let mut message = read_object(&streams, "/", TOP_HEADER, 0)?;
+    share_names(&mut message, &named);
     message.named = named;
     Ok(message)
+}
+
+/// Embedded messages use the root's name mapping (MS-OXMSG 2.2.3); each
+/// gets a copy so it can be written on its own.
+fn share_names(message: &mut Message, named: &[(u16, crate::message::NamedProperty)]) {
+    for a in &mut message.attachments {
+        if let Some(inner) = &mut a.embedded {
+            inner.named = named.to_vec();
+            share_names(inner, named);
+        }
+    }
 }
 
 /// Reads the message whose storage is `dir` (ending in '/').
