@@ -93,6 +93,21 @@ pub fn msg_to_eml(bytes: &[u8], options: EmlOptions) -> Result<Vec<u8>> {
     to_eml(&crate::msg::read_msg(bytes)?, options)
 }
 
+/// Reads a TNEF stream (`winmail.dat`) and writes it as a MIME message.
+pub fn tnef_to_eml(bytes: &[u8], options: EmlOptions) -> Result<Vec<u8>> {
+    to_eml(&crate::tnef::read(bytes)?, options)
+}
+
+/// Converts a `.msg` or a TNEF stream, told apart by their signatures
+/// (MS-CFB 2.2, MS-OXTNEF 2.1.3.1).
+pub fn convert(bytes: &[u8], options: EmlOptions) -> Result<Vec<u8>> {
+    if bytes.starts_with(&crate::tnef::SIGNATURE.to_le_bytes()) {
+        tnef_to_eml(bytes, options)
+    } else {
+        msg_to_eml(bytes, options)
+    }
+}
+
 fn strip_angles(id: &str) -> String {
     id.trim()
         .trim_start_matches('<')

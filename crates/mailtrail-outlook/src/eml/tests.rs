@@ -235,3 +235,12 @@ fn tnef_option_adds_a_winmail_dat_that_reads_back() {
     assert_eq!(back.attachments.len(), 3);
     assert!(back.attachments[2].embedded.is_some());
 }
+
+#[test]
+fn convert_tells_tnef_from_msg() {
+    let tnef = crate::tnef::write(&sample()).expect("tnef");
+    let eml = super::convert(&tnef, EmlOptions::default()).expect("eml");
+    let parsed = MessageParser::default().parse(&eml).expect("parse");
+    assert_eq!(parsed.subject(), Some("Quarterly report — Q3"));
+    assert!(super::convert(b"neither", EmlOptions::default()).is_err());
+}
