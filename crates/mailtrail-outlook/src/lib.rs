@@ -19,4 +19,4 @@ pub mod eml;
 pub mod rtf;
 pub mod tnef;
 
-pub use eml::{EmlOptions, convert, msg_to_eml, tnef_to_eml, to_eml};
+pub use eml::{EmlOptions, convert, mime_entity, msg_to_eml, tnef_to_eml, to_eml};

@@ -93,6 +93,18 @@ pub fn msg_to_eml(bytes: &[u8], options: EmlOptions) -> Result<Vec<u8>> {
     to_eml(&crate::msg::read_msg(bytes)?, options)
 }
 
+/// The body of `message` as one MIME entity (its Content-Type header and
+/// content, RFC 2045 §2.4) without RFC 5322 headers: what replaces a
+/// `winmail.dat` part inside the message that carried it.
+pub fn mime_entity(message: &Message) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    MessageBuilder::new()
+        .body(body::build(message)?)
+        .write_body(&mut out)
+        .map_err(|e| OutlookError::Write(e.to_string()))?;
+    Ok(out)
+}
+
 /// Reads a TNEF stream (`winmail.dat`) and writes it as a MIME message.
 pub fn tnef_to_eml(bytes: &[u8], options: EmlOptions) -> Result<Vec<u8>> {
     to_eml(&crate::tnef::read(bytes)?, options)
