@@ -243,6 +243,29 @@ fuzz_classify() {
 }
 run_step "cargo fuzz run classify (bounded)" fuzz_classify
 
+# The same bounded pass for the Outlook parsers (crates/mailtrail-outlook):
+# the .msg reader (compound file + MAPI), the TNEF reader, and compressed
+# RTF with HTML de-encapsulation. Any bytes must read or give an error, and
+# whatever reads must convert and survive a TNEF write/read round trip.
+# Seeded with the .msg and TNEF corpora; each target runs
+# MAILTRAIL_FUZZ_SECS (default 30).
+fuzz_outlook() {
+    local target seeds
+    for target in outlook_msg outlook_tnef outlook_rtf; do
+        case $target in
+            outlook_msg) seeds="$MAILTRAIL_CORPORA/msg" ;;
+            outlook_tnef) seeds="$MAILTRAIL_CORPORA/tnef" ;;
+            *) seeds="" ;;
+        esac
+        mkdir -p "fuzz/corpus/$target"
+        # shellcheck disable=SC2086
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none "$target" \
+            "corpus/$target" $seeds -- \
+            -max_total_time="${MAILTRAIL_FUZZ_SECS:-30}" -max_len=262144 -timeout=10 -rss_limit_mb=2048) || return 1
+    done
+}
+run_step "cargo fuzz run outlook_msg, outlook_tnef, outlook_rtf (bounded)" fuzz_outlook
+
 if ((${#FAILED[@]})); then
     section "FAILED: ${#FAILED[@]} check(s)"
     printf '  %s\n' "${FAILED[@]}"
