@@ -12,6 +12,8 @@
 #   MAILTRAIL_TEST_POSTGRES_URL  server the tests create databases on
 #                                (default postgres://postgres@127.0.0.1:5432/postgres)
 #   MAILTRAIL_CORPORA            mail corpora (default ../shared/corpora beside the repo)
+#   MAILTRAIL_PYTHON             a python with extract-msg for the Outlook fidelity test
+#                                (default: python3 if it has extract-msg, else a venv in target/)
 #   MAILTRAIL_SKIP_INSTALL=1     check prerequisites but never install or start anything
 set -euo pipefail
 
@@ -104,6 +106,39 @@ else
     (cd tests/browser && npm ci --no-audit --no-fund)
     browser_deps_current || die "npm ci in tests/browser did not install the locked playwright-core"
 fi
+
+# ------------------------------------------------ Outlook reference tools
+# The Outlook fidelity test (crates/mailtrail-outlook/tests/fidelity.rs)
+# compares its conversions with msgconvert, tnef and ytnef (Debian) and
+# extract-msg (PyPI, pinned, in a virtual environment under target/ since
+# Debian's Python refuses system-wide pip installs).
+section "Outlook reference tools: msgconvert, tnef, ytnef, extract-msg"
+outlook_missing=()
+for pkg in libemail-outlook-message-perl libemail-address-perl tnef ytnef-tools python3-venv; do
+    installed "$pkg" || outlook_missing+=("$pkg")
+done
+if ((${#outlook_missing[@]})); then
+    [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "missing packages: ${outlook_missing[*]} (MAILTRAIL_SKIP_INSTALL=1 forbids installing them)"
+    echo "installing: ${outlook_missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${outlook_missing[@]}"
+fi
+EXTRACT_MSG_VERSION=0.57.0
+if [[ -z ${MAILTRAIL_PYTHON:-} ]]; then
+    if python3 -c "import extract_msg, sys; sys.exit(extract_msg.__version__ != '$EXTRACT_MSG_VERSION')" 2>/dev/null; then
+        MAILTRAIL_PYTHON=python3
+    else
+        venv="$ROOT/target/outlook-venv"
+        if ! "$venv/bin/python" -c "import extract_msg" 2>/dev/null; then
+            [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "extract-msg $EXTRACT_MSG_VERSION is not installed (set MAILTRAIL_PYTHON)"
+            python3 -m venv "$venv" || die "cannot create $venv"
+            "$venv/bin/pip" install -q "extract-msg==$EXTRACT_MSG_VERSION" || die "pip install extract-msg failed"
+        fi
+        MAILTRAIL_PYTHON="$venv/bin/python"
+    fi
+fi
+export MAILTRAIL_PYTHON
+echo "MAILTRAIL_PYTHON=$MAILTRAIL_PYTHON (extract-msg)"
 
 # --------------------------------------------------------------- postfix
 section "Postfix (system instance must be stopped; tests run private instances)"
