@@ -89,3 +89,55 @@ fn tnef_flag_keeps_a_winmail_dat_and_tnef_inputs_convert() {
         .collect();
     assert_eq!(names, ["AUTHORS", "README", "winmail.dat"]);
 }
+
+#[tokio::test]
+async fn api_converts_a_msg_and_names_the_body_when_it_cannot() {
+    let app = crate::support::TestApp::spawn().await;
+    let url = format!("http://{}/api/v1/convert?tnef=true", app.addr);
+    let msg = std::fs::read(corpora().join("msg/test_email_4.msg")).unwrap();
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .body(msg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "message/rfc822"
+    );
+    let eml = res.bytes().await.unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&eml[..])
+        .unwrap();
+    assert_eq!(parsed.subject(), Some("test"));
+    assert!(
+        parsed
+            .attachments()
+            .any(|a| mail_parser::MimeHeaders::attachment_name(a) == Some("winmail.dat"))
+    );
+
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .body(&b"not an outlook file"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_outlook_file");
+    assert_eq!(body["error"]["field"], "body");
+
+    let res = app
+        .client
+        .post(format!("http://{}/api/v1/convert", app.addr))
+        .body(&b"x"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -24,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use mailtrail_store::Store;
 use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/messages/{id}", get(api::get_message))
         .route("/api/v1/sandbox/messages", get(api::sandbox_messages))
         .route("/api/v1/suppressions", get(api::list_suppressions))
+        .route("/api/v1/convert", post(api::convert::convert))
         .route(
             "/api/v1/suppressions/{address}",
             delete(api::delete_suppression),
