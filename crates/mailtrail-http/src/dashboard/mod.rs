@@ -8,6 +8,7 @@
 
 mod advice;
 mod contact;
+mod convert;
 mod domains;
 mod live;
 mod pages;
@@ -38,6 +39,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/live", get(live::live))
         .route("/live/events", get(live::events))
         .route("/stats", get(stats::stats))
+        .route("/convert", get(convert::page))
+        .route("/convert/file", post(convert::file))
         .route("/sandbox", get(pages::sandbox))
         .route("/sandbox/{id}", get(pages::sandbox_copy))
         .route("/sandbox/{id}/simulate", post(simulate::simulate))
