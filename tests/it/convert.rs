@@ -182,7 +182,10 @@ async fn dashboard_convert_page_converts_with_the_csrf_token() {
     // Errors leave the server in the API's JSON shape, the text kept.
     let body: serde_json::Value = res.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap_or("");
-    assert!(message.starts_with("Not converted: compound file"), "{body}");
+    assert!(
+        message.starts_with("Not converted: compound file"),
+        "{body}"
+    );
 
     let res = c
         .post(app.url("/convert/file"))
