@@ -32,6 +32,7 @@ pub fn run(paths: &[PathBuf], tnef: bool, out_dir: Option<&Path>) -> anyhow::Res
     for path in paths {
         collect(path, out_dir, &mut jobs)?;
     }
+    unique_outputs(&mut jobs);
     if let Some(dir) = out_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -186,5 +187,48 @@ fn job(input: &Path, relative: &Path, bytes: u64, out_dir: Option<&Path>) -> Job
         input: input.to_path_buf(),
         output: base.with_extension("eml"),
         bytes,
+    }
+}
+
+/// Two inputs with one name (`a/x.msg`, `b/x.msg` with `-o DIR`) would
+/// write one `.eml`: later ones get `-2`, `-3`, ... before the extension.
+fn unique_outputs(jobs: &mut [Job]) {
+    let mut seen = std::collections::HashSet::new();
+    for job in jobs.iter_mut() {
+        let mut n = 1;
+        let base = job.output.with_extension("");
+        while !seen.insert(job.output.clone()) {
+            n += 1;
+            let mut name = base.as_os_str().to_owned();
+            name.push(format!("-{n}.eml"));
+            job.output = PathBuf::from(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_names_get_distinct_outputs() {
+        let out = Path::new("/out");
+        let mut jobs = vec![
+            job(Path::new("a/x.msg"), Path::new("x.msg"), 1, Some(out)),
+            job(Path::new("b/x.msg"), Path::new("x.msg"), 1, Some(out)),
+            job(Path::new("c/x.msg"), Path::new("x.msg"), 1, Some(out)),
+            job(Path::new("y.msg"), Path::new("y.msg"), 1, None),
+        ];
+        unique_outputs(&mut jobs);
+        let outputs: Vec<_> = jobs.iter().map(|j| j.output.clone()).collect();
+        assert_eq!(
+            outputs,
+            [
+                PathBuf::from("/out/x.eml"),
+                PathBuf::from("/out/x-2.eml"),
+                PathBuf::from("/out/x-3.eml"),
+                PathBuf::from("y.eml"),
+            ]
+        );
     }
 }
