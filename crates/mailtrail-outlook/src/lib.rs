@@ -6,6 +6,7 @@
 //! Pure: bytes in, bytes out. Bad input is an [`OutlookError`] naming the
 //! stream or offset, never a panic.
 
+pub mod batch;
 pub mod codepage;
 mod error;
 pub mod message;
