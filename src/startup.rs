@@ -197,6 +197,7 @@ impl Application {
             inbound_wake,
             keyring,
             tracking,
+            signin: mailtrail_http::signin::SignIn::new(&settings.signin()),
         };
         Ok(Self {
             listener,

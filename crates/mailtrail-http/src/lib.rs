@@ -11,6 +11,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
+pub mod signin;
 pub mod tracking;
 
 use std::net::SocketAddr;
@@ -81,6 +82,8 @@ pub struct AppState {
     pub keyring: Arc<mailtrail_domain::Keyring>,
     /// The tracking endpoints' settings, opener lists and event sink.
     pub tracking: tracking::Tracking,
+    /// The sign-in form's hashing gate and attempt limits.
+    pub signin: signin::SignIn,
 }
 
 /// The whole HTTP application, ready to be served.

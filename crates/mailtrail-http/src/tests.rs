@@ -1152,6 +1152,7 @@ impl TestApp {
                 crate::tracking::opener::OpenerData::builtin(),
                 self.sink.clone(),
             ),
+            signin: Default::default(),
         })
     }
 

@@ -19,7 +19,7 @@ mod view;
 
 use askama::Template;
 use axum::Router;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -106,6 +106,12 @@ pub(crate) enum DashError {
     /// A template failed to render.
     #[error("rendering: {0}")]
     Render(#[from] askama::Error),
+    /// Too many sign-in attempts: try again after this many seconds.
+    #[error("too many sign-in attempts")]
+    TooManyAttempts(u64),
+    /// Every password check slot stayed taken: try again in a moment.
+    #[error("sign-in busy")]
+    Busy,
 }
 
 #[derive(Template)]
@@ -129,6 +135,28 @@ impl IntoResponse for DashError {
                 "Not found",
                 "There is nothing here, or it belongs to another organisation.",
             ),
+            Self::TooManyAttempts(secs) => {
+                let mut res = html_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many sign-in attempts",
+                    &format!(
+                        "Too many sign-in attempts for this account or from this address. Try again in {secs} seconds."
+                    ),
+                );
+                res.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(*secs));
+                return res;
+            }
+            Self::Busy => {
+                let mut res = html_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "The server is checking many sign-ins just now. Try again in a moment.",
+                );
+                res.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(BUSY_RETRY_SECS));
+                return res;
+            }
             Self::Store(_) | Self::Render(_) => {
                 tracing::error!(error = %self, "dashboard request failed");
                 (
@@ -138,11 +166,18 @@ impl IntoResponse for DashError {
                 )
             }
         };
-        let body = ErrorPage { title, message }
-            .render()
-            .unwrap_or_else(|_| message.to_owned());
-        html(status, body)
+        html_error(status, title, message)
     }
+}
+
+/// How long a sign-in turned away as busy is told to wait.
+const BUSY_RETRY_SECS: u64 = 2;
+
+fn html_error(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = ErrorPage { title, message }
+        .render()
+        .unwrap_or_else(|_| message.to_owned());
+    html(status, body)
 }
 
 /// An HTML response that is never cached (pages show private data).

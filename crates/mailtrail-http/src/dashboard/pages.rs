@@ -3,6 +3,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, RawQuery, State};
+use axum::http::Extensions;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +27,7 @@ use crate::api::{Defaults, SendRequest, validate};
 use mailtrail_domain::credentials::{generate_api_key, hash_api_key};
 
 use crate::AppState;
+use crate::signin::Refused;
 
 /// Rows per page of the Emails page.
 const PAGE_SIZE: u32 = 50;
@@ -59,7 +61,12 @@ struct LoginPage {
     email: String,
 }
 
-fn login_page(status: StatusCode, error: Option<&'static str>, email: String) -> Response {
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<&'static str>,
+    email: String,
+) -> Response {
     let csrf = session::random_token();
     let page = LoginPage {
         csrf: csrf.clone(),
@@ -69,8 +76,12 @@ fn login_page(status: StatusCode, error: Option<&'static str>, email: String) ->
     match page.render() {
         Ok(body) => {
             let mut res = html(status, body);
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; Max-Age=3600; HttpOnly; SameSite=Lax"
+            if let Ok(v) = HeaderValue::from_str(&session::set_cookie_at(
+                state,
+                LOGIN_CSRF_COOKIE,
+                &csrf,
+                "/login",
+                3600,
             )) {
                 res.headers_mut().append(SET_COOKIE, v);
             }
@@ -84,7 +95,7 @@ fn login_page(status: StatusCode, error: Option<&'static str>, email: String) ->
 pub(crate) async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match session::current(&state, &headers).await {
         Ok(Some(_)) => see_other("/"),
-        _ => login_page(StatusCode::OK, None, String::new()),
+        _ => login_page(&state, StatusCode::OK, None, String::new()),
     }
 }
 
@@ -95,11 +106,13 @@ pub(crate) struct LoginForm {
     csrf: String,
 }
 
-/// `POST /login`: checks the password with argon2; on success starts a
-/// session and goes to the Emails page.
+/// `POST /login`: checks the password with argon2 (through the sign-in
+/// guard: bounded hashing, attempt limits, the same time for unknown
+/// addresses); on success starts a session and goes to the Emails page.
 pub(crate) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, DashError> {
     let expected = session::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
@@ -110,20 +123,33 @@ pub(crate) async fn login(
     }
     let refused = || {
         login_page(
+            &state,
             StatusCode::UNAUTHORIZED,
             Some("That address and password do not match an account."),
             form.email.clone(),
         )
     };
-    let Ok(address) = EmailAddress::parse(form.email.trim()) else {
+    let user = match EmailAddress::parse(form.email.trim()) {
+        Ok(address) => state.store.user_by_email(&address).await?,
+        Err(_) => None,
+    };
+    let client = state.tracking.client_ip(&headers, &extensions);
+    let matched = state
+        .signin
+        .attempt(
+            &form.email,
+            client,
+            user.as_ref().map(|u| u.password_hash.clone()),
+            form.password.clone(),
+        )
+        .await
+        .map_err(|r| match r {
+            Refused::RateLimited(wait) => DashError::TooManyAttempts(wait.as_secs().max(1)),
+            Refused::Busy => DashError::Busy,
+        })?;
+    let Some(user) = user.filter(|_| matched) else {
         return Ok(refused());
     };
-    let Some(user) = state.store.user_by_email(&address).await? else {
-        return Ok(refused());
-    };
-    if !session::verify_password(user.password_hash.clone(), form.password.clone()).await {
-        return Ok(refused());
-    }
     let id = session::start(&state, user.id).await?;
     let mut res = see_other("/");
     let cookie = session::set_cookie(

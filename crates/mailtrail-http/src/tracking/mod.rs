@@ -161,6 +161,18 @@ impl Tracking {
     pub fn sender_networks(&self) -> &SenderNetworks {
         &self.inner.senders
     }
+
+    /// The client address of a request: the peer, or what a trusted
+    /// reverse proxy says in `X-Forwarded-For` ([`opener::client_ip`]).
+    pub(crate) fn client_ip(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        peer(extensions)
+            .map(|p| opener::client_ip(p.ip(), &forwarded, &self.inner.settings.trusted_proxies))
+    }
 }
 
 /// The tracking routes, to be merged outside the JSON error layer.
