@@ -185,7 +185,7 @@ struct ServeArgs {
     /// Sign-in attempts per client address before exponential back-off [default: 20].
     #[arg(long, env = "MAILTRAIL_SIGNIN_ADDRESS_ATTEMPTS")]
     signin_address_attempts: Option<u32>,
-    /// Password checks running at once [default: 0, one per core].
+    /// Password checks running at once [default: 0, one fewer than the cores, at least one].
     #[arg(long, env = "MAILTRAIL_SIGNIN_HASH_CONCURRENCY")]
     signin_hash_concurrency: Option<usize>,
     /// Seconds to send a request's headers, and an idle keep-alive connection's life [default: 10].

@@ -156,7 +156,8 @@ pub struct Settings {
     pub signin_account_attempts: u32,
     /// Sign-in attempts per client address that pass at once.
     pub signin_address_attempts: u32,
-    /// Password checks (Argon2, 19 MiB each) running at once; 0: one per core.
+    /// Password checks (Argon2, 19 MiB each) running at once; 0: one fewer
+    /// than the cores, at least one.
     pub signin_hash_concurrency: usize,
     /// Seconds a client has to send a request's headers, and that an idle
     /// keep-alive connection stays open.

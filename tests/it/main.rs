@@ -13,4 +13,5 @@ mod domains;
 mod inbound;
 mod instrument;
 mod sandbox;
+mod signin;
 mod tracking;

@@ -6,8 +6,9 @@
 //! first failure is recorded. The first `free` attempts of a key pass at
 //! once; from then on each attempt sets a wait of `base × 2^(n − free)`
 //! (capped at `max`) before the next one is heard. A correct password
-//! clears its account's count (not its address's: one's own account must
-//! not reset the counter for guessing others'). A key quiet for `forget`
+//! clears its account's count and takes its own attempt back from its
+//! address's (so people behind one address signing in are not held back,
+//! while one's own account cannot reset the count of guesses at others'). A key quiet for `forget`
 //! starts over.
 
 use std::collections::HashMap;
@@ -72,7 +73,10 @@ pub(crate) fn keys(account: &str, client: Option<IpAddr>) -> Vec<Key> {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     attempts: u32,
-    next_allowed: Instant,
+    /// Set once the free attempts are used up. (Not "now" before that:
+    /// attempts racing for the lock carry instants a little apart, and an
+    /// earlier one must not see a later one's "now" as a wait.)
+    next_allowed: Option<Instant>,
     last_seen: Instant,
 }
 
@@ -113,7 +117,8 @@ impl Limiter {
             .iter()
             .filter_map(|k| entries.get(k))
             .filter(|e| now.saturating_duration_since(e.last_seen) < forget)
-            .map(|e| e.next_allowed.saturating_duration_since(now))
+            .filter_map(|e| e.next_allowed)
+            .map(|t| t.saturating_duration_since(now))
             .max()
             .unwrap_or(Duration::ZERO);
         if !wait.is_zero() {
@@ -129,7 +134,7 @@ impl Limiter {
             let free = self.free(key);
             let e = entries.entry(key.clone()).or_insert(Entry {
                 attempts: 0,
-                next_allowed: now,
+                next_allowed: None,
                 last_seen: now,
             });
             if now.saturating_duration_since(e.last_seen) >= forget {
@@ -137,11 +142,7 @@ impl Limiter {
             }
             e.attempts = e.attempts.saturating_add(1);
             e.last_seen = now;
-            e.next_allowed = if e.attempts >= free {
-                now + self.backoff(e.attempts - free)
-            } else {
-                now
-            };
+            e.next_allowed = (e.attempts >= free).then(|| now + self.backoff(e.attempts - free));
         }
         Ok(())
     }
@@ -154,10 +155,28 @@ impl Limiter {
             .map_or(self.settings.max, |d| d.min(self.settings.max))
     }
 
-    /// A correct password: the account starts over.
-    pub(crate) fn succeeded(&self, account: &Key) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(account);
+    /// A correct password: the account starts over, and the attempt is
+    /// taken back from the address (people sharing an address signing in
+    /// are not guessing; failures there still count in full).
+    pub(crate) fn succeeded(&self, keys: &[Key]) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        for key in keys {
+            match key {
+                Key::Account(_) => {
+                    entries.remove(key);
+                }
+                Key::Address(_) => {
+                    let free = self.free(key);
+                    if let Some(e) = entries.get_mut(key) {
+                        e.attempts = e.attempts.saturating_sub(1);
+                        if e.attempts < free {
+                            e.next_allowed = None;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -251,8 +270,10 @@ mod tests {
         // The address has had its five: another account from it waits.
         let k = keys("mine@example.test", ip);
         assert_eq!(l.attempt(&k, t0), Err(Duration::from_secs(1)));
-        let own = keys("user0@example.test", None);
-        l.succeeded(&own[0]);
+        // A correct password for one of them takes back only its own
+        // attempt: the address is below its free count again, by one.
+        l.succeeded(&keys("user0@example.test", ip));
+        assert!(l.attempt(&k, t0).is_ok());
         assert_eq!(l.attempt(&k, t0), Err(Duration::from_secs(1)));
         // Another address is not held back by this one.
         assert!(
@@ -262,6 +283,28 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn attempts_racing_for_the_lock_do_not_wait_on_each_other() {
+        let l = limiter(100);
+        let t0 = Instant::now();
+        let k = keys("bob@example.test", None);
+        assert!(l.attempt(&k, t0 + Duration::from_millis(5)).is_ok());
+        // An attempt that took its instant earlier but got the lock later.
+        assert!(l.attempt(&k, t0).is_ok());
+    }
+
+    #[test]
+    fn sign_ins_that_succeed_do_not_use_up_the_address() {
+        let l = limiter(100);
+        let t0 = Instant::now();
+        let ip = Some("203.0.113.9".parse().unwrap());
+        for i in 0..50 {
+            let k = keys(&format!("user{i}@example.test"), ip);
+            assert!(l.attempt(&k, t0).is_ok(), "sign-in {i}");
+            l.succeeded(&k);
+        }
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub use limiter::LimitSettings;
 /// The sign-in guard's settings.
 #[derive(Debug, Clone)]
 pub struct SignInSettings {
-    /// Password checks running at once; further ones wait.
+    /// Password checks running at once; further ones wait. Default: one
+    /// fewer than the cores, at least one.
     pub hash_concurrency: usize,
     /// How long a check may wait for its turn before the answer is 503.
     pub hash_wait: Duration,
@@ -40,7 +41,10 @@ pub struct SignInSettings {
 impl Default for SignInSettings {
     fn default() -> Self {
         Self {
-            hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            // One core is left to the async runtime, so that the tracking
+            // endpoints and /healthz keep answering while passwords hash.
+            hash_concurrency: std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             hash_wait: Duration::from_secs(2),
             limits: LimitSettings::default(),
         }
@@ -96,7 +100,8 @@ impl SignIn {
     /// when it is not an address at all) from `client`: counted against
     /// both limits, then the password checked against `hash`, the stored
     /// hash of the account, or the dummy hash when there is none. Returns
-    /// whether the password matched. A match clears the account's count.
+    /// whether the password matched. A match clears the account's count and
+    /// takes the attempt back from the address's.
     pub async fn attempt(
         &self,
         account: &str,
@@ -121,7 +126,7 @@ impl SignIn {
             .await
             .map_err(|Busy| Refused::Busy)?;
         if matched {
-            self.inner.limiter.succeeded(&keys[0]);
+            self.inner.limiter.succeeded(&keys);
         }
         Ok(matched)
     }
