@@ -14,4 +14,5 @@ mod inbound;
 mod instrument;
 mod sandbox;
 mod signin;
+mod slow_clients;
 mod tracking;
