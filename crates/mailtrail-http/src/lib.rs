@@ -10,6 +10,7 @@ mod api;
 mod auth;
 mod dashboard;
 mod error;
+mod escape;
 mod extract;
 mod server;
 pub mod signin;

@@ -11,6 +11,7 @@ mod contact;
 mod domains;
 mod live;
 mod pages;
+mod preview;
 pub(crate) mod session;
 mod simulate;
 mod stats;

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::advice::advice_for;
 use super::contact::contact_href;
 use super::domains::DomainRow;
+use super::preview::render_copy;
 use super::session::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
 use super::simulate::{Act, Original, find_copy};
 use super::view::{EventView, StatusView, event_view, message_status, when};
@@ -737,39 +738,6 @@ pub(crate) async fn sandbox(
     Ok(html(StatusCode::OK, page.render()?))
 }
 
-/// The HTML a captured copy shows: its HTML part, or its text part in a
-/// `<pre>`. Links open outside the frame (`<base target="_blank">`).
-fn render_copy(raw: &str) -> (String, String) {
-    let Some(m) = mail_parser::MessageParser::default().parse(raw.as_bytes()) else {
-        return (
-            String::new(),
-            "<p>This copy could not be parsed.</p>".to_owned(),
-        );
-    };
-    let subject = m.subject().unwrap_or_default().to_owned();
-    // mail-parser also offers a text part as HTML; only a real HTML part
-    // is shown as HTML, text is escaped here.
-    let html_part = m.html_part(0).and_then(|p| match &p.body {
-        mail_parser::PartType::Html(h) => Some(h.to_string()),
-        _ => None,
-    });
-    let body = if let Some(h) = html_part {
-        h
-    } else if let Some(t) = m.body_text(0) {
-        format!("<pre>{}</pre>", escape(&t))
-    } else {
-        "<p>(empty message)</p>".to_owned()
-    };
-    (subject, format!("<base target=\"_blank\">{body}"))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[derive(Deserialize)]
 pub(crate) struct CopyQuery {
     #[serde(default)]
@@ -779,7 +747,8 @@ pub(crate) struct CopyQuery {
 }
 
 /// `GET /sandbox/{id}`: one captured copy, rendered in a sandboxed frame
-/// as the recipient would see it (its pixel loads, its links work), with
+/// as the recipient would see it but recording nothing (no pixel, links
+/// straight to their targets: [`super::preview`]), with
 /// the recipient's status and the buttons that play the recipient.
 pub(crate) async fn sandbox_copy(
     State(state): State<AppState>,
@@ -810,7 +779,7 @@ pub(crate) async fn sandbox_copy(
             )
         }
     });
-    let (subject, srcdoc) = render_copy(&copy.raw);
+    let (subject, srcdoc) = render_copy(&copy.raw, &state.settings.public_url, &state.keyring);
     let page = SandboxCopyPage {
         chrome: (&s).into(),
         id: copy.id.to_string(),
@@ -1397,17 +1366,5 @@ mod tests {
         assert!(e.starts_with("Line 1: “10.0.0.0/33”"), "{e}");
         let e = parse_sender_networks("2001:db8::/48\nfe80::1%eth0").unwrap_err();
         assert!(e.starts_with("Line 2:"), "{e}");
-    }
-
-    #[test]
-    fn copies_render_html_or_escaped_text() {
-        let raw = "Subject: Hi\r\nContent-Type: text/plain\r\n\r\n<b>x</b>\r\n";
-        let (subject, doc) = render_copy(raw);
-        assert_eq!(subject, "Hi");
-        assert!(doc.contains("&lt;b&gt;x&lt;/b&gt;"));
-        let raw = "Subject: Hi\r\nContent-Type: text/html\r\n\r\n<p>hello <img src=\"http://t/p.gif\"></p>\r\n";
-        let (_, doc) = render_copy(raw);
-        assert!(doc.contains("<img src=\"http://t/p.gif\">"));
-        assert!(doc.starts_with("<base target=\"_blank\">"));
     }
 }
