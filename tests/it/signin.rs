@@ -257,3 +257,33 @@ async fn one_address_guessing_many_accounts_is_limited() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key(RETRY_AFTER));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_forms_cookie_is_secure_under_an_https_public_url() {
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.public_url = Some("https://mail.example.test".into());
+    })
+    .await;
+    let res = client().get(app.url("/login")).send().await.unwrap();
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("mailtrail_login_csrf="))
+        .expect("login CSRF cookie")
+        .to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Path=/login"),
+        "{cookie}"
+    );
+    // Under http (the test server's own URL) it cannot be Secure.
+    let app = TestApp::spawn().await;
+    let res = client().get(app.url("/login")).send().await.unwrap();
+    let cookie = res.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+}
