@@ -12,6 +12,7 @@ mod dashboard;
 mod error;
 mod escape;
 mod extract;
+mod networks;
 mod server;
 pub mod signin;
 pub mod tracking;

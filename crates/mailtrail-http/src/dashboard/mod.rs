@@ -7,12 +7,19 @@
 //! with the right status (403, 404), never data.
 
 mod advice;
+mod api_keys;
+mod compose;
 mod contact;
 mod domains;
+mod emails;
 mod live;
-mod pages;
+mod login;
+mod message;
 mod preview;
+mod sandbox;
 pub(crate) mod session;
+mod settings;
+mod signed;
 mod simulate;
 mod stats;
 mod users;
@@ -31,24 +38,30 @@ use crate::AppState;
 /// The dashboard's routes, merged into the application router.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::emails))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/messages/{id}", get(pages::detail))
-        .route("/messages/{id}/resend", post(pages::resend))
+        .route("/", get(emails::emails))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/messages/{id}", get(message::detail))
+        .route("/messages/{id}/resend", post(message::resend))
         .route("/live", get(live::live))
         .route("/live/events", get(live::events))
         .route("/stats", get(stats::stats))
-        .route("/sandbox", get(pages::sandbox))
-        .route("/sandbox/{id}", get(pages::sandbox_copy))
+        .route("/sandbox", get(sandbox::sandbox))
+        .route("/sandbox/{id}", get(sandbox::sandbox_copy))
         .route("/sandbox/{id}/simulate", post(simulate::simulate))
-        .route("/compose", get(pages::compose_form).post(pages::compose))
-        .route("/settings", get(pages::settings).post(pages::save_settings))
-        .route("/settings/api-keys", post(pages::create_key))
-        .route("/settings/api-keys/revoke", post(pages::revoke_key))
+        .route(
+            "/compose",
+            get(compose::compose_form).post(compose::compose),
+        )
+        .route(
+            "/settings",
+            get(settings::settings).post(settings::save_settings),
+        )
+        .route("/settings/api-keys", post(api_keys::create_key))
+        .route("/settings/api-keys/revoke", post(api_keys::revoke_key))
         .route(
             "/settings/sender-networks",
-            post(pages::save_sender_networks),
+            post(settings::save_sender_networks),
         )
         .route("/contacts/{address}", get(contact::contact))
         .route("/admin/users", get(users::list).post(users::add))

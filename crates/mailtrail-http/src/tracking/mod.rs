@@ -97,21 +97,7 @@ impl Default for TrackingSettings {
     }
 }
 
-/// Parses a list of networks (`10.0.0.0/8`, `2001:db8::/32`, or a bare
-/// address for a single host); the error names the bad entry.
-pub fn parse_networks(list: &[String]) -> Result<Vec<IpNet>, String> {
-    list.iter()
-        .flat_map(|s| s.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<IpNet>()
-                .map(|n| n.trunc())
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{s:?} is not an address or CIDR network"))
-        })
-        .collect()
-}
+pub use crate::networks::parse_networks;
 
 /// Everything the tracking handlers share; cheap to clone.
 #[derive(Clone)]
