@@ -102,3 +102,33 @@ async fn half_sent_requests_leave_room_for_tracking_and_are_closed() {
     let res = get_fresh(&app, "/login", Duration::from_secs(1)).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_ends_the_request() {
+    let app = TestApp::spawn_with(Db::Sqlite, |s| s.http_body_timeout_secs = 1).await;
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    // Headers complete, 10 of the 100 body bytes announced, then silence.
+    s.write_all(
+        b"POST /login HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=a%40",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the server still waits for the body after 5 s"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "answered after {waited:?}, before the timeout"
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 4"),
+        "not a client error: {text}"
+    );
+}
