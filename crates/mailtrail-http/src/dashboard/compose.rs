@@ -11,7 +11,7 @@ use mailtrail_store::Session;
 
 use super::message::store_message;
 use super::session;
-use super::signed::{Chrome, SignedIn};
+use super::signed::{Chrome, SignedIn, own_organisation};
 use super::{DashError, html, see_other};
 use crate::AppState;
 use crate::api::{Defaults, SendRequest, validate};
@@ -38,11 +38,7 @@ async fn compose_page(
     error: Option<String>,
     input: Option<ComposeInput>,
 ) -> Result<Response, DashError> {
-    let org = state
-        .store
-        .organisation(s.user.org_id)
-        .await?
-        .ok_or(DashError::NotFound)?;
+    let org = own_organisation(state, s).await?;
     let i = input.unwrap_or_else(|| ComposeInput {
         from: s.user.email.as_str().to_owned(),
         html_body: true,
@@ -169,11 +165,7 @@ pub(crate) async fn compose(
         }
     };
     let s = session::for_form(&state, &headers, &input.csrf).await?;
-    let org = state
-        .store
-        .organisation(s.user.org_id)
-        .await?
-        .ok_or(DashError::NotFound)?;
+    let org = own_organisation(&state, &s).await?;
     let defaults = Defaults::of(&org, state.settings.default_from_domain.clone());
     let valid = input
         .request()

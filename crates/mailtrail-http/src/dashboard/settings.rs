@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::api_keys::{KeyRow, key_rows};
 use super::domains::DomainRow;
-use super::signed::{Chrome, CsrfForm, SignedForm, SignedIn};
+use super::signed::{Chrome, CsrfForm, SignedForm, SignedIn, own_organisation};
 use super::{DashError, html, see_other};
 use crate::AppState;
 use crate::networks::parse_network_lines;
@@ -66,11 +66,7 @@ pub(super) async fn settings_page(
     s: &Session,
     notice: SettingsNotice,
 ) -> Result<Response, DashError> {
-    let org = state
-        .store
-        .organisation(s.user.org_id)
-        .await?
-        .ok_or(DashError::NotFound)?;
+    let org = own_organisation(state, s).await?;
     // The tracking endpoints' "this is my device" link (GET /t/self/...):
     // opening it sets the signed `mailtrail_self` cookie that marks this
     // browser's opens and clicks as the sender's own.

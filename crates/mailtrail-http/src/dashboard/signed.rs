@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use mailtrail_store::Session;
+use mailtrail_store::{Organisation, Session};
 use serde::de::DeserializeOwned;
 
 use super::{DashError, session};
@@ -41,6 +41,18 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, DashError> {
         session::for_page(state, &parts.headers).await.map(Self)
     }
+}
+
+/// The organisation of the signed-in user.
+pub(crate) async fn own_organisation(
+    state: &AppState,
+    s: &Session,
+) -> Result<Organisation, DashError> {
+    state
+        .store
+        .organisation(s.user.org_id)
+        .await?
+        .ok_or(DashError::NotFound)
 }
 
 /// A form that carries the session's CSRF token.
