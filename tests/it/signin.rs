@@ -171,26 +171,25 @@ async fn a_flood_of_wrong_passwords_keeps_memory_bounded_and_health_answering() 
 async fn unknown_addresses_take_as_long_as_known_ones() {
     let app = TestApp::spawn().await;
     let c = client();
-    let time = |email: &'static str| {
-        let (app, c) = (&app, &c);
-        async move {
-            let mut times = Vec::new();
-            for _ in 0..4 {
-                let t = Instant::now();
-                let res = sign_in(app, c, email, "not the password").await;
-                times.push(t.elapsed());
-                assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-            }
-            times.sort();
-            times[times.len() / 2]
+    // Interleaved, so that both see the same load on the machine; the
+    // fastest of each, the figure least disturbed by other work.
+    let mut known = Duration::MAX;
+    let mut unknown = Duration::MAX;
+    for _ in 0..5 {
+        for (email, best) in [
+            ("admin@example.test", &mut known),
+            ("nobody@example.test", &mut unknown),
+        ] {
+            let t = Instant::now();
+            let res = sign_in(&app, &c, email, "not the password").await;
+            *best = (*best).min(t.elapsed());
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         }
-    };
-    let known = time("admin@example.test").await;
-    let unknown = time("nobody@example.test").await;
+    }
     // Both run one Argon2 check, so they take about the same time; an
     // unknown address answered without hashing was 36 times faster.
     assert!(
-        unknown * 3 > known && known * 3 > unknown,
+        unknown * 4 > known && known * 4 > unknown,
         "known {known:?}, unknown {unknown:?}"
     );
 }

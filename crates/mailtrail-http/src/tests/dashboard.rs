@@ -185,7 +185,10 @@ async fn settings_lists_keys_and_revokes_from_the_list() {
     assert!(p.body.contains(&ann_key.prefix));
     assert!(p.body.contains(&admin_key.prefix));
     assert!(p.body.contains("ann@a.example"));
-    assert!(p.body.contains("<td class=\"when\">never</td>"), "last used: never");
+    assert!(
+        p.body.contains("<td class=\"when\">never</td>"),
+        "last used: never"
+    );
     let b_keys = d.app.store.api_keys(d.app.org_b, None).await.unwrap();
     assert!(!p.body.contains(&b_keys[0].prefix));
 
