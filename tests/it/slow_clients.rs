@@ -132,3 +132,33 @@ async fn a_body_that_stops_arriving_ends_the_request() {
         "not a client error: {text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let app = TestApp::spawn_with(Db::Sqlite, |s| s.http_header_timeout_secs = 1).await;
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Kept alive, then idle: closed once the timer for the next request's
+    // headers runs out.
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the idle connection is still open after 4 s"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed after {:?}, before the timeout",
+        started.elapsed()
+    );
+}
