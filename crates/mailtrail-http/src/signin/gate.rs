@@ -1,5 +1,5 @@
-//! Bounded password hashing: a semaphore sized to the cores, a pool of
-//! Argon2 working memories, and a short wait before giving up.
+//! Bounded password hashing: a semaphore sized to the cores (one fewer),
+//! a pool of Argon2 working memories, and a short wait before giving up.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -3,9 +3,9 @@
 //! Two defences, both in memory and bounded:
 //!
 //! - [`gate`]: Argon2 runs on the blocking pool, at most a few at once (one
-//!   per core), each in working memory kept between checks; a request that
-//!   cannot start within the wait gets 503 with `Retry-After` (RFC 9110
-//!   section 10.2.3). Memory under a flood stays at `permits × m` (19 MiB
+//!   fewer than the cores, so that one is left to the async runtime), each
+//!   in working memory kept between checks; a request that cannot start
+//!   within the wait gets 503 with `Retry-After` (RFC 9110 section 10.2.3). Memory under a flood stays at `permits × m` (19 MiB
 //!   with the default parameters) instead of growing with the flood.
 //! - [`limiter`]: attempts per account and per client address, free up to
 //!   a small count and then with exponential back-off; a refused attempt
