@@ -8,6 +8,7 @@ mod event;
 mod message_id;
 mod reason;
 mod recipient_kind;
+mod recipient_state;
 mod status;
 pub mod token;
 
@@ -16,5 +17,6 @@ pub use event::{EventKind, UnknownEventKind};
 pub use message_id::{InvalidMessageId, MessageId};
 pub use reason::{EnhancedStatus, Reason, UnknownReason};
 pub use recipient_kind::RecipientKind;
+pub use recipient_state::{NewEvent, RecipientState, StatusReason, by_person, implied_open_id};
 pub use status::{Opener, Status, UnknownStatus};
 pub use token::{Claims, Keyring, Purpose, TokenError, TokenKey, TrackingPayload};

@@ -3,15 +3,18 @@
 //! (DESIGN.md sections 5 and 9). Only this crate knows SQL.
 
 mod add_user;
-mod common;
+mod columns;
 pub mod dashboard;
 mod error;
+mod fold;
 pub mod inbound;
 pub mod journal;
 pub mod model;
 pub mod new_message;
 pub mod postgres;
+mod search;
 pub mod sending_domain;
+mod signal;
 pub mod sqlite;
 mod store;
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{PgStore, event_row, user_row};
 use crate::StoreError;
-use crate::common::{self, from_ms};
+use crate::columns::from_ms;
 use crate::dashboard::*;
 use crate::model::*;
 
@@ -206,7 +206,7 @@ impl PgStore {
             .bind(n)
             .execute(&mut *tx)
             .await
-            .map_err(|e| common::constraint(e, "sender network", "organisation"))?;
+            .map_err(|e| crate::error::constraint(e, "sender network", "organisation"))?;
         }
         tx.commit().await?;
         Ok(())

@@ -16,14 +16,15 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use mailtrail_domain::{EmailAddress, EventKind, Status};
+use mailtrail_domain::{EmailAddress, EventKind, RecipientState, Status};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::common::{self, RecipientState, from_ms, to_ms};
+use crate::columns::{self, MESSAGE_COLS, RECIPIENT_COLS, STATE_COLS, from_ms, to_ms};
+use crate::fold::Folding;
 use crate::model::*;
 use crate::{Store, StoreError};
 
@@ -31,7 +32,7 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    signal: common::EventSignal,
+    signal: crate::signal::EventSignal,
 }
 
 impl PgStore {
@@ -50,7 +51,7 @@ impl PgStore {
             .await?;
         Ok(Self {
             pool,
-            signal: common::EventSignal::new(),
+            signal: crate::signal::EventSignal::new(),
         })
     }
 
@@ -64,17 +65,6 @@ impl PgStore {
         self.pool.close().await;
     }
 }
-
-const MESSAGE_COLS: &str =
-    "id, message_id, from_address, from_name, subject, read_receipt, metadata, created_at";
-
-const RECIPIENT_COLS: &str = "id, message_id, address, kind, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
-     first_open_at, first_open_implied, implied_opens";
-
-const STATE_COLS: &str = "id, message_id, org_id, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
-     first_open_at, first_open_implied, implied_opens";
 
 fn organisation_row(r: &PgRow) -> Result<Organisation, StoreError> {
     Ok(Organisation {
@@ -90,7 +80,7 @@ fn user_row(r: &PgRow) -> Result<User, StoreError> {
     Ok(User {
         id: r.try_get("id")?,
         org_id: r.try_get("org_id")?,
-        email: common::address(r.try_get("email")?)?,
+        email: columns::address(r.try_get("email")?)?,
         password_hash: r.try_get("password_hash")?,
         is_admin: r.try_get("is_admin")?,
         created_at: from_ms(r.try_get("created_at")?)?,
@@ -115,8 +105,8 @@ fn message_row(r: &PgRow) -> Result<Message, StoreError> {
     let metadata: Json<serde_json::Map<String, serde_json::Value>> = r.try_get("metadata")?;
     Ok(Message {
         id: r.try_get("id")?,
-        message_id: common::message_id(r.try_get("message_id")?)?,
-        from_address: common::address(r.try_get("from_address")?)?,
+        message_id: columns::message_id(r.try_get("message_id")?)?,
+        from_address: columns::address(r.try_get("from_address")?)?,
         from_name: r.try_get("from_name")?,
         subject: r.try_get("subject")?,
         read_receipt: r.try_get("read_receipt")?,
@@ -128,7 +118,7 @@ fn message_row(r: &PgRow) -> Result<Message, StoreError> {
 
 fn reason_columns(r: &PgRow) -> Result<Option<StatusReason>, StoreError> {
     let code: Option<i32> = r.try_get("reason_smtp_code")?;
-    Ok(common::reason_from_columns(
+    Ok(columns::reason_from_columns(
         code.map(i64::from),
         r.try_get("reason_enhanced_status")?,
         r.try_get("reason_name")?,
@@ -140,20 +130,20 @@ fn reason_columns(r: &PgRow) -> Result<Option<StatusReason>, StoreError> {
 fn recipient_row(r: &PgRow) -> Result<(Uuid, Recipient), StoreError> {
     let recipient = Recipient {
         id: r.try_get("id")?,
-        address: common::address(r.try_get("address")?)?,
-        kind: common::recipient_kind(r.try_get("kind")?)?,
-        status: common::status(r.try_get("status")?)?,
+        address: columns::address(r.try_get("address")?)?,
+        kind: columns::recipient_kind(r.try_get("kind")?)?,
+        status: columns::status(r.try_get("status")?)?,
         status_reason: reason_columns(r)?,
         updated_at: from_ms(r.try_get("updated_at")?)?,
-        opens: common::count(r.try_get("opens")?),
-        machine_opens: common::count(r.try_get("machine_opens")?),
-        clicks: common::count(r.try_get("clicks")?),
+        opens: columns::count(r.try_get("opens")?),
+        machine_opens: columns::count(r.try_get("machine_opens")?),
+        clicks: columns::count(r.try_get("clicks")?),
         first_open_at: r
             .try_get::<Option<i64>, _>("first_open_at")?
             .map(from_ms)
             .transpose()?,
         first_open_implied: r.try_get("first_open_implied")?,
-        implied_opens: common::count(r.try_get("implied_opens")?),
+        implied_opens: columns::count(r.try_get("implied_opens")?),
         links: Vec::new(),
         events: Vec::new(),
     };
@@ -166,33 +156,36 @@ fn event_row(r: &PgRow) -> Result<(Uuid, Event), StoreError> {
     let data: Json<serde_json::Value> = r.try_get("data")?;
     let event = Event {
         id: r.try_get("id")?,
-        kind: common::event_kind(r.try_get("kind")?)?,
+        kind: columns::event_kind(r.try_get("kind")?)?,
         at: from_ms(r.try_get("at")?)?,
-        opener: common::opener(r.try_get("opener")?)?,
+        opener: columns::opener(r.try_get("opener")?)?,
         reason: reason.map(|j| j.0),
         data: data.0,
     };
     Ok((r.try_get("recipient_id")?, event))
 }
 
-fn state_row(r: &PgRow) -> Result<(Uuid, RecipientState), StoreError> {
+fn state_row(r: &PgRow) -> Result<(Uuid, Folding), StoreError> {
     let state = RecipientState {
-        message_id: r.try_get("message_id")?,
-        org_id: r.try_get("org_id")?,
-        status: common::status(r.try_get("status")?)?,
+        status: columns::status(r.try_get("status")?)?,
         reason: reason_columns(r)?,
         updated_at: from_ms(r.try_get("updated_at")?)?,
-        opens: r.try_get("opens")?,
-        machine_opens: r.try_get("machine_opens")?,
-        clicks: r.try_get("clicks")?,
+        opens: columns::count(r.try_get("opens")?),
+        machine_opens: columns::count(r.try_get("machine_opens")?),
+        clicks: columns::count(r.try_get("clicks")?),
         first_open_at: r
             .try_get::<Option<i64>, _>("first_open_at")?
             .map(from_ms)
             .transpose()?,
         first_open_implied: r.try_get("first_open_implied")?,
-        implied_opens: r.try_get("implied_opens")?,
+        implied_opens: columns::count(r.try_get("implied_opens")?),
     };
-    Ok((r.try_get("id")?, state))
+    let folding = Folding {
+        message_id: r.try_get("message_id")?,
+        org_id: r.try_get("org_id")?,
+        state,
+    };
+    Ok((r.try_get("id")?, folding))
 }
 
 /// Records `events` and folds them into their recipients' cached status,
@@ -208,7 +201,7 @@ async fn apply_events(
     let mut ids: Vec<Uuid> = events.iter().map(|e| e.recipient_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut states: HashMap<Uuid, RecipientState> = HashMap::with_capacity(ids.len());
+    let mut states: HashMap<Uuid, Folding> = HashMap::with_capacity(ids.len());
     let rows = sqlx::query(&format!(
         "SELECT {STATE_COLS} FROM recipients WHERE id = ANY($1) ORDER BY id FOR UPDATE"
     ))
@@ -220,7 +213,7 @@ async fn apply_events(
         states.insert(id, state);
     }
     let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
-    let mut links = common::LinkTally::default();
+    let mut links = crate::fold::LinkTally::default();
     for ev in events {
         let Some(state) = states.get_mut(&ev.recipient_id) else {
             if skip_missing {
@@ -236,7 +229,7 @@ async fn apply_events(
         if insert_event(&mut *conn, ev, state).await? {
             // An open implied by this click (no pixel load before it) is
             // stored beside it, in the same transaction; `apply` counted it.
-            if let Some(open) = state.apply(ev) {
+            if let Some(open) = state.state.apply(ev) {
                 insert_event(&mut *conn, &open, state).await?;
             }
             links.note(ev);
@@ -263,7 +256,9 @@ async fn apply_events(
         .await?;
     }
     for id in touched {
-        let Some(s) = states.get(&id) else { continue };
+        let Some(s) = states.get(&id).map(|f| &f.state) else {
+            continue;
+        };
         let r = s.reason.clone().unwrap_or_default();
         sqlx::query(
             "UPDATE recipients SET status = $1, reason_smtp_code = $2, reason_enhanced_status = $3, \
@@ -277,12 +272,12 @@ async fn apply_events(
         .bind(r.reason)
         .bind(r.text)
         .bind(to_ms(s.updated_at))
-        .bind(s.opens)
-        .bind(s.machine_opens)
-        .bind(s.clicks)
+        .bind(columns::stored_count(s.opens))
+        .bind(columns::stored_count(s.machine_opens))
+        .bind(columns::stored_count(s.clicks))
         .bind(s.first_open_at.map(to_ms))
         .bind(s.first_open_implied)
-        .bind(s.implied_opens)
+        .bind(columns::stored_count(s.implied_opens))
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -296,7 +291,7 @@ async fn apply_events(
 async fn insert_event(
     conn: &mut PgConnection,
     ev: &NewEvent,
-    state: &RecipientState,
+    state: &Folding,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, opener, reason, data) \
@@ -410,10 +405,14 @@ impl PgStore {
         .await;
         if let Err(e) = inserted {
             return Err(
-                if msg.idempotency_key.is_some() && common::is_unique_violation(&e) {
+                if msg.idempotency_key.is_some() && crate::error::is_unique_violation(&e) {
                     InsertError::Raced(e)
                 } else {
-                    InsertError::Store(common::constraint(e, "message", "organisation or user"))
+                    InsertError::Store(crate::error::constraint(
+                        e,
+                        "message",
+                        "organisation or user",
+                    ))
                 },
             );
         }
@@ -457,7 +456,7 @@ impl PgStore {
             .bind(created)
             .execute(&mut *tx)
             .await
-            .map_err(|e| common::constraint(e, "recipient", "message"))?;
+            .map_err(|e| crate::error::constraint(e, "recipient", "message"))?;
             sqlx::query(
                 "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, data) \
                  VALUES ($1, $2, $3, $4, $5, $6, '{}'::jsonb)",
@@ -533,7 +532,7 @@ impl Store for PgStore {
         )
         .bind(Uuid::now_v7())
         .bind(name)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .execute(&self.pool)
         .await?;
         let row = sqlx::query("SELECT * FROM organisations WHERE name = $1")
@@ -566,7 +565,7 @@ impl Store for PgStore {
             email: email.clone(),
             password_hash: password_hash.to_owned(),
             is_admin,
-            created_at: from_ms(to_ms(common::now()))?,
+            created_at: from_ms(to_ms(columns::now()))?,
         };
         sqlx::query(
             "INSERT INTO users (id, org_id, email, email_norm, password_hash, is_admin, created_at) \
@@ -581,7 +580,7 @@ impl Store for PgStore {
         .bind(to_ms(user.created_at))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "user", "organisation"))?;
+        .map_err(|e| crate::error::constraint(e, "user", "organisation"))?;
         Ok(user)
     }
 
@@ -605,10 +604,10 @@ impl Store for PgStore {
         .bind(&key.name)
         .bind(&key.key_hash)
         .bind(&key.prefix)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "api key", "user"))?;
+        .map_err(|e| crate::error::constraint(e, "api key", "user"))?;
         Ok(())
     }
 
@@ -629,8 +628,8 @@ impl Store for PgStore {
             org_id: row.try_get("org_id")?,
         };
         let last: Option<i64> = row.try_get("last_used_at")?;
-        let now = to_ms(common::now());
-        if last.is_none_or(|l| now.saturating_sub(l) >= common::KEY_USE_RESOLUTION_MS) {
+        let now = to_ms(columns::now());
+        if last.is_none_or(|l| now.saturating_sub(l) >= crate::model::KEY_USE_RESOLUTION_MS) {
             sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(owner.key_id)
@@ -645,7 +644,7 @@ impl Store for PgStore {
             "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
              AND user_id IN (SELECT id FROM users WHERE org_id = $3)",
         )
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .bind(key_id)
         .bind(org_id)
         .execute(&self.pool)
@@ -668,7 +667,11 @@ impl Store for PgStore {
                 match row {
                     Some(row) => Ok(Inserted::Existing(row.try_get("id")?)),
                     // The violation was on the id, not the key.
-                    None => Err(common::constraint(e, "message", "organisation or user")),
+                    None => Err(crate::error::constraint(
+                        e,
+                        "message",
+                        "organisation or user",
+                    )),
                 }
             }
         }
@@ -733,8 +736,8 @@ impl Store for PgStore {
         for r in rows {
             recipients.push((
                 r.try_get("id")?,
-                common::address(r.try_get("address")?)?,
-                common::recipient_kind(r.try_get("kind")?)?,
+                columns::address(r.try_get("address")?)?,
+                columns::recipient_kind(r.try_get("kind")?)?,
             ));
         }
         let reply_to: Option<String> = m.try_get("reply_to")?;
@@ -742,10 +745,13 @@ impl Store for PgStore {
         Ok(Some(OutboundMessage {
             id,
             org_id: m.try_get("org_id")?,
-            message_id: common::message_id(m.try_get("message_id")?)?,
-            from_address: common::address(m.try_get("from_address")?)?,
+            message_id: columns::message_id(m.try_get("message_id")?)?,
+            from_address: columns::address(m.try_get("from_address")?)?,
             from_name: m.try_get("from_name")?,
-            reply_to: reply_to.as_deref().map(common::address).transpose()?,
+            reply_to: reply_to
+                .as_deref()
+                .map(crate::columns::address)
+                .transpose()?,
             subject: m.try_get("subject")?,
             content: content.0,
             read_receipt: m.try_get("read_receipt")?,
@@ -886,8 +892,8 @@ impl Store for PgStore {
             if let Some(i) = index.get(&recipient_id) {
                 message.recipients[*i].links.push(LinkClicks {
                     url: r.try_get("url")?,
-                    clicks: common::count(r.try_get("clicks")?),
-                    machine_clicks: common::count(r.try_get("machine_clicks")?),
+                    clicks: columns::count(r.try_get("clicks")?),
+                    machine_clicks: columns::count(r.try_get("machine_clicks")?),
                     first_clicked_at: from_ms(r.try_get("first_clicked_at")?)?,
                     last_clicked_at: from_ms(r.try_get("last_clicked_at")?)?,
                 });
@@ -916,7 +922,7 @@ impl Store for PgStore {
         }
         if let Some(subject) = &filter.subject {
             qb.push(" AND m.subject ILIKE ")
-                .push_bind(common::contains_pattern(subject))
+                .push_bind(crate::search::contains_pattern(subject))
                 .push(" ESCAPE '\\'");
         }
         if let Some(recipient) = &filter.recipient {
@@ -924,7 +930,7 @@ impl Store for PgStore {
                 " AND EXISTS (SELECT 1 FROM recipients ra WHERE ra.message_id = m.id \
                  AND ra.address_norm LIKE ",
             )
-            .push_bind(common::contains_pattern(&recipient.to_lowercase()))
+            .push_bind(crate::search::contains_pattern(&recipient.to_lowercase()))
             .push(" ESCAPE '\\')");
         }
         if !filter.statuses.is_empty() {
@@ -941,7 +947,7 @@ impl Store for PgStore {
             .push("))");
         }
         qb.push(" ORDER BY m.id DESC LIMIT ")
-            .push_bind(common::page_size(filter.limit));
+            .push_bind(crate::search::page_size(filter.limit));
         let rows = qb.build().fetch_all(&self.pool).await?;
         let mut messages = rows
             .iter()
@@ -1020,10 +1026,10 @@ impl Store for PgStore {
         .bind(org_id)
         .bind(address.normalized())
         .bind(reason)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "suppression", "organisation"))?;
+        .map_err(|e| crate::error::constraint(e, "suppression", "organisation"))?;
         Ok(())
     }
 
@@ -1067,11 +1073,11 @@ impl Store for PgStore {
         .bind(&session.id_hash)
         .bind(session.user_id)
         .bind(&session.csrf_token)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .bind(to_ms(session.expires_at))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "session", "user"))?;
+        .map_err(|e| crate::error::constraint(e, "session", "user"))?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::StoreError;
-use crate::common::{from_ms, to_ms};
+use crate::columns::{from_ms, to_ms};
 use crate::sending_domain::*;
 
 const SELECT: &str = "SELECT id, org_id, domain, selector, algorithm, private_key, dns_record, created_at \
@@ -45,7 +45,7 @@ impl PgStore {
         .bind(to_ms(d.created_at))
         .execute(&self.pool)
         .await
-        .map_err(|e| crate::common::constraint(e, "sending domain", "organisation"))?;
+        .map_err(|e| crate::error::constraint(e, "sending domain", "organisation"))?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, event_row, user_row};
 use crate::StoreError;
-use crate::common::{self, from_ms};
+use crate::columns::from_ms;
 use crate::dashboard::*;
 use crate::model::*;
 
@@ -207,7 +207,7 @@ impl SqliteStore {
                 .bind(n)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| common::constraint(e, "sender network", "organisation"))?;
+                .map_err(|e| crate::error::constraint(e, "sender network", "organisation"))?;
         }
         tx.commit().await?;
         Ok(())

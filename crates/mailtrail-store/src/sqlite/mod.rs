@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mailtrail_domain::{EmailAddress, EventKind, Status};
+use mailtrail_domain::{EmailAddress, EventKind, RecipientState, Status};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -25,7 +25,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::common::{self, RecipientState, from_ms, to_ms};
+use crate::columns::{self, MESSAGE_COLS, RECIPIENT_COLS, STATE_COLS, from_ms, to_ms};
+use crate::fold::Folding;
 use crate::model::*;
 use crate::{Store, StoreError};
 
@@ -43,7 +44,7 @@ const PURGE_CHUNK: i64 = 5_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    signal: common::EventSignal,
+    signal: crate::signal::EventSignal,
 }
 
 impl SqliteStore {
@@ -77,7 +78,7 @@ impl SqliteStore {
         };
         Ok(Self {
             pool,
-            signal: common::EventSignal::new(),
+            signal: crate::signal::EventSignal::new(),
         })
     }
 
@@ -96,17 +97,6 @@ impl SqliteStore {
     }
 }
 
-const MESSAGE_COLS: &str =
-    "id, message_id, from_address, from_name, subject, read_receipt, metadata, created_at";
-
-const RECIPIENT_COLS: &str = "id, message_id, address, kind, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
-     first_open_at, first_open_implied, implied_opens";
-
-const STATE_COLS: &str = "id, message_id, org_id, status, reason_smtp_code, \
-     reason_enhanced_status, reason_name, reason_text, updated_at, opens, machine_opens, clicks, \
-     first_open_at, first_open_implied, implied_opens";
-
 fn organisation_row(r: &SqliteRow) -> Result<Organisation, StoreError> {
     Ok(Organisation {
         id: r.try_get("id")?,
@@ -121,7 +111,7 @@ fn user_row(r: &SqliteRow) -> Result<User, StoreError> {
     Ok(User {
         id: r.try_get("id")?,
         org_id: r.try_get("org_id")?,
-        email: common::address(r.try_get("email")?)?,
+        email: columns::address(r.try_get("email")?)?,
         password_hash: r.try_get("password_hash")?,
         is_admin: r.try_get("is_admin")?,
         created_at: from_ms(r.try_get("created_at")?)?,
@@ -145,12 +135,12 @@ fn sandbox_copy_row(r: &SqliteRow) -> Result<SandboxCopy, StoreError> {
 fn message_row(r: &SqliteRow) -> Result<Message, StoreError> {
     Ok(Message {
         id: r.try_get("id")?,
-        message_id: common::message_id(r.try_get("message_id")?)?,
-        from_address: common::address(r.try_get("from_address")?)?,
+        message_id: columns::message_id(r.try_get("message_id")?)?,
+        from_address: columns::address(r.try_get("from_address")?)?,
         from_name: r.try_get("from_name")?,
         subject: r.try_get("subject")?,
         read_receipt: r.try_get("read_receipt")?,
-        metadata: common::json(r.try_get("metadata")?, "metadata")?,
+        metadata: columns::json(r.try_get("metadata")?, "metadata")?,
         created_at: from_ms(r.try_get("created_at")?)?,
         recipients: Vec::new(),
     })
@@ -160,25 +150,25 @@ fn message_row(r: &SqliteRow) -> Result<Message, StoreError> {
 fn recipient_row(r: &SqliteRow) -> Result<(Uuid, Recipient), StoreError> {
     let recipient = Recipient {
         id: r.try_get("id")?,
-        address: common::address(r.try_get("address")?)?,
-        kind: common::recipient_kind(r.try_get("kind")?)?,
-        status: common::status(r.try_get("status")?)?,
-        status_reason: common::reason_from_columns(
+        address: columns::address(r.try_get("address")?)?,
+        kind: columns::recipient_kind(r.try_get("kind")?)?,
+        status: columns::status(r.try_get("status")?)?,
+        status_reason: columns::reason_from_columns(
             r.try_get("reason_smtp_code")?,
             r.try_get("reason_enhanced_status")?,
             r.try_get("reason_name")?,
             r.try_get("reason_text")?,
         ),
         updated_at: from_ms(r.try_get("updated_at")?)?,
-        opens: common::count(r.try_get("opens")?),
-        machine_opens: common::count(r.try_get("machine_opens")?),
-        clicks: common::count(r.try_get("clicks")?),
+        opens: columns::count(r.try_get("opens")?),
+        machine_opens: columns::count(r.try_get("machine_opens")?),
+        clicks: columns::count(r.try_get("clicks")?),
         first_open_at: r
             .try_get::<Option<i64>, _>("first_open_at")?
             .map(from_ms)
             .transpose()?,
         first_open_implied: r.try_get("first_open_implied")?,
-        implied_opens: common::count(r.try_get("implied_opens")?),
+        implied_opens: columns::count(r.try_get("implied_opens")?),
         links: Vec::new(),
         events: Vec::new(),
     };
@@ -190,40 +180,43 @@ fn event_row(r: &SqliteRow) -> Result<(Uuid, Event), StoreError> {
     let reason: Option<String> = r.try_get("reason")?;
     let event = Event {
         id: r.try_get("id")?,
-        kind: common::event_kind(r.try_get("kind")?)?,
+        kind: columns::event_kind(r.try_get("kind")?)?,
         at: from_ms(r.try_get("at")?)?,
-        opener: common::opener(r.try_get("opener")?)?,
+        opener: columns::opener(r.try_get("opener")?)?,
         reason: reason
-            .map(|s| common::json(&s, "event reason"))
+            .map(|s| columns::json(&s, "event reason"))
             .transpose()?,
-        data: common::json(r.try_get("data")?, "event data")?,
+        data: columns::json(r.try_get("data")?, "event data")?,
     };
     Ok((r.try_get("recipient_id")?, event))
 }
 
-fn state_row(r: &SqliteRow) -> Result<(Uuid, RecipientState), StoreError> {
+fn state_row(r: &SqliteRow) -> Result<(Uuid, Folding), StoreError> {
     let state = RecipientState {
-        message_id: r.try_get("message_id")?,
-        org_id: r.try_get("org_id")?,
-        status: common::status(r.try_get("status")?)?,
-        reason: common::reason_from_columns(
+        status: columns::status(r.try_get("status")?)?,
+        reason: columns::reason_from_columns(
             r.try_get("reason_smtp_code")?,
             r.try_get("reason_enhanced_status")?,
             r.try_get("reason_name")?,
             r.try_get("reason_text")?,
         ),
         updated_at: from_ms(r.try_get("updated_at")?)?,
-        opens: r.try_get("opens")?,
-        machine_opens: r.try_get("machine_opens")?,
-        clicks: r.try_get("clicks")?,
+        opens: columns::count(r.try_get("opens")?),
+        machine_opens: columns::count(r.try_get("machine_opens")?),
+        clicks: columns::count(r.try_get("clicks")?),
         first_open_at: r
             .try_get::<Option<i64>, _>("first_open_at")?
             .map(from_ms)
             .transpose()?,
         first_open_implied: r.try_get("first_open_implied")?,
-        implied_opens: r.try_get("implied_opens")?,
+        implied_opens: columns::count(r.try_get("implied_opens")?),
     };
-    Ok((r.try_get("id")?, state))
+    let folding = Folding {
+        message_id: r.try_get("message_id")?,
+        org_id: r.try_get("org_id")?,
+        state,
+    };
+    Ok((r.try_get("id")?, folding))
 }
 
 /// Most rows per multi-row event INSERT (9 parameters each, far below
@@ -274,7 +267,7 @@ async fn apply_events(
     let mut ids: Vec<Uuid> = events.iter().map(|e| e.recipient_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut states: HashMap<Uuid, RecipientState> = HashMap::with_capacity(ids.len());
+    let mut states: HashMap<Uuid, Folding> = HashMap::with_capacity(ids.len());
     // Lengths from `chunk_lengths`: each `IN (…)` list length is its own
     // cached statement, as for the inserts.
     let mut rest = ids.as_slice();
@@ -314,13 +307,13 @@ async fn apply_events(
     let mut inserted = insert_events(&mut *conn, &known, &states).await?;
     let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
     let mut implied: Vec<NewEvent> = Vec::new();
-    let mut links = common::LinkTally::default();
+    let mut links = crate::fold::LinkTally::default();
     for ev in known {
         // `remove`: an id repeated inside the batch is applied once.
         if inserted.remove(&ev.id)
             && let Some(state) = states.get_mut(&ev.recipient_id)
         {
-            implied.extend(state.apply(ev));
+            implied.extend(state.state.apply(ev));
             links.note(ev);
             touched.insert(ev.recipient_id);
         }
@@ -348,7 +341,9 @@ async fn apply_events(
         .await?;
     }
     for id in touched {
-        let Some(s) = states.get(&id) else { continue };
+        let Some(s) = states.get(&id).map(|f| &f.state) else {
+            continue;
+        };
         let r = s.reason.clone().unwrap_or_default();
         sqlx::query(
             "UPDATE recipients SET status = ?, reason_smtp_code = ?, reason_enhanced_status = ?, \
@@ -361,12 +356,12 @@ async fn apply_events(
         .bind(r.reason)
         .bind(r.text)
         .bind(to_ms(s.updated_at))
-        .bind(s.opens)
-        .bind(s.machine_opens)
-        .bind(s.clicks)
+        .bind(columns::stored_count(s.opens))
+        .bind(columns::stored_count(s.machine_opens))
+        .bind(columns::stored_count(s.clicks))
         .bind(s.first_open_at.map(to_ms))
         .bind(s.first_open_implied)
-        .bind(s.implied_opens)
+        .bind(columns::stored_count(s.implied_opens))
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -382,12 +377,12 @@ async fn apply_events(
 async fn insert_events(
     conn: &mut SqliteConnection,
     events: &[&NewEvent],
-    states: &HashMap<Uuid, RecipientState>,
+    states: &HashMap<Uuid, Folding>,
 ) -> Result<HashSet<Uuid>, StoreError> {
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(events.len());
     // Rows of known recipients only, so that each chunk has its planned
     // length (and its cached statement).
-    let events: Vec<(&NewEvent, &RecipientState)> = events
+    let events: Vec<(&NewEvent, &Folding)> = events
         .iter()
         .filter_map(|ev| Some((*ev, states.get(&ev.recipient_id)?)))
         .collect();
@@ -400,13 +395,17 @@ async fn insert_events(
         );
         let mut rows = Vec::with_capacity(chunk.len());
         for &(ev, state) in chunk {
-            let reason = ev.reason.as_ref().map(common::to_json).transpose()?;
+            let reason = ev
+                .reason
+                .as_ref()
+                .map(crate::columns::to_json)
+                .transpose()?;
             rows.push((
                 ev,
                 state.message_id,
                 state.org_id,
                 reason,
-                common::to_json(&ev.data)?,
+                columns::to_json(&ev.data)?,
             ));
         }
         qb.push_values(rows, |mut b, (ev, message_id, org_id, reason, data)| {
@@ -489,7 +488,7 @@ fn messages_query(
     if let Some(subject) = &filter.subject {
         // SQLite's LIKE ignores case (for ASCII letters).
         qb.push(" AND m.subject LIKE ")
-            .push_bind(common::contains_pattern(subject))
+            .push_bind(crate::search::contains_pattern(subject))
             .push(" ESCAPE '\\'");
     }
     if let Some(rowids) = &narrowed.subject {
@@ -513,7 +512,7 @@ fn messages_query(
             " AND EXISTS (SELECT 1 FROM recipients ra WHERE ra.message_id = m.id \
              AND ra.address_norm LIKE ",
         )
-        .push_bind(common::contains_pattern(&recipient.to_lowercase()))
+        .push_bind(crate::search::contains_pattern(&recipient.to_lowercase()))
         .push(" ESCAPE '\\')");
     }
     qb
@@ -685,7 +684,7 @@ impl Store for SqliteStore {
         )
         .bind(Uuid::now_v7())
         .bind(name)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .execute(&self.pool)
         .await?;
         let row = sqlx::query("SELECT * FROM organisations WHERE name = ?")
@@ -718,7 +717,7 @@ impl Store for SqliteStore {
             email: email.clone(),
             password_hash: password_hash.to_owned(),
             is_admin,
-            created_at: from_ms(to_ms(common::now()))?,
+            created_at: from_ms(to_ms(columns::now()))?,
         };
         sqlx::query(
             "INSERT INTO users (id, org_id, email, email_norm, password_hash, is_admin, created_at) \
@@ -733,7 +732,7 @@ impl Store for SqliteStore {
         .bind(to_ms(user.created_at))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "user", "organisation"))?;
+        .map_err(|e| crate::error::constraint(e, "user", "organisation"))?;
         Ok(user)
     }
 
@@ -757,10 +756,10 @@ impl Store for SqliteStore {
         .bind(&key.name)
         .bind(&key.key_hash)
         .bind(&key.prefix)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "api key", "user"))?;
+        .map_err(|e| crate::error::constraint(e, "api key", "user"))?;
         Ok(())
     }
 
@@ -781,8 +780,8 @@ impl Store for SqliteStore {
             org_id: row.try_get("org_id")?,
         };
         let last: Option<i64> = row.try_get("last_used_at")?;
-        let now = to_ms(common::now());
-        if last.is_none_or(|l| now.saturating_sub(l) >= common::KEY_USE_RESOLUTION_MS) {
+        let now = to_ms(columns::now());
+        if last.is_none_or(|l| now.saturating_sub(l) >= crate::model::KEY_USE_RESOLUTION_MS) {
             sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
                 .bind(now)
                 .bind(owner.key_id)
@@ -797,7 +796,7 @@ impl Store for SqliteStore {
             "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL \
              AND user_id IN (SELECT id FROM users WHERE org_id = ?)",
         )
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .bind(key_id)
         .bind(org_id)
         .execute(&self.pool)
@@ -831,16 +830,16 @@ impl Store for SqliteStore {
         .bind(&msg.from_name)
         .bind(msg.reply_to.as_ref().map(|a| a.as_str().to_owned()))
         .bind(&msg.subject)
-        .bind(common::to_json(&msg.content)?)
+        .bind(columns::to_json(&msg.content)?)
         .bind(msg.read_receipt)
         .bind(msg.track_opens)
         .bind(msg.track_clicks)
-        .bind(common::to_json(&msg.metadata)?)
+        .bind(columns::to_json(&msg.metadata)?)
         .bind(&msg.idempotency_key)
         .bind(created)
         .execute(&mut *tx)
         .await
-        .map_err(|e| common::constraint(e, "message", "organisation or user"))?;
+        .map_err(|e| crate::error::constraint(e, "message", "organisation or user"))?;
 
         let norms: Vec<String> = msg
             .recipients
@@ -885,7 +884,7 @@ impl Store for SqliteStore {
             .bind(created)
             .execute(&mut *tx)
             .await
-            .map_err(|e| common::constraint(e, "recipient", "message"))?;
+            .map_err(|e| crate::error::constraint(e, "recipient", "message"))?;
             sqlx::query(
                 "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, data) \
                  VALUES (?, ?, ?, ?, ?, ?, '{}')",
@@ -976,20 +975,23 @@ impl Store for SqliteStore {
         for r in rows {
             recipients.push((
                 r.try_get("id")?,
-                common::address(r.try_get("address")?)?,
-                common::recipient_kind(r.try_get("kind")?)?,
+                columns::address(r.try_get("address")?)?,
+                columns::recipient_kind(r.try_get("kind")?)?,
             ));
         }
         let reply_to: Option<String> = m.try_get("reply_to")?;
         Ok(Some(OutboundMessage {
             id,
             org_id: m.try_get("org_id")?,
-            message_id: common::message_id(m.try_get("message_id")?)?,
-            from_address: common::address(m.try_get("from_address")?)?,
+            message_id: columns::message_id(m.try_get("message_id")?)?,
+            from_address: columns::address(m.try_get("from_address")?)?,
             from_name: m.try_get("from_name")?,
-            reply_to: reply_to.as_deref().map(common::address).transpose()?,
+            reply_to: reply_to
+                .as_deref()
+                .map(crate::columns::address)
+                .transpose()?,
             subject: m.try_get("subject")?,
-            content: common::json(m.try_get("content")?, "content")?,
+            content: columns::json(m.try_get("content")?, "content")?,
             read_receipt: m.try_get("read_receipt")?,
             track_opens: m.try_get("track_opens")?,
             track_clicks: m.try_get("track_clicks")?,
@@ -1125,8 +1127,8 @@ impl Store for SqliteStore {
             if let Some(i) = index.get(&recipient_id) {
                 message.recipients[*i].links.push(LinkClicks {
                     url: r.try_get("url")?,
-                    clicks: common::count(r.try_get("clicks")?),
-                    machine_clicks: common::count(r.try_get("machine_clicks")?),
+                    clicks: columns::count(r.try_get("clicks")?),
+                    machine_clicks: columns::count(r.try_get("machine_clicks")?),
                     first_clicked_at: from_ms(r.try_get("first_clicked_at")?)?,
                     last_clicked_at: from_ms(r.try_get("last_clicked_at")?)?,
                 });
@@ -1140,7 +1142,7 @@ impl Store for SqliteStore {
         org_id: Uuid,
         filter: &MessageFilter,
     ) -> Result<Vec<Message>, StoreError> {
-        let limit = common::page_size(filter.limit);
+        let limit = crate::search::page_size(filter.limit);
         let narrowed = self.narrow(filter).await?;
         let mut messages = if filter.statuses.is_empty() {
             let mut qb = messages_query(org_id, filter, &narrowed);
@@ -1228,10 +1230,10 @@ impl Store for SqliteStore {
         .bind(org_id)
         .bind(address.normalized())
         .bind(reason)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "suppression", "organisation"))?;
+        .map_err(|e| crate::error::constraint(e, "suppression", "organisation"))?;
         Ok(())
     }
 
@@ -1274,11 +1276,11 @@ impl Store for SqliteStore {
         .bind(&session.id_hash)
         .bind(session.user_id)
         .bind(&session.csrf_token)
-        .bind(to_ms(common::now()))
+        .bind(to_ms(columns::now()))
         .bind(to_ms(session.expires_at))
         .execute(&self.pool)
         .await
-        .map_err(|e| common::constraint(e, "session", "user"))?;
+        .map_err(|e| crate::error::constraint(e, "session", "user"))?;
         Ok(())
     }
 
