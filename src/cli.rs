@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mailtrail_domain::EmailAddress;
-use mailtrail_store::{NewApiKey, Store};
+use mailtrail_store::NewApiKey;
+use mailtrail_store::prelude::*;
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};

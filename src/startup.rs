@@ -10,8 +10,8 @@ use anyhow::Context;
 use mailtrail_domain::{Keyring, TokenKey};
 use mailtrail_http::tracking::opener::OpenerData;
 use mailtrail_http::tracking::{Tracking, TrackingSettings, parse_networks};
-use mailtrail_store::Store;
 use mailtrail_store::journal::{EventSink, SinkHandle, SinkOptions};
+use mailtrail_store::prelude::*;
 use tokio::sync::{Notify, watch};
 
 use mailtrail_worker::delivery::{Worker, WorkerSettings};

@@ -25,7 +25,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use mailtrail_store::Store;
+use mailtrail_store::prelude::*;
 use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;

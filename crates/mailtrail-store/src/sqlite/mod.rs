@@ -25,10 +25,11 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::StoreError;
 use crate::columns::{self, MESSAGE_COLS, RECIPIENT_COLS, STATE_COLS, from_ms, to_ms};
 use crate::fold::Folding;
 use crate::model::*;
-use crate::{Store, StoreError};
+use crate::prelude::*;
 
 /// How long a statement waits for the write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -672,138 +673,10 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
-    fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.signal.subscribe()
-    }
-
-    async fn ensure_organisation(&self, name: &str) -> Result<Organisation, StoreError> {
-        sqlx::query(
-            "INSERT INTO organisations (id, name, created_at) VALUES (?, ?, ?) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(Uuid::now_v7())
-        .bind(name)
-        .bind(to_ms(columns::now()))
-        .execute(&self.pool)
-        .await?;
-        let row = sqlx::query("SELECT * FROM organisations WHERE name = ?")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
-        organisation_row(&row)
-    }
-
-    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>, StoreError> {
-        sqlx::query("SELECT * FROM organisations WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(organisation_row)
-            .transpose()
-    }
-
-    async fn create_user(
-        &self,
-        org_id: Uuid,
-        email: &EmailAddress,
-        password_hash: &str,
-        is_admin: bool,
-    ) -> Result<User, StoreError> {
-        let user = User {
-            id: Uuid::now_v7(),
-            org_id,
-            email: email.clone(),
-            password_hash: password_hash.to_owned(),
-            is_admin,
-            created_at: from_ms(to_ms(columns::now()))?,
-        };
-        sqlx::query(
-            "INSERT INTO users (id, org_id, email, email_norm, password_hash, is_admin, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(user.id)
-        .bind(org_id)
-        .bind(email.as_str())
-        .bind(email.normalized())
-        .bind(password_hash)
-        .bind(is_admin)
-        .bind(to_ms(user.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "user", "organisation"))?;
-        Ok(user)
-    }
-
-    async fn user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
-        sqlx::query("SELECT * FROM users WHERE email_norm = ?")
-            .bind(email.normalized())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(user_row)
-            .transpose()
-    }
-
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(key.id)
-        .bind(key.user_id)
-        .bind(&key.name)
-        .bind(&key.key_hash)
-        .bind(&key.prefix)
-        .bind(to_ms(columns::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "api key", "user"))?;
-        Ok(())
-    }
-
-    async fn api_key_owner(&self, key_hash: &str) -> Result<Option<ApiKeyOwner>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT k.id, k.user_id, u.org_id, k.last_used_at FROM api_keys k \
-             JOIN users u ON u.id = k.user_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let owner = ApiKeyOwner {
-            key_id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
-            org_id: row.try_get("org_id")?,
-        };
-        let last: Option<i64> = row.try_get("last_used_at")?;
-        let now = to_ms(columns::now());
-        if last.is_none_or(|l| now.saturating_sub(l) >= crate::model::KEY_USE_RESOLUTION_MS) {
-            sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(owner.key_id)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(Some(owner))
-    }
-
-    async fn revoke_api_key(&self, org_id: Uuid, key_id: Uuid) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL \
-             AND user_id IN (SELECT id FROM users WHERE org_id = ?)",
-        )
-        .bind(to_ms(columns::now()))
-        .bind(key_id)
-        .bind(org_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
+#[async_trait]
+impl MessageStore for SqliteStore {
     async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError> {
         let mut tx = self.write().await?;
         if let Some(key) = &msg.idempotency_key
@@ -1061,25 +934,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
-        tx.commit().await?;
-        self.signal.bump();
-        Ok(())
-    }
-
-    async fn record_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.write().await?;
-        apply_events(&mut tx, events, true).await?;
-        tx.commit().await?;
-        self.signal.bump();
-        Ok(())
-    }
-
     async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
         let Some(row) = sqlx::query(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE id = ? AND org_id = ?"
@@ -1267,78 +1121,44 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
 
-    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&session.id_hash)
-        .bind(session.user_id)
-        .bind(&session.csrf_token)
-        .bind(to_ms(columns::now()))
-        .bind(to_ms(session.expires_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "session", "user"))?;
+#[async_trait]
+impl TrackingStore for SqliteStore {
+    fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
+    }
+
+    async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
+        tx.commit().await?;
+        self.signal.bump();
         Ok(())
     }
 
-    async fn session(
-        &self,
-        id_hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<Session>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT u.*, s.csrf_token, s.expires_at FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
+    async fn record_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        apply_events(&mut tx, events, true).await?;
+        tx.commit().await?;
+        self.signal.bump();
+        Ok(())
+    }
+
+    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.purge_in_chunks(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)",
+            before,
         )
-        .bind(id_hash)
-        .bind(to_ms(now))
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Session {
-            user: user_row(&row)?,
-            csrf_token: row.try_get("csrf_token")?,
-            expires_at: from_ms(row.try_get("expires_at")?)?,
-        }))
+        .await
     }
+}
 
-    async fn delete_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
-            .bind(id_hash)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(to_ms(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn set_organisation_defaults(
-        &self,
-        org_id: Uuid,
-        read_receipt: bool,
-        track_opens: bool,
-        track_clicks: bool,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE organisations SET read_receipt_default = ?, track_opens_default = ?, \
-             track_clicks_default = ? WHERE id = ?",
-        )
-        .bind(read_receipt)
-        .bind(track_opens)
-        .bind(track_clicks)
-        .bind(org_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
+#[async_trait]
+impl InboundStore for SqliteStore {
     async fn insert_inbound(&self, msg: &crate::inbound::NewInbound) -> Result<bool, StoreError> {
         self.insert_inbound_impl(msg).await
     }
@@ -1406,6 +1226,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // Found through the (processed, id) index, filtered by arrival.
+        self.purge_in_chunks(
+            "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages \
+             WHERE processed = 1 AND received_at < ? ORDER BY processed, id LIMIT ?)",
+            before,
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl DashboardStore for SqliteStore {
     async fn events_after(
         &self,
         org_id: Uuid,
@@ -1491,14 +1324,6 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn api_keys(
-        &self,
-        org_id: Uuid,
-        user_id: Option<Uuid>,
-    ) -> Result<Vec<crate::dashboard::ApiKeyInfo>, StoreError> {
-        self.api_keys_impl(org_id, user_id).await
-    }
-
     async fn contact_events(
         &self,
         org_id: Uuid,
@@ -1506,6 +1331,98 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<FeedEvent>, StoreError> {
         self.contact_events_impl(org_id, address, limit).await
+    }
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn ensure_organisation(&self, name: &str) -> Result<Organisation, StoreError> {
+        sqlx::query(
+            "INSERT INTO organisations (id, name, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(to_ms(columns::now()))
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT * FROM organisations WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        organisation_row(&row)
+    }
+
+    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>, StoreError> {
+        sqlx::query("SELECT * FROM organisations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(organisation_row)
+            .transpose()
+    }
+
+    async fn set_organisation_defaults(
+        &self,
+        org_id: Uuid,
+        read_receipt: bool,
+        track_opens: bool,
+        track_clicks: bool,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE organisations SET read_receipt_default = ?, track_opens_default = ?, \
+             track_clicks_default = ? WHERE id = ?",
+        )
+        .bind(read_receipt)
+        .bind(track_opens)
+        .bind(track_clicks)
+        .bind(org_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_user(
+        &self,
+        org_id: Uuid,
+        email: &EmailAddress,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User, StoreError> {
+        let user = User {
+            id: Uuid::now_v7(),
+            org_id,
+            email: email.clone(),
+            password_hash: password_hash.to_owned(),
+            is_admin,
+            created_at: from_ms(to_ms(columns::now()))?,
+        };
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, email_norm, password_hash, is_admin, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id)
+        .bind(org_id)
+        .bind(email.as_str())
+        .bind(email.normalized())
+        .bind(password_hash)
+        .bind(is_admin)
+        .bind(to_ms(user.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| crate::error::constraint(e, "user", "organisation"))?;
+        Ok(user)
+    }
+
+    async fn user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE email_norm = ?")
+            .bind(email.normalized())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_row)
+            .transpose()
     }
 
     async fn users(&self, org_id: Uuid) -> Result<Vec<User>, StoreError> {
@@ -1530,6 +1447,123 @@ impl Store for SqliteStore {
         self.delete_user_impl(org_id, user_id, heir).await
     }
 
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id)
+        .bind(key.user_id)
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(&key.prefix)
+        .bind(to_ms(columns::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| crate::error::constraint(e, "api key", "user"))?;
+        Ok(())
+    }
+
+    async fn api_key_owner(&self, key_hash: &str) -> Result<Option<ApiKeyOwner>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT k.id, k.user_id, u.org_id, k.last_used_at FROM api_keys k \
+             JOIN users u ON u.id = k.user_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let owner = ApiKeyOwner {
+            key_id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            org_id: row.try_get("org_id")?,
+        };
+        let last: Option<i64> = row.try_get("last_used_at")?;
+        let now = to_ms(columns::now());
+        if last.is_none_or(|l| now.saturating_sub(l) >= crate::model::KEY_USE_RESOLUTION_MS) {
+            sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(owner.key_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(owner))
+    }
+
+    async fn revoke_api_key(&self, org_id: Uuid, key_id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL \
+             AND user_id IN (SELECT id FROM users WHERE org_id = ?)",
+        )
+        .bind(to_ms(columns::now()))
+        .bind(key_id)
+        .bind(org_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn api_keys(
+        &self,
+        org_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Vec<crate::dashboard::ApiKeyInfo>, StoreError> {
+        self.api_keys_impl(org_id, user_id).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&session.id_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf_token)
+        .bind(to_ms(columns::now()))
+        .bind(to_ms(session.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| crate::error::constraint(e, "session", "user"))?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT u.*, s.csrf_token, s.expires_at FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
+        )
+        .bind(id_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Session {
+            user: user_row(&row)?,
+            csrf_token: row.try_get("csrf_token")?,
+            expires_at: from_ms(row.try_get("expires_at")?)?,
+        }))
+    }
+
+    async fn delete_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(to_ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn sender_networks(&self, org_id: Uuid) -> Result<Vec<String>, StoreError> {
         self.sender_networks_impl(org_id).await
     }
@@ -1545,7 +1579,10 @@ impl Store for SqliteStore {
     async fn all_sender_networks(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
         self.all_sender_networks_impl().await
     }
+}
 
+#[async_trait]
+impl SendingDomainStore for SqliteStore {
     async fn add_sending_domain(&self, domain: &crate::NewSendingDomain) -> Result<(), StoreError> {
         self.add_sending_domain_impl(domain).await
     }
@@ -1560,24 +1597,6 @@ impl Store for SqliteStore {
 
     async fn delete_sending_domain(&self, org_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
         self.delete_sending_domain_impl(org_id, id).await
-    }
-
-    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        self.purge_in_chunks(
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)",
-            before,
-        )
-        .await
-    }
-
-    async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        // Found through the (processed, id) index, filtered by arrival.
-        self.purge_in_chunks(
-            "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages \
-             WHERE processed = 1 AND received_at < ? ORDER BY processed, id LIMIT ?)",
-            before,
-        )
-        .await
     }
 }
 
