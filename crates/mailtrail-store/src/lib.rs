@@ -14,6 +14,7 @@ pub mod inbound;
 pub mod journal;
 pub mod model;
 pub mod new_message;
+mod portable;
 pub mod postgres;
 mod search;
 pub mod sending_domain;

@@ -10,7 +10,6 @@
 
 mod dashboard;
 mod inbound;
-mod sending_domain;
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -64,6 +63,33 @@ impl PgStore {
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Starts a write transaction. Concurrent writers are ordered by the
+    /// row locks each statement takes, not by the transaction's start.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Deletes the events recorded before `before`.
+    async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM events WHERE at < $1")
+            .bind(to_ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes the processed inbound messages received before `before`.
+    async fn delete_processed_inbound_before(
+        &self,
+        before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM inbound_messages WHERE processed AND received_at < $1")
+            .bind(to_ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }
 
@@ -508,6 +534,12 @@ impl From<StoreError> for InsertError {
     }
 }
 
+crate::portable::account_store!(PgStore);
+crate::portable::dashboard_store!(PgStore, sqlx::Postgres);
+crate::portable::inbound_store!(PgStore);
+crate::portable::sending_domain_store!(PgStore, sqlx::Postgres);
+crate::portable::tracking_store!(PgStore);
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -917,480 +949,5 @@ impl MessageStore for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
-    }
-}
-
-#[async_trait]
-impl TrackingStore for PgStore {
-    fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.signal.subscribe()
-    }
-
-    async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
-        tx.commit().await?;
-        self.signal.bump();
-        Ok(())
-    }
-
-    async fn record_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        apply_events(&mut tx, events, true).await?;
-        tx.commit().await?;
-        self.signal.bump();
-        Ok(())
-    }
-
-    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM events WHERE at < $1")
-            .bind(to_ms(before))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-}
-
-#[async_trait]
-impl InboundStore for PgStore {
-    async fn insert_inbound(&self, msg: &crate::inbound::NewInbound) -> Result<bool, StoreError> {
-        self.insert_inbound_impl(msg).await
-    }
-
-    async fn set_mailbox_cursor(
-        &self,
-        mailbox: &str,
-        cursor: crate::inbound::MailboxCursor,
-    ) -> Result<(), StoreError> {
-        self.set_mailbox_cursor_impl(mailbox, cursor).await
-    }
-
-    async fn first_send_at(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        self.first_send_at_impl().await
-    }
-
-    async fn pending_inbound(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<crate::inbound::InboundMessage>, StoreError> {
-        self.pending_inbound_impl(limit).await
-    }
-
-    async fn finish_inbound(
-        &self,
-        id: Uuid,
-        outcome: &crate::inbound::InboundOutcome,
-    ) -> Result<(), StoreError> {
-        self.finish_inbound_impl(id, outcome).await?;
-        if !outcome.events.is_empty() {
-            self.signal.bump();
-        }
-        Ok(())
-    }
-
-    async fn mailbox_cursor(
-        &self,
-        mailbox: &str,
-    ) -> Result<Option<crate::inbound::MailboxCursor>, StoreError> {
-        self.mailbox_cursor_impl(mailbox).await
-    }
-
-    async fn recipient_ref(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<crate::inbound::RecipientRef>, StoreError> {
-        self.recipient_ref_impl(id).await
-    }
-
-    async fn recipients_by_message_id(
-        &self,
-        message_id: &str,
-    ) -> Result<Vec<crate::inbound::RecipientRef>, StoreError> {
-        self.recipients_by_message_id_impl(message_id).await
-    }
-
-    async fn recent_recipients(
-        &self,
-        address: &EmailAddress,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<crate::inbound::RecipientRef>, StoreError> {
-        self.recent_recipients_impl(address, since, until, limit)
-            .await
-    }
-
-    async fn purge_inbound(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM inbound_messages WHERE processed AND received_at < $1")
-            .bind(to_ms(before))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-}
-
-#[async_trait]
-impl DashboardStore for PgStore {
-    async fn events_after(
-        &self,
-        org_id: Uuid,
-        after: Uuid,
-        kinds: &[EventKind],
-        limit: u32,
-    ) -> Result<Vec<FeedEvent>, StoreError> {
-        if kinds.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT e.*, r.address, m.subject FROM events e \
-             JOIN recipients r ON r.id = e.recipient_id \
-             JOIN messages m ON m.id = e.message_id WHERE e.org_id = ",
-        );
-        qb.push_bind(org_id);
-        qb.push(" AND e.id > ").push_bind(after);
-        qb.push(" AND e.kind IN (");
-        let mut sep = qb.separated(", ");
-        for k in kinds {
-            sep.push_bind(k.as_str());
-        }
-        qb.push(") ORDER BY e.id LIMIT ")
-            .push_bind(i64::from(limit.clamp(1, 1000)));
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let (recipient_id, event) = event_row(r)?;
-                Ok(FeedEvent {
-                    message_id: r.try_get("message_id")?,
-                    subject: r.try_get("subject")?,
-                    recipient_id,
-                    address: r.try_get("address")?,
-                    event,
-                })
-            })
-            .collect()
-    }
-
-    async fn daily_stats(
-        &self,
-        org_id: Uuid,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<Vec<DayStats>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT at / 86400000 AS day, \
-             COUNT(DISTINCT CASE WHEN kind IN ('sent', 'delivered') THEN recipient_id END) AS sent, \
-             COUNT(DISTINCT CASE WHEN kind = 'delivered' THEN recipient_id END) AS delivered, \
-             COUNT(DISTINCT CASE WHEN kind = 'failed' THEN recipient_id END) AS failed, \
-             COUNT(DISTINCT CASE WHEN kind = 'opened' AND opener IN ('human', 'proxy') \
-                 THEN recipient_id END) AS opened, \
-             COUNT(DISTINCT CASE WHEN kind = 'opened' AND opener = 'machine' \
-                 THEN recipient_id END) AS machine_opened, \
-             COUNT(DISTINCT CASE WHEN kind = 'clicked' AND (opener IS NULL OR opener IN ('human', 'proxy')) \
-                 THEN recipient_id END) AS clicked, \
-             COUNT(DISTINCT CASE WHEN kind = 'replied' THEN recipient_id END) AS replied \
-             FROM events WHERE org_id = $1 AND at >= $2 AND at < $3 \
-             GROUP BY at / 86400000 ORDER BY day",
-        )
-        .bind(org_id)
-        .bind(to_ms(since))
-        .bind(to_ms(until))
-        .fetch_all(&self.pool)
-        .await?;
-        let n = |r: &PgRow, c: &str| -> Result<u64, StoreError> {
-            let v: i64 = r.try_get(c)?;
-            Ok(u64::try_from(v).unwrap_or(0))
-        };
-        rows.iter()
-            .map(|r| {
-                Ok(DayStats {
-                    day: r.try_get("day")?,
-                    sent: n(r, "sent")?,
-                    delivered: n(r, "delivered")?,
-                    failed: n(r, "failed")?,
-                    opened: n(r, "opened")?,
-                    machine_opened: n(r, "machine_opened")?,
-                    clicked: n(r, "clicked")?,
-                    replied: n(r, "replied")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn contact_events(
-        &self,
-        org_id: Uuid,
-        address: &EmailAddress,
-        limit: u32,
-    ) -> Result<Vec<FeedEvent>, StoreError> {
-        self.contact_events_impl(org_id, address, limit).await
-    }
-}
-
-#[async_trait]
-impl AccountStore for PgStore {
-    async fn ensure_organisation(&self, name: &str) -> Result<Organisation, StoreError> {
-        sqlx::query(
-            "INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(Uuid::now_v7())
-        .bind(name)
-        .bind(to_ms(columns::now()))
-        .execute(&self.pool)
-        .await?;
-        let row = sqlx::query("SELECT * FROM organisations WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
-        organisation_row(&row)
-    }
-
-    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>, StoreError> {
-        sqlx::query("SELECT * FROM organisations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(organisation_row)
-            .transpose()
-    }
-
-    async fn set_organisation_defaults(
-        &self,
-        org_id: Uuid,
-        read_receipt: bool,
-        track_opens: bool,
-        track_clicks: bool,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE organisations SET read_receipt_default = $1, track_opens_default = $2, \
-             track_clicks_default = $3 WHERE id = $4",
-        )
-        .bind(read_receipt)
-        .bind(track_opens)
-        .bind(track_clicks)
-        .bind(org_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn create_user(
-        &self,
-        org_id: Uuid,
-        email: &EmailAddress,
-        password_hash: &str,
-        is_admin: bool,
-    ) -> Result<User, StoreError> {
-        let user = User {
-            id: Uuid::now_v7(),
-            org_id,
-            email: email.clone(),
-            password_hash: password_hash.to_owned(),
-            is_admin,
-            created_at: from_ms(to_ms(columns::now()))?,
-        };
-        sqlx::query(
-            "INSERT INTO users (id, org_id, email, email_norm, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(user.id)
-        .bind(org_id)
-        .bind(email.as_str())
-        .bind(email.normalized())
-        .bind(password_hash)
-        .bind(is_admin)
-        .bind(to_ms(user.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "user", "organisation"))?;
-        Ok(user)
-    }
-
-    async fn user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
-        sqlx::query("SELECT * FROM users WHERE email_norm = $1")
-            .bind(email.normalized())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(user_row)
-            .transpose()
-    }
-
-    async fn users(&self, org_id: Uuid) -> Result<Vec<User>, StoreError> {
-        self.users_impl(org_id).await
-    }
-
-    async fn set_user_admin(
-        &self,
-        org_id: Uuid,
-        user_id: Uuid,
-        is_admin: bool,
-    ) -> Result<crate::dashboard::UserChange, StoreError> {
-        self.set_user_admin_impl(org_id, user_id, is_admin).await
-    }
-
-    async fn delete_user(
-        &self,
-        org_id: Uuid,
-        user_id: Uuid,
-        heir: Uuid,
-    ) -> Result<crate::dashboard::UserChange, StoreError> {
-        self.delete_user_impl(org_id, user_id, heir).await
-    }
-
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(key.id)
-        .bind(key.user_id)
-        .bind(&key.name)
-        .bind(&key.key_hash)
-        .bind(&key.prefix)
-        .bind(to_ms(columns::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "api key", "user"))?;
-        Ok(())
-    }
-
-    async fn api_key_owner(&self, key_hash: &str) -> Result<Option<ApiKeyOwner>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT k.id, k.user_id, u.org_id, k.last_used_at FROM api_keys k \
-             JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let owner = ApiKeyOwner {
-            key_id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
-            org_id: row.try_get("org_id")?,
-        };
-        let last: Option<i64> = row.try_get("last_used_at")?;
-        let now = to_ms(columns::now());
-        if last.is_none_or(|l| now.saturating_sub(l) >= crate::model::KEY_USE_RESOLUTION_MS) {
-            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(owner.key_id)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(Some(owner))
-    }
-
-    async fn revoke_api_key(&self, org_id: Uuid, key_id: Uuid) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
-             AND user_id IN (SELECT id FROM users WHERE org_id = $3)",
-        )
-        .bind(to_ms(columns::now()))
-        .bind(key_id)
-        .bind(org_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn api_keys(
-        &self,
-        org_id: Uuid,
-        user_id: Option<Uuid>,
-    ) -> Result<Vec<crate::dashboard::ApiKeyInfo>, StoreError> {
-        self.api_keys_impl(org_id, user_id).await
-    }
-
-    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&session.id_hash)
-        .bind(session.user_id)
-        .bind(&session.csrf_token)
-        .bind(to_ms(columns::now()))
-        .bind(to_ms(session.expires_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "session", "user"))?;
-        Ok(())
-    }
-
-    async fn session(
-        &self,
-        id_hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<Session>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT u.*, s.csrf_token, s.expires_at FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(id_hash)
-        .bind(to_ms(now))
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Session {
-            user: user_row(&row)?,
-            csrf_token: row.try_get("csrf_token")?,
-            expires_at: from_ms(row.try_get("expires_at")?)?,
-        }))
-    }
-
-    async fn delete_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(to_ms(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn sender_networks(&self, org_id: Uuid) -> Result<Vec<String>, StoreError> {
-        self.sender_networks_impl(org_id).await
-    }
-
-    async fn set_sender_networks(
-        &self,
-        org_id: Uuid,
-        networks: &[String],
-    ) -> Result<(), StoreError> {
-        self.set_sender_networks_impl(org_id, networks).await
-    }
-
-    async fn all_sender_networks(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
-        self.all_sender_networks_impl().await
-    }
-}
-
-#[async_trait]
-impl SendingDomainStore for PgStore {
-    async fn add_sending_domain(&self, domain: &crate::NewSendingDomain) -> Result<(), StoreError> {
-        self.add_sending_domain_impl(domain).await
-    }
-
-    async fn sending_domains(&self, org_id: Uuid) -> Result<Vec<crate::SendingDomain>, StoreError> {
-        self.sending_domains_impl(org_id).await
-    }
-
-    async fn all_sending_domains(&self) -> Result<Vec<crate::SendingDomain>, StoreError> {
-        self.all_sending_domains_impl().await
-    }
-
-    async fn delete_sending_domain(&self, org_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
-        self.delete_sending_domain_impl(org_id, id).await
     }
 }
