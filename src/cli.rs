@@ -180,6 +180,27 @@ struct ServeArgs {
     /// Seconds between checks of a mailbox without IDLE [default: 60].
     #[arg(long, env = "MAILTRAIL_IMAP_POLL_SECS")]
     imap_poll_secs: Option<u64>,
+    /// Sign-in attempts per account before exponential back-off [default: 5].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_ACCOUNT_ATTEMPTS")]
+    signin_account_attempts: Option<u32>,
+    /// Sign-in attempts per client address before exponential back-off [default: 20].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_ADDRESS_ATTEMPTS")]
+    signin_address_attempts: Option<u32>,
+    /// Password checks running at once [default: 0, one fewer than the cores, at least one].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_HASH_CONCURRENCY")]
+    signin_hash_concurrency: Option<usize>,
+    /// Seconds to send a request's headers, and an idle keep-alive connection's life [default: 10].
+    #[arg(long, env = "MAILTRAIL_HTTP_HEADER_TIMEOUT_SECS")]
+    http_header_timeout_secs: Option<u64>,
+    /// Seconds to send a request's body [default: 30].
+    #[arg(long, env = "MAILTRAIL_HTTP_BODY_TIMEOUT_SECS")]
+    http_body_timeout_secs: Option<u64>,
+    /// HTTP connections open at once [default: 10000].
+    #[arg(long, env = "MAILTRAIL_HTTP_MAX_CONNECTIONS")]
+    http_max_connections: Option<usize>,
+    /// Connections kept for the tracking endpoints and /healthz when the rest are taken [default: 1000].
+    #[arg(long, env = "MAILTRAIL_HTTP_TRACKING_RESERVE")]
+    http_tracking_reserve: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,7 +403,14 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         event_batch_wait_ms,
         inbound_domains,
         smtp_in_max_connections,
-        imap_poll_secs
+        imap_poll_secs,
+        signin_account_attempts,
+        signin_address_attempts,
+        signin_hash_concurrency,
+        http_header_timeout_secs,
+        http_body_timeout_secs,
+        http_max_connections,
+        http_tracking_reserve
     );
     set_opt!(
         smtp_in,

@@ -123,6 +123,18 @@ try {
   const frame = page.frameLocator("iframe.copy");
   await frame.getByText("Hello from the browser test").waitFor();
   await shot(page, "06-sandbox-copy");
+  // The preview records nothing: no tracking pixel in the frame, and no
+  // open reaches the live feed while it is shown.
+  const pixels = await frame.locator('img[src*="/t/o/"]').count();
+  if (pixels !== 0) fail(`the preview carries ${pixels} tracking pixel(s)`);
+  await page.waitForTimeout(1500);
+  if ((await live.locator("#feed li", { hasText: "opened" }).count()) !== 0) fail("viewing the preview recorded an open");
+  // The recipient's mail client loads the pixel of the copy's source.
+  const raw = (await page.locator("pre.raw").textContent())
+    .replace(/=\r?\n/g, "").replace(/=3D/g, "=");
+  const pixelUrl = raw.match(/https?:\/\/[^"\s]+\/t\/o\/[A-Za-z0-9_-]+/);
+  if (!pixelUrl) fail("no tracking pixel in the copy's source");
+  await page.request.get(pixelUrl[0]);
   const event = live.locator("#feed li", { hasText: "opened by a person" });
   await event.waitFor({ timeout: 10000 });
   if (!(await event.innerText()).includes(subject)) fail("the live event names another message");

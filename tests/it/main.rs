@@ -13,4 +13,6 @@ mod domains;
 mod inbound;
 mod instrument;
 mod sandbox;
+mod signin;
+mod slow_clients;
 mod tracking;

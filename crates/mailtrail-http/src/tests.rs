@@ -196,6 +196,7 @@ impl TestApp {
                 crate::tracking::opener::OpenerData::builtin(),
                 self.sink.clone(),
             ),
+            signin: Default::default(),
         })
     }
 

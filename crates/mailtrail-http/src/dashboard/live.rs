@@ -28,8 +28,8 @@ use mailtrail_store::FeedEvent;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::pages::Chrome;
 use super::session;
+use super::signed::{Chrome, SignedIn};
 use super::view::when;
 use super::{DashError, html};
 use crate::AppState;
@@ -105,11 +105,7 @@ struct LivePage {
 }
 
 /// `GET /live`: the page; its script connects to `/live/events`.
-pub(crate) async fn live(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, DashError> {
-    let s = session::for_page(&state, &headers).await?;
+pub(crate) async fn live(SignedIn(s): SignedIn) -> Result<Response, DashError> {
     let page = LivePage {
         chrome: (&s).into(),
     };
