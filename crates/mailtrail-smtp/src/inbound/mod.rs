@@ -13,6 +13,7 @@
 //! replies to EHLO/HELO (and the 354 go-ahead, which is not a 2xx/4xx/5xx).
 
 mod command;
+pub mod data;
 mod session;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use command::{Command, ParseError, parse};
+pub use data::{DataFault, DataReader, Progress};
 
 /// What the listener received in one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]

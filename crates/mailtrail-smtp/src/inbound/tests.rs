@@ -317,3 +317,79 @@ async fn starttls_when_a_certificate_is_configured() {
     let kept = sink.kept.lock().unwrap();
     assert!(String::from_utf8_lossy(&kept[0].1).contains("with ESMTPS"));
 }
+
+/// Reads replies until the server closes the connection.
+async fn rest_of_session(c: &mut Client) -> String {
+    let mut all = String::new();
+    loop {
+        let r = c.reply().await;
+        if r.is_empty() {
+            return all;
+        }
+        all.push_str(&r);
+    }
+}
+
+#[tokio::test]
+async fn smuggling_with_cr_lf_dot_lf_stores_nothing_and_closes() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.say("EHLO mta.example").await;
+    // One write, as a pipelining attacker sends it: the first message ends
+    // in <CR><LF>.<LF>, then a second transaction hides behind it.
+    let attack = "MAIL FROM:<a@mta.example>\r\nRCPT TO:<x@bounce.test>\r\nDATA\r\n\
+        Subject: first\r\n\r\nhello\r\n.\n\
+        MAIL FROM:<ceo@bank.example>\r\nRCPT TO:<y@bounce.test>\r\nDATA\r\n\
+        Subject: smuggled\r\n\r\npay now\r\n.\r\nQUIT\r\n";
+    c.writer.write_all(attack.as_bytes()).await.unwrap();
+    let replies = rest_of_session(&mut c).await;
+    let codes: Vec<&str> = replies.lines().map(|l| &l[..l.len().min(9)]).collect();
+    assert_eq!(
+        codes,
+        ["250 2.1.0", "250 2.1.5", "354 end d", "554 5.6.0"],
+        "{replies}"
+    );
+    assert!(sink.kept.lock().unwrap().is_empty(), "nothing stored");
+}
+
+#[tokio::test]
+async fn a_bare_lf_inside_data_refuses_the_message_and_the_session_goes_on() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.say("EHLO mta.example").await;
+    c.say("MAIL FROM:<>").await;
+    c.say("RCPT TO:<x@bounce.test>").await;
+    c.say("DATA").await;
+    // A lax reader would take <CR>.<CR> for the end; here the whole text
+    // up to <CR><LF>.<CR><LF> is one refused message.
+    let reply = c
+        .say("Subject: a\r\n\r\nline\nmore\r\nx\r.\r\nRCPT TO:<y@bounce.test>\r\n.")
+        .await;
+    assert!(reply.starts_with("554 5.6.0"), "{reply}");
+    assert!(c.say("NOOP").await.starts_with("250 2.0.0"));
+    // An honest message after it goes through.
+    c.say("MAIL FROM:<>").await;
+    c.say("RCPT TO:<x@bounce.test>").await;
+    c.say("DATA").await;
+    let reply = c.say("Subject: ok\r\n\r\nfine\r\n.").await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let kept = sink.kept.lock().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].1.ends_with(b"Subject: ok\r\n\r\nfine\r\n"));
+}
+
+#[tokio::test]
+async fn a_bare_lf_command_is_refused() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.writer.write_all(b"EHLO mta.example\n").await.unwrap();
+    let reply = c.reply().await;
+    assert!(reply.starts_with("500 5.5.2"), "{reply}");
+    assert!(c.say("EHLO mta.example").await.starts_with("250"));
+}
