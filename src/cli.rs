@@ -168,6 +168,12 @@ struct ServeArgs {
     /// Inbound SMTP connections served at once [default: 100].
     #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_CONNECTIONS")]
     smtp_in_max_connections: Option<usize>,
+    /// Inbound SMTP connections served at once for one client address; more get 421 4.7.0 [default: 10].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_PER_CLIENT")]
+    smtp_in_max_per_client: Option<usize>,
+    /// Seconds a new inbound SMTP client has to send its first command [default: 30].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_GREETING_TIMEOUT_SECS")]
+    smtp_in_greeting_timeout_secs: Option<u64>,
     /// A mailbox the IMAP poller reads (repeatable; space-separated in the environment): imap[s]://user:password@host[:port]/FOLDER; `?xoauth2` for an OAuth 2.0 access token as the password, plus `&token_url=&client_id=&client_secret=&refresh_token=` to get a fresh one before each connection.
     #[arg(
         long = "imap-mailbox",
@@ -381,6 +387,8 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         event_batch_wait_ms,
         inbound_domains,
         smtp_in_max_connections,
+        smtp_in_max_per_client,
+        smtp_in_greeting_timeout_secs,
         imap_poll_secs
     );
     set_opt!(

@@ -125,6 +125,11 @@ pub struct Settings {
     pub smtp_in_key: Option<PathBuf>,
     /// Inbound SMTP connections served at once.
     pub smtp_in_max_connections: usize,
+    /// Inbound SMTP connections served at once for one client address
+    /// (counted apart from `smtp_in_max_connections`).
+    pub smtp_in_max_per_client: usize,
+    /// Seconds a new inbound SMTP client has to send its first command.
+    pub smtp_in_greeting_timeout_secs: u64,
     /// Connected mailboxes read by the IMAP poller, as URLs
     /// `imap[s]://user:password@host[:port]/FOLDER` (`?xoauth2` for a token);
     /// they hold secrets, so they never print.
@@ -182,6 +187,8 @@ impl Default for Settings {
             smtp_in_cert: None,
             smtp_in_key: None,
             smtp_in_max_connections: 100,
+            smtp_in_max_per_client: 10,
+            smtp_in_greeting_timeout_secs: 30,
             imap_mailboxes: Vec::new(),
             imap_poll_secs: 60,
             trusted_proxies: Vec::new(),

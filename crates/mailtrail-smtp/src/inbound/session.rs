@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
@@ -13,6 +14,7 @@ use tokio::time::timeout;
 
 use super::command::{Command, ParseError, parse};
 use super::data::{DataFault, DataReader, Progress};
+use super::slots::Refusal;
 use super::{Envelope, InboundOptions, MessageSink};
 
 /// Longest command line accepted. RFC 5321 section 4.5.3.1.4 allows 512
@@ -76,15 +78,24 @@ async fn send(conn: &mut Conn, text: &str) -> std::io::Result<()> {
     w.flush().await
 }
 
-/// Tells a client over the connection limit to come back later (RFC 5321
-/// section 3.8: 421 may be sent instead of the greeting).
-pub(super) async fn refuse_busy(mut stream: TcpStream, options: &InboundOptions) {
-    let text = format!(
-        "421 4.3.2 {} too many connections, try again later\r\n",
-        options.hostname
-    );
-    let _ = timeout(options.command_timeout, stream.write_all(text.as_bytes())).await;
-    let _ = stream.shutdown().await;
+/// Tells a client over a connection limit to come back later (RFC 5321
+/// section 3.8: 421 may be sent instead of the greeting). The reply is
+/// short and the wait for it bounded, so a refused client that never reads
+/// holds nothing for long.
+pub(super) async fn refuse(mut stream: TcpStream, options: &InboundOptions, why: Refusal) {
+    let host = &options.hostname;
+    let text = match why {
+        Refusal::PerClient => {
+            format!("421 4.7.0 {host} too many connections from your address, try again later\r\n")
+        }
+        Refusal::Full => format!("421 4.3.2 {host} too many connections, try again later\r\n"),
+    };
+    let wait = options.greeting_timeout.min(Duration::from_secs(5));
+    let _ = timeout(wait, async {
+        stream.write_all(text.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 /// Serves one connection until QUIT, a limit, the client leaving, or
@@ -128,8 +139,16 @@ async fn session(
     let mut commands = 0usize;
     let mut line = Vec::with_capacity(512);
     loop {
+        // Until the first command the wait is short (RFC 5321 section
+        // 4.5.3.2 sets no greeting-to-command timeout; a real MTA answers
+        // the greeting at once, an idle connection only holds a slot).
+        let wait = if commands == 0 {
+            options.greeting_timeout.min(options.command_timeout)
+        } else {
+            options.command_timeout
+        };
         let read = tokio::select! {
-            r = timeout(options.command_timeout, read_line(&mut conn, &mut line, MAX_COMMAND_LINE)) => r,
+            r = timeout(wait, read_line(&mut conn, &mut line, MAX_COMMAND_LINE)) => r,
             _ = async { let _ = stop.wait_for(|s| *s).await; } => {
                 send(&mut conn, &format!("421 4.3.2 {host} shutting down")).await?;
                 return Ok(());

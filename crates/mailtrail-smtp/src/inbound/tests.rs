@@ -393,3 +393,96 @@ async fn a_bare_lf_command_is_refused() {
     assert!(reply.starts_with("500 5.5.2"), "{reply}");
     assert!(c.say("EHLO mta.example").await.starts_with("250"));
 }
+
+/// Connects from `local` (any 127.0.0.0/8 address: Linux routes them all
+/// to the loopback interface).
+async fn connect_from(local: &str, addr: SocketAddr) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(format!("{local}:0").parse().unwrap())
+        .expect("bind a loopback source address");
+    let (r, w) = socket.connect(addr).await.expect("connect").into_split();
+    Client {
+        reader: BufReader::new(r),
+        writer: w,
+    }
+}
+
+#[tokio::test]
+async fn one_address_holding_idle_connections_cannot_lock_others_out() {
+    let sink = Arc::new(Memory::default());
+    // The defaults: 100 connections in all, 10 per client address.
+    let opts = options();
+    assert_eq!(opts.max_connections_per_client, 10);
+    let (addr, _stop) = start(opts, sink.clone()).await;
+    let mut idle = Vec::new();
+    let (mut greeted, mut refused) = (0, 0);
+    for _ in 0..100 {
+        let mut c = Client::connect(addr).await;
+        let first = c.reply().await;
+        if first.starts_with("220 ") {
+            greeted += 1;
+        } else {
+            assert!(first.starts_with("421 4.7.0"), "{first}");
+            // Refused connections are closed by the server.
+            assert_eq!(c.reply().await, "");
+            refused += 1;
+        }
+        idle.push(c);
+    }
+    assert_eq!((greeted, refused), (10, 90));
+
+    // Another client still gets a session and delivers.
+    let mut other = connect_from("127.0.0.2", addr).await;
+    assert!(other.reply().await.starts_with("220 "));
+    other.say("EHLO mta.example").await;
+    assert!(other.say("MAIL FROM:<>").await.starts_with("250"));
+    assert!(
+        other
+            .say("RCPT TO:<b@bounce.test>")
+            .await
+            .starts_with("250")
+    );
+    assert!(other.say("DATA").await.starts_with("354"));
+    let reply = other.say("Subject: bounce\r\n\r\nx\r\n.").await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    assert_eq!(sink.kept.lock().unwrap().len(), 1);
+    assert_eq!(
+        sink.kept.lock().unwrap()[0].0.peer.ip().to_string(),
+        "127.0.0.2"
+    );
+
+    // Once the hoarder lets go, its address is served again.
+    drop(idle);
+    let mut back = None;
+    for _ in 0..100 {
+        let mut c = Client::connect(addr).await;
+        if c.reply().await.starts_with("220 ") {
+            back = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(back.is_some(), "the per-address count was released");
+}
+
+#[tokio::test]
+async fn a_client_silent_after_the_greeting_is_dropped_early() {
+    let sink = Arc::new(Memory::default());
+    let opts = InboundOptions {
+        greeting_timeout: Duration::from_millis(200),
+        ..options()
+    };
+    let (addr, _stop) = start(opts, sink).await;
+    let mut idle = Client::connect(addr).await;
+    idle.reply().await;
+    let started = std::time::Instant::now();
+    assert!(idle.reply().await.starts_with("421 4.4.2"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // After the first command the longer command timeout applies.
+    let mut talker = Client::connect(addr).await;
+    talker.reply().await;
+    assert!(talker.say("EHLO x.test").await.starts_with("250"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(talker.say("NOOP").await.starts_with("250"));
+}
