@@ -111,6 +111,9 @@ struct ServeArgs {
     /// Largest accepted message in bytes [default: 25 MB].
     #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
     max_message_bytes: Option<usize>,
+    /// Most recipients (to, cc and bcc together) of one message; more get 400 [default: 1000].
+    #[arg(long, env = "MAILTRAIL_MAX_RECIPIENTS")]
+    max_recipients: Option<usize>,
     /// Delivery jobs processed at once.
     #[arg(long, env = "MAILTRAIL_WORKERS")]
     workers: Option<usize>,
@@ -372,6 +375,7 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         relay_tls_insecure,
         relay_pool,
         max_message_bytes,
+        max_recipients,
         workers,
         retry_initial_secs,
         retry_max_delay_secs,

@@ -100,6 +100,8 @@ pub struct Settings {
     pub token_secret: Option<Secret>,
     /// Largest accepted message, in bytes.
     pub max_message_bytes: usize,
+    /// Most recipients (to, cc and bcc together) of one message.
+    pub max_recipients: usize,
     /// Delivery jobs processed at once.
     pub workers: usize,
     /// First retry delay after a temporary failure, in seconds; doubles each time.
@@ -176,6 +178,7 @@ impl Default for Settings {
             dkim_key: None,
             token_secret: None,
             max_message_bytes: 25 * 1024 * 1024,
+            max_recipients: 1_000,
             workers: 16,
             retry_initial_secs: 60,
             retry_max_delay_secs: 3600,

@@ -192,6 +192,7 @@ impl Application {
                 max_message_bytes: settings.max_message_bytes,
                 default_from_domain: None,
                 public_url,
+                max_recipients: settings.max_recipients,
             },
             notify,
             inbound_wake,

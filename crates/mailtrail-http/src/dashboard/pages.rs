@@ -22,7 +22,7 @@ use super::session::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
 use super::simulate::{Act, Original, find_copy};
 use super::view::{EventView, StatusView, event_view, message_status, when};
 use super::{DashError, html, see_other};
-use crate::api::{Defaults, SendRequest, validate};
+use crate::api::{SendRequest, validate};
 use mailtrail_domain::credentials::{generate_api_key, hash_api_key};
 
 use crate::AppState;
@@ -962,7 +962,7 @@ pub(crate) async fn compose(
         .organisation(s.user.org_id)
         .await?
         .ok_or(DashError::NotFound)?;
-    let defaults = Defaults::of(&org, state.settings.default_from_domain.clone());
+    let defaults = state.settings.message_defaults(&org);
     let valid = input
         .request()
         .and_then(|r| validate(r, &defaults).map_err(|e| e.to_string()));
