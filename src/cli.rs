@@ -112,6 +112,9 @@ struct ServeArgs {
     /// Largest accepted message in bytes [default: 25 MB].
     #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
     max_message_bytes: Option<usize>,
+    /// Most recipients (to, cc and bcc together) of one message; more get 400 [default: 1000].
+    #[arg(long, env = "MAILTRAIL_MAX_RECIPIENTS")]
+    max_recipients: Option<usize>,
     /// Delivery jobs processed at once.
     #[arg(long, env = "MAILTRAIL_WORKERS")]
     workers: Option<usize>,
@@ -169,6 +172,12 @@ struct ServeArgs {
     /// Inbound SMTP connections served at once [default: 100].
     #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_CONNECTIONS")]
     smtp_in_max_connections: Option<usize>,
+    /// Inbound SMTP connections served at once for one client address; more get 421 4.7.0 [default: 10].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_PER_CLIENT")]
+    smtp_in_max_per_client: Option<usize>,
+    /// Seconds a new inbound SMTP client has to send its first command [default: 30].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_GREETING_TIMEOUT_SECS")]
+    smtp_in_greeting_timeout_secs: Option<u64>,
     /// A mailbox the IMAP poller reads (repeatable; space-separated in the environment): imap[s]://user:password@host[:port]/FOLDER; `?xoauth2` for an OAuth 2.0 access token as the password, plus `&token_url=&client_id=&client_secret=&refresh_token=` to get a fresh one before each connection.
     #[arg(
         long = "imap-mailbox",
@@ -388,6 +397,7 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         relay_tls_insecure,
         relay_pool,
         max_message_bytes,
+        max_recipients,
         workers,
         retry_initial_secs,
         retry_max_delay_secs,
@@ -410,7 +420,9 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         http_header_timeout_secs,
         http_body_timeout_secs,
         http_max_connections,
-        http_tracking_reserve
+        http_tracking_reserve,
+        smtp_in_max_per_client,
+        smtp_in_greeting_timeout_secs
     );
     set_opt!(
         smtp_in,

@@ -14,7 +14,7 @@ use super::session;
 use super::signed::{Chrome, SignedIn};
 use super::{DashError, html, see_other};
 use crate::AppState;
-use crate::api::{Defaults, SendRequest, validate};
+use crate::api::{SendRequest, validate};
 
 #[derive(Template)]
 #[template(path = "compose.html")]
@@ -174,7 +174,7 @@ pub(crate) async fn compose(
         .organisation(s.user.org_id)
         .await?
         .ok_or(DashError::NotFound)?;
-    let defaults = Defaults::of(&org, state.settings.default_from_domain.clone());
+    let defaults = state.settings.message_defaults(&org);
     let valid = input
         .request()
         .and_then(|r| validate(r, &defaults).map_err(|e| e.to_string()));
