@@ -266,6 +266,16 @@ pub(crate) fn decide_with(
     if by_text == Some(Reason::UserUnknown) && names_missing_domain(&lower) {
         by_text = Some(Reason::HostUnknown);
     }
+    // "user bob@example.com does not exist", "RCPT (bob@...) doesn't
+    // exist": the words around the address differ from server to server,
+    // the statement does not.
+    if by_text.is_none() && says_missing(&lower) {
+        by_text = Some(if names_missing_domain(&lower) {
+            Reason::HostUnknown
+        } else {
+            Reason::UserUnknown
+        });
+    }
     // 5.4.4 "unable to route" (RFC 3463 section 3.5) said permanently
     // about a domain whose mail exchanger cannot be found: the domain
     // accepts no mail (Sisimai's notaccept), not a passing network error.
@@ -299,7 +309,12 @@ pub(crate) fn decide_with(
         && by_status != Some(Reason::UserUnknown)
         && !directory_says_unknown
     {
-        let cmd = *cmd.get_or_init(|| found.command.or_else(|| around.command()));
+        let cmd = *cmd.get_or_init(|| {
+            found
+                .command
+                .or_else(|| named_command(diagnostic))
+                .or_else(|| around.command())
+        });
         match (cmd, by_status) {
             (Some(Command::Rcpt), _) => {}
             (_, Some(Reason::Filtered)) => by_text = Some(Reason::Filtered),
@@ -326,8 +341,12 @@ pub(crate) fn decide_with(
     let about_sender = (about_the_address(by_text) || about_the_address(by_status))
         && (lower.contains("sender rejected")
             || lower.contains("sender address rejected")
-            || *cmd.get_or_init(|| found.command.or_else(|| around.command()))
-                == Some(Command::Mail));
+            || *cmd.get_or_init(|| {
+                found
+                    .command
+                    .or_else(|| named_command(diagnostic))
+                    .or_else(|| around.command())
+            }) == Some(Command::Mail));
     if about_sender {
         if matches!(
             by_text,
@@ -373,18 +392,87 @@ pub(crate) fn decide_with(
             (7, _) => return Reason::SecurityError,
             (6, _) => return Reason::ContentError,
             (4, 4) => return Reason::Expired,
+            // RFC 3463 section 3.5: X.4.0 "other or undefined network or
+            // routing status", given up on.
+            (4, _) => return Reason::NetworkError,
             _ => {}
         }
     }
-    match reply_code {
-        Some("500" | "501" | "502" | "503" | "504") => Reason::SyntaxError,
-        Some("421") => Reason::TooManyConn,
-        Some("452") => Reason::SystemFull,
-        Some("552") => Reason::MailboxFull,
-        Some("553") => Reason::Rejected,
-        _ if lower.trim().is_empty() => Reason::Undefined,
-        _ => Reason::OnHold,
+    // Postfix: the server's greeting was a refusal ("refused to talk to
+    // me: 554 ..."), before any address was given, and what it said names
+    // no other reason.
+    if lower.contains("refused to talk to me") {
+        return Reason::Blocked;
     }
+    // "Recipient address rejected: On hold": the server explained its
+    // refusal in words that name no known reason; the code is no better.
+    let explained = WEAK_SET.first_group(&lower).is_some();
+    let cmd = *cmd.get_or_init(|| {
+        found
+            .command
+            .or_else(|| named_command(diagnostic))
+            .or_else(|| around.command())
+    });
+    by_reply_code(reply_code, cmd)
+        .filter(|_| !explained)
+        .unwrap_or(if lower.trim().is_empty() {
+            Reason::Undefined
+        } else {
+            Reason::OnHold
+        })
+}
+
+/// What the RFC 5321 reply code alone says (section 4.2.2, 4.2.3), given
+/// the command it answered: the last evidence, used when neither the words
+/// nor an enhanced status name a reason.
+fn by_reply_code(reply_code: Option<&str>, cmd: Option<Command>) -> Option<Reason> {
+    Some(match (reply_code?, cmd) {
+        ("500" | "501" | "502" | "503" | "504", _) => Reason::SyntaxError,
+        ("421", _) => Reason::TooManyConn,
+        ("452", _) => Reason::SystemFull,
+        ("552", _) => Reason::MailboxFull,
+        ("553", _) => Reason::Rejected,
+        // "Requested action not taken: mailbox unavailable", said to the
+        // recipient's address.
+        ("550", Some(Command::Rcpt)) => Reason::UserUnknown,
+        // Said to the sender's address.
+        ("550" | "554", Some(Command::Mail)) => Reason::Rejected,
+        // Said before any address: the connecting host is refused (RFC
+        // 5321 section 3.1, a 554 greeting).
+        ("550" | "554", Some(Command::Connect)) => Reason::Blocked,
+        _ => return None,
+    })
+}
+
+/// An SMTP command named in capitals in a server's reply ("554 RCPT
+/// (bob@example.com) doesn't exist", "550 ... at DATA"): RFC 5321 section
+/// 4.1 spells the verbs so, and servers quote them so. When several are
+/// named, the latest in a transaction's order is the one that failed.
+fn named_command(diagnostic: &str) -> Option<Command> {
+    const VERBS: &[(&str, Command)] = &[
+        ("DATA", Command::Data),
+        ("BDAT", Command::Data),
+        ("RCPT", Command::Rcpt),
+        ("MAIL FROM", Command::Mail),
+        ("EHLO", Command::Connect),
+        ("HELO", Command::Connect),
+    ];
+    let b = diagnostic.as_bytes();
+    VERBS.iter().find_map(|&(verb, cmd)| {
+        diagnostic.match_indices(verb).find_map(|(i, _)| {
+            let before = i.checked_sub(1).map(|j| b[j]);
+            let after = b.get(i + verb.len()).copied();
+            let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            (!word(before) && !word(after)).then_some(cmd)
+        })
+    })
+}
+
+/// Whether the text says that something does not exist ("does not
+/// exist", "doesn't exist", "not exist"), however the server spelt the
+/// words around it.
+fn says_missing(lower: &str) -> bool {
+    lower.contains("not exist") || lower.contains("n't exist") || lower.contains("nt exist")
 }
 
 /// A multi-line SMTP reply (RFC 5321 section 4.2.1) repeats its code on

@@ -512,6 +512,9 @@ pub(super) const PHRASES: &[(Reason, &[&str])] = &[
             // Outlook.com's SC-00x refusals of a sending IP on its block
             // list: "Unfortunately, messages from 192.0.2.1 weren't sent."
             "unfortunately, messages from",
+            // The connecting host itself is refused, whatever it sends.
+            "host is not allowed to connect",
+            "not allowed to connect to this server",
             "access denied (in reply to rcpt to command)",
             "access from ip address",
             "all mail from your ip",
@@ -910,9 +913,6 @@ pub(super) const PRIORITY: &[(&str, Reason)] = &[
     // The sending host's name did not check out: a reverse-DNS test.
     ("mismatches client ip", Reason::RequirePtr),
     ("unverifyable sending ip", Reason::RequirePtr),
-    // Postfix: the server's greeting was a refusal ("refused to talk to
-    // me: 421/554 ..."), before any address was given.
-    ("refused to talk to me", Reason::Blocked),
     // Gmail's per-recipient rate limit, its lines interleaved with
     // "550-5.2.1" continuation codes.
     ("receiving mail at a rate that", Reason::Speeding),

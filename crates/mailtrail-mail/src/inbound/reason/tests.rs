@@ -72,3 +72,136 @@ fn hardness() {
     assert!(!is_hard(Reason::NotAccept, None, Some("421")));
     assert!(!is_hard(Reason::MailboxFull, Some("5.2.2"), None));
 }
+
+#[test]
+fn a_missing_mailbox_is_said_many_ways() {
+    let d = |t: &str, s| decide(t, "", s, Some("554"), Context::Failed);
+    // The address between the words, a typo, a permanent policy status.
+    assert_eq!(
+        d(
+            "554 5.7.1 <bob@example.com>: Recipient address rejected: user bob@example.com does not exist (in reply to RCPT TO command)",
+            Some("5.7.1")
+        ),
+        Reason::UserUnknown
+    );
+    assert_eq!(
+        d("554 RCPT (bob@example.com) dosn't exist", None),
+        Reason::UserUnknown
+    );
+    // A domain that does not exist is a host, not a mailbox.
+    assert_eq!(
+        d("554 mail.example.org does not exist", None),
+        Reason::HostUnknown
+    );
+}
+
+#[test]
+fn commands_named_in_capitals_count() {
+    assert_eq!(
+        named_command("554 RCPT (a@b.example) rejected"),
+        Some(Command::Rcpt)
+    );
+    assert_eq!(named_command("550 rejected at DATA"), Some(Command::Data));
+    assert_eq!(
+        named_command("550 bad MAIL FROM address"),
+        Some(Command::Mail)
+    );
+    // Part of a longer word, or lower case: not a command.
+    assert_eq!(named_command("550 DATABASE error"), None);
+    assert_eq!(named_command("550 no data here"), None);
+    // "User unknown" said to RCPT stays an unknown user.
+    assert_eq!(
+        decide(
+            "550 RCPT: user unknown",
+            "",
+            Some("5.0.0"),
+            Some("550"),
+            Context::Failed
+        ),
+        Reason::UserUnknown
+    );
+}
+
+#[test]
+fn the_reply_code_is_the_last_evidence() {
+    let d = |t: &str, around: &str, code| decide(t, around, Some("5.0.0"), code, Context::Failed);
+    // RFC 5321 section 4.2.2: 550 to RCPT, "mailbox unavailable".
+    assert_eq!(
+        d(
+            "550 Requested action not taken",
+            "(in reply to rcpt to command)",
+            Some("550")
+        ),
+        Reason::UserUnknown
+    );
+    assert_eq!(
+        d(
+            "550 Requested action not taken",
+            "(in reply to mail from command)",
+            Some("550")
+        ),
+        Reason::Rejected
+    );
+    assert_eq!(
+        d("554 Go away", "after initial connection", Some("554")),
+        Reason::Blocked
+    );
+    // An explanation that names no reason is not overruled by the code.
+    assert_eq!(
+        d(
+            "550 Recipient address rejected: On hold",
+            "(in reply to rcpt to command)",
+            Some("550")
+        ),
+        Reason::OnHold
+    );
+    // No command named, no words: onhold.
+    assert_eq!(
+        d("550 Requested action not taken", "", Some("550")),
+        Reason::OnHold
+    );
+}
+
+#[test]
+fn a_refused_greeting_gives_way_to_what_the_server_said() {
+    let d = |t: &str, s| decide(t, "", s, Some("421"), Context::Failed);
+    assert_eq!(
+        d(
+            "host mx.example.com refused to talk to me: 421 4.4.2 Error: timeout exceeded",
+            Some("4.4.2")
+        ),
+        Reason::NetworkError
+    );
+    assert_eq!(
+        d(
+            "host mx.example.com refused to talk to me: 421 Too many connections, slow down",
+            None
+        ),
+        Reason::TooManyConn
+    );
+    assert_eq!(
+        decide(
+            "host mx.example.com refused to talk to me: 554 Go away",
+            "",
+            None,
+            Some("554"),
+            Context::Failed
+        ),
+        Reason::Blocked
+    );
+}
+
+#[test]
+fn an_undetailed_network_status_is_a_network_error() {
+    // RFC 3463 section 3.5: 5.4.0, other network or routing status.
+    assert_eq!(
+        decide(
+            "554 5.4.0 Error: routing",
+            "",
+            Some("5.4.0"),
+            Some("554"),
+            Context::Failed
+        ),
+        Reason::NetworkError
+    );
+}
