@@ -220,6 +220,14 @@ impl<'m, 'x> Reader<'m, 'x> {
     }
 
     pub(super) fn classify(self) -> Classification {
+        // Amazon SES's JSON notification, mailed by an SNS subscription.
+        if let Some(c) = ses::read(&self.g.body) {
+            return Classification {
+                from: self.from.clone(),
+                verp_token: self.verp_token(),
+                ..c
+            };
+        }
         let mut c = Classification {
             from: self.from.clone(),
             verp_token: self.verp_token(),
