@@ -324,6 +324,13 @@ impl<'m, 'x> Reader<'m, 'x> {
         // that is enough, whoever the notice says it is from (KDDI's
         // "no-reply" notices).
         let null_return_path = self.header("return-path").is_some_and(|v| v.trim() == "<>");
+        // A challenge-response filter holds the message and asks the sender
+        // to prove they are a person: it was accepted, not returned.
+        if !declared_report && autoreply::is_challenge(&body_lower) {
+            c.kind = Kind::AutoReply;
+            c.recipients = vec![plain_report(self.from.clone(), Reason::Vacation)];
+            return c;
+        }
         let bounce_like = declared_report
             || vendors::looks_like_bounce(&self.from_raw, &self.subject, &body_lower)
             || (null_return_path && vendors::strong_notice(&body_lower))
