@@ -524,6 +524,17 @@ pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
         {
             continue;
         }
+        // A folded continuation line (RFC 5322 style indentation, as
+        // Postfix folds a long reply) that quotes the address of the
+        // entry it continues ("said: 554 5.7.1\n    <bob@...>: Recipient
+        // address rejected: ...") is that entry's text, not a new entry.
+        if line.starts_with([' ', '\t'])
+            && hits
+                .last()
+                .is_some_and(|h| h.1.eq_ignore_ascii_case(&addr) && i - h.0 < 16)
+        {
+            continue;
+        }
         hits.push((i, addr, rest));
         if hits.len() >= 1000 {
             break;
