@@ -1065,6 +1065,12 @@ pub(super) const DIRECTORY_UNKNOWN: &[&str] = &[
     // Verizon's MMS gateway (MMSC) found no subscriber for the number:
     // "Error: No valid recipients for this MM".
     "no valid recipients for this mm",
+    // Exchange's resolver (Microsoft's NDR reference for 5.1.1).
+    "resolver.adr.recipnotfound",
+    "resolver.adr.exrecipnotfound",
+    // HCL (Lotus) Domino's directory lookup.
+    "not listed in domino directory",
+    "not listed in public name & address book",
 ];
 
 /// Wording that names a reason only loosely ("Recipient address rejected:
