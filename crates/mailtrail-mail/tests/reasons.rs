@@ -452,3 +452,72 @@ To have it delivered, please click the link and confirm you are a real person.\r
     );
     assert_eq!(c.kind, Kind::AutoReply);
 }
+
+#[test]
+fn a_spam_rejection_listing_every_recipient() {
+    // One refusal quoted for each recipient, each quoting the whole list
+    // of recipients, folded over lines the way Postfix folds replies.
+    let entry = |who: &str| {
+        format!(
+            "<{who}>: host mx.example.com[192.0.2.7] said: 550 5.7.1 Message\r\n    \
+             rejected as spam for recipients ann@example.com, bob@example.com,\r\n    \
+             cat@example.com (in reply to end of DATA command)\r\n\r\n"
+        )
+    };
+    let body: String = ["ann@example.com", "bob@example.com", "cat@example.com"]
+        .iter()
+        .map(|w| entry(w))
+        .collect();
+    let c = classify(&notice(
+        "Undelivered Mail Returned to Sender",
+        &format!("This is the mail system at host mta.example.org.\r\n\r\n{body}"),
+    ));
+    assert_eq!(c.kind, Kind::Bounce);
+    let mut got: Vec<(String, Reason)> = c
+        .recipients
+        .iter()
+        .map(|r| (r.address.clone().unwrap_or_default(), r.reason))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            ("ann@example.com".to_owned(), Reason::SpamDetected),
+            ("bob@example.com".to_owned(), Reason::SpamDetected),
+            ("cat@example.com".to_owned(), Reason::SpamDetected),
+        ]
+    );
+}
+
+#[test]
+fn unusual_wording_of_common_reasons() {
+    let cases: &[(&str, &str, Reason)] = &[
+        // Quota, said many ways.
+        (
+            "5.0.0",
+            "smtp; 550 Recipient's inbox is full, try again later",
+            Reason::MailboxFull,
+        ),
+        (
+            "5.0.0",
+            "smtp; 552 User has exceeded their storage quota",
+            Reason::MailboxFull,
+        ),
+        (
+            "5.0.0",
+            "smtp; 550 The mailbox has exceeded its quota",
+            Reason::MailboxFull,
+        ),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|&&(status, diag, want)| reason_of(status, diag) != want)
+        .map(|&(status, diag, want)| {
+            format!(
+                "{status} {diag}: {:?}, want {want:?}",
+                reason_of(status, diag)
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
