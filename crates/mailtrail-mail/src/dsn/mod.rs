@@ -2,8 +2,8 @@
 //! recipient's mail server sends them when it cannot deliver a copy.
 //!
 //! The sandbox inbox uses this to play a recipient whose address does not
-//! exist; the classifier in [`crate::inbound`] reads what this writes with the `read`
-//! submodule.
+//! exist; the classifier in [`crate::inbound`] reads what this writes
+//! with the `read` submodule.
 //!
 //! The shape (RFC 3464 section 2, RFC 6522 for the container):
 //!
