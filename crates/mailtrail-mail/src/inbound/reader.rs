@@ -295,7 +295,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                     (region, region.to_lowercase())
                 }
             };
-            let around = reason::Around::new(&region_lower);
+            let around = reason::Around::with_raw(&region_lower, region);
             let scraped = vendors::scrape(region, &self.excluded());
             c.recipients = d
                 .recipients
@@ -645,7 +645,7 @@ impl<'m, 'x> Reader<'m, 'x> {
                 })
                 .clone()
         };
-        let around = reason::Around::new(&region_lower);
+        let around = reason::Around::with_raw(&region_lower, region);
         Some(
             found
                 .into_iter()

@@ -193,6 +193,8 @@ pub(crate) fn command(lower: &str) -> Option<Command> {
 /// recipient.
 pub(crate) struct Around<'a> {
     text: &'a str,
+    /// The same text as written, for the verbs quoted in capitals.
+    raw: &'a str,
     directory: std::cell::OnceCell<bool>,
     command: std::cell::OnceCell<Option<Command>>,
 }
@@ -200,8 +202,14 @@ pub(crate) struct Around<'a> {
 impl<'a> Around<'a> {
     /// `text` must be lower-case.
     pub(crate) fn new(text: &'a str) -> Self {
+        Self::with_raw(text, "")
+    }
+
+    /// `text` lower-case, `raw` the same text as written.
+    pub(crate) fn with_raw(text: &'a str, raw: &'a str) -> Self {
         Self {
             text,
+            raw,
             directory: std::cell::OnceCell::new(),
             command: std::cell::OnceCell::new(),
         }
@@ -212,9 +220,12 @@ impl<'a> Around<'a> {
         *self.directory.get_or_init(|| DIRECTORY_SET.any(self.text))
     }
 
-    /// The SMTP command the notice says was answered.
+    /// The SMTP command the notice says was answered, in words or as a
+    /// verb quoted in capitals.
     fn command(&self) -> Option<Command> {
-        *self.command.get_or_init(|| command(self.text))
+        *self
+            .command
+            .get_or_init(|| command(self.text).or_else(|| named_command(self.raw)))
     }
 }
 

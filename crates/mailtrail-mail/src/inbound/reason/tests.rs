@@ -205,3 +205,28 @@ fn an_undetailed_network_status_is_a_network_error() {
         Reason::NetworkError
     );
 }
+
+#[test]
+fn a_verb_quoted_in_the_rest_of_the_notice_counts() {
+    let raw = ">>> RCPT TO:<bob@example.com>\n<<< 550 User unknown";
+    let lower = raw.to_lowercase();
+    let with = Around::with_raw(&lower, raw);
+    let r = decide_with(
+        "550 User unknown",
+        &with,
+        Some("5.0.0"),
+        Some("550"),
+        Context::Failed,
+    );
+    assert_eq!(r, Reason::UserUnknown);
+    // Without a command anywhere, Sisimai's rule: filtered.
+    let none = Around::with_raw("", "");
+    let r = decide_with(
+        "550 User unknown",
+        &none,
+        Some("5.0.0"),
+        Some("550"),
+        Context::Failed,
+    );
+    assert_eq!(r, Reason::Filtered);
+}
