@@ -20,7 +20,7 @@ mod mime;
 mod phrases;
 mod reader;
 pub mod reason;
-mod ses;
+pub mod ses;
 pub(crate) mod text;
 pub mod vendors;
 

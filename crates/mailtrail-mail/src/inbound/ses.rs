@@ -263,5 +263,8 @@ fn reply_code(d: &str) -> Option<String> {
     .then_some(code)
 }
 
+mod sns;
+pub use sns::{SnsError, SnsMessage, verify};
+
 #[cfg(test)]
 mod tests;
