@@ -7,7 +7,8 @@
 //! `Remote-MTA`, `Diagnostic-Code`. `X-Original-Message-ID` is a common
 //! extension (section 2.2 allows `X-` fields) naming the returned message.
 
-use super::fields::{self, Field};
+use crate::inbound::fields::{self, Field};
+use crate::inbound::text;
 
 /// What RFC 3464 section 2.3.3 says happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -170,7 +171,7 @@ pub(crate) fn parse(text: &str) -> Dsn {
                             }
                             if r.status.is_none() {
                                 r.status = status_value(value);
-                                r.status_comment = super::text::split_once_ascii(value, b'(')
+                                r.status_comment = text::split_once_ascii(value, b'(')
                                     .map(|(_, c)| {
                                         c.trim_end().trim_end_matches(')').trim().to_owned()
                                     })
@@ -179,7 +180,7 @@ pub(crate) fn parse(text: &str) -> Dsn {
                         }
                         b"diagnostic-code" => {
                             if r.diagnostic.is_none() {
-                                let (ty, text) = match super::text::split_once_ascii(value, b';') {
+                                let (ty, text) = match text::split_once_ascii(value, b';') {
                                     Some((ty, text)) if ty.len() < 20 && !ty.contains(' ') => {
                                         (Some(ty.trim().to_owned()), text.trim())
                                     }
@@ -256,7 +257,7 @@ pub(crate) fn in_text(text: &str) -> Option<Dsn> {
 
 /// `dns; mx.example.org` → `mx.example.org` (RFC 3464 section 2.2.2).
 fn strip_type(value: &str) -> &str {
-    super::text::split_once_ascii(value, b';')
+    text::split_once_ascii(value, b';')
         .map_or(value, |(_, v)| v)
         .trim()
 }
@@ -269,7 +270,7 @@ fn status_value(value: &str) -> Option<String> {
         .split(|c: char| c.is_whitespace() || c == '(')
         .next()
         .unwrap_or_default();
-    super::text::is_status(tok).then(|| tok.to_owned())
+    text::is_status(tok).then(|| tok.to_owned())
 }
 
 /// A Message-ID with its angle brackets removed.

@@ -4,7 +4,8 @@
 //!
 //! The sandbox inbox uses this to play the recipient; the receipt responder
 //! (DESIGN.md section 4, flow 4) uses it to answer for our own users. The
-//! classifier in [`crate::inbound`] reads what this writes.
+//! classifier in [`crate::inbound`] reads what this writes with the `read`
+//! submodule.
 //!
 //! The shape (RFC 8098 section 3, with RFC 6522 for the container):
 //!
@@ -25,6 +26,9 @@ use mailtrail_domain::{EmailAddress, MessageId};
 use time::OffsetDateTime;
 
 use crate::MailError;
+
+/// Reading MDNs, for the classifier in [`crate::inbound`].
+pub(crate) mod read;
 
 /// Who or what caused the disposition (RFC 8098 section 3.2.6.1, the
 /// first half of `disposition-mode`).

@@ -4,7 +4,8 @@
 //! `References` continuing its thread, `Re: ` before the subject.
 //!
 //! The sandbox inbox uses this to play a recipient who answers; the
-//! classifier in [`crate::inbound`] reads what this writes.
+//! classifier in [`crate::inbound`] reads what this writes with the `read`
+//! submodule.
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
@@ -13,6 +14,9 @@ use mailtrail_domain::{EmailAddress, MessageId};
 use time::OffsetDateTime;
 
 use crate::MailError;
+
+/// Reading the ids a reply names, for the classifier in [`crate::inbound`].
+pub(crate) mod read;
 
 /// The most `References` ids carried forward: a long thread keeps its
 /// first and latest ids, as RFC 5322 section 3.6.4 allows trimming.

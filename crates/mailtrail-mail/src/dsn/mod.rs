@@ -2,7 +2,8 @@
 //! recipient's mail server sends them when it cannot deliver a copy.
 //!
 //! The sandbox inbox uses this to play a recipient whose address does not
-//! exist; the classifier in [`crate::inbound`] reads what this writes.
+//! exist; the classifier in [`crate::inbound`] reads what this writes
+//! with the `read` submodule.
 //!
 //! The shape (RFC 3464 section 2, RFC 6522 for the container):
 //!
@@ -24,6 +25,9 @@ use time::OffsetDateTime;
 
 use crate::MailError;
 use crate::mdn::rfc822_headers_part;
+
+/// Reading DSNs, for the classifier in [`crate::inbound`].
+pub(crate) mod read;
 
 /// One permanent failure to report.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@
 //! are displayed, deleted, dispatched, processed (section 3.2.6.2), and
 //! RFC 3798's obsolete denied and failed are still met in the wild.
 
-use super::dsn::message_id;
-use super::fields;
+use crate::dsn::read::message_id;
+use crate::inbound::fields;
 
 /// A parsed `message/disposition-notification` part.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
