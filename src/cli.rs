@@ -1,5 +1,5 @@
 //! The command line: `serve`, `user add`, `token create`, `migrate`,
-//! `classify`.
+//! `classify`, `convert`.
 //!
 //! Every flag of `serve` has a `MAILTRAIL_*` environment equivalent; both
 //! override the TOML file given with `--config`.
@@ -66,6 +66,18 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Message files, directories read recursively, or - for standard input.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Convert Outlook .msg files (and TNEF winmail.dat) to .eml, one per input.
+    Convert {
+        /// Keep every MAPI property in an application/ms-tnef part (winmail.dat).
+        #[arg(long)]
+        tnef: bool,
+        /// Write the .eml files under this directory [default: beside each input].
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Files, or directories walked for .msg, .tnef and winmail.dat files.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -286,13 +298,18 @@ pub fn run_classify(paths: &[PathBuf], format: classify::Format) -> anyhow::Resu
 }
 
 /// Runs the commands that need neither the async runtime nor the
-/// configuration (`classify`), so that they start as fast as a plain
-/// program; `None` for every other command.
+/// configuration (`classify`, `convert`), so that they start as fast as a
+/// plain program; `None` for every other command.
 pub fn run_offline(cli: &Cli) -> Option<anyhow::Result<()>> {
-    let Command::Classify { json, paths } = &cli.command else {
-        return None;
-    };
-    Some(run_classify(paths, classify::Format::from_flag(*json)))
+    match &cli.command {
+        Command::Classify { json, paths } => {
+            Some(run_classify(paths, classify::Format::from_flag(*json)))
+        }
+        Command::Convert { tnef, out, paths } => {
+            Some(crate::convert::run(paths, *tnef, out.as_deref()))
+        }
+        _ => None,
+    }
 }
 
 /// Runs the parsed command.
@@ -313,8 +330,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             startup::serve(settings).await
         }
-        // Handled above: classifying files needs no settings or database.
-        Command::Classify { .. } => Ok(()),
+        // Handled above: classifying and converting files need no settings
+        // or database.
+        Command::Classify { .. } | Command::Convert { .. } => Ok(()),
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied");

@@ -22,6 +22,7 @@ mod reader;
 pub mod reason;
 pub mod ses;
 pub(crate) mod text;
+mod tnef;
 pub mod vendors;
 
 use std::borrow::Cow;
@@ -249,6 +250,9 @@ fn from_line(line: &[u8]) -> bool {
 
 /// Classifies one message whose line ends are LF or CRLF.
 fn classify_one(raw: &[u8]) -> Classification {
+    // Outlook's winmail.dat carries the real body: read that instead.
+    let unpacked = tnef::unpack(raw);
+    let raw = unpacked.as_deref().unwrap_or(raw);
     let Some(parsed) = mime::parse(raw) else {
         return Classification::default();
     };
