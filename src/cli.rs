@@ -1,5 +1,5 @@
 //! The command line: `serve`, `user add`, `token create`, `migrate`,
-//! `classify`.
+//! `classify`, `convert`.
 //!
 //! Every flag of `serve` has a `MAILTRAIL_*` environment equivalent; both
 //! override the TOML file given with `--config`.
@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mailtrail_domain::EmailAddress;
-use mailtrail_store::{NewApiKey, Store};
+use mailtrail_store::NewApiKey;
+use mailtrail_store::prelude::*;
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
@@ -68,6 +69,18 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Convert Outlook .msg files (and TNEF winmail.dat) to .eml, one per input.
+    Convert {
+        /// Keep every MAPI property in an application/ms-tnef part (winmail.dat).
+        #[arg(long)]
+        tnef: bool,
+        /// Write the .eml files under this directory [default: beside each input].
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Files, or directories walked for .msg, .tnef and winmail.dat files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +124,9 @@ struct ServeArgs {
     /// Largest accepted message in bytes [default: 25 MiB, 26214400].
     #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
     max_message_bytes: Option<usize>,
+    /// Most recipients (to, cc and bcc together) of one message; more get 400 [default: 1000].
+    #[arg(long, env = "MAILTRAIL_MAX_RECIPIENTS")]
+    max_recipients: Option<usize>,
     /// Delivery jobs processed at once.
     #[arg(long, env = "MAILTRAIL_WORKERS")]
     workers: Option<usize>,
@@ -168,6 +184,12 @@ struct ServeArgs {
     /// Inbound SMTP connections served at once [default: 100].
     #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_CONNECTIONS")]
     smtp_in_max_connections: Option<usize>,
+    /// Inbound SMTP connections served at once for one client address; more get 421 4.7.0 [default: 10].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_PER_CLIENT")]
+    smtp_in_max_per_client: Option<usize>,
+    /// Seconds a new inbound SMTP client has to send its first command [default: 30].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_GREETING_TIMEOUT_SECS")]
+    smtp_in_greeting_timeout_secs: Option<u64>,
     /// A mailbox the IMAP poller reads (repeatable; space-separated in the environment): imap[s]://user:password@host[:port]/FOLDER; `?xoauth2` for an OAuth 2.0 access token as the password, plus `&token_url=&client_id=&client_secret=&refresh_token=` to get a fresh one before each connection.
     #[arg(
         long = "imap-mailbox",
@@ -276,13 +298,18 @@ pub fn run_classify(paths: &[PathBuf], format: classify::Format) -> anyhow::Resu
 }
 
 /// Runs the commands that need neither the async runtime nor the
-/// configuration (`classify`), so that they start as fast as a plain
-/// program; `None` for every other command.
+/// configuration (`classify`, `convert`), so that they start as fast as a
+/// plain program; `None` for every other command.
 pub fn run_offline(cli: &Cli) -> Option<anyhow::Result<()>> {
-    let Command::Classify { json, paths } = &cli.command else {
-        return None;
-    };
-    Some(run_classify(paths, classify::Format::from_flag(*json)))
+    match &cli.command {
+        Command::Classify { json, paths } => {
+            Some(run_classify(paths, classify::Format::from_flag(*json)))
+        }
+        Command::Convert { tnef, out, paths } => {
+            Some(crate::convert::run(paths, *tnef, out.as_deref()))
+        }
+        _ => None,
+    }
 }
 
 /// Runs the parsed command.
@@ -303,8 +330,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             startup::serve(settings).await
         }
-        // Handled above: classifying files needs no settings or database.
-        Command::Classify { .. } => Ok(()),
+        // Handled above: classifying and converting files need no settings
+        // or database.
+        Command::Classify { .. } | Command::Convert { .. } => Ok(()),
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied");
@@ -387,6 +415,7 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         relay_tls_insecure,
         relay_pool,
         max_message_bytes,
+        max_recipients,
         workers,
         retry_initial_secs,
         retry_max_delay_secs,
@@ -409,7 +438,9 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         http_header_timeout_secs,
         http_body_timeout_secs,
         http_max_connections,
-        http_tracking_reserve
+        http_tracking_reserve,
+        smtp_in_max_per_client,
+        smtp_in_greeting_timeout_secs
     );
     set_opt!(
         smtp_in,

@@ -100,6 +100,8 @@ pub struct Settings {
     pub token_secret: Option<Secret>,
     /// Largest accepted message, in bytes.
     pub max_message_bytes: usize,
+    /// Most recipients (to, cc and bcc together) of one message.
+    pub max_recipients: usize,
     /// Delivery jobs processed at once.
     pub workers: usize,
     /// First retry delay after a temporary failure, in seconds; doubles each time.
@@ -125,6 +127,11 @@ pub struct Settings {
     pub smtp_in_key: Option<PathBuf>,
     /// Inbound SMTP connections served at once.
     pub smtp_in_max_connections: usize,
+    /// Inbound SMTP connections served at once for one client address
+    /// (counted apart from `smtp_in_max_connections`).
+    pub smtp_in_max_per_client: usize,
+    /// Seconds a new inbound SMTP client has to send its first command.
+    pub smtp_in_greeting_timeout_secs: u64,
     /// Connected mailboxes read by the IMAP poller, as URLs
     /// `imap[s]://user:password@host[:port]/FOLDER` (`?xoauth2` for a token);
     /// they hold secrets, so they never print.
@@ -189,6 +196,7 @@ impl Default for Settings {
             dkim_key: None,
             token_secret: None,
             max_message_bytes: 25 * 1024 * 1024,
+            max_recipients: 1_000,
             workers: 16,
             retry_initial_secs: 60,
             retry_max_delay_secs: 3600,
@@ -200,6 +208,8 @@ impl Default for Settings {
             smtp_in_cert: None,
             smtp_in_key: None,
             smtp_in_max_connections: 100,
+            smtp_in_max_per_client: 10,
+            smtp_in_greeting_timeout_secs: 30,
             imap_mailboxes: Vec::new(),
             imap_poll_secs: 60,
             trusted_proxies: Vec::new(),

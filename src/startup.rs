@@ -10,8 +10,8 @@ use anyhow::Context;
 use mailtrail_domain::{Keyring, TokenKey};
 use mailtrail_http::tracking::opener::OpenerData;
 use mailtrail_http::tracking::{Tracking, TrackingSettings, parse_networks};
-use mailtrail_store::Store;
 use mailtrail_store::journal::{EventSink, SinkHandle, SinkOptions};
+use mailtrail_store::prelude::*;
 use tokio::sync::{Notify, watch};
 
 use mailtrail_worker::delivery::{Worker, WorkerSettings};
@@ -242,6 +242,7 @@ impl Application {
                 default_from_domain: None,
                 public_url,
                 connections: connection_limits(&settings, descriptors),
+                max_recipients: settings.max_recipients,
             },
             notify,
             inbound_wake,
@@ -446,6 +447,9 @@ impl Inbound {
             mailtrail_smtp::inbound::InboundOptions::new(hostname, settings.inbound_domains());
         options.max_message_bytes = settings.max_message_bytes;
         options.max_connections = settings.smtp_in_max_connections.max(1);
+        options.max_connections_per_client = settings.smtp_in_max_per_client.max(1);
+        options.greeting_timeout =
+            std::time::Duration::from_secs(settings.smtp_in_greeting_timeout_secs.max(1));
         if let (Some(cert), Some(key)) = (&settings.smtp_in_cert, &settings.smtp_in_key) {
             let cert =
                 std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;

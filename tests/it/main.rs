@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod classify;
 mod cli;
+mod convert;
 mod dashboard;
 mod delivery;
 mod domains;

@@ -28,7 +28,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use mailtrail_store::Store;
+use mailtrail_store::prelude::*;
 use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -58,6 +58,23 @@ pub struct HttpSettings {
     pub public_url: String,
     /// Connection limits and timeouts against slow or idle clients.
     pub connections: ConnectionSettings,
+    /// The most recipients one message may have (to, cc and bcc together).
+    pub max_recipients: usize,
+}
+
+impl HttpSettings {
+    /// The rules a new message is checked with: the organisation's
+    /// defaults and this server's limits. The API and the dashboard's
+    /// Compose both use this, so they refuse the same messages.
+    pub fn message_defaults(
+        &self,
+        org: &mailtrail_store::Organisation,
+    ) -> mailtrail_store::new_message::Defaults {
+        mailtrail_store::new_message::Defaults {
+            max_recipients: self.max_recipients,
+            ..mailtrail_store::new_message::Defaults::of(org, self.default_from_domain.clone())
+        }
+    }
 }
 
 impl Default for HttpSettings {
@@ -67,6 +84,7 @@ impl Default for HttpSettings {
             default_from_domain: None,
             public_url: "http://127.0.0.1:8080".to_owned(),
             connections: ConnectionSettings::default(),
+            max_recipients: mailtrail_store::new_message::DEFAULT_MAX_RECIPIENTS,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::session;
 use super::signed::{Chrome, SignedIn, own_organisation};
 use super::{DashError, html, see_other};
 use crate::AppState;
-use crate::api::{Defaults, SendRequest, validate};
+use crate::api::{SendRequest, validate};
 
 #[derive(Template)]
 #[template(path = "compose.html")]
@@ -166,7 +166,7 @@ pub(crate) async fn compose(
     };
     let s = session::for_form(&state, &headers, &input.csrf).await?;
     let org = own_organisation(&state, &s).await?;
-    let defaults = Defaults::of(&org, state.settings.default_from_domain.clone());
+    let defaults = state.settings.message_defaults(&org);
     let valid = input
         .request()
         .and_then(|r| validate(r, &defaults).map_err(|e| e.to_string()));

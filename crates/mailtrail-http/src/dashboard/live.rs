@@ -10,7 +10,7 @@
 //! milliseconds after the hit's answer), the delivery worker or the
 //! inbound processor, on this node or another one sharing the database.
 //! It reads when the store signals a commit of events on this node
-//! ([`mailtrail_store::Store::event_signal`]), so a hit reaches the
+//! ([`mailtrail_store::TrackingStore::event_signal`]), so a hit reaches the
 //! browser within milliseconds of becoming durable, and at least every
 //! [`FALLBACK`] for events that other nodes write.
 

@@ -4,7 +4,7 @@
 //! Each builds the real message the recipient's side would send (an RFC
 //! 5322 reply, an RFC 8098 MDN, an RFC 3464 DSN from the recipient's mail
 //! server, all from [`mailtrail_mail`]) and stores it with
-//! [`Store::insert_inbound`](mailtrail_store::Store::insert_inbound), as
+//! [`InboundStore::insert_inbound`](mailtrail_store::InboundStore::insert_inbound), as
 //! the inbound SMTP listener stores what it accepts, with the envelope the
 //! real message would carry. The inbound processor then classifies,
 //! correlates and records it exactly as it does real returned mail; nothing

@@ -704,22 +704,18 @@ async fn sender_networks_are_validated_saved_and_used_by_tracking() {
 /// answered once its event is durable in the event journal; the store has
 /// it a few milliseconds later, when the journal is folded into it.
 async fn open_and_read(d: &Dash, rid: Uuid, req: Request<Body>) -> (Option<Opener>, String) {
-    let opened = |d: &Dash| -> Vec<(Option<Opener>, String)> {
-        let g = d.app.store.lock();
-        g.messages
-            .iter()
-            .flat_map(|(_, m)| m.recipients.iter())
-            .filter(|r| r.id == rid)
-            .flat_map(|r| r.events.iter())
-            .filter(|e| e.kind == EventKind::Opened)
+    let opened = async |d: &Dash| -> Vec<(Option<Opener>, String)> {
+        events_of(&d.app.store, rid, EventKind::Opened)
+            .await
+            .into_iter()
             .map(|e| (e.opener, e.data["rule"].as_str().unwrap_or("").to_owned()))
             .collect()
     };
-    let before = opened(d).len();
+    let before = opened(d).await.len();
     assert_eq!(d.request(req).await.status, StatusCode::OK);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let now = opened(d);
+        let now = opened(d).await;
         if now.len() > before || tokio::time::Instant::now() > deadline {
             assert_eq!(now.len(), before + 1, "one event per open: {now:?}");
             return now[before].clone();

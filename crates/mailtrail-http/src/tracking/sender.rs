@@ -17,7 +17,8 @@ use std::net::IpAddr;
 use std::sync::RwLock;
 
 use ipnet::IpNet;
-use mailtrail_store::{Store, StoreError};
+use mailtrail_store::StoreError;
+use mailtrail_store::prelude::*;
 use uuid::Uuid;
 
 use super::opener::canonical;
