@@ -326,7 +326,12 @@ impl<'m, 'x> Reader<'m, 'x> {
         let null_return_path = self.header("return-path").is_some_and(|v| v.trim() == "<>");
         // A challenge-response filter holds the message and asks the sender
         // to prove they are a person: it was accepted, not returned.
-        if !declared_report && autoreply::is_challenge(&body_lower) {
+        // (Such requests come from the person's address or the filter
+        // service's, never from a mail system's own sender.)
+        if !declared_report
+            && !vendors::mailer_sender(&self.from_raw)
+            && autoreply::is_challenge(&body_lower)
+        {
             c.kind = Kind::AutoReply;
             c.recipients = vec![plain_report(self.from.clone(), Reason::Vacation)];
             return c;

@@ -441,6 +441,8 @@ fn by_reply_code(reply_code: Option<&str>, cmd: Option<Command>) -> Option<Reaso
         ("500" | "501" | "502" | "503" | "504", _) => Reason::SyntaxError,
         ("421", _) => Reason::TooManyConn,
         ("452", _) => Reason::SystemFull,
+        // "Requested action aborted: local error in processing".
+        ("451", _) => Reason::SystemError,
         ("552", _) => Reason::MailboxFull,
         ("553", _) => Reason::Rejected,
         // "Requested action not taken: mailbox unavailable", said to the

@@ -682,4 +682,18 @@ From: alice@example.org\n";
         let body = "hi, the meeting could not be delivered on time, sorry";
         assert!(!looks_like_bounce("alice@example.org", "Re: meeting", body));
     }
+
+    #[test]
+    fn a_folded_line_quoting_the_address_continues_its_entry() {
+        let region = "<bob@example.com>: host mx.example.com[192.0.2.1] said: 554 5.7.1\n    \
+<bob@example.com>: Recipient address rejected: user bob@example.com does\n    \
+not exist (in reply to RCPT TO command)\n";
+        let found = scrape(region, &[]);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].diagnostic.contains("does not exist"),
+            "{}",
+            found[0].diagnostic
+        );
+    }
 }

@@ -155,6 +155,11 @@ fn the_reply_code_is_the_last_evidence() {
         ),
         Reason::OnHold
     );
+    // RFC 5321 section 4.2.2: 451, a local error in processing.
+    assert_eq!(
+        decide("451 Try again", "", None, Some("451"), Context::Failed),
+        Reason::SystemError
+    );
     // No command named, no words: onhold.
     assert_eq!(
         d("550 Requested action not taken", "", Some("550")),
