@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mailtrail_domain::EmailAddress;
-use mailtrail_store::{NewApiKey, Store};
+use mailtrail_store::NewApiKey;
+use mailtrail_store::prelude::*;
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
@@ -120,9 +121,12 @@ struct ServeArgs {
     /// Secret for tracking tokens [default: generated once into the data dir].
     #[arg(long, env = "MAILTRAIL_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
-    /// Largest accepted message in bytes [default: 25 MB].
+    /// Largest accepted message in bytes [default: 25 MiB, 26214400].
     #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
     max_message_bytes: Option<usize>,
+    /// Most recipients (to, cc and bcc together) of one message; more get 400 [default: 1000].
+    #[arg(long, env = "MAILTRAIL_MAX_RECIPIENTS")]
+    max_recipients: Option<usize>,
     /// Delivery jobs processed at once.
     #[arg(long, env = "MAILTRAIL_WORKERS")]
     workers: Option<usize>,
@@ -180,6 +184,12 @@ struct ServeArgs {
     /// Inbound SMTP connections served at once [default: 100].
     #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_CONNECTIONS")]
     smtp_in_max_connections: Option<usize>,
+    /// Inbound SMTP connections served at once for one client address; more get 421 4.7.0 [default: 10].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_PER_CLIENT")]
+    smtp_in_max_per_client: Option<usize>,
+    /// Seconds a new inbound SMTP client has to send its first command [default: 30].
+    #[arg(long, env = "MAILTRAIL_SMTP_IN_GREETING_TIMEOUT_SECS")]
+    smtp_in_greeting_timeout_secs: Option<u64>,
     /// A mailbox the IMAP poller reads (repeatable; space-separated in the environment): imap[s]://user:password@host[:port]/FOLDER; `?xoauth2` for an OAuth 2.0 access token as the password, plus `&token_url=&client_id=&client_secret=&refresh_token=` to get a fresh one before each connection.
     #[arg(
         long = "imap-mailbox",
@@ -191,6 +201,27 @@ struct ServeArgs {
     /// Seconds between checks of a mailbox without IDLE [default: 60].
     #[arg(long, env = "MAILTRAIL_IMAP_POLL_SECS")]
     imap_poll_secs: Option<u64>,
+    /// Sign-in attempts per account before exponential back-off [default: 5].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_ACCOUNT_ATTEMPTS")]
+    signin_account_attempts: Option<u32>,
+    /// Sign-in attempts per client address before exponential back-off [default: 20].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_ADDRESS_ATTEMPTS")]
+    signin_address_attempts: Option<u32>,
+    /// Password checks running at once [default: 0, one fewer than the cores, at least one].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_HASH_CONCURRENCY")]
+    signin_hash_concurrency: Option<usize>,
+    /// Seconds to send a request's headers, and an idle keep-alive connection's life [default: 10].
+    #[arg(long, env = "MAILTRAIL_HTTP_HEADER_TIMEOUT_SECS")]
+    http_header_timeout_secs: Option<u64>,
+    /// Seconds to send a request's body [default: 30].
+    #[arg(long, env = "MAILTRAIL_HTTP_BODY_TIMEOUT_SECS")]
+    http_body_timeout_secs: Option<u64>,
+    /// HTTP connections open at once [default: 10000].
+    #[arg(long, env = "MAILTRAIL_HTTP_MAX_CONNECTIONS")]
+    http_max_connections: Option<usize>,
+    /// Connections kept for the tracking endpoints and /healthz when the rest are taken [default: 1000].
+    #[arg(long, env = "MAILTRAIL_HTTP_TRACKING_RESERVE")]
+    http_tracking_reserve: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +415,7 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         relay_tls_insecure,
         relay_pool,
         max_message_bytes,
+        max_recipients,
         workers,
         retry_initial_secs,
         retry_max_delay_secs,
@@ -399,7 +431,16 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         event_batch_wait_ms,
         inbound_domains,
         smtp_in_max_connections,
-        imap_poll_secs
+        imap_poll_secs,
+        signin_account_attempts,
+        signin_address_attempts,
+        signin_hash_concurrency,
+        http_header_timeout_secs,
+        http_body_timeout_secs,
+        http_max_connections,
+        http_tracking_reserve,
+        smtp_in_max_per_client,
+        smtp_in_greeting_timeout_secs
     );
     set_opt!(
         smtp_in,

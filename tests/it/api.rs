@@ -193,6 +193,85 @@ async fn oversize_is_413() {
 }
 
 #[tokio::test]
+async fn from_as_name_addr_keeps_the_display_name() {
+    let app = TestApp::spawn().await;
+    for (from, want_name) in [
+        ("Sales <sales@example.test>", "Sales"),
+        (r#""Doe, Jane" <jane@example.test>"#, "Doe, Jane"),
+        ("Zoë Müller <zoe@example.test>", "Zoë Müller"),
+    ] {
+        let body = json!({
+            "from": from, "to": ["Bob <bob@example.test>"],
+            "reply_to": "Help Desk <help@example.test>", "subject": "s", "text": "t"
+        });
+        let (code, msg) = app.post("/api/v1/messages", &body).await;
+        assert_eq!(code, 202, "{from}: {msg}");
+        let id = msg["id"].as_str().unwrap().to_owned();
+        app.wait_for(&id, Duration::from_secs(20), |s| s == "delivered")
+            .await;
+        let (_, copies) = app.get("/api/v1/sandbox/messages?limit=500").await;
+        let raw = copies["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["raw"].as_str().unwrap().to_owned())
+            .find(|raw| raw.contains(&msg["message_id"].as_str().unwrap().to_string()))
+            .expect("the copy");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        let sender = parsed.from().and_then(|a| a.first()).expect("From");
+        assert_eq!(sender.name(), Some(want_name), "{raw}");
+        let (_, addr) = from.rsplit_once('<').unwrap();
+        assert_eq!(sender.address(), Some(addr.trim_end_matches('>')), "{raw}");
+        assert!(
+            raw.is_ascii(),
+            "non-ASCII names are RFC 2047 encoded: {raw}"
+        );
+        let reply_to = parsed.reply_to().and_then(|a| a.first()).expect("Reply-To");
+        assert_eq!(reply_to.address(), Some("help@example.test"));
+    }
+    // Header injection through the name is still refused, naming the field.
+    for (field, value) in [
+        (
+            "from",
+            "Sales\r\nBcc: victim@example.test <sales@example.test>",
+        ),
+        ("reply_to", "Help\n <help@example.test>"),
+    ] {
+        let mut body = json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "text": "t"});
+        body[field] = json!(value);
+        let (code, err) = app.post("/api/v1/messages", &body).await;
+        assert_eq!(code, 400, "{err}");
+        assert_eq!(err["error"]["field"], field, "{err}");
+    }
+    let body = json!({"from": "Sales <sales@example.test", "to": ["b@example.test"], "text": "t"});
+    let (code, err) = app.post("/api/v1/messages", &body).await;
+    assert_eq!(code, 400, "{err}");
+    assert_eq!(err["error"]["field"], "from", "{err}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn more_than_1000_recipients_is_400_naming_to() {
+    let app = TestApp::spawn().await;
+    let to: Vec<String> = (0..1_001).map(|i| format!("r{i}@example.test")).collect();
+    let body = json!({"from": "a@example.test", "to": to, "subject": "s", "text": "t"});
+    let (code, err) = app.post("/api/v1/messages", &body).await;
+    assert_eq!(code, 400, "{err}");
+    assert_eq!(err["error"]["field"], "to", "{err}");
+    assert_eq!(err["error"]["code"], "too_many_recipients", "{err}");
+    // Exactly the cap is accepted, spread over to, cc and bcc.
+    let body = json!({
+        "from": "a@example.test", "to": &to[..500], "cc": &to[500..900], "bcc": &to[900..1000],
+        "subject": "s", "text": "t"
+    });
+    let (code, msg) = app.post("/api/v1/messages", &body).await;
+    assert_eq!(code, 202, "{msg}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn auth_and_organisation_isolation() {
     let app = TestApp::spawn().await;
     let r = app

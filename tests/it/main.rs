@@ -14,4 +14,6 @@ mod domains;
 mod inbound;
 mod instrument;
 mod sandbox;
+mod signin;
+mod slow_clients;
 mod tracking;

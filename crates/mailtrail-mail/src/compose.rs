@@ -207,10 +207,10 @@ pub fn compose(draft: &Draft<'_>) -> Result<Vec<u8>, MailError> {
     }
 
     if let Some(text) = draft.text {
-        builder = builder.text_body(text);
+        builder = builder.text_body(crlf_lines(text));
     }
     if let Some(html) = draft.html {
-        builder = builder.html_body(html);
+        builder = builder.html_body(crlf_lines(html));
     }
     if !attachments.is_empty() {
         builder.attachments = Some(attachments);
@@ -295,6 +295,32 @@ fn address_list(list: &[EmailAddress]) -> Address<'_> {
 /// Unfolds a value meant for one header line: every run of control
 /// characters (CR, LF, NUL, ...) becomes one space, as RFC 5322 section 2.2.3
 /// unfolding would make of a folded line. Tabs are whitespace and stay.
+/// `s` with every line ending CRLF: a bare CR, a bare LF and CRLF each
+/// become one CRLF. RFC 5322 section 2.3 allows CR and LF in a body only
+/// together, and a 7bit part would otherwise carry a bare CR to the
+/// recipient; done here, when composing, it is one rule for every
+/// transport, so the sandbox's copy is byte for byte what SMTP sends.
+pub fn crlf_lines(s: &str) -> Cow<'_, str> {
+    let bytes = s.as_bytes();
+    let clean = memchr::memchr2_iter(b'\r', b'\n', bytes).all(|at| match bytes[at] {
+        b'\r' => bytes.get(at + 1) == Some(&b'\n'),
+        _ => at > 0 && bytes[at - 1] == b'\r',
+    });
+    if clean {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + s.len() / 32 + 2);
+    let mut rest = s;
+    while let Some(at) = rest.find(['\r', '\n']) {
+        out.push_str(&rest[..at]);
+        out.push_str("\r\n");
+        let skip = if rest[at..].starts_with("\r\n") { 2 } else { 1 };
+        rest = &rest[at + skip..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 fn single_line(s: &str) -> Cow<'_, str> {
     if !s.chars().any(|c| c.is_control() && c != '\t') {
         return Cow::Borrowed(s);

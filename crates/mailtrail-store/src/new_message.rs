@@ -111,7 +111,15 @@ pub struct Defaults {
     pub track_clicks: bool,
     /// Domain of the sender used when `from` is omitted.
     pub from_domain: Option<String>,
+    /// The most recipients (to, cc and bcc together, before duplicates are
+    /// merged) one message may have; more is refused naming `to`.
+    pub max_recipients: usize,
 }
+
+/// The default cap on recipients per message, as the large providers set
+/// theirs (Postmark and Mailgun batch limits): a 25 MiB request could
+/// otherwise name about a million, each a copy, a job and rows.
+pub const DEFAULT_MAX_RECIPIENTS: usize = 1_000;
 
 impl Defaults {
     /// The organisation's defaults, plus the server's `from` domain.
@@ -121,6 +129,7 @@ impl Defaults {
             track_opens: org.track_opens_default,
             track_clicks: org.track_clicks_default,
             from_domain,
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
         }
     }
 }
@@ -221,6 +230,19 @@ pub fn validate(req: Draft, defaults: &Defaults) -> Result<ValidMessage, Invalid
         None => None,
     };
 
+    // Counted before any address is parsed, so an oversized list costs
+    // nothing beyond reading it.
+    let given = req.to.len() + req.cc.len() + req.bcc.len();
+    if given > defaults.max_recipients {
+        return Err(Invalid::new(
+            "too_many_recipients",
+            "to",
+            format!(
+                "at most {} recipients per message (to, cc and bcc together); {given} were given: send several messages",
+                defaults.max_recipients
+            ),
+        ));
+    }
     let mut recipients = Vec::new();
     let mut seen = HashSet::new();
     for (list, kind) in [
@@ -329,11 +351,15 @@ pub fn validate(req: Draft, defaults: &Defaults) -> Result<ValidMessage, Invalid
 }
 
 /// An address and its display name; errors name `field` (for the name,
-/// `field.name`).
+/// `field.name`). The address may be written `Name <addr>` (RFC 5322
+/// section 3.4 `name-addr`, as Postmark, Mailgun and Resend accept it); a
+/// name given apart (`{"name", "address"}`) wins over one written there.
 fn parse_address(a: &Mailbox, field: &str) -> Result<(EmailAddress, Option<String>), Invalid> {
-    let address = EmailAddress::parse(&a.address)
+    let split = mailtrail_domain::parse_name_addr(&a.address)
         .map_err(|e| Invalid::new("invalid_address", field, format!("{field}: {e}")))?;
-    let name = match a.name.as_deref().map(str::trim) {
+    let address = EmailAddress::parse(split.address)
+        .map_err(|e| Invalid::new("invalid_address", field, format!("{field}: {e}")))?;
+    let name = match a.name.as_deref().or(split.name.as_deref()).map(str::trim) {
         None | Some("") => None,
         Some(n) if has_line_break_or_control(n) || n.chars().count() > MAX_NAME => {
             return Err(Invalid::new(

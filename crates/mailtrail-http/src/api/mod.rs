@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::extract::{JsonBody, parse_limit, query_pairs};
 use crate::{ApiError, AppState};
 
-pub(crate) use send::{Defaults, SendRequest, validate};
+pub(crate) use send::{SendRequest, validate};
 use view::{Accepted, List, MessageView, Page, SandboxView, SuppressionView};
 
 /// Default page size of lists.
@@ -46,7 +46,7 @@ pub(crate) async fn send_message(
         .organisation(caller.org_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let defaults = Defaults::of(&org, state.settings.default_from_domain.clone());
+    let defaults = state.settings.message_defaults(&org);
     let new = validate(req, &defaults)?.into_new_message(caller.org_id, caller.user_id);
     let (id, status) = match state.store.insert_message(&new).await? {
         Inserted::Created(id) => {

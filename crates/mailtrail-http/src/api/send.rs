@@ -284,6 +284,7 @@ mod tests {
             track_opens: true,
             track_clicks: false,
             from_domain: None,
+            max_recipients: 1_000,
         }
     }
 
@@ -631,5 +632,28 @@ mod tests {
             "application/octet-stream"
         );
         assert_eq!(v.content.attachments[0].content, vec![0, 1]);
+    }
+
+    #[test]
+    fn the_recipient_cap_counts_to_cc_and_bcc_together() {
+        let list = |n: usize| {
+            json!(
+                (0..n)
+                    .map(|i| format!("r{i}@y.example"))
+                    .collect::<Vec<_>>()
+            )
+        };
+        let d = Defaults {
+            max_recipients: 3,
+            ..defaults()
+        };
+        let mut body = with("to", list(2));
+        body["bcc"] = json!(["z@y.example"]);
+        let req: SendRequest = parse_json(body.to_string().as_bytes()).expect("parse");
+        assert!(validate(req, &d).is_ok());
+        body["cc"] = json!(["w@y.example"]);
+        let req: SendRequest = parse_json(body.to_string().as_bytes()).expect("parse");
+        let err = validate(req, &d).expect_err("four is over three");
+        assert!(format!("{err:?}").contains("\"to\""), "{err:?}");
     }
 }

@@ -12,8 +12,8 @@ use axum::http::header::{CONTENT_TYPE, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use mailtrail_outlook::EmlOptions;
 
-use super::pages::Chrome;
 use super::session;
+use super::signed::{Chrome, SignedIn};
 use super::{DashError, html};
 use crate::AppState;
 
@@ -24,11 +24,7 @@ struct ConvertPage {
 }
 
 /// `GET /convert`.
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, DashError> {
-    let s = session::for_page(&state, &headers).await?;
+pub(crate) async fn page(SignedIn(s): SignedIn) -> Result<Response, DashError> {
     let page = ConvertPage {
         chrome: Chrome::from(&s),
     };

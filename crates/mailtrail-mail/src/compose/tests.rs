@@ -575,3 +575,53 @@ proptest! {
         prop_assert_eq!(msg.subject().unwrap_or("").trim(), expected.trim());
     }
 }
+
+#[test]
+fn crlf_lines_turns_every_line_end_into_crlf() {
+    assert!(matches!(crlf_lines("a\r\nb\r\n"), Cow::Borrowed(_)));
+    assert_eq!(crlf_lines("a\rb\nc\r\nd\r"), "a\r\nb\r\nc\r\nd\r\n");
+    assert_eq!(crlf_lines("\n\n\r\r\n"), "\r\n\r\n\r\n\r\n");
+    assert_eq!(crlf_lines("é\rü"), "é\r\nü");
+}
+
+/// Every CR in `raw` is followed by LF and every LF preceded by CR.
+fn no_bare_line_ends(raw: &[u8]) -> bool {
+    raw.iter().enumerate().all(|(i, b)| match b {
+        b'\r' => raw.get(i + 1) == Some(&b'\n'),
+        b'\n' => i > 0 && raw[i - 1] == b'\r',
+        _ => true,
+    })
+}
+
+#[test]
+fn a_bare_cr_or_lf_in_a_body_never_reaches_the_copy() {
+    let f = Fixture::new();
+    for (text, html) in [
+        ("line one\rline two\nline three", "<p>a\rb</p>\n<p>c</p>"),
+        ("only CR\r\r", "<p>x</p>\r"),
+        ("8bit é\rü\n", "<p>é\rü</p>"),
+    ] {
+        let draft = Draft {
+            text: Some(text),
+            html: Some(html),
+            ..f.draft()
+        };
+        let raw = compose(&draft).unwrap();
+        assert!(no_bare_line_ends(&raw), "{}", String::from_utf8_lossy(&raw));
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            parsed.body_text(0).unwrap().replace("\r\n", "\n"),
+            crlf_lines(text).replace("\r\n", "\n")
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn composed_copies_have_only_crlf_line_ends(text in "[a-z\r\n é]{0,200}", html in "[a-z<>/\r\n]{1,200}") {
+        let f = Fixture::new();
+        let draft = Draft { text: Some(&text), html: Some(&html), ..f.draft() };
+        let raw = compose(&draft).unwrap();
+        prop_assert!(no_bare_line_ends(&raw));
+    }
+}

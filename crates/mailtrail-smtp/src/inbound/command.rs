@@ -48,15 +48,23 @@ pub enum ParseError {
     BadArguments(&'static str),
     /// A command we know but do not offer (502 5.5.1): AUTH, BDAT, ETRN...
     NotImplemented,
+    /// A line ended by a bare LF, or holding a bare CR (500 5.5.2): RFC 5321
+    /// section 2.3.8 forbids them, and a server that accepts them reads
+    /// the stream differently from one that does not (SMTP smuggling).
+    BareLineEnd,
 }
 
-/// Parses one line, which must end in LF (CRLF or a bare LF, which some
-/// clients send). The line end is not part of any argument.
+/// Parses one line, which must end in CRLF (RFC 5321 section 2.3.8: a bare
+/// LF or CR is refused, never taken for a line end). The line end is not
+/// part of any argument.
 pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     let Some(body) = line.strip_suffix(b"\n") else {
         return Err(ParseError::Incomplete);
     };
-    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let body = body.strip_suffix(b"\r").ok_or(ParseError::BareLineEnd)?;
+    if memchr::memchr2(b'\r', b'\n', body).is_some() {
+        return Err(ParseError::BareLineEnd);
+    }
     let text = std::str::from_utf8(body).map_err(|_| ParseError::BadArguments("not UTF-8"))?;
     let (verb, rest) = match text.find(' ') {
         Some(i) => (&text[..i], text[i + 1..].trim()),
@@ -172,6 +180,11 @@ mod tests {
         );
         assert_eq!(
             parse(b"mail from: <A@B.test>\n"),
+            Err(ParseError::BareLineEnd)
+        );
+        assert_eq!(parse(b"NOOP a\rb\r\n"), Err(ParseError::BareLineEnd));
+        assert_eq!(
+            parse(b"mail from: <A@B.test>\r\n"),
             Ok(Command::Mail {
                 from: Some("A@B.test".into()),
                 size: None

@@ -13,7 +13,9 @@
 //! replies to EHLO/HELO (and the 354 go-ahead, which is not a 2xx/4xx/5xx).
 
 mod command;
+pub mod data;
 mod session;
+mod slots;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,10 +23,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use command::{Command, ParseError, parse};
+pub use data::{DataFault, DataReader, Progress};
 
 /// What the listener received in one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,15 @@ pub struct InboundOptions {
     pub max_message_bytes: usize,
     /// Connections served at once; more are told `421 4.3.2` and closed.
     pub max_connections: usize,
+    /// Connections served at once for one client address; more are told
+    /// `421 4.7.0` and closed, and take none of the `max_connections`
+    /// slots. Real MTAs open a few connections per destination (Postfix:
+    /// `default_destination_concurrency_limit` = 20 per domain, spread
+    /// over its addresses), so one address holding more is hoarding.
+    pub max_connections_per_client: usize,
+    /// How long a new client has to send its first command (EHLO/HELO):
+    /// an idle connection holds a slot, and a real MTA speaks at once.
+    pub greeting_timeout: Duration,
     /// Commands per connection before `421 4.7.0` (stops a client that
     /// keeps a connection busy forever).
     pub max_commands: usize,
@@ -86,6 +98,10 @@ impl std::fmt::Debug for InboundOptions {
             .field("domains", &self.domains)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_client",
+                &self.max_connections_per_client,
+            )
             .field("starttls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
@@ -102,6 +118,8 @@ impl InboundOptions {
                 .collect(),
             max_message_bytes: 25 * 1024 * 1024,
             max_connections: 100,
+            max_connections_per_client: 10,
+            greeting_timeout: Duration::from_secs(30),
             max_commands: 1000,
             max_recipients: 100,
             command_timeout: Duration::from_secs(300),
@@ -180,7 +198,10 @@ impl Listener {
     /// open sessions finish their current transaction (each ends with a
     /// `421 4.3.2` at its next command).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let slots = Arc::new(Semaphore::new(self.options.max_connections.max(1)));
+        let slots = slots::Slots::new(
+            self.options.max_connections,
+            self.options.max_connections_per_client,
+        );
         let mut sessions = JoinSet::new();
         loop {
             let accepted = tokio::select! {
@@ -197,17 +218,18 @@ impl Listener {
                 }
             };
             while sessions.try_join_next().is_some() {}
-            let permit = slots.clone().try_acquire_owned().ok();
+            let slot = slots.take(peer.ip());
             let options = self.options.clone();
             let sink = self.sink.clone();
             let stop = stop.clone();
             sessions.spawn(async move {
-                let _permit = permit.as_ref();
-                if permit.is_none() {
-                    session::refuse_busy(stream, &options).await;
-                    return;
+                match slot {
+                    Ok(_slot) => session::serve(stream, peer, options, sink, stop).await,
+                    Err(why) => {
+                        tracing::debug!(peer = %peer, refusal = ?why, "smtp-in: connection refused");
+                        session::refuse(stream, &options, why).await;
+                    }
                 }
-                session::serve(stream, peer, options, sink, stop).await;
             });
         }
         while sessions.join_next().await.is_some() {}

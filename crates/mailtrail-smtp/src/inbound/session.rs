@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
@@ -12,6 +13,8 @@ use tokio::sync::watch;
 use tokio::time::timeout;
 
 use super::command::{Command, ParseError, parse};
+use super::data::{DataFault, DataReader, Progress};
+use super::slots::Refusal;
 use super::{Envelope, InboundOptions, MessageSink};
 
 /// Longest command line accepted. RFC 5321 section 4.5.3.1.4 allows 512
@@ -75,15 +78,24 @@ async fn send(conn: &mut Conn, text: &str) -> std::io::Result<()> {
     w.flush().await
 }
 
-/// Tells a client over the connection limit to come back later (RFC 5321
-/// section 3.8: 421 may be sent instead of the greeting).
-pub(super) async fn refuse_busy(mut stream: TcpStream, options: &InboundOptions) {
-    let text = format!(
-        "421 4.3.2 {} too many connections, try again later\r\n",
-        options.hostname
-    );
-    let _ = timeout(options.command_timeout, stream.write_all(text.as_bytes())).await;
-    let _ = stream.shutdown().await;
+/// Tells a client over a connection limit to come back later (RFC 5321
+/// section 3.8: 421 may be sent instead of the greeting). The reply is
+/// short and the wait for it bounded, so a refused client that never reads
+/// holds nothing for long.
+pub(super) async fn refuse(mut stream: TcpStream, options: &InboundOptions, why: Refusal) {
+    let host = &options.hostname;
+    let text = match why {
+        Refusal::PerClient => {
+            format!("421 4.7.0 {host} too many connections from your address, try again later\r\n")
+        }
+        Refusal::Full => format!("421 4.3.2 {host} too many connections, try again later\r\n"),
+    };
+    let wait = options.greeting_timeout.min(Duration::from_secs(5));
+    let _ = timeout(wait, async {
+        stream.write_all(text.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 /// Serves one connection until QUIT, a limit, the client leaving, or
@@ -127,8 +139,16 @@ async fn session(
     let mut commands = 0usize;
     let mut line = Vec::with_capacity(512);
     loop {
+        // Until the first command the wait is short (RFC 5321 section
+        // 4.5.3.2 sets no greeting-to-command timeout; a real MTA answers
+        // the greeting at once, an idle connection only holds a slot).
+        let wait = if commands == 0 {
+            options.greeting_timeout.min(options.command_timeout)
+        } else {
+            options.command_timeout
+        };
         let read = tokio::select! {
-            r = timeout(options.command_timeout, read_line(&mut conn, &mut line, MAX_COMMAND_LINE)) => r,
+            r = timeout(wait, read_line(&mut conn, &mut line, MAX_COMMAND_LINE)) => r,
             _ = async { let _ = stop.wait_for(|s| *s).await; } => {
                 send(&mut conn, &format!("421 4.3.2 {host} shutting down")).await?;
                 return Ok(());
@@ -159,6 +179,14 @@ async fn session(
         let cmd = match parse(&line) {
             Ok(c) => c,
             Err(ParseError::Incomplete) => return Ok(()),
+            Err(ParseError::BareLineEnd) => {
+                send(
+                    &mut conn,
+                    "500 5.5.2 bare CR or LF in the command; lines must end in CRLF (RFC 5321 2.3.8)",
+                )
+                .await?;
+                continue;
+            }
             Err(ParseError::Unknown) => {
                 send(&mut conn, "500 5.5.1 command not recognised").await?;
                 continue;
@@ -266,12 +294,15 @@ async fn session(
                     mail_from: tx.from.take().flatten(),
                     rcpt_to: std::mem::take(&mut tx.rcpts),
                 };
-                let Some(reply) =
+                let Some((reply, next)) =
                     receive_data(&mut conn, &envelope, options, sink, tls_active).await?
                 else {
                     return Ok(());
                 };
                 send(&mut conn, &reply).await?;
+                if next == Continue::Close {
+                    return Ok(());
+                }
             }
             Command::Rset => {
                 tx = Transaction::default();
@@ -290,21 +321,20 @@ async fn session(
     }
 }
 
-/// Reads the message text up to the lone dot (RFC 5321 section 4.5.2
-/// transparency: a leading dot is removed), hands it to the sink and says
-/// what to answer; `None` when the client went away mid-message.
+/// Reads the message text up to `<CR><LF>.<CR><LF>` with a
+/// [`DataReader`] (which removes stuffed dots, RFC 5321 section 4.5.2, and
+/// refuses bare CR or LF), hands it to the sink and says what to answer and
+/// whether the session may go on; `None` when the client went away
+/// mid-message.
 async fn receive_data(
     conn: &mut Conn,
     envelope: &Envelope,
     options: &InboundOptions,
     sink: &dyn MessageSink,
     tls_active: bool,
-) -> std::io::Result<Option<String>> {
-    let mut message = trace_header(envelope, options, tls_active).into_bytes();
-    let header_len = message.len();
-    let mut size = 0usize;
-    let mut too_big = false;
-    let mut too_long = false;
+) -> std::io::Result<Option<(String, Continue)>> {
+    let prefix = trace_header(envelope, options, tls_active).into_bytes();
+    let mut reader = DataReader::new(prefix, options.max_message_bytes);
     let mut line = Vec::with_capacity(1024);
     loop {
         match timeout(
@@ -323,42 +353,37 @@ async fn receive_data(
             }
             Ok(Err(e)) => return Err(e),
             Ok(Ok(Line::Closed)) => return Ok(None),
-            Ok(Ok(Line::TooLong)) => {
-                too_long = true;
-                continue;
-            }
-            Ok(Ok(Line::Complete)) => {}
-        }
-        if line == b".\r\n" || line == b".\n" {
-            break;
-        }
-        let content = line.strip_prefix(b".").unwrap_or(&line);
-        size += content.len();
-        if size > options.max_message_bytes {
-            if !too_big {
-                too_big = true;
-                message = Vec::new();
-            }
-        } else if !too_big && !too_long {
-            message.extend_from_slice(content);
+            Ok(Ok(Line::TooLong)) => reader.line_too_long(),
+            Ok(Ok(Line::Complete)) => match reader.line(&line) {
+                Progress::More => {}
+                Progress::End => break,
+                Progress::AmbiguousEnd => {
+                    tracing::info!(peer = %envelope.peer, "smtp-in: bare line end at the end of data, closing");
+                    let reply = DataFault::BareLineEnd.reply().to_owned();
+                    return Ok(Some((reply, Continue::Close)));
+                }
+            },
         }
     }
-    if too_big {
-        return Ok(Some(
-            "552 5.3.4 message size exceeds fixed maximum message size".into(),
-        ));
-    }
-    if too_long {
-        return Ok(Some("554 5.6.0 a line of the message is too long".into()));
-    }
-    debug_assert!(message.len() >= header_len);
-    Ok(Some(match sink.store(envelope, message).await {
+    let message = match reader.finish() {
+        Ok(m) => m,
+        Err(fault) => return Ok(Some((fault.reply().to_owned(), Continue::Go))),
+    };
+    let reply = match sink.store(envelope, message).await {
         Ok(()) => "250 2.0.0 message accepted".into(),
         Err(e) => {
             tracing::error!(error = %e.0, "smtp-in: storing a message failed; the client will retry");
             "451 4.3.0 cannot store the message now, try again later".into()
         }
-    }))
+    };
+    Ok(Some((reply, Continue::Go)))
+}
+
+/// Whether the session reads another command after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Continue {
+    Go,
+    Close,
 }
 
 /// The `Received:` trace field an SMTP server adds when it accepts a

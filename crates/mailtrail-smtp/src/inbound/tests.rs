@@ -317,3 +317,172 @@ async fn starttls_when_a_certificate_is_configured() {
     let kept = sink.kept.lock().unwrap();
     assert!(String::from_utf8_lossy(&kept[0].1).contains("with ESMTPS"));
 }
+
+/// Reads replies until the server closes the connection.
+async fn rest_of_session(c: &mut Client) -> String {
+    let mut all = String::new();
+    loop {
+        let r = c.reply().await;
+        if r.is_empty() {
+            return all;
+        }
+        all.push_str(&r);
+    }
+}
+
+#[tokio::test]
+async fn smuggling_with_cr_lf_dot_lf_stores_nothing_and_closes() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.say("EHLO mta.example").await;
+    // One write, as a pipelining attacker sends it: the first message ends
+    // in <CR><LF>.<LF>, then a second transaction hides behind it.
+    let attack = "MAIL FROM:<a@mta.example>\r\nRCPT TO:<x@bounce.test>\r\nDATA\r\n\
+        Subject: first\r\n\r\nhello\r\n.\n\
+        MAIL FROM:<ceo@bank.example>\r\nRCPT TO:<y@bounce.test>\r\nDATA\r\n\
+        Subject: smuggled\r\n\r\npay now\r\n.\r\nQUIT\r\n";
+    c.writer.write_all(attack.as_bytes()).await.unwrap();
+    let replies = rest_of_session(&mut c).await;
+    let codes: Vec<&str> = replies.lines().map(|l| &l[..l.len().min(9)]).collect();
+    assert_eq!(
+        codes,
+        ["250 2.1.0", "250 2.1.5", "354 end d", "554 5.6.0"],
+        "{replies}"
+    );
+    assert!(sink.kept.lock().unwrap().is_empty(), "nothing stored");
+}
+
+#[tokio::test]
+async fn a_bare_lf_inside_data_refuses_the_message_and_the_session_goes_on() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.say("EHLO mta.example").await;
+    c.say("MAIL FROM:<>").await;
+    c.say("RCPT TO:<x@bounce.test>").await;
+    c.say("DATA").await;
+    // A lax reader would take <CR>.<CR> for the end; here the whole text
+    // up to <CR><LF>.<CR><LF> is one refused message.
+    let reply = c
+        .say("Subject: a\r\n\r\nline\nmore\r\nx\r.\r\nRCPT TO:<y@bounce.test>\r\n.")
+        .await;
+    assert!(reply.starts_with("554 5.6.0"), "{reply}");
+    assert!(c.say("NOOP").await.starts_with("250 2.0.0"));
+    // An honest message after it goes through.
+    c.say("MAIL FROM:<>").await;
+    c.say("RCPT TO:<x@bounce.test>").await;
+    c.say("DATA").await;
+    let reply = c.say("Subject: ok\r\n\r\nfine\r\n.").await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let kept = sink.kept.lock().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].1.ends_with(b"Subject: ok\r\n\r\nfine\r\n"));
+}
+
+#[tokio::test]
+async fn a_bare_lf_command_is_refused() {
+    let sink = Arc::new(Memory::default());
+    let (addr, _stop) = start(options(), sink.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.reply().await;
+    c.writer.write_all(b"EHLO mta.example\n").await.unwrap();
+    let reply = c.reply().await;
+    assert!(reply.starts_with("500 5.5.2"), "{reply}");
+    assert!(c.say("EHLO mta.example").await.starts_with("250"));
+}
+
+/// Connects from `local` (any 127.0.0.0/8 address: Linux routes them all
+/// to the loopback interface).
+async fn connect_from(local: &str, addr: SocketAddr) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(format!("{local}:0").parse().unwrap())
+        .expect("bind a loopback source address");
+    let (r, w) = socket.connect(addr).await.expect("connect").into_split();
+    Client {
+        reader: BufReader::new(r),
+        writer: w,
+    }
+}
+
+#[tokio::test]
+async fn one_address_holding_idle_connections_cannot_lock_others_out() {
+    let sink = Arc::new(Memory::default());
+    // The defaults: 100 connections in all, 10 per client address.
+    let opts = options();
+    assert_eq!(opts.max_connections_per_client, 10);
+    let (addr, _stop) = start(opts, sink.clone()).await;
+    let mut idle = Vec::new();
+    let (mut greeted, mut refused) = (0, 0);
+    for _ in 0..100 {
+        let mut c = Client::connect(addr).await;
+        let first = c.reply().await;
+        if first.starts_with("220 ") {
+            greeted += 1;
+        } else {
+            assert!(first.starts_with("421 4.7.0"), "{first}");
+            // Refused connections are closed by the server.
+            assert_eq!(c.reply().await, "");
+            refused += 1;
+        }
+        idle.push(c);
+    }
+    assert_eq!((greeted, refused), (10, 90));
+
+    // Another client still gets a session and delivers.
+    let mut other = connect_from("127.0.0.2", addr).await;
+    assert!(other.reply().await.starts_with("220 "));
+    other.say("EHLO mta.example").await;
+    assert!(other.say("MAIL FROM:<>").await.starts_with("250"));
+    assert!(
+        other
+            .say("RCPT TO:<b@bounce.test>")
+            .await
+            .starts_with("250")
+    );
+    assert!(other.say("DATA").await.starts_with("354"));
+    let reply = other.say("Subject: bounce\r\n\r\nx\r\n.").await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    assert_eq!(sink.kept.lock().unwrap().len(), 1);
+    assert_eq!(
+        sink.kept.lock().unwrap()[0].0.peer.ip().to_string(),
+        "127.0.0.2"
+    );
+
+    // Once the hoarder lets go, its address is served again.
+    drop(idle);
+    let mut back = None;
+    for _ in 0..100 {
+        let mut c = Client::connect(addr).await;
+        if c.reply().await.starts_with("220 ") {
+            back = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(back.is_some(), "the per-address count was released");
+}
+
+#[tokio::test]
+async fn a_client_silent_after_the_greeting_is_dropped_early() {
+    let sink = Arc::new(Memory::default());
+    let opts = InboundOptions {
+        greeting_timeout: Duration::from_millis(200),
+        ..options()
+    };
+    let (addr, _stop) = start(opts, sink).await;
+    let mut idle = Client::connect(addr).await;
+    idle.reply().await;
+    let started = std::time::Instant::now();
+    assert!(idle.reply().await.starts_with("421 4.4.2"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // After the first command the longer command timeout applies.
+    let mut talker = Client::connect(addr).await;
+    talker.reply().await;
+    assert!(talker.say("EHLO x.test").await.starts_with("250"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(talker.say("NOOP").await.starts_with("250"));
+}
