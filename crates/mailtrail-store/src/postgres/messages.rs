@@ -200,9 +200,10 @@ impl From<StoreError> for InsertError {
     }
 }
 
-#[async_trait]
-impl MessageStore for PgStore {
-    async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError> {
+/// The [`MessageStore`](crate::MessageStore) methods whose SQL is this
+/// backend's own; `portable::message_store!` implements the trait with them.
+impl PgStore {
+    pub(super) async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError> {
         match self.try_insert_message(msg).await {
             Ok(inserted) => Ok(inserted),
             Err(InsertError::Store(e)) => Err(e),
@@ -227,7 +228,7 @@ impl MessageStore for PgStore {
         }
     }
 
-    async fn claim_jobs(
+    pub(super) async fn claim_jobs(
         &self,
         worker: &str,
         now: OffsetDateTime,
@@ -268,7 +269,10 @@ impl MessageStore for PgStore {
         Ok(jobs.into_iter().map(|(_, j)| j).collect())
     }
 
-    async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError> {
+    pub(super) async fn outbound_message(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<OutboundMessage>, StoreError> {
         let Some(m) = sqlx::query("SELECT * FROM messages WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -312,7 +316,11 @@ impl MessageStore for PgStore {
         }))
     }
 
-    async fn complete_job(&self, job_id: Uuid, event: &NewEvent) -> Result<(), StoreError> {
+    pub(super) async fn complete_job(
+        &self,
+        job_id: Uuid,
+        event: &NewEvent,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_job(&mut tx, job_id, event).await?;
         apply_events(&mut tx, std::slice::from_ref(event), false).await?;
@@ -325,7 +333,10 @@ impl MessageStore for PgStore {
         Ok(())
     }
 
-    async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError> {
+    pub(super) async fn complete_jobs(
+        &self,
+        done: &[(Uuid, NewEvent)],
+    ) -> Result<usize, StoreError> {
         if done.is_empty() {
             return Ok(0);
         }
@@ -354,7 +365,7 @@ impl MessageStore for PgStore {
         Ok(kept.len())
     }
 
-    async fn retry_job(
+    pub(super) async fn retry_job(
         &self,
         job_id: Uuid,
         event: &NewEvent,
@@ -376,7 +387,11 @@ impl MessageStore for PgStore {
         Ok(())
     }
 
-    async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
+    pub(super) async fn message(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Message>, StoreError> {
         let Some(row) = sqlx::query(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1 AND org_id = $2"
         ))
@@ -433,7 +448,7 @@ impl MessageStore for PgStore {
         Ok(Some(message))
     }
 
-    async fn list_messages(
+    pub(super) async fn list_messages(
         &self,
         org_id: Uuid,
         filter: &MessageFilter,
@@ -486,113 +501,5 @@ impl MessageStore for PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         attach_recipients(&self.pool, &mut messages).await?;
         Ok(messages)
-    }
-
-    async fn insert_sandbox_copy(
-        &self,
-        recipient_id: Uuid,
-        raw: &[u8],
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sandbox_copies (id, recipient_id, message_id, org_id, address, raw, captured_at) \
-             SELECT $1, id, message_id, org_id, address, $2, $3 FROM recipients WHERE id = $4",
-        )
-        .bind(Uuid::now_v7())
-        .bind(raw)
-        .bind(to_ms(at))
-        .bind(recipient_id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("recipient"));
-        }
-        Ok(())
-    }
-
-    async fn sandbox_copies(
-        &self,
-        org_id: Uuid,
-        limit: u32,
-    ) -> Result<Vec<SandboxCopy>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
-             WHERE org_id = $1 ORDER BY captured_at DESC, id DESC LIMIT $2",
-        )
-        .bind(org_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(sandbox_copy_row).collect()
-    }
-
-    async fn sandbox_copy(
-        &self,
-        org_id: Uuid,
-        id: Uuid,
-    ) -> Result<Option<SandboxCopy>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
-             WHERE org_id = $1 AND id = $2",
-        )
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(sandbox_copy_row).transpose()
-    }
-
-    async fn add_suppression(
-        &self,
-        org_id: Uuid,
-        address: &EmailAddress,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO suppressions (org_id, address, reason, created_at) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (org_id, address) DO UPDATE SET reason = excluded.reason, \
-             created_at = excluded.created_at",
-        )
-        .bind(org_id)
-        .bind(address.normalized())
-        .bind(reason)
-        .bind(to_ms(columns::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "suppression", "organisation"))?;
-        Ok(())
-    }
-
-    async fn suppressions(&self, org_id: Uuid) -> Result<Vec<Suppression>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT address, reason, created_at FROM suppressions WHERE org_id = $1 \
-             ORDER BY address",
-        )
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Suppression {
-                    address: r.try_get("address")?,
-                    reason: r.try_get("reason")?,
-                    created_at: from_ms(r.try_get("created_at")?)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_suppression(
-        &self,
-        org_id: Uuid,
-        address: &EmailAddress,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM suppressions WHERE org_id = $1 AND address = $2")
-            .bind(org_id)
-            .bind(address.normalized())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 }

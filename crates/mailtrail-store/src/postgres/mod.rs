@@ -101,6 +101,7 @@ impl PgStore {
 crate::portable::account_store!(PgStore);
 crate::portable::dashboard_store!(PgStore, sqlx::Postgres);
 crate::portable::inbound_store!(PgStore);
+crate::portable::message_store!(PgStore);
 crate::portable::sending_domain_store!(PgStore, sqlx::Postgres);
 crate::portable::tracking_store!(PgStore);
 

@@ -2,40 +2,7 @@
 
 use super::*;
 
-pub(super) fn organisation_row(r: &PgRow) -> Result<Organisation, StoreError> {
-    Ok(Organisation {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        read_receipt_default: r.try_get("read_receipt_default")?,
-        track_opens_default: r.try_get("track_opens_default")?,
-        track_clicks_default: r.try_get("track_clicks_default")?,
-    })
-}
-
-pub(super) fn user_row(r: &PgRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: r.try_get("id")?,
-        org_id: r.try_get("org_id")?,
-        email: columns::address(r.try_get("email")?)?,
-        password_hash: r.try_get("password_hash")?,
-        is_admin: r.try_get("is_admin")?,
-        created_at: from_ms(r.try_get("created_at")?)?,
-    })
-}
-
-/// A `sandbox_copies` row (id, message_id, recipient_id, address,
-/// captured_at, raw).
-pub(super) fn sandbox_copy_row(r: &PgRow) -> Result<SandboxCopy, StoreError> {
-    let raw: Vec<u8> = r.try_get("raw")?;
-    Ok(SandboxCopy {
-        id: r.try_get("id")?,
-        message_id: r.try_get("message_id")?,
-        recipient_id: r.try_get("recipient_id")?,
-        address: r.try_get("address")?,
-        captured_at: from_ms(r.try_get("captured_at")?)?,
-        raw: String::from_utf8_lossy(&raw).into_owned(),
-    })
-}
+crate::portable::rows!(sqlx::Postgres);
 
 pub(super) fn message_row(r: &PgRow) -> Result<Message, StoreError> {
     let metadata: Json<serde_json::Map<String, serde_json::Value>> = r.try_get("metadata")?;

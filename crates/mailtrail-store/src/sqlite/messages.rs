@@ -54,9 +54,10 @@ pub(super) fn lease_ms(lease: time::Duration) -> i64 {
     i64::try_from(lease.whole_milliseconds()).unwrap_or(i64::MAX)
 }
 
-#[async_trait]
-impl MessageStore for SqliteStore {
-    async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError> {
+/// The [`MessageStore`](crate::MessageStore) methods whose SQL is this
+/// backend's own; `portable::message_store!` implements the trait with them.
+impl SqliteStore {
+    pub(super) async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError> {
         let mut tx = self.write().await?;
         if let Some(key) = &msg.idempotency_key
             && let Some(row) =
@@ -166,7 +167,7 @@ impl MessageStore for SqliteStore {
         Ok(Inserted::Created(msg.id))
     }
 
-    async fn claim_jobs(
+    pub(super) async fn claim_jobs(
         &self,
         worker: &str,
         now: OffsetDateTime,
@@ -209,7 +210,10 @@ impl MessageStore for SqliteStore {
         Ok(jobs.into_iter().map(|(_, j)| j).collect())
     }
 
-    async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError> {
+    pub(super) async fn outbound_message(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<OutboundMessage>, StoreError> {
         let Some(m) = sqlx::query("SELECT * FROM messages WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -252,7 +256,11 @@ impl MessageStore for SqliteStore {
         }))
     }
 
-    async fn complete_job(&self, job_id: Uuid, event: &NewEvent) -> Result<(), StoreError> {
+    pub(super) async fn complete_job(
+        &self,
+        job_id: Uuid,
+        event: &NewEvent,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         job_recipient(&mut tx, job_id, event).await?;
         apply_events(&mut tx, std::slice::from_ref(event), false).await?;
@@ -265,7 +273,10 @@ impl MessageStore for SqliteStore {
         Ok(())
     }
 
-    async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError> {
+    pub(super) async fn complete_jobs(
+        &self,
+        done: &[(Uuid, NewEvent)],
+    ) -> Result<usize, StoreError> {
         if done.is_empty() {
             return Ok(0);
         }
@@ -291,7 +302,7 @@ impl MessageStore for SqliteStore {
         Ok(kept.len())
     }
 
-    async fn retry_job(
+    pub(super) async fn retry_job(
         &self,
         job_id: Uuid,
         event: &NewEvent,
@@ -313,7 +324,11 @@ impl MessageStore for SqliteStore {
         Ok(())
     }
 
-    async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
+    pub(super) async fn message(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Message>, StoreError> {
         let Some(row) = sqlx::query(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE id = ? AND org_id = ?"
         ))
@@ -370,7 +385,7 @@ impl MessageStore for SqliteStore {
         Ok(Some(message))
     }
 
-    async fn list_messages(
+    pub(super) async fn list_messages(
         &self,
         org_id: Uuid,
         filter: &MessageFilter,
@@ -393,111 +408,5 @@ impl MessageStore for SqliteStore {
         };
         attach_recipients(&self.pool, &mut messages).await?;
         Ok(messages)
-    }
-
-    async fn insert_sandbox_copy(
-        &self,
-        recipient_id: Uuid,
-        raw: &[u8],
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sandbox_copies (id, recipient_id, message_id, org_id, address, raw, captured_at) \
-             SELECT ?, id, message_id, org_id, address, ?, ? FROM recipients WHERE id = ?",
-        )
-        .bind(Uuid::now_v7())
-        .bind(raw)
-        .bind(to_ms(at))
-        .bind(recipient_id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("recipient"));
-        }
-        Ok(())
-    }
-
-    async fn sandbox_copies(
-        &self,
-        org_id: Uuid,
-        limit: u32,
-    ) -> Result<Vec<SandboxCopy>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
-             WHERE org_id = ? ORDER BY captured_at DESC, id DESC LIMIT ?",
-        )
-        .bind(org_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(sandbox_copy_row).collect()
-    }
-
-    async fn sandbox_copy(
-        &self,
-        org_id: Uuid,
-        id: Uuid,
-    ) -> Result<Option<SandboxCopy>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
-             WHERE org_id = ? AND id = ?",
-        )
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(sandbox_copy_row).transpose()
-    }
-
-    async fn add_suppression(
-        &self,
-        org_id: Uuid,
-        address: &EmailAddress,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO suppressions (org_id, address, reason, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (org_id, address) DO UPDATE SET reason = excluded.reason, \
-             created_at = excluded.created_at",
-        )
-        .bind(org_id)
-        .bind(address.normalized())
-        .bind(reason)
-        .bind(to_ms(columns::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| crate::error::constraint(e, "suppression", "organisation"))?;
-        Ok(())
-    }
-
-    async fn suppressions(&self, org_id: Uuid) -> Result<Vec<Suppression>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT address, reason, created_at FROM suppressions WHERE org_id = ? ORDER BY address",
-        )
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Suppression {
-                    address: r.try_get("address")?,
-                    reason: r.try_get("reason")?,
-                    created_at: from_ms(r.try_get("created_at")?)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_suppression(
-        &self,
-        org_id: Uuid,
-        address: &EmailAddress,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM suppressions WHERE org_id = ? AND address = ?")
-            .bind(org_id)
-            .bind(address.normalized())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 }

@@ -107,6 +107,7 @@ impl SqliteStore {
 crate::portable::account_store!(SqliteStore);
 crate::portable::dashboard_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::inbound_store!(SqliteStore);
+crate::portable::message_store!(SqliteStore);
 crate::portable::sending_domain_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::tracking_store!(SqliteStore);
 
