@@ -15,6 +15,7 @@
 //!   SQLite, a plain `BEGIN` on PostgreSQL, whose row locks do the rest);
 //! - `apply_events`, the row readers ([`rows!`] defines those that decode
 //!   the same on both), and the `*_impl` methods whose SQL differs;
+//! - `check_job` and `attach_recipients`;
 //! - `delete_events_before` and `delete_processed_inbound_before`;
 //! - the [`MessageStore`](crate::MessageStore) methods of the delivery
 //!   queue and of storing and reading messages, as inherent methods of

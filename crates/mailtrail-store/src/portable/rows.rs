@@ -1,8 +1,9 @@
 //! Row readers whose columns decode the same on both backends.
 
-/// Defines, in a backend's `rows` module, the readers of rows whose
-/// columns have the same types on database `$db`: organisations, users,
-/// sandbox copies, API keys and recipient references.
+/// Defines, in a backend's `rows` module, the readers of rows on database
+/// `$db`. Where the column types differ (JSON as text or as `jsonb`, the
+/// SMTP code's integer width), they call the backend's `json_column` and
+/// `reason_columns`.
 macro_rules! rows {
     ($db:ty) => {
         pub(super) const REF_SELECT: &str =
@@ -68,6 +69,80 @@ macro_rules! rows {
                 kind: columns::recipient_kind(r.try_get("kind")?)?,
                 sent_at: from_ms(r.try_get("created_at")?)?,
             })
+        }
+
+        pub(super) fn message_row(r: &<$db as sqlx::Database>::Row) -> Result<Message, StoreError> {
+            Ok(Message {
+                id: r.try_get("id")?,
+                message_id: columns::message_id(r.try_get("message_id")?)?,
+                from_address: columns::address(r.try_get("from_address")?)?,
+                from_name: r.try_get("from_name")?,
+                subject: r.try_get("subject")?,
+                read_receipt: r.try_get("read_receipt")?,
+                metadata: json_column(r, "metadata")?,
+                created_at: from_ms(r.try_get("created_at")?)?,
+                recipients: Vec::new(),
+            })
+        }
+
+        /// A recipient and the id of its message.
+        pub(super) fn recipient_row(r: &<$db as sqlx::Database>::Row) -> Result<(Uuid, Recipient), StoreError> {
+            let recipient = Recipient {
+                id: r.try_get("id")?,
+                address: columns::address(r.try_get("address")?)?,
+                kind: columns::recipient_kind(r.try_get("kind")?)?,
+                status: columns::status(r.try_get("status")?)?,
+                status_reason: reason_columns(r)?,
+                updated_at: from_ms(r.try_get("updated_at")?)?,
+                opens: columns::count(r.try_get("opens")?),
+                machine_opens: columns::count(r.try_get("machine_opens")?),
+                clicks: columns::count(r.try_get("clicks")?),
+                first_open_at: r
+                    .try_get::<Option<i64>, _>("first_open_at")?
+                    .map(from_ms)
+                    .transpose()?,
+                first_open_implied: r.try_get("first_open_implied")?,
+                implied_opens: columns::count(r.try_get("implied_opens")?),
+                links: Vec::new(),
+                events: Vec::new(),
+            };
+            Ok((r.try_get("message_id")?, recipient))
+        }
+
+        /// An event and the id of its recipient.
+        pub(super) fn event_row(r: &<$db as sqlx::Database>::Row) -> Result<(Uuid, Event), StoreError> {
+            let event = Event {
+                id: r.try_get("id")?,
+                kind: columns::event_kind(r.try_get("kind")?)?,
+                at: from_ms(r.try_get("at")?)?,
+                opener: columns::opener(r.try_get("opener")?)?,
+                reason: json_column(r, "reason")?,
+                data: json_column(r, "data")?,
+            };
+            Ok((r.try_get("recipient_id")?, event))
+        }
+
+        pub(super) fn state_row(r: &<$db as sqlx::Database>::Row) -> Result<(Uuid, Folding), StoreError> {
+            let state = RecipientState {
+                status: columns::status(r.try_get("status")?)?,
+                reason: reason_columns(r)?,
+                updated_at: from_ms(r.try_get("updated_at")?)?,
+                opens: columns::count(r.try_get("opens")?),
+                machine_opens: columns::count(r.try_get("machine_opens")?),
+                clicks: columns::count(r.try_get("clicks")?),
+                first_open_at: r
+                    .try_get::<Option<i64>, _>("first_open_at")?
+                    .map(from_ms)
+                    .transpose()?,
+                first_open_implied: r.try_get("first_open_implied")?,
+                implied_opens: columns::count(r.try_get("implied_opens")?),
+            };
+            let folding = Folding {
+                message_id: r.try_get("message_id")?,
+                org_id: r.try_get("org_id")?,
+                state,
+            };
+            Ok((r.try_get("id")?, folding))
         }
     };
 }

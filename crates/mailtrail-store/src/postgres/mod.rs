@@ -31,6 +31,7 @@ use crate::fold::Folding;
 use crate::model::*;
 use crate::prelude::*;
 use events::apply_events;
+use messages::{attach_recipients, check_job};
 use rows::*;
 
 /// A [`Store`] on a PostgreSQL database.

@@ -4,7 +4,7 @@ use super::*;
 
 /// The recipient of a job, or `NotFound("job")` when the job is gone or
 /// belongs to another recipient than the event.
-pub(super) async fn job_recipient(
+pub(super) async fn check_job(
     conn: &mut SqliteConnection,
     job_id: Uuid,
     event: &NewEvent,
@@ -210,69 +210,6 @@ impl SqliteStore {
         Ok(jobs.into_iter().map(|(_, j)| j).collect())
     }
 
-    pub(super) async fn outbound_message(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<OutboundMessage>, StoreError> {
-        let Some(m) = sqlx::query("SELECT * FROM messages WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let rows = sqlx::query(
-            "SELECT id, address, kind FROM recipients WHERE message_id = ? ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut recipients = Vec::with_capacity(rows.len());
-        for r in rows {
-            recipients.push((
-                r.try_get("id")?,
-                columns::address(r.try_get("address")?)?,
-                columns::recipient_kind(r.try_get("kind")?)?,
-            ));
-        }
-        let reply_to: Option<String> = m.try_get("reply_to")?;
-        Ok(Some(OutboundMessage {
-            id,
-            org_id: m.try_get("org_id")?,
-            message_id: columns::message_id(m.try_get("message_id")?)?,
-            from_address: columns::address(m.try_get("from_address")?)?,
-            from_name: m.try_get("from_name")?,
-            reply_to: reply_to
-                .as_deref()
-                .map(crate::columns::address)
-                .transpose()?,
-            subject: m.try_get("subject")?,
-            content: columns::json(m.try_get("content")?, "content")?,
-            read_receipt: m.try_get("read_receipt")?,
-            track_opens: m.try_get("track_opens")?,
-            track_clicks: m.try_get("track_clicks")?,
-            created_at: from_ms(m.try_get("created_at")?)?,
-            recipients,
-        }))
-    }
-
-    pub(super) async fn complete_job(
-        &self,
-        job_id: Uuid,
-        event: &NewEvent,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        job_recipient(&mut tx, job_id, event).await?;
-        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
-        sqlx::query("DELETE FROM jobs WHERE id = ?")
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.signal.bump();
-        Ok(())
-    }
-
     pub(super) async fn complete_jobs(
         &self,
         done: &[(Uuid, NewEvent)],
@@ -283,7 +220,7 @@ impl SqliteStore {
         let mut tx = self.write().await?;
         let mut kept = Vec::with_capacity(done.len());
         for (job_id, event) in done {
-            match job_recipient(&mut tx, *job_id, event).await {
+            match check_job(&mut tx, *job_id, event).await {
                 Ok(()) => kept.push((*job_id, event.clone())),
                 Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -300,89 +237,6 @@ impl SqliteStore {
         tx.commit().await?;
         self.signal.bump();
         Ok(kept.len())
-    }
-
-    pub(super) async fn retry_job(
-        &self,
-        job_id: Uuid,
-        event: &NewEvent,
-        retry_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        job_recipient(&mut tx, job_id, event).await?;
-        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
-        sqlx::query(
-            "UPDATE jobs SET run_at = ?, attempts = attempts + 1, locked_by = NULL, \
-             locked_until = NULL WHERE id = ?",
-        )
-        .bind(to_ms(retry_at))
-        .bind(job_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.signal.bump();
-        Ok(())
-    }
-
-    pub(super) async fn message(
-        &self,
-        org_id: Uuid,
-        id: Uuid,
-    ) -> Result<Option<Message>, StoreError> {
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLS} FROM messages WHERE id = ? AND org_id = ?"
-        ))
-        .bind(id)
-        .bind(org_id)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let mut message = message_row(&row)?;
-        attach_recipients(&self.pool, std::slice::from_mut(&mut message)).await?;
-        let rows = sqlx::query(
-            "SELECT id, recipient_id, kind, at, opener, reason, data FROM events \
-             WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = ?) \
-             ORDER BY at, id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let index: HashMap<Uuid, usize> = message
-            .recipients
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id, i))
-            .collect();
-        for r in rows {
-            let (recipient_id, event) = event_row(&r)?;
-            if let Some(i) = index.get(&recipient_id) {
-                message.recipients[*i].events.push(event);
-            }
-        }
-        let links = sqlx::query(
-            "SELECT recipient_id, url, clicks, machine_clicks, first_clicked_at, last_clicked_at \
-             FROM recipient_links \
-             WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = ?) \
-             ORDER BY first_clicked_at, url",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        for r in links {
-            let recipient_id: Uuid = r.try_get("recipient_id")?;
-            if let Some(i) = index.get(&recipient_id) {
-                message.recipients[*i].links.push(LinkClicks {
-                    url: r.try_get("url")?,
-                    clicks: columns::count(r.try_get("clicks")?),
-                    machine_clicks: columns::count(r.try_get("machine_clicks")?),
-                    first_clicked_at: from_ms(r.try_get("first_clicked_at")?)?,
-                    last_clicked_at: from_ms(r.try_get("last_clicked_at")?)?,
-                });
-            }
-        }
-        Ok(Some(message))
     }
 
     pub(super) async fn list_messages(
