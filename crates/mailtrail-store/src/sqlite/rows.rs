@@ -10,8 +10,8 @@ crate::portable::rows!(sqlx::Sqlite);
 /// A JSON column, stored as text. NULL reads as JSON `null`, so that an
 /// optional value is `None`.
 pub(super) fn json_column<T: DeserializeOwned>(r: &SqliteRow, col: &str) -> Result<T, StoreError> {
-    let text: Option<String> = r.try_get(col)?;
-    columns::json(text.as_deref().unwrap_or("null"), col)
+    let text: Option<&str> = r.try_get(col)?;
+    columns::json(text.unwrap_or("null"), col)
 }
 
 /// A recipient's status reason, from its columns.
