@@ -1,5 +1,5 @@
 //! The command line: `serve`, `user add`, `token create`, `migrate`,
-//! `classify`.
+//! `classify`, `convert`.
 //!
 //! Every flag of `serve` has a `MAILTRAIL_*` environment equivalent; both
 //! override the TOML file given with `--config`.
@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mailtrail_domain::EmailAddress;
-use mailtrail_store::{NewApiKey, Store};
+use mailtrail_store::NewApiKey;
+use mailtrail_store::prelude::*;
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
@@ -65,6 +66,18 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Message files, directories read recursively, or - for standard input.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Convert Outlook .msg files (and TNEF winmail.dat) to .eml, one per input.
+    Convert {
+        /// Keep every MAPI property in an application/ms-tnef part (winmail.dat).
+        #[arg(long)]
+        tnef: bool,
+        /// Write the .eml files under this directory [default: beside each input].
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Files, or directories walked for .msg, .tnef and winmail.dat files.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -188,6 +201,27 @@ struct ServeArgs {
     /// Seconds between checks of a mailbox without IDLE [default: 60].
     #[arg(long, env = "MAILTRAIL_IMAP_POLL_SECS")]
     imap_poll_secs: Option<u64>,
+    /// Sign-in attempts per account before exponential back-off [default: 5].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_ACCOUNT_ATTEMPTS")]
+    signin_account_attempts: Option<u32>,
+    /// Sign-in attempts per client address before exponential back-off [default: 20].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_ADDRESS_ATTEMPTS")]
+    signin_address_attempts: Option<u32>,
+    /// Password checks running at once [default: 0, one fewer than the cores, at least one].
+    #[arg(long, env = "MAILTRAIL_SIGNIN_HASH_CONCURRENCY")]
+    signin_hash_concurrency: Option<usize>,
+    /// Seconds to send a request's headers, and an idle keep-alive connection's life [default: 10].
+    #[arg(long, env = "MAILTRAIL_HTTP_HEADER_TIMEOUT_SECS")]
+    http_header_timeout_secs: Option<u64>,
+    /// Seconds to send a request's body [default: 30].
+    #[arg(long, env = "MAILTRAIL_HTTP_BODY_TIMEOUT_SECS")]
+    http_body_timeout_secs: Option<u64>,
+    /// HTTP connections open at once [default: 10000].
+    #[arg(long, env = "MAILTRAIL_HTTP_MAX_CONNECTIONS")]
+    http_max_connections: Option<usize>,
+    /// Connections kept for the tracking endpoints and /healthz when the rest are taken [default: 1000].
+    #[arg(long, env = "MAILTRAIL_HTTP_TRACKING_RESERVE")]
+    http_tracking_reserve: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,13 +298,18 @@ pub fn run_classify(paths: &[PathBuf], format: classify::Format) -> anyhow::Resu
 }
 
 /// Runs the commands that need neither the async runtime nor the
-/// configuration (`classify`), so that they start as fast as a plain
-/// program; `None` for every other command.
+/// configuration (`classify`, `convert`), so that they start as fast as a
+/// plain program; `None` for every other command.
 pub fn run_offline(cli: &Cli) -> Option<anyhow::Result<()>> {
-    let Command::Classify { json, paths } = &cli.command else {
-        return None;
-    };
-    Some(run_classify(paths, classify::Format::from_flag(*json)))
+    match &cli.command {
+        Command::Classify { json, paths } => {
+            Some(run_classify(paths, classify::Format::from_flag(*json)))
+        }
+        Command::Convert { tnef, out, paths } => {
+            Some(crate::convert::run(paths, *tnef, out.as_deref()))
+        }
+        _ => None,
+    }
 }
 
 /// Runs the parsed command.
@@ -291,8 +330,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             startup::serve(settings).await
         }
-        // Handled above: classifying files needs no settings or database.
-        Command::Classify { .. } => Ok(()),
+        // Handled above: classifying and converting files need no settings
+        // or database.
+        Command::Classify { .. } | Command::Convert { .. } => Ok(()),
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied");
@@ -391,9 +431,16 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         event_batch_wait_ms,
         inbound_domains,
         smtp_in_max_connections,
+        imap_poll_secs,
+        signin_account_attempts,
+        signin_address_attempts,
+        signin_hash_concurrency,
+        http_header_timeout_secs,
+        http_body_timeout_secs,
+        http_max_connections,
+        http_tracking_reserve,
         smtp_in_max_per_client,
-        smtp_in_greeting_timeout_secs,
-        imap_poll_secs
+        smtp_in_greeting_timeout_secs
     );
     set_opt!(
         smtp_in,

@@ -158,6 +158,24 @@ pub struct Settings {
     pub event_queue: usize,
     /// Milliseconds the journal's folding waits for a fuller batch.
     pub event_batch_wait_ms: u64,
+    /// Sign-in attempts per account that pass at once; later ones back off
+    /// exponentially (1 s, 2 s, 4 s ... up to 15 minutes).
+    pub signin_account_attempts: u32,
+    /// Sign-in attempts per client address that pass at once.
+    pub signin_address_attempts: u32,
+    /// Password checks (Argon2, 19 MiB each) running at once; 0: one fewer
+    /// than the cores, at least one.
+    pub signin_hash_concurrency: usize,
+    /// Seconds a client has to send a request's headers, and that an idle
+    /// keep-alive connection stays open.
+    pub http_header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub http_body_timeout_secs: u64,
+    /// HTTP connections open at once; capped by the descriptor limit.
+    pub http_max_connections: usize,
+    /// Of `http_max_connections`, the ones kept for the tracking endpoints
+    /// and `/healthz` when the rest are taken.
+    pub http_tracking_reserve: usize,
 }
 
 impl Default for Settings {
@@ -202,6 +220,13 @@ impl Default for Settings {
             event_batch: 4096,
             event_queue: 8192,
             event_batch_wait_ms: 1,
+            signin_account_attempts: 5,
+            signin_address_attempts: 20,
+            signin_hash_concurrency: 0,
+            http_header_timeout_secs: 10,
+            http_body_timeout_secs: 30,
+            http_max_connections: 10_000,
+            http_tracking_reserve: 1_000,
         }
     }
 }
@@ -225,6 +250,17 @@ impl Settings {
             Some(url) => url.expose().to_owned(),
             None => format!("sqlite://{}", self.data_dir.join("mailtrail.db").display()),
         }
+    }
+
+    /// The sign-in guard's settings.
+    pub fn signin(&self) -> mailtrail_http::signin::SignInSettings {
+        let mut s = mailtrail_http::signin::SignInSettings::default();
+        if self.signin_hash_concurrency > 0 {
+            s.hash_concurrency = self.signin_hash_concurrency;
+        }
+        s.limits.account_free = self.signin_account_attempts.max(1);
+        s.limits.address_free = self.signin_address_attempts.max(1);
+        s
     }
 
     /// The relay, parsed.

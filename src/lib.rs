@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod convert;
 pub mod startup;
 pub mod telemetry;
 pub mod transport;

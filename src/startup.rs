@@ -10,8 +10,8 @@ use anyhow::Context;
 use mailtrail_domain::{Keyring, TokenKey};
 use mailtrail_http::tracking::opener::OpenerData;
 use mailtrail_http::tracking::{Tracking, TrackingSettings, parse_networks};
-use mailtrail_store::Store;
 use mailtrail_store::journal::{EventSink, SinkHandle, SinkOptions};
+use mailtrail_store::prelude::*;
 use tokio::sync::{Notify, watch};
 
 use mailtrail_worker::delivery::{Worker, WorkerSettings};
@@ -78,6 +78,54 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 
+/// Raises the soft limit on open descriptors to the hard limit (each
+/// HTTP connection holds one; the usual soft limit of 1,024 is far below
+/// what a server needs) and returns the limit in force, if known.
+fn raise_descriptor_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(error = %e, "could not raise the open-descriptor limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    tracing::info!(descriptors = ?now, "open-descriptor limit");
+    now
+}
+
+/// Descriptors kept out of the HTTP connection limit: the database pool,
+/// the event journal, SMTP and IMAP connections, files.
+const DESCRIPTORS_KEPT: u64 = 256;
+
+/// The HTTP connection limits: the configured ones, the connection limit
+/// lowered to fit the descriptor limit with room for everything else.
+fn connection_limits(
+    settings: &Settings,
+    descriptors: Option<u64>,
+) -> mailtrail_http::ConnectionSettings {
+    let mut max = settings.http_max_connections.max(1);
+    if let Some(d) = descriptors {
+        let fits =
+            usize::try_from(d.saturating_sub(DESCRIPTORS_KEPT).max(16)).unwrap_or(usize::MAX);
+        if fits < max {
+            tracing::warn!(
+                http.max_connections = max,
+                descriptors = d,
+                "the descriptor limit lowers the HTTP connection limit to {fits}"
+            );
+            max = fits;
+        }
+    }
+    mailtrail_http::ConnectionSettings {
+        header_timeout: Duration::from_secs(settings.http_header_timeout_secs.max(1)),
+        body_timeout: Duration::from_secs(settings.http_body_timeout_secs.max(1)),
+        max_connections: max,
+        tracking_reserve: settings.http_tracking_reserve.min(max / 2),
+    }
+}
+
 /// A built server, bound to its port, not yet running.
 pub struct Application {
     listener: tokio::net::TcpListener,
@@ -100,6 +148,7 @@ impl Application {
             .await
             .with_context(|| format!("binding HTTP on {}", settings.http))?;
         let addr = listener.local_addr()?;
+        let descriptors = raise_descriptor_limit();
         let public_url = settings
             .public_url
             .clone()
@@ -192,12 +241,14 @@ impl Application {
                 max_message_bytes: settings.max_message_bytes,
                 default_from_domain: None,
                 public_url,
+                connections: connection_limits(&settings, descriptors),
                 max_recipients: settings.max_recipients,
             },
             notify,
             inbound_wake,
             keyring,
             tracking,
+            signin: mailtrail_http::signin::SignIn::new(&settings.signin()),
         };
         Ok(Self {
             listener,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use mailtrail_mail::dkim::{DkimKey, Signer};
 use mailtrail_smtp::Transport;
-use mailtrail_store::Store;
+use mailtrail_store::prelude::*;
 use mailtrail_worker::delivery::Sandbox;
 
 use crate::config::{Relay, Settings};

@@ -123,6 +123,18 @@ try {
   const frame = page.frameLocator("iframe.copy");
   await frame.getByText("Hello from the browser test").waitFor();
   await shot(page, "06-sandbox-copy");
+  // The preview records nothing: no tracking pixel in the frame, and no
+  // open reaches the live feed while it is shown.
+  const pixels = await frame.locator('img[src*="/t/o/"]').count();
+  if (pixels !== 0) fail(`the preview carries ${pixels} tracking pixel(s)`);
+  await page.waitForTimeout(1500);
+  if ((await live.locator("#feed li", { hasText: "opened" }).count()) !== 0) fail("viewing the preview recorded an open");
+  // The recipient's mail client loads the pixel of the copy's source.
+  const raw = (await page.locator("pre.raw").textContent())
+    .replace(/=\r?\n/g, "").replace(/=3D/g, "=");
+  const pixelUrl = raw.match(/https?:\/\/[^"\s]+\/t\/o\/[A-Za-z0-9_-]+/);
+  if (!pixelUrl) fail("no tracking pixel in the copy's source");
+  await page.request.get(pixelUrl[0]);
   const event = live.locator("#feed li", { hasText: "opened by a person" });
   await event.waitFor({ timeout: 10000 });
   if (!(await event.innerText()).includes(subject)) fail("the live event names another message");
@@ -163,11 +175,34 @@ try {
 
   step = "API keys listed and revoked in Settings";
   await page.getByRole("link", { name: "Settings" }).click();
-  await page.getByLabel("Name of the new key").fill("browser key");
+  await page.getByLabel("Name of the new key").fill("browser key for the CRM integration");
   await page.getByRole("button", { name: "Create a key" }).click();
   await page.getByText("shown only this once").waitFor();
+  // Use the key once, so that its row shows when it was last used.
+  const newKey = (await page.locator("code.key").innerText()).trim();
+  const used = await page.request.get(`${base}/api/v1/messages`, { headers: { Authorization: `Bearer ${newKey}` } });
+  if (used.status() !== 200) fail(`the new key did not work: ${used.status()}`);
+  await page.goto(`${base}/settings`);
   const keyRow = page.locator("table.keys tr", { hasText: "browser key" });
-  await keyRow.getByRole("button", { name: /^Revoke the key browser key/ }).click();
+  if ((await keyRow.locator("td.when").nth(1).innerText()).trim() === "never") fail("the key's use is not shown");
+  // At a common laptop width the whole table fits its card: the Revoke
+  // button is not cut off or scrolled out of sight.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  const keysCard = page.locator("section.card", { has: page.locator("table.keys") });
+  const revoke = keyRow.getByRole("button", { name: /^Revoke the key browser key/ });
+  const cardBox = await keysCard.boundingBox();
+  const revokeBox = await revoke.boundingBox();
+  if (!cardBox || !revokeBox) fail("the keys card or its Revoke button has no box");
+  if (revokeBox.x < cardBox.x || revokeBox.x + revokeBox.width > cardBox.x + cardBox.width
+      || revokeBox.y < cardBox.y || revokeBox.y + revokeBox.height > cardBox.y + cardBox.height) {
+    fail(`the Revoke button ${JSON.stringify(revokeBox)} is not inside its card ${JSON.stringify(cardBox)} at 1280 px`);
+  }
+  const wrap = page.locator("section.card .table-wrap", { has: page.locator("table.keys") });
+  const overflow = await wrap.evaluate((el) => el.scrollWidth - el.clientWidth);
+  if (overflow > 0) fail(`the keys table is ${overflow} px wider than its card at 1280 px`);
+  await shot(page, "12a-settings-keys-1280");
+  await page.setViewportSize({ width: 1100, height: 800 });
+  await revoke.click();
   await page.getByText("The key is revoked.").waitFor();
   await page.locator("table.keys tr", { hasText: "browser key" }).getByText(/^revoked /).waitFor();
   await shot(page, "12-settings-keys");

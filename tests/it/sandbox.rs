@@ -245,3 +245,57 @@ async fn buttons(db: Db) {
 
     app.stop().await;
 }
+
+/// Looking at a copy in the sandbox inbox is not the recipient opening
+/// it: the preview has no tracking pixel and its links go straight to
+/// their targets, so nothing is recorded (the browser flow checks the
+/// same in Chromium, with the live feed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_of_a_copy_records_nothing() {
+    let app = TestApp::spawn().await;
+    let c = client();
+    let cookie = session(&app, &c).await;
+    let (code, body) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": "ann@example.test", "to": ["bob@example.test"],
+                    "subject": "Preview", "track": {"opens": true, "clicks": true},
+                    "html": "<p>Hello <a href=\"https://example.org/offer?x=1\">offer</a></p>"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    app.wait_for(&id, Duration::from_secs(10), |s| s == "delivered")
+        .await;
+    let (_, copies) = app.get("/api/v1/sandbox/messages").await;
+    let copy = copies["data"][0]["id"].as_str().unwrap().to_owned();
+    let raw = copies["data"][0]["raw"]
+        .as_str()
+        .unwrap()
+        .replace("=\r\n", "");
+    assert!(raw.contains("/t/o/"), "the copy itself is tracked: {raw}");
+
+    let (status, html) = page(&app, &c, &cookie, &format!("/sandbox/{copy}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let start = html.find("srcdoc=\"").expect("a srcdoc frame") + "srcdoc=\"".len();
+    let srcdoc = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(srcdoc.contains("Hello"), "{srcdoc}");
+    assert!(
+        !srcdoc.contains("/t/o/"),
+        "the preview loads the pixel: {srcdoc}"
+    );
+    assert!(
+        !srcdoc.contains("/t/c/"),
+        "the preview's links are tracked: {srcdoc}"
+    );
+    assert!(srcdoc.contains("https://example.org/offer?x=1"), "{srcdoc}");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let msg = app.get(&format!("/api/v1/messages/{id}")).await.1;
+    let bob = recipient(&msg, "bob@example.test");
+    assert_eq!(bob["status"], "delivered", "{msg}");
+    assert_eq!(bob["opens"], 0, "{msg}");
+    assert_eq!(bob["machine_opens"], 0, "{msg}");
+    assert_eq!(bob["clicks"], 0, "{msg}");
+    app.stop().await;
+}

@@ -9,8 +9,10 @@
 //! which is why a fast unsalted hash is enough for them where a password
 //! needs Argon2: there is nothing to brute-force.
 
+use std::sync::OnceLock;
+
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use sha2::{Digest, Sha256};
@@ -56,12 +58,86 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 
 /// Whether `password` matches an Argon2 PHC string made by
 /// [`hash_password`]; a malformed hash matches nothing. As slow as hashing.
+/// Allocates the hash's working memory for this one call; a server that
+/// checks passwords often uses [`verify_password_in`] with memory it keeps.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    verify_password_in(hash, password, &mut HashMemory::default())
+}
+
+/// The largest Argon2 working memory a stored hash may ask for: 256 MiB.
+/// A hash naming more (a corrupt or hostile row) matches nothing rather
+/// than making one sign-in allocate gigabytes.
+const MAX_HASH_MEMORY_KIB: u32 = 256 * 1024;
+
+/// Working memory for Argon2 (RFC 9106 section 3.2: `m` blocks of 1 KiB),
+/// kept between checks. Reusing a few of these instead of allocating 19 MiB
+/// per attempt keeps a server's memory flat under a sign-in flood: freed
+/// blocks of that size stay in the allocator's arenas otherwise.
+#[derive(Default)]
+pub struct HashMemory(Vec<Block>);
+
+impl HashMemory {
+    /// The bytes this memory holds now.
+    pub fn bytes(&self) -> usize {
+        self.0.len() * Block::SIZE
+    }
+}
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashMemory({} KiB)", self.0.len())
+    }
+}
+
+/// [`verify_password`] with caller-kept working memory, grown to the
+/// hash's `m` parameter when smaller and never shrunk. The comparison of
+/// the computed and stored hash is constant-time (`password_hash::Output`).
+pub fn verify_password_in(hash: &str, password: &str, memory: &mut HashMemory) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    if params.m_cost() > MAX_HASH_MEMORY_KIB {
+        return false;
+    }
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.0.len() < blocks {
+        memory.0.resize(blocks, Block::default());
+    }
+    let mut out = [0u8; argon2::password_hash::Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory.0[..blocks])
+        .is_ok()
+        && argon2::password_hash::Output::new(out).is_ok_and(|o| o == expected)
+}
+
+/// A hash of a random password, made once with the same parameters as
+/// every new password's: sign-in checks the password of an address that
+/// has no account against it, so that an unknown address takes as long as
+/// a known one and the answer time does not tell which accounts exist
+/// (OWASP Authentication Cheat Sheet, "Authentication Responses").
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
 }
 
 /// A random 20-character password for users created without one (no
@@ -107,6 +183,35 @@ mod tests {
         assert_eq!(hash_password("short"), Err(PasswordError::TooShort));
         assert_eq!(generate_password().len(), 20);
         assert_ne!(generate_password(), generate_password());
+    }
+
+    #[test]
+    fn kept_memory_verifies_and_is_reused() {
+        let h = hash_password("correct horse").expect("hash");
+        let mut memory = HashMemory::default();
+        assert!(verify_password_in(&h, "correct horse", &mut memory));
+        let size = memory.bytes();
+        assert_eq!(
+            size,
+            19 * 1024 * 1024,
+            "the default m of RFC 9106's second recommendation"
+        );
+        assert!(!verify_password_in(&h, "correct horsf", &mut memory));
+        assert_eq!(memory.bytes(), size);
+        assert!(!verify_password_in(
+            "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "x",
+            &mut memory
+        ));
+        assert_eq!(
+            memory.bytes(),
+            size,
+            "a hash asking for 1 GiB is refused before allocating"
+        );
+        assert!(!verify_password_in("not a hash", "x", &mut memory));
+        assert!(dummy_hash().starts_with("$argon2id$"));
+        assert_eq!(dummy_hash(), dummy_hash());
+        assert!(!verify_password(dummy_hash(), "correct horse"));
     }
 
     #[test]

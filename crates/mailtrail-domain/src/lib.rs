@@ -9,6 +9,7 @@ mod message_id;
 mod name_addr;
 mod reason;
 mod recipient_kind;
+mod recipient_state;
 mod status;
 pub mod token;
 
@@ -18,5 +19,6 @@ pub use message_id::{InvalidMessageId, MessageId};
 pub use name_addr::{NameAddr, NameAddrError, parse_name_addr};
 pub use reason::{EnhancedStatus, Reason, UnknownReason};
 pub use recipient_kind::RecipientKind;
+pub use recipient_state::{NewEvent, RecipientState, StatusReason, by_person, implied_open_id};
 pub use status::{Opener, Status, UnknownStatus};
 pub use token::{Claims, Keyring, Purpose, TokenError, TokenKey, TrackingPayload};

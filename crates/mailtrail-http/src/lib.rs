@@ -10,10 +10,13 @@ mod api;
 mod auth;
 mod dashboard;
 mod error;
+mod escape;
 mod extract;
+mod networks;
+mod server;
+pub mod signin;
 pub mod tracking;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,13 +28,15 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use mailtrail_store::Store;
+use mailtrail_store::prelude::*;
 use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 pub use error::ApiError;
+pub use server::ConnectionSettings;
 
 /// The default largest request body: 25 MiB, the message size limit most
 /// large mailbox providers apply.
@@ -51,6 +56,8 @@ pub struct HttpSettings {
     /// The public base URL of this server (scheme, host, optional path), as
     /// tracking links and API links are built on it.
     pub public_url: String,
+    /// Connection limits and timeouts against slow or idle clients.
+    pub connections: ConnectionSettings,
     /// The most recipients one message may have (to, cc and bcc together).
     pub max_recipients: usize,
 }
@@ -77,6 +84,7 @@ impl Default for HttpSettings {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             default_from_domain: None,
             public_url: "http://127.0.0.1:8080".to_owned(),
+            connections: ConnectionSettings::default(),
             max_recipients: mailtrail_store::new_message::DEFAULT_MAX_RECIPIENTS,
         }
     }
@@ -100,11 +108,14 @@ pub struct AppState {
     pub keyring: Arc<mailtrail_domain::Keyring>,
     /// The tracking endpoints' settings, opener lists and event sink.
     pub tracking: tracking::Tracking,
+    /// The sign-in form's hashing gate and attempt limits.
+    pub signin: signin::SignIn,
 }
 
 /// The whole HTTP application, ready to be served.
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_message_bytes;
+    let body_timeout = state.settings.connections.body_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .route(
@@ -125,6 +136,9 @@ pub fn router(state: AppState) -> Router {
         // own 2 MB default would otherwise cut in first.
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))
+        // A body that stops arriving ends the request (slowloris on the
+        // body); tracking requests have none.
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             json_errors,
@@ -157,40 +171,17 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves [`router`] on `listener` until `shutdown` resolves, then stops
 /// accepting connections and lets in-flight requests finish (graceful
-/// shutdown). Handlers can read the peer address (`ConnectInfo<SocketAddr>`).
+/// shutdown), under the connection limits and timeouts of
+/// [`HttpSettings::connections`] ([`server`]). Handlers can read the peer
+/// address (`ConnectInfo<SocketAddr>`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    });
-    // Graceful shutdown waits for every connection to finish, and a live
-    // feed (Server-Sent Events) never finishes by itself: after the drain
-    // period, whatever is still open is dropped so that the process can
-    // exit. Ordinary requests finish well within it.
-    let drain_deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(DRAIN_PERIOD).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server.into_future() => result,
-        () = drain_deadline => {
-            tracing::warn!(drain.secs = DRAIN_PERIOD.as_secs(), "connections still open after the drain period (live feeds); closing them");
-            Ok(())
-        }
-    }
+    let limits = state.settings.connections.clone();
+    server::serve(listener, router(state), limits, shutdown).await
 }
-
-/// How long shutdown waits for open connections before dropping them.
-const DRAIN_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.
 async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -369,7 +369,7 @@ fn check_dns_name(what: &'static str, value: &str) -> Result<(), MailError> {
 
 /// One DER TLV: (tag, contents, rest). Only definite lengths, as DER requires
 /// (X.690 section 10.1).
-fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {

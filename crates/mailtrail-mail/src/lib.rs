@@ -2,8 +2,10 @@
 //! message (RFC 5322, RFC 2045-2047 via mail-builder), signing it with DKIM
 //! (RFC 6376, RFC 8463) and the VERP return path that lets a bounce name the
 //! recipient it is about; reading what comes back ([`inbound`]); and
-//! writing what a recipient's side sends: read receipts ([`mdn`], RFC
-//! 8098), bounces ([`dsn`], RFC 3464) and replies ([`reply`]).
+//! the formats a recipient's side sends, each built and read in one module
+//! so that the writer and the reader of a protocol change together: read
+//! receipts ([`mdn`], RFC 8098), bounces ([`dsn`], RFC 3464) and replies
+//! ([`reply`]).
 //!
 //! Nothing here opens a socket or touches a database: every function takes
 //! bytes or typed values and returns bytes or typed values, so the send path,

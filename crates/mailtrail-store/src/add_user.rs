@@ -6,7 +6,7 @@ use mailtrail_domain::EmailAddress;
 use mailtrail_domain::credentials::{PasswordError, hash_password};
 use uuid::Uuid;
 
-use crate::{Store, StoreError, User};
+use crate::{AccountStore, StoreError, User};
 
 /// Why a user could not be added.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum AddUserError {
 /// Adds a user to an organisation: checks the password rule, hashes it on
 /// the blocking pool (Argon2 is slow on purpose), stores the user.
 pub async fn add_user(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     org_id: Uuid,
     email: &EmailAddress,
     password: &str,

@@ -22,3 +22,22 @@ pub enum StoreError {
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
+
+/// Maps constraint violations to the store's words: a unique violation is a
+/// `Conflict(what)`, a foreign-key violation a `NotFound(parent)`.
+pub(crate) fn constraint(e: sqlx::Error, what: &'static str, parent: &'static str) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        if d.is_unique_violation() {
+            return StoreError::Conflict(what);
+        }
+        if d.is_foreign_key_violation() {
+            return StoreError::NotFound(parent);
+        }
+    }
+    StoreError::Database(e)
+}
+
+/// Whether the error is a unique violation (a concurrent insert won).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use mailtrail_domain::{NewEvent, StatusReason};
+
 /// An organisation: the unit of data isolation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Organisation {
@@ -38,6 +40,11 @@ pub struct User {
     /// When created.
     pub created_at: OffsetDateTime,
 }
+
+/// How stale `api_keys.last_used_at` may get before a lookup refreshes it.
+/// Writing on every request would turn each API call into a write
+/// transaction, which SQLite serialises.
+pub(crate) const KEY_USE_RESOLUTION_MS: i64 = 60_000;
 
 /// What a valid API key resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,39 +152,6 @@ pub enum Inserted {
     Created(Uuid),
     /// The idempotency key was used before: this is the earlier message.
     Existing(Uuid),
-}
-
-/// Why a recipient is in its status: the last failure or deferral.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct StatusReason {
-    /// SMTP reply code, e.g. 550.
-    pub smtp_code: Option<u16>,
-    /// RFC 3463 enhanced status, e.g. "5.1.1".
-    pub enhanced_status: Option<String>,
-    /// Reason name from the bounce vocabulary, e.g. "userunknown".
-    pub reason: Option<String>,
-    /// The server's text.
-    pub text: Option<String>,
-}
-
-/// A fact to record about a recipient.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    /// Id (UUIDv7).
-    pub id: Uuid,
-    /// The recipient.
-    pub recipient_id: Uuid,
-    /// What happened.
-    pub kind: EventKind,
-    /// When.
-    pub at: OffsetDateTime,
-    /// For opens and clicks: who.
-    pub opener: Option<Opener>,
-    /// For failures and deferrals: why (also becomes the recipient's
-    /// status reason).
-    pub reason: Option<StatusReason>,
-    /// Anything else (attempt number, remote MTA, user agent, URL...).
-    pub data: serde_json::Value,
 }
 
 /// A recorded event.

@@ -6,12 +6,11 @@ use std::collections::HashSet;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use mailtrail_domain::{EmailAddress, EventKind, Opener};
 
-use super::pages::Chrome;
-use super::session;
+use super::signed::{Chrome, SignedIn};
 use super::view::{EventView, event_view};
 use super::{DashError, html};
 use crate::AppState;
@@ -80,10 +79,9 @@ struct ContactPage {
 /// is an empty page, not an error (the address may simply be new).
 pub(crate) async fn contact(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(s): SignedIn,
     Path(address): Path<String>,
 ) -> Result<Response, DashError> {
-    let s = session::for_page(&state, &headers).await?;
     let address = EmailAddress::parse(address.trim()).map_err(|e| {
         DashError::Invalid(format!(
             "“{}” is not an email address ({e}). A contact page is at /contacts/ followed by an address such as ann@example.com.",

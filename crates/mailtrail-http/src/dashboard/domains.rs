@@ -6,9 +6,7 @@
 //! The private key is stored, never shown: the pages show only the public
 //! record.
 
-use axum::Form;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use mailtrail_mail::dkim::{DkimKey, KeyAlgorithm, Signer};
 use mailtrail_store::{NewSendingDomain, PrivateKeyPem, SendingDomain, StoreError};
@@ -16,7 +14,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{DashError, see_other, session};
+use super::signed::{CsrfForm, SignedForm};
+use super::{DashError, see_other};
 use crate::AppState;
 
 /// The selector offered in the form.
@@ -86,10 +85,8 @@ pub(crate) struct AddForm {
 /// goes back to Settings, where its DNS record is shown.
 pub(crate) async fn add(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<AddForm>,
+    SignedForm(s, form): SignedForm<AddForm>,
 ) -> Result<Response, DashError> {
-    let s = session::for_form(&state, &headers, &form.csrf).await?;
     if !s.user.is_admin {
         return Err(DashError::Forbidden(
             "Only an administrator of the organisation can add sending domains.",
@@ -177,10 +174,8 @@ pub(crate) struct RemoveForm {
 /// copies are then signed with the configured key, if any.
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<RemoveForm>,
+    SignedForm(s, form): SignedForm<RemoveForm>,
 ) -> Result<Response, DashError> {
-    let s = session::for_form(&state, &headers, &form.csrf).await?;
     if !s.user.is_admin {
         return Err(DashError::Forbidden(
             "Only an administrator of the organisation can remove sending domains.",
@@ -192,4 +187,16 @@ pub(crate) async fn remove(
     }
     tracing::info!(sending_domain.id = %id, "sending domain removed");
     Ok(see_other("/settings?domain_removed=1#domains"))
+}
+
+impl CsrfForm for AddForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CsrfForm for RemoveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }

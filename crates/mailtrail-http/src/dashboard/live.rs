@@ -10,7 +10,7 @@
 //! milliseconds after the hit's answer), the delivery worker or the
 //! inbound processor, on this node or another one sharing the database.
 //! It reads when the store signals a commit of events on this node
-//! ([`mailtrail_store::Store::event_signal`]), so a hit reaches the
+//! ([`mailtrail_store::TrackingStore::event_signal`]), so a hit reaches the
 //! browser within milliseconds of becoming durable, and at least every
 //! [`FALLBACK`] for events that other nodes write.
 
@@ -28,8 +28,8 @@ use mailtrail_store::FeedEvent;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::pages::Chrome;
 use super::session;
+use super::signed::{Chrome, SignedIn};
 use super::view::when;
 use super::{DashError, html};
 use crate::AppState;
@@ -105,11 +105,7 @@ struct LivePage {
 }
 
 /// `GET /live`: the page; its script connects to `/live/events`.
-pub(crate) async fn live(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, DashError> {
-    let s = session::for_page(&state, &headers).await?;
+pub(crate) async fn live(SignedIn(s): SignedIn) -> Result<Response, DashError> {
     let page = LivePage {
         chrome: (&s).into(),
     };

@@ -7,11 +7,19 @@
 //! with the right status (403, 404), never data.
 
 mod advice;
+mod api_keys;
+mod compose;
 mod contact;
 mod domains;
+mod emails;
 mod live;
-mod pages;
+mod login;
+mod message;
+mod preview;
+mod sandbox;
 pub(crate) mod session;
+mod settings;
+mod signed;
 mod simulate;
 mod stats;
 mod users;
@@ -19,7 +27,7 @@ mod view;
 
 use askama::Template;
 use axum::Router;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,24 +38,30 @@ use crate::AppState;
 /// The dashboard's routes, merged into the application router.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::emails))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/messages/{id}", get(pages::detail))
-        .route("/messages/{id}/resend", post(pages::resend))
+        .route("/", get(emails::emails))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/messages/{id}", get(message::detail))
+        .route("/messages/{id}/resend", post(message::resend))
         .route("/live", get(live::live))
         .route("/live/events", get(live::events))
         .route("/stats", get(stats::stats))
-        .route("/sandbox", get(pages::sandbox))
-        .route("/sandbox/{id}", get(pages::sandbox_copy))
+        .route("/sandbox", get(sandbox::sandbox))
+        .route("/sandbox/{id}", get(sandbox::sandbox_copy))
         .route("/sandbox/{id}/simulate", post(simulate::simulate))
-        .route("/compose", get(pages::compose_form).post(pages::compose))
-        .route("/settings", get(pages::settings).post(pages::save_settings))
-        .route("/settings/api-keys", post(pages::create_key))
-        .route("/settings/api-keys/revoke", post(pages::revoke_key))
+        .route(
+            "/compose",
+            get(compose::compose_form).post(compose::compose),
+        )
+        .route(
+            "/settings",
+            get(settings::settings).post(settings::save_settings),
+        )
+        .route("/settings/api-keys", post(api_keys::create_key))
+        .route("/settings/api-keys/revoke", post(api_keys::revoke_key))
         .route(
             "/settings/sender-networks",
-            post(pages::save_sender_networks),
+            post(settings::save_sender_networks),
         )
         .route("/contacts/{address}", get(contact::contact))
         .route("/admin/users", get(users::list).post(users::add))
@@ -106,6 +120,12 @@ pub(crate) enum DashError {
     /// A template failed to render.
     #[error("rendering: {0}")]
     Render(#[from] askama::Error),
+    /// Too many sign-in attempts: try again after this many seconds.
+    #[error("too many sign-in attempts")]
+    TooManyAttempts(u64),
+    /// Every password check slot stayed taken: try again in a moment.
+    #[error("sign-in busy")]
+    Busy,
 }
 
 #[derive(Template)]
@@ -129,6 +149,28 @@ impl IntoResponse for DashError {
                 "Not found",
                 "There is nothing here, or it belongs to another organisation.",
             ),
+            Self::TooManyAttempts(secs) => {
+                let mut res = html_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many sign-in attempts",
+                    &format!(
+                        "Too many sign-in attempts for this account or from this address. Try again in {secs} seconds."
+                    ),
+                );
+                res.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(*secs));
+                return res;
+            }
+            Self::Busy => {
+                let mut res = html_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "The server is checking many sign-ins just now. Try again in a moment.",
+                );
+                res.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(BUSY_RETRY_SECS));
+                return res;
+            }
             Self::Store(_) | Self::Render(_) => {
                 tracing::error!(error = %self, "dashboard request failed");
                 (
@@ -138,11 +180,18 @@ impl IntoResponse for DashError {
                 )
             }
         };
-        let body = ErrorPage { title, message }
-            .render()
-            .unwrap_or_else(|_| message.to_owned());
-        html(status, body)
+        html_error(status, title, message)
     }
+}
+
+/// How long a sign-in turned away as busy is told to wait.
+const BUSY_RETRY_SECS: u64 = 2;
+
+fn html_error(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = ErrorPage { title, message }
+        .render()
+        .unwrap_or_else(|_| message.to_owned());
+    html(status, body)
 }
 
 /// An HTML response that is never cached (pages show private data).

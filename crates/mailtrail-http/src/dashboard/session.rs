@@ -60,23 +60,24 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 /// A `Set-Cookie` value. `max_age` of zero deletes the cookie.
 pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
+    set_cookie_at(state, name, value, "/", max_age)
+}
+
+/// A `Set-Cookie` value for `path`: `Secure` when the public URL is https,
+/// so that the cookie never travels in clear (RFC 6265 section 4.1.2.5).
+pub(crate) fn set_cookie_at(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> String {
     let secure = if state.settings.public_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
-}
-
-/// Checks a password against an Argon2 PHC string
-/// ([`mailtrail_domain::credentials::verify_password`]). Runs on the
-/// blocking pool: Argon2 is slow on purpose.
-pub(crate) async fn verify_password(hash: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        mailtrail_domain::credentials::verify_password(&hash, &password)
-    })
-    .await
-    .unwrap_or(false)
+    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
 /// Starts a session for `user_id`; returns the cookie value.
@@ -155,13 +156,5 @@ mod tests {
         assert!(!tokens_match("ab", "abc"));
         assert_ne!(random_token(), random_token());
         assert_eq!(hash_session_id("x").len(), 64);
-    }
-
-    #[tokio::test]
-    async fn argon2_hashes_verify() {
-        let h = mailtrail_domain::credentials::hash_password("secret pw").unwrap();
-        assert!(verify_password(h.clone(), "secret pw".into()).await);
-        assert!(!verify_password(h, "wrong".into()).await);
-        assert!(!verify_password("not a hash".into(), "x".into()).await);
     }
 }

@@ -4,7 +4,7 @@
 //! Each builds the real message the recipient's side would send (an RFC
 //! 5322 reply, an RFC 8098 MDN, an RFC 3464 DSN from the recipient's mail
 //! server, all from [`mailtrail_mail`]) and stores it with
-//! [`Store::insert_inbound`](mailtrail_store::Store::insert_inbound), as
+//! [`InboundStore::insert_inbound`](mailtrail_store::InboundStore::insert_inbound), as
 //! the inbound SMTP listener stores what it accepts, with the envelope the
 //! real message would carry. The inbound processor then classifies,
 //! correlates and records it exactly as it does real returned mail; nothing
@@ -13,9 +13,7 @@
 
 use std::time::Duration;
 
-use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use mailtrail_domain::{EmailAddress, MessageId};
 use mailtrail_mail::mdn::Disposition;
@@ -25,7 +23,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{DashError, see_other, session};
+use super::signed::{CsrfForm, SignedForm};
+use super::{DashError, see_other};
 use crate::AppState;
 
 /// How long a button waits for the processor's event before answering
@@ -254,11 +253,9 @@ pub(crate) struct SimulateForm {
 /// receipt, or their server bounces the copy.
 pub(crate) async fn simulate(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<SimulateForm>,
+    SignedForm(s, form): SignedForm<SimulateForm>,
 ) -> Result<Response, DashError> {
-    let s = session::for_form(&state, &headers, &form.csrf).await?;
     let id = Uuid::parse_str(&id).map_err(|_| DashError::NotFound)?;
     let copy = find_copy(&state, s.user.org_id, id).await?;
     let act = Act::parse(&form.action).ok_or(DashError::BadRequest(
@@ -309,6 +306,12 @@ async fn wait_for_event(
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl CsrfForm for SimulateForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
 }
 

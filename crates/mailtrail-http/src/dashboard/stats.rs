@@ -6,13 +6,12 @@ use std::fmt::Write as _;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use mailtrail_store::DayStats;
 use time::{Date, Duration, OffsetDateTime};
 
-use super::pages::Chrome;
-use super::session;
+use super::signed::{Chrome, SignedIn};
 use super::{DashError, html};
 use crate::AppState;
 
@@ -143,10 +142,9 @@ pub(crate) fn every_day(list: &[DayStats], first: i64, days: i64) -> Vec<DayStat
 /// `GET /stats?days=30`.
 pub(crate) async fn stats(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(s): SignedIn,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, DashError> {
-    let s = session::for_page(&state, &headers).await?;
     let days = raw
         .as_deref()
         .and_then(|q| q.strip_prefix("days="))

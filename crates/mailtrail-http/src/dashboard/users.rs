@@ -5,17 +5,15 @@
 //! else gets a 403 page. Every form carries the session's CSRF token.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use mailtrail_domain::EmailAddress;
 use mailtrail_store::{Session, UserChange};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::Chrome;
-use super::session;
+use super::signed::{Chrome, CsrfForm, SignedForm, SignedIn};
 use super::view::when;
 use super::{DashError, html, see_other};
 use crate::AppState;
@@ -91,10 +89,10 @@ async fn users_page(
 /// `GET /admin/users`.
 pub(crate) async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(s): SignedIn,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, DashError> {
-    let s = admin_only(session::for_page(&state, &headers).await?)?;
+    let s = admin_only(s)?;
     let notice = match raw.as_deref() {
         Some("done=added") => Some("The user is added. Give them their address and password."),
         Some("done=changed") => Some("The administrator flag is changed."),
@@ -118,10 +116,9 @@ pub(crate) struct AddForm {
 /// `POST /admin/users`: adds a user to the organisation.
 pub(crate) async fn add(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<AddForm>,
+    SignedForm(s, form): SignedForm<AddForm>,
 ) -> Result<Response, DashError> {
-    let s = admin_only(session::for_form(&state, &headers, &form.csrf).await?)?;
+    let s = admin_only(s)?;
     let is_admin = form.admin.is_some();
     let input = Some((form.email.clone(), is_admin));
     let refuse = |status, message: String| {
@@ -196,10 +193,9 @@ pub(crate) struct AdminForm {
 /// `POST /admin/users/admin`: grants or takes the administrator flag.
 pub(crate) async fn set_admin(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<AdminForm>,
+    SignedForm(s, form): SignedForm<AdminForm>,
 ) -> Result<Response, DashError> {
-    let s = admin_only(session::for_form(&state, &headers, &form.csrf).await?)?;
+    let s = admin_only(s)?;
     let id = user_id(&form.user_id)?;
     let grant = match form.admin.as_str() {
         "1" => true,
@@ -248,10 +244,9 @@ pub(crate) struct RemoveForm {
 /// last administrator); their emails stay with the organisation.
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<RemoveForm>,
+    SignedForm(s, form): SignedForm<RemoveForm>,
 ) -> Result<Response, DashError> {
-    let s = admin_only(session::for_form(&state, &headers, &form.csrf).await?)?;
+    let s = admin_only(s)?;
     let id = user_id(&form.user_id)?;
     if id == s.user.id {
         return users_page(
@@ -288,5 +283,23 @@ pub(crate) async fn remove(
             )
             .await
         }
+    }
+}
+
+impl CsrfForm for AddForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CsrfForm for AdminForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CsrfForm for RemoveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
 }

@@ -48,6 +48,7 @@ impl Dash {
                 crate::tracking::opener::OpenerData::builtin(),
                 app.sink.clone(),
             ),
+            signin: Default::default(),
         });
         Self { app, router }
     }
@@ -184,7 +185,10 @@ async fn settings_lists_keys_and_revokes_from_the_list() {
     assert!(p.body.contains(&ann_key.prefix));
     assert!(p.body.contains(&admin_key.prefix));
     assert!(p.body.contains("ann@a.example"));
-    assert!(p.body.contains("<td>never</td>"), "last used: never");
+    assert!(
+        p.body.contains("<td class=\"when\">never</td>"),
+        "last used: never"
+    );
     let b_keys = d.app.store.api_keys(d.app.org_b, None).await.unwrap();
     assert!(!p.body.contains(&b_keys[0].prefix));
 
@@ -445,13 +449,10 @@ async fn administrators_manage_users_and_nobody_else_does() {
     assert!(bob.is_admin);
     assert_eq!(bob.org_id, d.app.org_a);
     assert!(bob.password_hash.starts_with("$argon2id$"));
-    assert!(
-        crate::dashboard::session::verify_password(
-            bob.password_hash.clone(),
-            "bob's password".into()
-        )
-        .await
-    );
+    assert!(mailtrail_domain::credentials::verify_password(
+        &bob.password_hash,
+        "bob's password"
+    ));
     let p = d.get("/admin/users?done=added", Some(&admin)).await;
     assert!(p.body.contains("The user is added"));
 
@@ -703,22 +704,18 @@ async fn sender_networks_are_validated_saved_and_used_by_tracking() {
 /// answered once its event is durable in the event journal; the store has
 /// it a few milliseconds later, when the journal is folded into it.
 async fn open_and_read(d: &Dash, rid: Uuid, req: Request<Body>) -> (Option<Opener>, String) {
-    let opened = |d: &Dash| -> Vec<(Option<Opener>, String)> {
-        let g = d.app.store.lock();
-        g.messages
-            .iter()
-            .flat_map(|(_, m)| m.recipients.iter())
-            .filter(|r| r.id == rid)
-            .flat_map(|r| r.events.iter())
-            .filter(|e| e.kind == EventKind::Opened)
+    let opened = async |d: &Dash| -> Vec<(Option<Opener>, String)> {
+        events_of(&d.app.store, rid, EventKind::Opened)
+            .await
+            .into_iter()
             .map(|e| (e.opener, e.data["rule"].as_str().unwrap_or("").to_owned()))
             .collect()
     };
-    let before = opened(d).len();
+    let before = opened(d).await.len();
     assert_eq!(d.request(req).await.status, StatusCode::OK);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let now = opened(d);
+        let now = opened(d).await;
         if now.len() > before || tokio::time::Instant::now() > deadline {
             assert_eq!(now.len(), before + 1, "one event per open: {now:?}");
             return now[before].clone();

@@ -34,15 +34,10 @@ fn opened(rid: Uuid, n: usize) -> NewEvent {
 
 /// Ids of the recipient's `opened` events in the store, in the order
 /// stored.
-fn stored(app: &TestApp, rid: Uuid) -> Vec<Uuid> {
-    app.store
-        .lock()
-        .messages
-        .iter()
-        .flat_map(|(_, m)| &m.recipients)
-        .filter(|r| r.id == rid)
-        .flat_map(|r| &r.events)
-        .filter(|e| e.kind == EventKind::Opened)
+async fn stored(app: &TestApp, rid: Uuid) -> Vec<Uuid> {
+    events_of(&app.store, rid, EventKind::Opened)
+        .await
+        .into_iter()
         .map(|e| e.id)
         .collect()
 }
@@ -51,7 +46,7 @@ fn stored(app: &TestApp, rid: Uuid) -> Vec<Uuid> {
 async fn stored_eventually(app: &TestApp, rid: Uuid, want: usize) -> Vec<Uuid> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let ids = stored(app, rid);
+        let ids = stored(app, rid).await;
         if ids.len() >= want || tokio::time::Instant::now() > deadline {
             return ids;
         }
@@ -117,7 +112,7 @@ async fn an_event_is_in_the_journal_when_record_returns_and_reaches_the_store() 
         assert_eq!(file_len(&p), 0, "{} not truncated", p.display());
     }
     assert_eq!(sink.record(opened(rid, 999)).await, Err(SinkError::Closed));
-    assert_eq!(stored(&app, rid).len(), 200);
+    assert_eq!(stored(&app, rid).await.len(), 200);
 }
 
 #[tokio::test]
@@ -153,7 +148,7 @@ async fn replay_stores_complete_records_once_ignores_a_torn_tail_and_truncates()
         .await
         .expect("open");
     let want: Vec<Uuid> = events[..5].iter().map(|e| e.id).collect();
-    assert_eq!(stored(&app, rid), want, "replayed in journal order");
+    assert_eq!(stored(&app, rid).await, want, "replayed in journal order");
     assert_eq!(file_len(&seg0), 0);
     assert_eq!(file_len(&seg1), 0);
     handle.shutdown().await;
@@ -165,7 +160,7 @@ async fn replay_stores_complete_records_once_ignores_a_torn_tail_and_truncates()
     let (_sink, handle) = EventSink::open(app.store.clone(), &base, SinkOptions::default())
         .await
         .expect("open again");
-    assert_eq!(stored(&app, rid), want);
+    assert_eq!(stored(&app, rid).await, want);
     handle.shutdown().await;
 }
 
@@ -182,15 +177,19 @@ async fn segments_are_reused_or_truncated_only_once_folded() {
 
     // The store is down: nothing folds, so no segment may be reused and
     // every answered event must still be in the journal.
-    app.store.down.store(true, Ordering::SeqCst);
-    let (sink, handle) = EventSink::spawn(app.store.clone(), &base, options).expect("sink");
+    // Its pool on the same database file is closed.
+    let down = SqliteStore::connect(&app.db_url)
+        .await
+        .expect("second pool");
+    down.close().await;
+    let (sink, handle) = EventSink::spawn(Arc::new(down), &base, options).expect("sink");
     let mut want = Vec::new();
     for n in 0..60 {
         let e = opened(rid, n);
         want.push(e.id);
         sink.record(e).await.expect("durable without the store");
     }
-    assert!(stored(&app, rid).is_empty());
+    assert!(stored(&app, rid).await.is_empty());
     assert_eq!(
         journaled(&base),
         want,
@@ -201,11 +200,10 @@ async fn segments_are_reused_or_truncated_only_once_folded() {
     assert_eq!(journaled(&base), want);
 
     // Back up: the next start replays everything once.
-    app.store.down.store(false, Ordering::SeqCst);
     let (sink, handle) = EventSink::open(app.store.clone(), &base, options)
         .await
         .expect("open");
-    assert_eq!(stored(&app, rid), want);
+    assert_eq!(stored(&app, rid).await, want);
 
     // With the store up, segments are reused as folding catches up: the
     // files stay small however many events pass through.
@@ -224,7 +222,7 @@ async fn segments_are_reused_or_truncated_only_once_folded() {
         }
         stored_eventually(&app, rid, want.len()).await;
     }
-    let mut got = stored(&app, rid);
+    let mut got = stored(&app, rid).await;
     got.sort();
     let mut all = want.clone();
     all.sort();

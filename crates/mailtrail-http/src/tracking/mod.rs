@@ -97,21 +97,7 @@ impl Default for TrackingSettings {
     }
 }
 
-/// Parses a list of networks (`10.0.0.0/8`, `2001:db8::/32`, or a bare
-/// address for a single host); the error names the bad entry.
-pub fn parse_networks(list: &[String]) -> Result<Vec<IpNet>, String> {
-    list.iter()
-        .flat_map(|s| s.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<IpNet>()
-                .map(|n| n.trunc())
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{s:?} is not an address or CIDR network"))
-        })
-        .collect()
-}
+pub use crate::networks::parse_networks;
 
 /// Everything the tracking handlers share; cheap to clone.
 #[derive(Clone)]
@@ -160,6 +146,18 @@ impl Tracking {
     /// replaces an organisation's list when Settings saves it.
     pub fn sender_networks(&self) -> &SenderNetworks {
         &self.inner.senders
+    }
+
+    /// The client address of a request: the peer, or what a trusted
+    /// reverse proxy says in `X-Forwarded-For` ([`opener::client_ip`]).
+    pub(crate) fn client_ip(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        peer(extensions)
+            .map(|p| opener::client_ip(p.ip(), &forwarded, &self.inner.settings.trusted_proxies))
     }
 }
 

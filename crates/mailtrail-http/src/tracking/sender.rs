@@ -17,7 +17,8 @@ use std::net::IpAddr;
 use std::sync::RwLock;
 
 use ipnet::IpNet;
-use mailtrail_store::{Store, StoreError};
+use mailtrail_store::StoreError;
+use mailtrail_store::prelude::*;
 use uuid::Uuid;
 
 use super::opener::canonical;
@@ -50,9 +51,9 @@ impl SenderNetworks {
     pub async fn load(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let mut by_org: HashMap<Uuid, Vec<IpNet>> = HashMap::new();
         for (org_id, text) in store.all_sender_networks().await? {
-            match text.parse::<IpNet>() {
-                Ok(net) => by_org.entry(org_id).or_default().push(net.trunc()),
-                Err(_) => {
+            match crate::networks::parse_network(&text) {
+                Some(net) => by_org.entry(org_id).or_default().push(net),
+                None => {
                     tracing::warn!(org.id = %org_id, network = %text, "stored sender network is not a CIDR network; skipped");
                 }
             }

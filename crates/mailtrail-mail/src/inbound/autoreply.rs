@@ -91,6 +91,55 @@ const SUBJECTS: &[&str] = &[
     "odpowiedź automatyczna",
 ];
 
+/// Wording of challenge-response filters (EarthLink spamBlocker, Spam
+/// Arrest, Boxbe, UOL AntiSpam, the "whitelist" services): the recipient's
+/// software holds the message and asks the sender to prove they are a
+/// person or to ask to be approved. The message was accepted, not
+/// returned: an automatic reply, never a bounce.
+const CHALLENGES: &[&str] = &[
+    "only from senders i have approved",
+    "list of approved senders",
+    "added to my list of approved senders",
+    "added to my whitelist",
+    "added to the whitelist",
+    "to my guest list",
+    "confirm that you are a real person",
+    "confirm you are a real person",
+    "confirm you are a person",
+    "confirm that you are a person",
+    "verify that you are a real person",
+    "verify you are a real person",
+    "verify that you are a human",
+    "prove that you are a human",
+    "prove you are a human",
+    "prove that you are not a spammer",
+    "verify that you are not a spammer",
+    "challenge-response",
+    "challenge/response",
+    "spam arrest",
+    "spamarrest.com",
+    "boxbe",
+    "please verify your email address to complete delivery",
+    "your message is being held until you verify",
+    "is awaiting your verification",
+    // The same requests in the languages such services ship in.
+    "uol antispam",
+    "antispam uol",
+    "confirme que você é",
+    "bestätigen sie, dass sie ein mensch sind",
+    "confirmez que vous êtes une personne",
+    "confirme que usted es una persona",
+];
+
+/// Whether a message's body is a challenge-response filter's request
+/// ([`CHALLENGES`]). `body_lower` must be lower-case.
+pub(crate) fn is_challenge(body_lower: &str) -> bool {
+    CHALLENGE_SET.any(body_lower)
+}
+
+static CHALLENGE_SET: std::sync::LazyLock<super::phrases::PhraseSet> =
+    std::sync::LazyLock::new(|| super::phrases::PhraseSet::flat(CHALLENGES));
+
 /// Whether the subject reads like an out-of-office notice.
 pub(crate) fn by_subject(subject: &str) -> bool {
     SUBJECT_SET.any(&subject.to_lowercase())
@@ -102,6 +151,7 @@ static SUBJECT_SET: std::sync::LazyLock<super::phrases::PhraseSet> =
 /// Builds this module's table now ([`super::build_tables`]).
 pub(super) fn build_tables() {
     std::sync::LazyLock::force(&SUBJECT_SET);
+    std::sync::LazyLock::force(&CHALLENGE_SET);
 }
 
 #[cfg(test)]
@@ -139,5 +189,18 @@ mod tests {
             assert!(by_subject(s), "{s}");
         }
         assert!(!by_subject("Re: the plan"));
+    }
+
+    #[test]
+    fn challenges_are_recognised() {
+        for body in [
+            "to control spam, i now allow incoming messages only from senders i have approved beforehand.",
+            "please click the link below to confirm you are a real person and not a spam robot.",
+            "this message is protected by spam arrest: verify that you are a real person.",
+            "seu e-mail foi retido pelo uol antispam. confirme que você é uma pessoa.",
+        ] {
+            assert!(is_challenge(body), "{body}");
+        }
+        assert!(!is_challenge("thanks, i confirm the meeting on monday."));
     }
 }

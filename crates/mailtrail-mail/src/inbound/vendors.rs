@@ -16,6 +16,9 @@ use std::sync::LazyLock;
 use super::phrases::PhraseSet;
 use super::text;
 
+mod wording;
+use wording::{GENERIC, STRONG, SUBJECTS};
+
 static STRONG_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(STRONG));
 static GENERIC_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(GENERIC));
 static SUBJECT_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::flat(SUBJECTS));
@@ -37,92 +40,6 @@ pub(super) fn build_tables() {
         LazyLock::force(t);
     }
 }
-
-/// Markers written only by mail systems reporting a failed delivery.
-const STRONG: &[&str] = &[
-    "this is the qmail-send program",
-    "this message was created automatically by mail delivery software",
-    "a message that you sent could not be delivered",
-    "this is the mail system at host",
-    "the original message was received at",
-    "the following addresses had permanent fatal errors",
-    "the following addresses had transient non-fatal errors",
-    "delivery to the following recipient failed",
-    "delivery to the following recipients failed",
-    "your message did not reach some or all of the intended recipients",
-    "delivery has failed to these recipients or groups",
-    "i'm afraid i wasn't able to deliver your message",
-    "unable to deliver your message to the following address",
-    "message could not be delivered to the following recipients",
-    "the following message to <",
-    "could not be delivered to one or more recipients",
-    "your message couldn't be delivered",
-    "your message wasn't delivered",
-    "couldn't be delivered to",
-    "was undeliverable",
-    "undeliverable to the following",
-    "the following recipient(s) could not be reached",
-    "the following recipients could not be reached",
-    "your message cannot be delivered to the following recipients",
-    "delivery to the following recipients has been delayed",
-    "delivery to the following recipient has been delayed",
-    "this is a delivery status notification",
-    "there was an error delivering your mail",
-    "unable to deliver message to",
-    "failed recipients ---",
-    "failed addresses follow",
-    "did not reach the following recipient",
-    "could not be delivered to: <",
-    "recipients returned permanent errors",
-    "could not be delivered to the following recipients",
-    // "The email below could not be delivered to the following user:"
-    "could not be delivered to the following user",
-    "could not deliver message to the following recipient",
-    "your message could not be delivered to",
-    // Exim's text for a message refused by its local_scan() function.
-    "rejected by the local scanning code",
-];
-
-/// Wording that bounces use but people may also write: evidence only
-/// together with a mail-system sender.
-const GENERIC: &[&str] = &[
-    "this is a permanent error",
-    "this report relates to a message you sent",
-    "mail delivery failed",
-    "message delivery has failed",
-    "message not delivered",
-    "your mail could not be delivered",
-    "failed to deliver to",
-    "could not deliver mail to",
-    "message delivery to the following",
-    "the mail server could not deliver",
-    "an error occurred while trying to deliver",
-    "delivery failed",
-    "sorry, we were unable to deliver your message",
-    "has not yet been delivered",
-    "was not delivered to",
-    "could not be delivered",
-    "undeliverable",
-    "not able to deliver",
-    "unable to deliver",
-    "permanent fatal errors",
-    "delivery status notification",
-    "returned mail",
-    "your email was bounced",
-    "the following destination addresses were unknown",
-    "non-delivery",
-    "nondelivery",
-    "wasn't able to deliver",
-    "delivery problems",
-    "delivery failure",
-    "failed permanently",
-    "error delivering your mail",
-    "mail failed",
-    "returning to sender",
-    "user's mailbox is full",
-    "no such user",
-    "user unknown",
-];
 
 /// Senders that only machines use for bounces.
 pub(crate) fn mailer_sender(from: &str) -> bool {
@@ -188,49 +105,6 @@ pub(crate) fn daemon_sender(from: &str) -> bool {
         || f.contains("postmaster")
         || f.contains("post_master")
 }
-
-/// Subjects of bounce notices.
-const SUBJECTS: &[&str] = &[
-    "undeliver",
-    "undelivered",
-    "delivery status notification",
-    "delivery notification",
-    "delivery failure",
-    "delivery failed",
-    "failed delivery",
-    "mail delivery",
-    "returned mail",
-    "return mail",
-    "failure notice",
-    "failed mail",
-    "could not be delivered",
-    "couldn't be delivered",
-    "non-delivery",
-    "nondeliverable",
-    "non deliverable",
-    "not delivered",
-    "delivery problem",
-    "mail system error",
-    "delivery report",
-    "warning: could not send",
-    "delayed mail",
-    "delivery delayed",
-    "message delayed",
-    "returned to sender",
-    "unable to deliver",
-    "bounce",
-    "mail failure",
-    "error sending message",
-    "rejected",
-    "delivery error",
-    "message status",
-    "unzustellbar",
-    "non remis",
-    "no se puede entregar",
-    "не доставлено",
-    "error",
-    "エラー",
-];
 
 /// How sure we are that a message without a DSN part is a bounce.
 pub(crate) fn looks_like_bounce(from: &str, subject: &str, body_lower: &str) -> bool {
@@ -650,6 +524,17 @@ pub(crate) fn scrape(region: &str, exclude: &[String]) -> Vec<Found> {
         {
             continue;
         }
+        // A folded continuation line (RFC 5322 style indentation, as
+        // Postfix folds a long reply) that quotes the address of the
+        // entry it continues ("said: 554 5.7.1\n    <bob@...>: Recipient
+        // address rejected: ...") is that entry's text, not a new entry.
+        if line.starts_with([' ', '\t'])
+            && hits
+                .last()
+                .is_some_and(|h| h.1.eq_ignore_ascii_case(&addr) && i - h.0 < 16)
+        {
+            continue;
+        }
         hits.push((i, addr, rest));
         if hits.len() >= 1000 {
             break;
@@ -796,5 +681,19 @@ From: alice@example.org\n";
     fn a_person_is_not_a_mailer() {
         let body = "hi, the meeting could not be delivered on time, sorry";
         assert!(!looks_like_bounce("alice@example.org", "Re: meeting", body));
+    }
+
+    #[test]
+    fn a_folded_line_quoting_the_address_continues_its_entry() {
+        let region = "<bob@example.com>: host mx.example.com[192.0.2.1] said: 554 5.7.1\n    \
+<bob@example.com>: Recipient address rejected: user bob@example.com does\n    \
+not exist (in reply to RCPT TO command)\n";
+        let found = scrape(region, &[]);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].diagnostic.contains("does not exist"),
+            "{}",
+            found[0].diagnostic
+        );
     }
 }

@@ -19,7 +19,7 @@
 //!    accumulates (group commit without a timer).
 //! 3. The writer hands each durable batch's events to one async task (the
 //!    folder), which writes whatever has accumulated to the store with
-//!    `Store::record_events`, up to `max_batch` events per transaction.
+//!    `TrackingStore::record_events`, up to `max_batch` events per transaction.
 //!    `record_events` is idempotent by event id (it inserts with `RETURNING`
 //!    and applies only new ids), so folding a record twice, e.g. replaying
 //!    it after a crash, counts it once. A failed fold is retried with
@@ -66,7 +66,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::{NewEvent, Store};
+use crate::{NewEvent, TrackingStore};
 
 use format as journal;
 
@@ -261,7 +261,7 @@ impl EventSink {
     /// this one takes the next free journal, `PATH-1`, `PATH-2` and so on
     /// (and replays what a crashed server left there).
     pub async fn open(
-        store: Arc<dyn Store>,
+        store: Arc<dyn TrackingStore>,
         path: &Path,
         options: SinkOptions,
     ) -> Result<(Self, SinkHandle), SinkError> {
@@ -273,7 +273,7 @@ impl EventSink {
     /// Starts the sink on an empty (or missing) journal at `path`; refuses
     /// a journal that holds records ([`EventSink::open`] replays them).
     pub fn spawn(
-        store: Arc<dyn Store>,
+        store: Arc<dyn TrackingStore>,
         path: &Path,
         options: SinkOptions,
     ) -> Result<(Self, SinkHandle), SinkError> {
@@ -290,7 +290,7 @@ impl EventSink {
     }
 
     fn start(
-        store: Arc<dyn Store>,
+        store: Arc<dyn TrackingStore>,
         path: &Path,
         lock: File,
         options: SinkOptions,
@@ -587,7 +587,7 @@ impl Writer {
 /// Stores durable batches, coalesced up to `max_batch` events per
 /// transaction. Returns whether everything written was stored.
 async fn fold(
-    store: Arc<dyn Store>,
+    store: Arc<dyn TrackingStore>,
     mut rx: mpsc::UnboundedReceiver<Folding>,
     shared: Arc<Shared>,
     options: SinkOptions,
@@ -632,7 +632,7 @@ async fn fold(
 /// Writes `events` to the store, retrying with backoff (the journal keeps
 /// them meanwhile; event ids make a retry count nothing twice). Gives up
 /// only after the sink was closed and three more attempts failed.
-async fn store_with_retry(store: &dyn Store, events: &[NewEvent], shared: &Shared) -> bool {
+async fn store_with_retry(store: &dyn TrackingStore, events: &[NewEvent], shared: &Shared) -> bool {
     let mut delay = Duration::from_millis(50);
     let mut after_close = 0;
     loop {
@@ -665,7 +665,11 @@ async fn store_with_retry(store: &dyn Store, events: &[NewEvent], shared: &Share
 
 /// Stores the journal's complete, CRC-valid records (oldest segment use
 /// first), then truncates it. Returns the highest sequence number seen.
-async fn replay(store: &dyn Store, path: &Path, max_batch: usize) -> Result<u64, SinkError> {
+async fn replay(
+    store: &dyn TrackingStore,
+    path: &Path,
+    max_batch: usize,
+) -> Result<u64, SinkError> {
     let paths = journal::segment_paths(path);
     let mut uses = Vec::new();
     for p in &paths {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::StoreError;
-use crate::common::{self, from_ms, to_ms};
+use crate::columns::{self, from_ms, to_ms};
 use crate::inbound::*;
 
 const REF_SELECT: &str = "SELECT r.id, r.message_id, r.org_id, r.address, r.kind, m.created_at \
@@ -20,8 +20,8 @@ fn ref_row(r: &PgRow) -> Result<RecipientRef, StoreError> {
         id: r.try_get("id")?,
         message_id: r.try_get("message_id")?,
         org_id: r.try_get("org_id")?,
-        address: common::address(r.try_get("address")?)?,
-        kind: common::recipient_kind(r.try_get("kind")?)?,
+        address: columns::address(r.try_get("address")?)?,
+        kind: columns::recipient_kind(r.try_get("kind")?)?,
         sent_at: from_ms(r.try_get("created_at")?)?,
     })
 }
@@ -142,10 +142,10 @@ impl PgStore {
             .bind(org_id)
             .bind(address.normalized())
             .bind(why)
-            .bind(to_ms(common::now()))
+            .bind(to_ms(columns::now()))
             .execute(&mut *tx)
             .await
-            .map_err(|e| common::constraint(e, "suppression", "organisation"))?;
+            .map_err(|e| crate::error::constraint(e, "suppression", "organisation"))?;
         }
         tx.commit().await?;
         Ok(())

@@ -1,16 +1,14 @@
 //! SQLite SQL for the dashboard's own screens: API key list, contact
 //! timeline, users, sender networks.
 
-use mailtrail_domain::EmailAddress;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use super::{SqliteStore, event_row, user_row};
+use super::SqliteStore;
 use crate::StoreError;
-use crate::common::{self, from_ms};
+use crate::columns::from_ms;
 use crate::dashboard::*;
-use crate::model::*;
 
 fn key_row(r: &SqliteRow) -> Result<ApiKeyInfo, StoreError> {
     let last: Option<i64> = r.try_get("last_used_at")?;
@@ -45,49 +43,6 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(key_row).collect()
-    }
-
-    pub(super) async fn contact_events_impl(
-        &self,
-        org_id: Uuid,
-        address: &EmailAddress,
-        limit: u32,
-    ) -> Result<Vec<FeedEvent>, StoreError> {
-        // recipients_org_address finds the contact's recipients, and
-        // events_recipient their events.
-        let rows = sqlx::query(
-            "SELECT e.id, e.recipient_id, e.kind, e.at, e.opener, e.reason, e.data, \
-             r.address, r.message_id, m.subject FROM recipients r \
-             JOIN events e ON e.recipient_id = r.id \
-             JOIN messages m ON m.id = r.message_id \
-             WHERE r.org_id = ? AND r.address_norm = ? \
-             ORDER BY e.at DESC, e.id DESC LIMIT ?",
-        )
-        .bind(org_id)
-        .bind(address.normalized())
-        .bind(i64::from(limit.clamp(1, 10_000)))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let (recipient_id, event) = event_row(r)?;
-                Ok(FeedEvent {
-                    message_id: r.try_get("message_id")?,
-                    subject: r.try_get("subject")?,
-                    recipient_id,
-                    address: r.try_get("address")?,
-                    event,
-                })
-            })
-            .collect()
-    }
-
-    pub(super) async fn users_impl(&self, org_id: Uuid) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM users WHERE org_id = ? ORDER BY email_norm")
-            .bind(org_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(user_row).collect()
     }
 
     /// Whether `user_id` is in the organisation, and whether it is the
@@ -176,50 +131,5 @@ impl SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(UserChange::Changed)
-    }
-
-    pub(super) async fn sender_networks_impl(
-        &self,
-        org_id: Uuid,
-    ) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT network FROM sender_networks WHERE org_id = ? ORDER BY position",
-        )
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub(super) async fn set_sender_networks_impl(
-        &self,
-        org_id: Uuid,
-        networks: &[String],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM sender_networks WHERE org_id = ?")
-            .bind(org_id)
-            .execute(&mut *tx)
-            .await?;
-        for (i, n) in networks.iter().enumerate() {
-            sqlx::query("INSERT INTO sender_networks (org_id, position, network) VALUES (?, ?, ?)")
-                .bind(org_id)
-                .bind(i64::try_from(i).unwrap_or(i64::MAX))
-                .bind(n)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| common::constraint(e, "sender network", "organisation"))?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(super) async fn all_sender_networks_impl(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT org_id, network FROM sender_networks ORDER BY org_id, position")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("org_id")?, r.try_get("network")?)))
-            .collect()
     }
 }

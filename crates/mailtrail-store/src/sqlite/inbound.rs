@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::StoreError;
-use crate::common::{self, from_ms, to_ms};
+use crate::columns::{self, from_ms, to_ms};
 use crate::inbound::*;
 
 const REF_SELECT: &str = "SELECT r.id, r.message_id, r.org_id, r.address, r.kind, m.created_at \
@@ -19,8 +19,8 @@ fn ref_row(r: &SqliteRow) -> Result<RecipientRef, StoreError> {
         id: r.try_get("id")?,
         message_id: r.try_get("message_id")?,
         org_id: r.try_get("org_id")?,
-        address: common::address(r.try_get("address")?)?,
-        kind: common::recipient_kind(r.try_get("kind")?)?,
+        address: columns::address(r.try_get("address")?)?,
+        kind: columns::recipient_kind(r.try_get("kind")?)?,
         sent_at: from_ms(r.try_get("created_at")?)?,
     })
 }
@@ -48,7 +48,7 @@ impl SqliteStore {
             .bind(msg.id)
             .bind(msg.source.as_str())
             .bind(msg.mail_from.as_deref())
-            .bind(common::to_json(&msg.rcpt_to)?)
+            .bind(columns::to_json(&msg.rcpt_to)?)
             .bind(msg.mailbox.as_ref().map(|m| m.key.as_str()))
             .bind(msg.mailbox.as_ref().map(|m| m.fingerprint.as_str()))
             .bind(&msg.raw)
@@ -98,7 +98,7 @@ impl SqliteStore {
                     id: r.try_get("id")?,
                     source: InboundSource::parse(r.try_get("source")?)?,
                     mail_from: r.try_get("mail_from")?,
-                    rcpt_to: common::json(r.try_get("rcpt_to")?, "rcpt_to")?,
+                    rcpt_to: columns::json(r.try_get("rcpt_to")?, "rcpt_to")?,
                     mailbox: r.try_get("mailbox")?,
                     raw: r.try_get("raw")?,
                     received_at: from_ms(r.try_get("received_at")?)?,
@@ -132,10 +132,10 @@ impl SqliteStore {
             .bind(org_id)
             .bind(address.normalized())
             .bind(why)
-            .bind(to_ms(common::now()))
+            .bind(to_ms(columns::now()))
             .execute(&mut *tx)
             .await
-            .map_err(|e| common::constraint(e, "suppression", "organisation"))?;
+            .map_err(|e| crate::error::constraint(e, "suppression", "organisation"))?;
         }
         tx.commit().await?;
         Ok(())

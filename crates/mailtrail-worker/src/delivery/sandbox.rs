@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mailtrail_smtp::{Envelope, Outcome, Reply, Transport};
-use mailtrail_store::Store;
+use mailtrail_store::prelude::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

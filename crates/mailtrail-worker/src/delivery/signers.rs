@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mailtrail_mail::dkim::{DkimKey, Signer};
-use mailtrail_store::Store;
+use mailtrail_store::prelude::*;
 use uuid::Uuid;
 
 /// The organisations' own DKIM keys (Settings → sending domains), parsed

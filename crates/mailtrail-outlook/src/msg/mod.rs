@@ -1,0 +1,121 @@
+//! `.msg` reading (MS-OXMSG): the MAPI property streams stored in a
+//! compound file, turned into a [`Message`].
+//!
+//! Layout (MS-OXMSG 2.1–2.4): each object (message, recipient, attachment)
+//! is a storage with a `__properties_version1.0` stream of 16-byte entries;
+//! variable-length values live in `__substg1.0_IIIITTTT` streams beside it;
+//! recipients are `__recip_version1.0_#N` storages, attachments
+//! `__attach_version1.0_#N`, an embedded message is the attachment's
+//! `__substg1.0_3701000D` storage, and named property names are in the root
+//! `__nameid_version1.0` storage.
+
+mod named;
+mod props;
+mod storage;
+
+use crate::error::{OutlookError, Result};
+use crate::message::{Attachment, Message};
+use crate::property::id;
+use storage::Streams;
+
+/// How deep embedded messages are followed; deeper is an error, because a
+/// crafted file could nest storages until the stack runs out.
+pub const MAX_DEPTH: usize = 16;
+
+/// Property stream header sizes (MS-OXMSG 2.4.1).
+const TOP_HEADER: usize = 32;
+const EMBEDDED_HEADER: usize = 24;
+const CHILD_HEADER: usize = 8;
+
+/// Reads a `.msg` file.
+pub fn read_msg(bytes: &[u8]) -> Result<Message> {
+    let streams = Streams::read(bytes)?;
+    let named = named::read(&streams)?;
+    let mut message = read_object(&streams, "/", TOP_HEADER, 0)?;
+    share_names(&mut message, &named);
+    message.named = named;
+    Ok(message)
+}
+
+/// Embedded messages use the root's name mapping (MS-OXMSG 2.2.3); each
+/// gets a copy so it can be written on its own.
+fn share_names(message: &mut Message, named: &[(u16, crate::message::NamedProperty)]) {
+    for a in &mut message.attachments {
+        if let Some(inner) = &mut a.embedded {
+            inner.named = named.to_vec();
+            share_names(inner, named);
+        }
+    }
+}
+
+/// Reads the message whose storage is `dir` (ending in '/').
+fn read_object(streams: &Streams, dir: &str, header: usize, depth: usize) -> Result<Message> {
+    if depth > MAX_DEPTH {
+        return Err(OutlookError::TooDeep(MAX_DEPTH));
+    }
+    let props_path = format!("{dir}__properties_version1.0");
+    let stream = streams
+        .get(&props_path)
+        .ok_or_else(|| OutlookError::MissingStream(props_path.clone()))?;
+    let mut bag = props::read_bag(streams, dir, header)?;
+    bag.adopt_code_page();
+    let counts = (header >= EMBEDDED_HEADER).then(|| {
+        let at =
+            |o: usize| u32::from_le_bytes([stream[o], stream[o + 1], stream[o + 2], stream[o + 3]]);
+        (at(16), at(20))
+    });
+
+    let mut recipients = Vec::new();
+    for name in streams.child_storages(dir, "__recip_version1.0_#") {
+        let mut r = props::read_bag(streams, &format!("{dir}{name}/"), CHILD_HEADER)?;
+        r.encoding = bag.encoding;
+        recipients.push(r);
+    }
+    let mut attachments = Vec::new();
+    for name in streams.child_storages(dir, "__attach_version1.0_#") {
+        let adir = format!("{dir}{name}/");
+        let mut props = props::read_bag(streams, &adir, CHILD_HEADER)?;
+        props.encoding = bag.encoding;
+        let inner = format!("{adir}__substg1.0_3701000D/");
+        let embedded = if streams
+            .get(&format!("{inner}__properties_version1.0"))
+            .is_some()
+        {
+            let mut m = read_object(streams, &inner, EMBEDDED_HEADER, depth + 1)?;
+            if m.props.int(id::MESSAGE_CODEPAGE).is_none() {
+                m.props.encoding = bag.encoding;
+            }
+            Some(Box::new(m))
+        } else {
+            None
+        };
+        attachments.push(Attachment { props, embedded });
+    }
+    // The header counts rows; storages missing for rows it counts mean the
+    // file was cut or its header lies (MS-OXMSG 2.4.1.1).
+    if let Some((recips, attachs)) = counts {
+        if (recipients.len() as u64) < u64::from(recips) && recipients.is_empty() && recips > 0 {
+            return Err(OutlookError::Stream {
+                stream: props_path,
+                offset: 16,
+                what: format!("header counts {recips} recipients, the file has none"),
+            });
+        }
+        if attachments.is_empty() && attachs > 0 {
+            return Err(OutlookError::Stream {
+                stream: props_path,
+                offset: 20,
+                what: format!("header counts {attachs} attachments, the file has none"),
+            });
+        }
+    }
+    Ok(Message {
+        props: bag,
+        recipients,
+        attachments,
+        named: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

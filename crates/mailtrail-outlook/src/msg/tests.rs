@@ -1,0 +1,170 @@
+//! Reader tests on compound files built here, so each defect is exact.
+
+use std::io::{Cursor, Write};
+
+use super::read_msg;
+use crate::error::OutlookError;
+use crate::property::{Value, id};
+
+/// A minimal `.msg`: subject (Unicode), a PtypString8 body in code page
+/// 1251, one recipient, one attachment with a large body.
+fn build(props_extra: &[u8], attachment_len: usize) -> Vec<u8> {
+    let mut cf = cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+        .expect("create");
+    let entry = |tag: u32, size: u32| {
+        let mut e = Vec::new();
+        e.extend_from_slice(&tag.to_le_bytes());
+        e.extend_from_slice(&6u32.to_le_bytes());
+        e.extend_from_slice(&size.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        e
+    };
+    let subject: Vec<u8> = "Привет".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut props = vec![0u8; 32];
+    props[16..20].copy_from_slice(&1u32.to_le_bytes());
+    props[20..24].copy_from_slice(&1u32.to_le_bytes());
+    props.extend(entry(0x0037_001F, subject.len() as u32 + 2));
+    props.extend(entry(0x1000_001E, 4));
+    let mut cp = entry(0x3FFD_0003, 0);
+    cp[8..12].copy_from_slice(&1251u32.to_le_bytes());
+    props.extend(cp);
+    props.extend_from_slice(props_extra);
+    let put = |cf: &mut cfb::CompoundFile<_>, path: &str, data: &[u8]| {
+        cf.create_stream(path)
+            .and_then(|mut s| s.write_all(data))
+            .expect("stream");
+    };
+    put(&mut cf, "/__properties_version1.0", &props);
+    put(&mut cf, "/__substg1.0_0037001F", &subject);
+    put(&mut cf, "/__substg1.0_1000001E", b"\xcf\xf0\xe8\0");
+    cf.create_storage("/__recip_version1.0_#00000000")
+        .expect("storage");
+    let mut rprops = vec![0u8; 8];
+    rprops.extend(entry(0x3001_001F, 4));
+    put(
+        &mut cf,
+        "/__recip_version1.0_#00000000/__properties_version1.0",
+        &rprops,
+    );
+    put(
+        &mut cf,
+        "/__recip_version1.0_#00000000/__substg1.0_3001001F",
+        b"A\0n\0",
+    );
+    cf.create_storage("/__attach_version1.0_#00000000")
+        .expect("storage");
+    let mut aprops = vec![0u8; 8];
+    aprops.extend(entry(0x3701_0102, attachment_len as u32));
+    put(
+        &mut cf,
+        "/__attach_version1.0_#00000000/__properties_version1.0",
+        &aprops,
+    );
+    let data: Vec<u8> = (0..attachment_len).map(|i| i as u8).collect();
+    put(
+        &mut cf,
+        "/__attach_version1.0_#00000000/__substg1.0_37010102",
+        &data,
+    );
+    cf.flush().expect("flush");
+    cf.into_inner().into_inner()
+}
+
+/// The error for bytes that must not read (without printing a large message).
+fn rejected(bytes: &[u8]) -> OutlookError {
+    match read_msg(bytes) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn reads_properties_recipients_attachments_and_code_page() {
+    let m = read_msg(&build(&[], 9000)).expect("read");
+    assert_eq!(m.props.string(id::SUBJECT).as_deref(), Some("Привет"));
+    assert_eq!(m.props.string(id::BODY).as_deref(), Some("При"));
+    assert_eq!(
+        m.recipients[0].string(id::DISPLAY_NAME).as_deref(),
+        Some("An")
+    );
+    assert_eq!(
+        m.attachments[0]
+            .props
+            .binary(id::ATTACH_DATA)
+            .map(<[u8]>::len),
+        Some(9000)
+    );
+    assert!(matches!(
+        m.props.get(id::MESSAGE_CODEPAGE),
+        Some(Value::I32(1251))
+    ));
+}
+
+#[test]
+fn truncated_file_is_an_error_not_a_panic() {
+    let bytes = build(&[], 9000);
+    for cut in [0, 100, 511, 512, 1000, bytes.len() / 2 + 7, bytes.len() - 1] {
+        assert!(
+            read_msg(&bytes[..cut]).is_err(),
+            "cut at {cut} was accepted"
+        );
+    }
+    // Cut on a sector boundary: whatever is still there may be read, but
+    // nothing may panic.
+    for cut in (512..bytes.len()).step_by(512) {
+        let _ = read_msg(&bytes[..cut]);
+    }
+}
+
+#[test]
+fn property_stream_ending_inside_an_entry_names_stream_and_offset() {
+    let err = rejected(&build(&[1, 2, 3], 10));
+    match err {
+        OutlookError::Stream { stream, offset, .. } => {
+            assert_eq!(stream, "/__properties_version1.0");
+            assert_eq!(offset, 32 + 3 * 16);
+        }
+        other => panic!("wrong error {other}"),
+    }
+}
+
+#[test]
+fn binary_size_disagreeing_with_its_stream_is_an_error() {
+    let bytes = build(&[], 10);
+    // Rewrite the declared size of the attachment data (10 → 11) in place.
+    let mut lied = bytes.clone();
+    let needle = [0x02, 0x01, 0x01, 0x37, 6, 0, 0, 0, 10, 0, 0, 0];
+    let at = lied
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("entry");
+    lied[at + 8] = 11;
+    let err = rejected(&lied);
+    assert!(
+        err.to_string().contains("__attach_version1.0_#00000000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fat_chain_cycle_is_an_error() {
+    let mut bytes = build(&[], 9000);
+    // Point every FAT "next sector" entry at its own sector (MS-CFB 2.3).
+    let first_fat = u32::from_le_bytes([bytes[0x4C], bytes[0x4D], bytes[0x4E], bytes[0x4F]]);
+    let start = (first_fat as usize + 1) * 512;
+    for n in 0..128 {
+        let at = start + n * 4;
+        let next = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        if next < 0xFFFF_FFFA {
+            bytes[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
+        }
+    }
+    let err = rejected(&bytes);
+    assert!(
+        matches!(
+            err,
+            OutlookError::CompoundFile(_) | OutlookError::Stream { .. }
+        ),
+        "{err}"
+    );
+}

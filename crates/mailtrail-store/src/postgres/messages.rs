@@ -1,0 +1,598 @@
+//! Messages and their delivery queue on PostgreSQL: [`MessageStore`](crate::MessageStore).
+
+use super::*;
+
+/// Locks the job and checks that it belongs to the event's recipient;
+/// `NotFound("job")` when it is gone (another node finished it after our
+/// lease ran out) or belongs to someone else.
+pub(super) async fn lock_job(
+    conn: &mut PgConnection,
+    job_id: Uuid,
+    event: &NewEvent,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT recipient_id FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(job_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+    let recipient: Uuid = row.try_get("recipient_id")?;
+    if recipient != event.recipient_id {
+        return Err(StoreError::NotFound("job"));
+    }
+    Ok(())
+}
+
+/// Loads the recipients of `messages` into them, in order.
+pub(super) async fn attach_recipients(
+    pool: &PgPool,
+    messages: &mut [Message],
+) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let by_id: HashMap<Uuid, usize> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id, i))
+        .collect();
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+    let rows = sqlx::query(&format!(
+        "SELECT {RECIPIENT_COLS} FROM recipients WHERE message_id = ANY($1) \
+         ORDER BY message_id, position"
+    ))
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    for row in rows {
+        let (message_id, recipient) = recipient_row(&row)?;
+        if let Some(i) = by_id.get(&message_id) {
+            messages[*i].recipients.push(recipient);
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn lease_ms(lease: time::Duration) -> i64 {
+    i64::try_from(lease.whole_milliseconds()).unwrap_or(i64::MAX)
+}
+
+impl PgStore {
+    /// The body of `insert_message`; a unique violation on the idempotency
+    /// key (a concurrent request with the same key won) comes back as the
+    /// raw error so the caller can look the winner up.
+    async fn try_insert_message(&self, msg: &NewMessage) -> Result<Inserted, InsertError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = &msg.idempotency_key
+            && let Some(row) =
+                sqlx::query("SELECT id FROM messages WHERE org_id = $1 AND idempotency_key = $2")
+                    .bind(msg.org_id)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+        {
+            return Ok(Inserted::Existing(row.try_get("id")?));
+        }
+        let created = to_ms(msg.created_at);
+        let inserted = sqlx::query(
+            "INSERT INTO messages (id, org_id, user_id, message_id, from_address, from_name, \
+             reply_to, subject, content, read_receipt, track_opens, track_clicks, metadata, \
+             idempotency_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(msg.id)
+        .bind(msg.org_id)
+        .bind(msg.user_id)
+        .bind(msg.message_id.as_str())
+        .bind(msg.from_address.as_str())
+        .bind(&msg.from_name)
+        .bind(msg.reply_to.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(&msg.subject)
+        .bind(Json(&msg.content))
+        .bind(msg.read_receipt)
+        .bind(msg.track_opens)
+        .bind(msg.track_clicks)
+        .bind(Json(&msg.metadata))
+        .bind(&msg.idempotency_key)
+        .bind(created)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            return Err(
+                if msg.idempotency_key.is_some() && crate::error::is_unique_violation(&e) {
+                    InsertError::Raced(e)
+                } else {
+                    InsertError::Store(crate::error::constraint(
+                        e,
+                        "message",
+                        "organisation or user",
+                    ))
+                },
+            );
+        }
+
+        let norms: Vec<String> = msg
+            .recipients
+            .iter()
+            .map(|r| r.address.normalized())
+            .collect();
+        let mut suppressed: HashSet<String> = HashSet::new();
+        let rows =
+            sqlx::query("SELECT address FROM suppressions WHERE org_id = $1 AND address = ANY($2)")
+                .bind(msg.org_id)
+                .bind(&norms)
+                .fetch_all(&mut *tx)
+                .await?;
+        for row in rows {
+            suppressed.insert(row.try_get("address")?);
+        }
+
+        for (position, (r, norm)) in msg.recipients.iter().zip(norms).enumerate() {
+            let is_suppressed = suppressed.contains(&norm);
+            let kind = if is_suppressed {
+                EventKind::Suppressed
+            } else {
+                EventKind::Queued
+            };
+            let status = Status::Queued.apply(kind, None);
+            sqlx::query(
+                "INSERT INTO recipients (id, message_id, org_id, position, address, address_norm, \
+                 kind, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(r.id)
+            .bind(msg.id)
+            .bind(msg.org_id)
+            .bind(i32::try_from(position).unwrap_or(i32::MAX))
+            .bind(r.address.as_str())
+            .bind(&norm)
+            .bind(r.kind.as_str())
+            .bind(status.as_str())
+            .bind(created)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| crate::error::constraint(e, "recipient", "message"))?;
+            sqlx::query(
+                "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, '{}'::jsonb)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(r.id)
+            .bind(msg.id)
+            .bind(msg.org_id)
+            .bind(kind.as_str())
+            .bind(created)
+            .execute(&mut *tx)
+            .await?;
+            if !is_suppressed {
+                sqlx::query(
+                    "INSERT INTO jobs (id, recipient_id, message_id, run_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(r.id)
+                .bind(msg.id)
+                .bind(created)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Inserted::Created(msg.id))
+    }
+}
+
+/// Why `try_insert_message` stopped.
+enum InsertError {
+    /// Another transaction stored the same idempotency key first.
+    Raced(sqlx::Error),
+    /// Anything else.
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for InsertError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<StoreError> for InsertError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+#[async_trait]
+impl MessageStore for PgStore {
+    async fn insert_message(&self, msg: &NewMessage) -> Result<Inserted, StoreError> {
+        match self.try_insert_message(msg).await {
+            Ok(inserted) => Ok(inserted),
+            Err(InsertError::Store(e)) => Err(e),
+            Err(InsertError::Raced(e)) => {
+                let row = sqlx::query(
+                    "SELECT id FROM messages WHERE org_id = $1 AND idempotency_key = $2",
+                )
+                .bind(msg.org_id)
+                .bind(&msg.idempotency_key)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) => Ok(Inserted::Existing(row.try_get("id")?)),
+                    // The violation was on the id, not the key.
+                    None => Err(crate::error::constraint(
+                        e,
+                        "message",
+                        "organisation or user",
+                    )),
+                }
+            }
+        }
+    }
+
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = to_ms(now);
+        let rows = sqlx::query(
+            "WITH due AS ( \
+               SELECT id FROM jobs WHERE run_at <= $3 \
+               AND (locked_until IS NULL OR locked_until <= $3) \
+               ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs j SET locked_by = $1, locked_until = $2 FROM due WHERE j.id = due.id \
+             RETURNING j.id, j.message_id, j.recipient_id, j.attempts, j.run_at",
+        )
+        .bind(worker)
+        .bind(now.saturating_add(lease_ms(lease)))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for r in rows {
+            let run_at: i64 = r.try_get("run_at")?;
+            let attempts: i32 = r.try_get("attempts")?;
+            let job = Job {
+                id: r.try_get("id")?,
+                message_id: r.try_get("message_id")?,
+                recipient_id: r.try_get("recipient_id")?,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+            };
+            jobs.push((run_at, job));
+        }
+        jobs.sort_by_key(|(run_at, job)| (*run_at, job.id));
+        Ok(jobs.into_iter().map(|(_, j)| j).collect())
+    }
+
+    async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError> {
+        let Some(m) = sqlx::query("SELECT * FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT id, address, kind FROM recipients WHERE message_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut recipients = Vec::with_capacity(rows.len());
+        for r in rows {
+            recipients.push((
+                r.try_get("id")?,
+                columns::address(r.try_get("address")?)?,
+                columns::recipient_kind(r.try_get("kind")?)?,
+            ));
+        }
+        let reply_to: Option<String> = m.try_get("reply_to")?;
+        let content: Json<MessageContent> = m.try_get("content")?;
+        Ok(Some(OutboundMessage {
+            id,
+            org_id: m.try_get("org_id")?,
+            message_id: columns::message_id(m.try_get("message_id")?)?,
+            from_address: columns::address(m.try_get("from_address")?)?,
+            from_name: m.try_get("from_name")?,
+            reply_to: reply_to
+                .as_deref()
+                .map(crate::columns::address)
+                .transpose()?,
+            subject: m.try_get("subject")?,
+            content: content.0,
+            read_receipt: m.try_get("read_receipt")?,
+            track_opens: m.try_get("track_opens")?,
+            track_clicks: m.try_get("track_clicks")?,
+            created_at: from_ms(m.try_get("created_at")?)?,
+            recipients,
+        }))
+    }
+
+    async fn complete_job(&self, job_id: Uuid, event: &NewEvent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_job(&mut tx, job_id, event).await?;
+        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.signal.bump();
+        Ok(())
+    }
+
+    async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError> {
+        if done.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut kept = Vec::with_capacity(done.len());
+        // Lock in id order so that two batches can never deadlock.
+        let mut ordered: Vec<&(Uuid, NewEvent)> = done.iter().collect();
+        ordered.sort_by_key(|(id, _)| *id);
+        for (job_id, event) in ordered {
+            match lock_job(&mut tx, *job_id, event).await {
+                Ok(()) => kept.push((*job_id, event.clone())),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let events: Vec<NewEvent> = kept.iter().map(|(_, e)| e.clone()).collect();
+        apply_events(&mut tx, &events, false).await?;
+        for (job_id, _) in &kept {
+            sqlx::query("DELETE FROM jobs WHERE id = $1")
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.signal.bump();
+        Ok(kept.len())
+    }
+
+    async fn retry_job(
+        &self,
+        job_id: Uuid,
+        event: &NewEvent,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_job(&mut tx, job_id, event).await?;
+        apply_events(&mut tx, std::slice::from_ref(event), false).await?;
+        sqlx::query(
+            "UPDATE jobs SET run_at = $1, attempts = attempts + 1, locked_by = NULL, \
+             locked_until = NULL WHERE id = $2",
+        )
+        .bind(to_ms(retry_at))
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.signal.bump();
+        Ok(())
+    }
+
+    async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1 AND org_id = $2"
+        ))
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let mut message = message_row(&row)?;
+        attach_recipients(&self.pool, std::slice::from_mut(&mut message)).await?;
+        let rows = sqlx::query(
+            "SELECT id, recipient_id, kind, at, opener, reason, data FROM events \
+             WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = $1) \
+             ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let index: HashMap<Uuid, usize> = message
+            .recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        for r in rows {
+            let (recipient_id, event) = event_row(&r)?;
+            if let Some(i) = index.get(&recipient_id) {
+                message.recipients[*i].events.push(event);
+            }
+        }
+        let links = sqlx::query(
+            "SELECT recipient_id, url, clicks, machine_clicks, first_clicked_at, last_clicked_at \
+             FROM recipient_links \
+             WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = $1) \
+             ORDER BY first_clicked_at, url",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in links {
+            let recipient_id: Uuid = r.try_get("recipient_id")?;
+            if let Some(i) = index.get(&recipient_id) {
+                message.recipients[*i].links.push(LinkClicks {
+                    url: r.try_get("url")?,
+                    clicks: columns::count(r.try_get("clicks")?),
+                    machine_clicks: columns::count(r.try_get("machine_clicks")?),
+                    first_clicked_at: from_ms(r.try_get("first_clicked_at")?)?,
+                    last_clicked_at: from_ms(r.try_get("last_clicked_at")?)?,
+                });
+            }
+        }
+        Ok(Some(message))
+    }
+
+    async fn list_messages(
+        &self,
+        org_id: Uuid,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = "
+        ));
+        qb.push_bind(org_id);
+        if let Some(before) = filter.before_id {
+            qb.push(" AND m.id < ").push_bind(before);
+        }
+        if let Some(since) = filter.since {
+            qb.push(" AND m.created_at >= ").push_bind(to_ms(since));
+        }
+        if let Some(until) = filter.until {
+            qb.push(" AND m.created_at < ").push_bind(to_ms(until));
+        }
+        if let Some(subject) = &filter.subject {
+            qb.push(" AND m.subject ILIKE ")
+                .push_bind(crate::search::contains_pattern(subject))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(recipient) = &filter.recipient {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM recipients ra WHERE ra.message_id = m.id \
+                 AND ra.address_norm LIKE ",
+            )
+            .push_bind(crate::search::contains_pattern(&recipient.to_lowercase()))
+            .push(" ESCAPE '\\')");
+        }
+        if !filter.statuses.is_empty() {
+            let statuses: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM recipients rs WHERE rs.message_id = m.id \
+                 AND rs.status = ANY(",
+            )
+            .push_bind(statuses)
+            .push("))");
+        }
+        qb.push(" ORDER BY m.id DESC LIMIT ")
+            .push_bind(crate::search::page_size(filter.limit));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let mut messages = rows
+            .iter()
+            .map(message_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_recipients(&self.pool, &mut messages).await?;
+        Ok(messages)
+    }
+
+    async fn insert_sandbox_copy(
+        &self,
+        recipient_id: Uuid,
+        raw: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sandbox_copies (id, recipient_id, message_id, org_id, address, raw, captured_at) \
+             SELECT $1, id, message_id, org_id, address, $2, $3 FROM recipients WHERE id = $4",
+        )
+        .bind(Uuid::now_v7())
+        .bind(raw)
+        .bind(to_ms(at))
+        .bind(recipient_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("recipient"));
+        }
+        Ok(())
+    }
+
+    async fn sandbox_copies(
+        &self,
+        org_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<SandboxCopy>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
+             WHERE org_id = $1 ORDER BY captured_at DESC, id DESC LIMIT $2",
+        )
+        .bind(org_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(sandbox_copy_row).collect()
+    }
+
+    async fn sandbox_copy(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<SandboxCopy>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, message_id, recipient_id, address, captured_at, raw FROM sandbox_copies \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(sandbox_copy_row).transpose()
+    }
+
+    async fn add_suppression(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO suppressions (org_id, address, reason, created_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, address) DO UPDATE SET reason = excluded.reason, \
+             created_at = excluded.created_at",
+        )
+        .bind(org_id)
+        .bind(address.normalized())
+        .bind(reason)
+        .bind(to_ms(columns::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| crate::error::constraint(e, "suppression", "organisation"))?;
+        Ok(())
+    }
+
+    async fn suppressions(&self, org_id: Uuid) -> Result<Vec<Suppression>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT address, reason, created_at FROM suppressions WHERE org_id = $1 \
+             ORDER BY address",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Suppression {
+                    address: r.try_get("address")?,
+                    reason: r.try_get("reason")?,
+                    created_at: from_ms(r.try_get("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_suppression(
+        &self,
+        org_id: Uuid,
+        address: &EmailAddress,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM suppressions WHERE org_id = $1 AND address = $2")
+            .bind(org_id)
+            .bind(address.normalized())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
