@@ -276,6 +276,29 @@ async fn ses_bounce(db: Db) {
         "{supp}"
     );
 
+    // Delivered again (SNS retries when our answer was lost): a second
+    // event, the same status and reason.
+    let (code, body) = post_sns(&app, "Notification", &notification.to_string()).await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, msg) = app.get(&format!("/api/v1/messages/{id}")).await;
+        let bob = &msg["recipients"][0];
+        let failed = bob["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "failed")
+            .count();
+        if failed == 2 {
+            assert_eq!(bob["status"], "failed", "{bob}");
+            assert_eq!(bob["status_reason"]["reason"], "userunknown", "{bob}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{bob}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // A subscription confirmation whose SubscribeURL is not SNS's host
     // is not visited: 403, and the would-be target sees no connection.
     let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

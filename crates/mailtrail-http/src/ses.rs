@@ -26,8 +26,14 @@
 //! - `UnsubscribeConfirmation`: logged.
 //!
 //! With no certificate configured the route answers 404 saying which flag
-//! turns it on: the endpoint does not exist until the operator sets it up,
-//! and SNS treats a 4xx other than 429 as final rather than retrying.
+//! turns it on: the endpoint does not exist until the operator sets it up
+//! (503 would say it will come back by itself). SNS retries a delivery
+//! only after a 5xx or no answer; a 4xx is final, so a refused message is
+//! logged. A store failure is a 5xx, and SNS delivers again.
+//!
+//! A notification SNS delivers twice (its answer lost, then retried) is
+//! stored twice; its second failure or complaint event for the recipient
+//! repeats the first and changes no status.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,7 +135,16 @@ pub(crate) async fn inbound_ses(
         });
     };
     check_shape(&body, &headers)?;
-    let message = verify(&body, &sns.inner.certificate).map_err(refusal)?;
+    let message = verify(&body, &sns.inner.certificate).map_err(|e| {
+        if e == SnsError::BadSignature {
+            // After AWS rotates its certificate every message lands here;
+            // the URL the message names is where the new one is (never
+            // fetched: a forged message names the forger's).
+            let cert_url = string_field(&body, "SigningCertURL").unwrap_or_default();
+            tracing::warn!(sns.signing_cert_url = %cert_url, "inbound/ses: SNS signature does not verify with --ses-sns-certificate; refused");
+        }
+        refusal(e)
+    })?;
     let topic = match &message {
         SnsMessage::Notification { topic_arn, .. }
         | SnsMessage::SubscriptionConfirmation { topic_arn, .. }
@@ -231,14 +246,11 @@ fn refusal(e: SnsError) -> ApiError {
             "SignatureVersion",
             format!("unsupported SignatureVersion {v:?} (1 and 2 are)"),
         ),
-        SnsError::BadSignature => {
-            tracing::warn!("inbound/ses: SNS signature does not verify; refused");
-            forbidden(
-                "Signature does not verify with the certificate configured by \
-                 --ses-sns-certificate"
-                    .to_owned(),
-            )
-        }
+        SnsError::BadSignature => forbidden(
+            "Signature does not verify with the certificate configured by \
+             --ses-sns-certificate"
+                .to_owned(),
+        ),
         // Checked at start; only reachable if the file was valid then
         // and the check and the use ever disagree.
         SnsError::Certificate(why) => ApiError::Http {
