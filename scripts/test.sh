@@ -222,26 +222,43 @@ cargo_test() {
 }
 run_step "cargo test --workspace" cargo_test
 
-# A bounded fuzz pass of the inbound classifier (fuzz/, its own crate): any
-# bytes must classify without a panic, and the classifier's MIME walk must
-# find the same parts, with the same bytes, as mail-parser (whose walk it
-# reproduces, decoding lazily). Only stable Rust exists here, so
-# RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its flags and --sanitizer none
-# skips AddressSanitizer (a panic still aborts and fails the run). -O builds
-# without debug assertions, as mailtrail ships: mail-parser 0.11.9 (pinned)
-# has a debug_assert! that fires on some corrupt MIME it then recovers from.
-# MAILTRAIL_FUZZ_SECS sets the duration.
-fuzz_classify() {
+# A bounded fuzz pass (fuzz/, its own crate), one target per parser of
+# outside input. classify: any bytes must classify without a panic, and the
+# classifier's MIME walk must find the same parts, with the same bytes, as
+# mail-parser (whose walk it reproduces, decoding lazily). smtp_server: the
+# inbound command parser and DATA reader (no bare CR/LF accepted, DATA ends
+# only at <CR><LF>.<CR><LF>). smtp_reply: the reply parser of the outbound
+# client. imap_response: the IMAP response and FETCH line readers. token:
+# tracking token decoding (nothing forges a token; signed ones round-trip).
+# Only stable Rust exists here, so RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass
+# its flags and --sanitizer none skips AddressSanitizer (a panic still
+# aborts and fails the run). -O builds without debug assertions, as
+# mailtrail ships: mail-parser 0.11.9 (pinned) has a debug_assert! that
+# fires on some corrupt MIME it then recovers from. MAILTRAIL_FUZZ_SECS sets
+# classify's duration (default 60 s) and MAILTRAIL_FUZZ_SECS_EACH the
+# others' (default 15 s each): under two minutes in all, plus the build.
+fuzz_target() { # NAME SECONDS [SEED_DIR...]
+    local name=$1 secs=$2
+    shift 2
+    mkdir -p "fuzz/corpus/$name"
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none "$name" \
+        "corpus/$name" "$@" -- \
+        -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048)
+}
+fuzz_all() {
     if ! command -v cargo-fuzz >/dev/null 2>&1; then
         cargo install --locked cargo-fuzz || return 1
     fi
-    # Seeded with the bounce corpus; new inputs go to fuzz/corpus/classify.
-    mkdir -p fuzz/corpus/classify
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none classify \
-        corpus/classify "$MAILTRAIL_CORPORA/bounces/sisimai/bsd" "$MAILTRAIL_CORPORA/bounces/flufl" -- \
-        -max_total_time="${MAILTRAIL_FUZZ_SECS:-60}" -max_len=65536 -timeout=10 -rss_limit_mb=2048)
+    local each=${MAILTRAIL_FUZZ_SECS_EACH:-15} rc=0
+    # classify is seeded with the bounce corpus; new inputs go to fuzz/corpus/NAME.
+    fuzz_target classify "${MAILTRAIL_FUZZ_SECS:-60}" \
+        "$MAILTRAIL_CORPORA/bounces/sisimai/bsd" "$MAILTRAIL_CORPORA/bounces/flufl" || rc=1
+    for name in smtp_server smtp_reply imap_response token; do
+        fuzz_target "$name" "$each" || rc=1
+    done
+    return "$rc"
 }
-run_step "cargo fuzz run classify (bounded)" fuzz_classify
+run_step "cargo fuzz run: classify, smtp_server, smtp_reply, imap_response, token (bounded)" fuzz_all
 
 if ((${#FAILED[@]})); then
     section "FAILED: ${#FAILED[@]} check(s)"

@@ -121,7 +121,7 @@ struct ServeArgs {
     /// Secret for tracking tokens [default: generated once into the data dir].
     #[arg(long, env = "MAILTRAIL_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
-    /// Largest accepted message in bytes [default: 25 MiB, 26214400].
+    /// Largest accepted message in bytes, request and built copy alike [default: 25 MiB = 26214400].
     #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
     max_message_bytes: Option<usize>,
     /// Most recipients (to, cc and bcc together) of one message; more get 400 [default: 1000].

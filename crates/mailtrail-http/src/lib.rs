@@ -76,6 +76,7 @@ impl HttpSettings {
     ) -> mailtrail_store::new_message::Defaults {
         mailtrail_store::new_message::Defaults {
             max_recipients: self.max_recipients,
+            max_copy_bytes: self.max_message_bytes,
             ..mailtrail_store::new_message::Defaults::of(org, self.default_from_domain.clone())
         }
     }
