@@ -146,16 +146,16 @@ fn bounce_for(message_id: &str, address: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signed_ses_bounce_over_sns_fails_the_recipient() {
-    ses_bounce(Db::Sqlite).await;
+async fn signed_ses_bounces_and_complaints_over_sns_reach_the_recipient() {
+    ses_over_sns(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signed_ses_bounce_over_sns_fails_the_recipient_on_postgres() {
-    ses_bounce(Db::Postgres).await;
+async fn signed_ses_bounces_and_complaints_over_sns_reach_the_recipient_on_postgres() {
+    ses_over_sns(Db::Postgres).await;
 }
 
-async fn ses_bounce(db: Db) {
+async fn ses_over_sns(db: Db) {
     let keys = tempfile::tempdir().unwrap();
     signing_certificate(keys.path());
     let cert = keys.path().join("cert.pem");
@@ -298,6 +298,62 @@ async fn ses_bounce(db: Db) {
         assert!(tokio::time::Instant::now() < deadline, "{bob}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // A complaint for another message: `complained`, with the feedback
+    // type, and the address suppressed.
+    let (code, sent) = app
+        .post(
+            "/api/v1/messages",
+            &json!({"from": "ann@example.test", "to": ["carol@example.test"],
+                    "subject": "Through SES again", "text": "Hi"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{sent}");
+    let second = sent["id"].as_str().unwrap().to_owned();
+    app.wait_for(&second, Duration::from_secs(10), |s| s == "delivered")
+        .await;
+    let complaint = json!({
+        "notificationType": "Complaint",
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": "carol@example.test"}],
+            "complaintFeedbackType": "abuse"
+        },
+        "mail": {"headers": [{"name": "Message-ID", "value": sent["message_id"]}]}
+    })
+    .to_string();
+    let complaint = signed(
+        keys.path(),
+        &[
+            ("Type", "Notification"),
+            ("MessageId", "00000000-0000-0000-0000-000000000003"),
+            ("TopicArn", TOPIC),
+            ("Message", &complaint),
+            ("Timestamp", "2026-12-05T08:01:00.000Z"),
+        ],
+    );
+    let (code, body) = post_sns(&app, "Notification", &complaint.to_string()).await;
+    assert_eq!(code, 200, "{body}");
+    let msg = app
+        .wait_for(&second, Duration::from_secs(10), |s| s == "complained")
+        .await;
+    let carol = &msg["recipients"][0];
+    let event = carol["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "complained")
+        .unwrap_or_else(|| panic!("no complained event: {carol}"));
+    assert_eq!(event["data"]["feedback_type"], "abuse", "{carol}");
+    assert_eq!(event["data"]["source"], "sns", "{carol}");
+    let (_, supp) = app.get("/api/v1/suppressions").await;
+    assert!(
+        supp["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["address"] == "carol@example.test"),
+        "{supp}"
+    );
 
     // A subscription confirmation whose SubscribeURL is not SNS's host
     // is not visited: 403, and the would-be target sees no connection.
