@@ -422,6 +422,16 @@ mod tests {
     }
 
     #[test]
+    fn ses_topics_need_the_certificate() {
+        let s = Settings {
+            ses_sns_topic_arns: vec!["arn:aws:sns:us-east-1:1:t".into()],
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("--ses-sns-certificate"), "{e}");
+    }
+
+    #[test]
     fn dkim_all_or_nothing() {
         let s = Settings {
             dkim_domain: Some("x.test".into()),

@@ -362,6 +362,12 @@ mod tests {
     use mailtrail_mail::inbound::{Kind, classify};
 
     #[test]
+    fn a_file_that_is_not_a_certificate_is_refused_at_start() {
+        let e = SesSns::new("not a certificate".into(), Vec::new()).unwrap_err();
+        assert!(e.contains("certificate"), "{e}");
+    }
+
+    #[test]
     fn subscribe_urls_are_visited_only_on_the_topics_sns_host() {
         let arn = "arn:aws:sns:eu-west-1:123456789012:ses";
         assert!(
