@@ -190,6 +190,16 @@ struct ServeArgs {
     /// Seconds a new inbound SMTP client has to send its first command [default: 30].
     #[arg(long, env = "MAILTRAIL_SMTP_IN_GREETING_TIMEOUT_SECS")]
     smtp_in_greeting_timeout_secs: Option<u64>,
+    /// PEM certificate Amazon SNS signs with; turns on POST /inbound/ses for SES notifications [default: off].
+    #[arg(long, env = "MAILTRAIL_SES_SNS_CERTIFICATE")]
+    ses_sns_certificate: Option<PathBuf>,
+    /// SNS topic ARNs POST /inbound/ses accepts (comma-separated) [default: any signed with the certificate].
+    #[arg(
+        long = "ses-sns-topic-arn",
+        env = "MAILTRAIL_SES_SNS_TOPIC_ARNS",
+        value_delimiter = ','
+    )]
+    ses_sns_topic_arns: Option<Vec<String>>,
     /// A mailbox the IMAP poller reads (repeatable; space-separated in the environment): imap[s]://user:password@host[:port]/FOLDER; `?xoauth2` for an OAuth 2.0 access token as the password, plus `&token_url=&client_id=&client_secret=&refresh_token=` to get a fresh one before each connection.
     #[arg(
         long = "imap-mailbox",
@@ -440,7 +450,8 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         http_max_connections,
         http_tracking_reserve,
         smtp_in_max_per_client,
-        smtp_in_greeting_timeout_secs
+        smtp_in_greeting_timeout_secs,
+        ses_sns_topic_arns
     );
     set_opt!(
         smtp_in,
@@ -453,7 +464,8 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         dkim_domain,
         dkim_selector,
         dkim_key,
-        tls_ca_file
+        tls_ca_file,
+        ses_sns_certificate
     );
     if let Some(m) = a.imap_mailboxes {
         s.imap_mailboxes = m.into_iter().map(Secret::new).collect();

@@ -132,6 +132,12 @@ pub struct Settings {
     pub smtp_in_max_per_client: usize,
     /// Seconds a new inbound SMTP client has to send its first command.
     pub smtp_in_greeting_timeout_secs: u64,
+    /// The PEM certificate Amazon SNS signs its messages with; turns on
+    /// `POST /inbound/ses` (SES notifications over HTTP).
+    pub ses_sns_certificate: Option<PathBuf>,
+    /// The SNS topics `POST /inbound/ses` accepts; empty: any topic whose
+    /// messages verify with `ses_sns_certificate`.
+    pub ses_sns_topic_arns: Vec<String>,
     /// Connected mailboxes read by the IMAP poller, as URLs
     /// `imap[s]://user:password@host[:port]/FOLDER` (`?xoauth2` for a token);
     /// they hold secrets, so they never print.
@@ -210,6 +216,8 @@ impl Default for Settings {
             smtp_in_max_connections: 100,
             smtp_in_max_per_client: 10,
             smtp_in_greeting_timeout_secs: 30,
+            ses_sns_certificate: None,
+            ses_sns_topic_arns: Vec::new(),
             imap_mailboxes: Vec::new(),
             imap_poll_secs: 60,
             trusted_proxies: Vec::new(),
@@ -314,6 +322,9 @@ impl Settings {
                 "smtp_in: set --inbound-domains or --bounce-domain, the domains it accepts mail for"
             );
         }
+        if !self.ses_sns_topic_arns.is_empty() && self.ses_sns_certificate.is_none() {
+            bail!("ses_sns_topic_arns: set --ses-sns-certificate too, or nothing is received");
+        }
         for m in &self.imap_mailboxes {
             // The error names what is wrong, never the URL (it has the password).
             mailtrail_imap::MailboxConfig::parse(m.expose())
@@ -408,6 +419,16 @@ mod tests {
         assert_eq!(s.workers, 3);
         assert_eq!(s.relay, "sandbox");
         assert!(toml::from_str::<Settings>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn ses_topics_need_the_certificate() {
+        let s = Settings {
+            ses_sns_topic_arns: vec!["arn:aws:sns:us-east-1:1:t".into()],
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("--ses-sns-certificate"), "{e}");
     }
 
     #[test]

@@ -243,6 +243,7 @@ impl Application {
                 public_url,
                 connections: connection_limits(&settings, descriptors),
                 max_recipients: settings.max_recipients,
+                ses_sns: ses_sns(&settings)?,
             },
             notify,
             inbound_wake,
@@ -493,4 +494,18 @@ impl Inbound {
         let processor = tokio::spawn(self.processor.run(stop.clone()));
         (listener, processor)
     }
+}
+
+/// `POST /inbound/ses`'s set-up, when `--ses-sns-certificate` is given:
+/// the certificate is read and checked here, so a wrong file stops the
+/// start instead of refusing every notification.
+fn ses_sns(settings: &Settings) -> anyhow::Result<Option<mailtrail_http::ses::SesSns>> {
+    let Some(path) = &settings.ses_sns_certificate else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("ses_sns_certificate: reading {}", path.display()))?;
+    let sns = mailtrail_http::ses::SesSns::new(pem, settings.ses_sns_topic_arns.clone())
+        .map_err(|e| anyhow::anyhow!("ses_sns_certificate {}: {e}", path.display()))?;
+    Ok(Some(sns))
 }

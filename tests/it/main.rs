@@ -14,6 +14,7 @@ mod domains;
 mod inbound;
 mod instrument;
 mod sandbox;
+mod ses;
 mod signin;
 mod slow_clients;
 mod tracking;

@@ -14,6 +14,7 @@ mod escape;
 mod extract;
 mod networks;
 mod server;
+pub mod ses;
 pub mod signin;
 pub mod tracking;
 
@@ -60,6 +61,9 @@ pub struct HttpSettings {
     pub connections: ConnectionSettings,
     /// The most recipients one message may have (to, cc and bcc together).
     pub max_recipients: usize,
+    /// `POST /inbound/ses`'s certificate and topics; `None` turns the
+    /// route off ([`ses`]).
+    pub ses_sns: Option<ses::SesSns>,
 }
 
 impl HttpSettings {
@@ -86,6 +90,7 @@ impl Default for HttpSettings {
             public_url: "http://127.0.0.1:8080".to_owned(),
             connections: ConnectionSettings::default(),
             max_recipients: mailtrail_store::new_message::DEFAULT_MAX_RECIPIENTS,
+            ses_sns: None,
         }
     }
 }
@@ -130,6 +135,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/suppressions/{address}",
             delete(api::delete_suppression),
         )
+        .route("/inbound/ses", post(ses::inbound_ses))
         .merge(tracking::api_routes())
         .merge(dashboard::routes())
         .fallback(not_found)

@@ -16,6 +16,9 @@ pub enum InboundSource {
     /// recipient's side would send (reply, read receipt, bounce), handed to
     /// the same processing as real mail.
     Sandbox,
+    /// An Amazon SNS HTTP(S) delivery of an SES notification
+    /// (`POST /inbound/ses`), signature verified.
+    Sns,
 }
 
 impl InboundSource {
@@ -25,6 +28,7 @@ impl InboundSource {
             Self::Smtp => "smtp",
             Self::Imap => "imap",
             Self::Sandbox => "sandbox",
+            Self::Sns => "sns",
         }
     }
 
@@ -33,6 +37,7 @@ impl InboundSource {
             "smtp" => Ok(Self::Smtp),
             "imap" => Ok(Self::Imap),
             "sandbox" => Ok(Self::Sandbox),
+            "sns" => Ok(Self::Sns),
             other => Err(crate::StoreError::Corrupt(format!(
                 "inbound source {other:?}"
             ))),

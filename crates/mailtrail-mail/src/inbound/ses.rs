@@ -264,7 +264,7 @@ fn reply_code(d: &str) -> Option<String> {
 }
 
 mod sns;
-pub use sns::{SnsError, SnsMessage, verify};
+pub use sns::{SnsError, SnsMessage, check_certificate, verify};
 
 #[cfg(test)]
 mod tests;

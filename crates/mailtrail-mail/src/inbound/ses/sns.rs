@@ -168,6 +168,13 @@ pub fn verify(body: &[u8], cert_pem: &str) -> Result<SnsMessage, SnsError> {
     })
 }
 
+/// Checks that `cert_pem` is a certificate [`verify`] can use, so that a
+/// wrong file is refused when the server starts rather than at the first
+/// notification.
+pub fn check_certificate(cert_pem: &str) -> Result<(), SnsError> {
+    rsa_public_key(cert_pem).map(drop)
+}
+
 /// The RSA public key (PKCS #1 `RSAPublicKey`, as ring takes it) of a PEM
 /// X.509 certificate (RFC 5280 section 4.1: `Certificate { tbsCertificate
 /// { [0] version, serialNumber, signature, issuer, validity, subject,
