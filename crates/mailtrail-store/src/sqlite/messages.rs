@@ -313,6 +313,18 @@ impl MessageStore for SqliteStore {
         Ok(())
     }
 
+    async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS depth, MIN(run_at) AS earliest FROM jobs")
+            .fetch_one(&self.pool)
+            .await?;
+        let depth: i64 = row.try_get("depth")?;
+        let earliest: Option<i64> = row.try_get("earliest")?;
+        Ok(QueueStats {
+            depth: u64::try_from(depth).unwrap_or(0),
+            earliest_due: earliest.map(from_ms).transpose()?,
+        })
+    }
+
     async fn message(&self, org_id: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
         let Some(row) = sqlx::query(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE id = ? AND org_id = ?"
