@@ -12,6 +12,8 @@
 #   MAILTRAIL_TEST_POSTGRES_URL  server the tests create databases on
 #                                (default postgres://postgres@127.0.0.1:5432/postgres)
 #   MAILTRAIL_CORPORA            mail corpora (default ../shared/corpora beside the repo)
+#   MAILTRAIL_PYTHON             a python with extract-msg for the Outlook fidelity test
+#                                (default: python3 if it has extract-msg, else a venv in target/)
 #   MAILTRAIL_SKIP_INSTALL=1     check prerequisites but never install or start anything
 set -euo pipefail
 
@@ -104,6 +106,39 @@ else
     (cd tests/browser && npm ci --no-audit --no-fund)
     browser_deps_current || die "npm ci in tests/browser did not install the locked playwright-core"
 fi
+
+# ------------------------------------------------ Outlook reference tools
+# The Outlook fidelity test (crates/mailtrail-outlook/tests/fidelity.rs)
+# compares its conversions with msgconvert, tnef and ytnef (Debian) and
+# extract-msg (PyPI, pinned, in a virtual environment under target/ since
+# Debian's Python refuses system-wide pip installs).
+section "Outlook reference tools: msgconvert, tnef, ytnef, extract-msg"
+outlook_missing=()
+for pkg in libemail-outlook-message-perl libemail-address-perl tnef ytnef-tools python3-venv; do
+    installed "$pkg" || outlook_missing+=("$pkg")
+done
+if ((${#outlook_missing[@]})); then
+    [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "missing packages: ${outlook_missing[*]} (MAILTRAIL_SKIP_INSTALL=1 forbids installing them)"
+    echo "installing: ${outlook_missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${outlook_missing[@]}"
+fi
+EXTRACT_MSG_VERSION=0.57.0
+if [[ -z ${MAILTRAIL_PYTHON:-} ]]; then
+    if python3 -c "import extract_msg, sys; sys.exit(extract_msg.__version__ != '$EXTRACT_MSG_VERSION')" 2>/dev/null; then
+        MAILTRAIL_PYTHON=python3
+    else
+        venv="$ROOT/target/outlook-venv"
+        if ! "$venv/bin/python" -c "import extract_msg" 2>/dev/null; then
+            [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "extract-msg $EXTRACT_MSG_VERSION is not installed (set MAILTRAIL_PYTHON)"
+            python3 -m venv "$venv" || die "cannot create $venv"
+            "$venv/bin/pip" install -q "extract-msg==$EXTRACT_MSG_VERSION" || die "pip install extract-msg failed"
+        fi
+        MAILTRAIL_PYTHON="$venv/bin/python"
+    fi
+fi
+export MAILTRAIL_PYTHON
+echo "MAILTRAIL_PYTHON=$MAILTRAIL_PYTHON (extract-msg)"
 
 # --------------------------------------------------------------- postfix
 section "Postfix (system instance must be stopped; tests run private instances)"
@@ -222,26 +257,50 @@ cargo_test() {
 }
 run_step "cargo test --workspace" cargo_test
 
-# A bounded fuzz pass of the inbound classifier (fuzz/, its own crate): any
-# bytes must classify without a panic, and the classifier's MIME walk must
-# find the same parts, with the same bytes, as mail-parser (whose walk it
-# reproduces, decoding lazily). Only stable Rust exists here, so
-# RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its flags and --sanitizer none
-# skips AddressSanitizer (a panic still aborts and fails the run). -O builds
-# without debug assertions, as mailtrail ships: mail-parser 0.11.9 (pinned)
-# has a debug_assert! that fires on some corrupt MIME it then recovers from.
-# MAILTRAIL_FUZZ_SECS sets the duration.
-fuzz_classify() {
+# A bounded fuzz pass (fuzz/, its own crate), one target per parser of
+# outside input. classify: any bytes must classify without a panic, and the
+# classifier's MIME walk must find the same parts, with the same bytes, as
+# mail-parser (whose walk it reproduces, decoding lazily). smtp_server: the
+# inbound command parser and DATA reader (no bare CR/LF accepted, DATA ends
+# only at <CR><LF>.<CR><LF>). smtp_reply: the reply parser of the outbound
+# client. imap_response: the IMAP response and FETCH line readers. token:
+# tracking token decoding (nothing forges a token; signed ones round-trip).
+# outlook_msg, outlook_tnef, outlook_rtf: the .msg reader (compound file +
+# MAPI), the TNEF reader, compressed RTF and HTML de-encapsulation.
+# Only stable Rust exists here, so RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass
+# its flags and --sanitizer none skips AddressSanitizer (a panic still
+# aborts and fails the run). -O builds without debug assertions, as
+# mailtrail ships: mail-parser 0.11.9 (pinned) has a debug_assert! that
+# fires on some corrupt MIME it then recovers from. MAILTRAIL_FUZZ_SECS sets
+# classify's duration (default 60 s) and MAILTRAIL_FUZZ_SECS_EACH the
+# others' (default 15 s each): under two minutes in all, plus the build.
+fuzz_target() { # NAME SECONDS [SEED_DIR...]
+    local name=$1 secs=$2
+    shift 2
+    mkdir -p "fuzz/corpus/$name"
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none "$name" \
+        "corpus/$name" "$@" -- \
+        -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048)
+}
+fuzz_all() {
     if ! command -v cargo-fuzz >/dev/null 2>&1; then
         cargo install --locked cargo-fuzz || return 1
     fi
-    # Seeded with the bounce corpus; new inputs go to fuzz/corpus/classify.
-    mkdir -p fuzz/corpus/classify
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none classify \
-        corpus/classify "$MAILTRAIL_CORPORA/bounces/sisimai/bsd" "$MAILTRAIL_CORPORA/bounces/flufl" -- \
-        -max_total_time="${MAILTRAIL_FUZZ_SECS:-60}" -max_len=65536 -timeout=10 -rss_limit_mb=2048)
+    local each=${MAILTRAIL_FUZZ_SECS_EACH:-15} rc=0
+    # classify is seeded with the bounce corpus; new inputs go to fuzz/corpus/NAME.
+    fuzz_target classify "${MAILTRAIL_FUZZ_SECS:-60}" \
+        "$MAILTRAIL_CORPORA/bounces/sisimai/bsd" "$MAILTRAIL_CORPORA/bounces/flufl" || rc=1
+    for name in smtp_server smtp_reply imap_response token; do
+        fuzz_target "$name" "$each" || rc=1
+    done
+    # The Outlook parsers: any bytes must read or give an error, and what
+    # reads must convert and survive a TNEF write/read round trip.
+    fuzz_target outlook_msg "$each" "$MAILTRAIL_CORPORA/msg" || rc=1
+    fuzz_target outlook_tnef "$each" "$MAILTRAIL_CORPORA/tnef" || rc=1
+    fuzz_target outlook_rtf "$each" || rc=1
+    return "$rc"
 }
-run_step "cargo fuzz run classify (bounded)" fuzz_classify
+run_step "cargo fuzz run: classify, smtp_server, smtp_reply, imap_response, token, outlook_msg, outlook_tnef, outlook_rtf (bounded)" fuzz_all
 
 if ((${#FAILED[@]})); then
     section "FAILED: ${#FAILED[@]} check(s)"

@@ -124,7 +124,7 @@ struct ServeArgs {
     /// Bearer token that GET /metrics asks for (Authorization: Bearer TOKEN) [default: none, open].
     #[arg(long, env = "MAILTRAIL_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
-    /// Largest accepted message in bytes [default: 25 MiB, 26214400].
+    /// Largest accepted message in bytes, request and built copy alike [default: 25 MiB = 26214400].
     #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
     max_message_bytes: Option<usize>,
     /// Most recipients (to, cc and bcc together) of one message; more get 400 [default: 1000].

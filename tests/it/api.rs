@@ -448,3 +448,26 @@ async fn two_nodes_share_one_postgres_queue() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_copy_over_the_size_limit_is_refused_naming_the_part() {
+    let app = TestApp::spawn_with(Db::Sqlite, |s| s.max_message_bytes = 100_000).await;
+    // 60 kB of HTML fits the request limit, but tracked it may grow to
+    // 124 kB and base64 makes that ~170 kB: refused at send time.
+    let html = format!(
+        "<p>{}</p>",
+        "<a href=\"https://e.example/\">x</a>".repeat(1_700)
+    );
+    assert!(html.len() < 70_000);
+    let body = json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s",
+        "html": html, "track": {"opens": true, "clicks": true}});
+    let (code, err) = app.post("/api/v1/messages", &body).await;
+    assert_eq!(code, 400, "{err}");
+    assert_eq!(err["error"]["code"], "message_too_large", "{err}");
+    assert_eq!(err["error"]["field"], "html", "{err}");
+    // A small one still goes.
+    let body = json!({"from": "a@example.test", "to": ["b@example.test"], "subject": "s", "html": "<p>hi</p>"});
+    let (code, msg) = app.post("/api/v1/messages", &body).await;
+    assert_eq!(code, 202, "{msg}");
+    app.stop().await;
+}

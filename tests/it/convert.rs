@@ -89,3 +89,110 @@ fn tnef_flag_keeps_a_winmail_dat_and_tnef_inputs_convert() {
         .collect();
     assert_eq!(names, ["AUTHORS", "README", "winmail.dat"]);
 }
+
+#[tokio::test]
+async fn api_converts_a_msg_and_names_the_body_when_it_cannot() {
+    let app = crate::support::TestApp::spawn().await;
+    let url = format!("http://{}/api/v1/convert?tnef=true", app.addr);
+    let msg = std::fs::read(corpora().join("msg/test_email_4.msg")).unwrap();
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .body(msg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "message/rfc822"
+    );
+    let eml = res.bytes().await.unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&eml[..])
+        .unwrap();
+    assert_eq!(parsed.subject(), Some("test"));
+    assert!(
+        parsed
+            .attachments()
+            .any(|a| mail_parser::MimeHeaders::attachment_name(a) == Some("winmail.dat"))
+    );
+
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .body(&b"not an outlook file"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_outlook_file");
+    assert_eq!(body["error"]["field"], "body");
+
+    let res = app
+        .client
+        .post(format!("http://{}/api/v1/convert", app.addr))
+        .body(&b"x"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+/// The dashboard's Convert page: the page carries the session's CSRF token,
+/// a file posted with it comes back as .eml, one without it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_convert_page_converts_with_the_csrf_token() {
+    use reqwest::header::COOKIE;
+    let app = crate::support::TestApp::spawn().await;
+    let c = crate::dashboard::client();
+    let cookie = crate::dashboard::session(&app, &c).await;
+    let (status, page) = crate::dashboard::page(&app, &c, &cookie, "/convert").await;
+    assert_eq!(status, 200);
+    let at = page.find("data-csrf=\"").expect("csrf on the form") + "data-csrf=\"".len();
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let msg = std::fs::read(corpora().join("msg/ascii.msg")).unwrap();
+    let res = c
+        .post(app.url("/convert/file"))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", csrf)
+        .body(msg.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let eml = res.bytes().await.unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&eml[..])
+        .unwrap();
+    assert_eq!(parsed.subject(), Some("creating an outlook message file"));
+
+    let res = c
+        .post(app.url("/convert/file"))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", csrf)
+        .body(&b"junk"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    // Errors leave the server in the API's JSON shape, the text kept.
+    let body: serde_json::Value = res.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("Not converted: compound file"),
+        "{body}"
+    );
+
+    let res = c
+        .post(app.url("/convert/file"))
+        .header(COOKIE, &cookie)
+        .body(msg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}

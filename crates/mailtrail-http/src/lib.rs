@@ -28,7 +28,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use mailtrail_store::prelude::*;
 use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -73,6 +73,7 @@ impl HttpSettings {
     ) -> mailtrail_store::new_message::Defaults {
         mailtrail_store::new_message::Defaults {
             max_recipients: self.max_recipients,
+            max_copy_bytes: self.max_message_bytes,
             ..mailtrail_store::new_message::Defaults::of(org, self.default_from_domain.clone())
         }
     }
@@ -127,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/messages/{id}", get(api::get_message))
         .route("/api/v1/sandbox/messages", get(api::sandbox_messages))
         .route("/api/v1/suppressions", get(api::list_suppressions))
+        .route("/api/v1/convert", post(api::convert::convert))
         .route(
             "/api/v1/suppressions/{address}",
             delete(api::delete_suppression),

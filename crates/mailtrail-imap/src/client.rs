@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -49,6 +51,23 @@ pub struct Fetched {
     pub arrived: Option<time::OffsetDateTime>,
     /// The message, up to [`FETCH_OCTETS`].
     pub raw: Vec<u8>,
+}
+
+impl Waiting {
+    /// The UID, size and arrival of an untagged `FETCH` response line
+    /// (`* 12 FETCH (UID 345 RFC822.SIZE 2048 INTERNALDATE "...")`);
+    /// `None` for any other line or one without a UID. A server's text,
+    /// so it is fuzzed with [`read_response_line`].
+    pub fn of_fetch_line(text: &str) -> Option<Self> {
+        if !text.contains(" FETCH (") {
+            return None;
+        }
+        Some(Self {
+            uid: fetched_uid(text)?,
+            size: fetched_size(text),
+            arrived: internal_date(text),
+        })
+    }
 }
 
 /// The INTERNALDATE of an untagged `FETCH` response line: RFC 3501's
@@ -256,14 +275,7 @@ impl Client {
         let mut waiting: Vec<Waiting> = r
             .untagged
             .iter()
-            .filter(|l| l.text.contains(" FETCH ("))
-            .filter_map(|l| {
-                Some(Waiting {
-                    uid: fetched_uid(&l.text)?,
-                    size: fetched_size(&l.text),
-                    arrived: internal_date(&l.text),
-                })
-            })
+            .filter_map(|l| Waiting::of_fetch_line(&l.text))
             // `N:*` includes the highest UID even when it is below N
             // (RFC 3501 section 6.4.8).
             .filter(|w| w.uid > after)
@@ -434,40 +446,49 @@ impl Client {
             .map_err(|_| Error::Timeout(wait))?
     }
 
-    /// Reads one response line, with its literals.
     async fn read_line_untimed(&mut self) -> Result<Line, Error> {
-        let mut text = Vec::new();
-        let mut literals = Vec::new();
-        loop {
-            let mut seg = Vec::new();
-            let n = (&mut self.conn)
-                .take(MAX_LINE as u64)
-                .read_until(b'\n', &mut seg)
-                .await?;
-            if n == 0 {
-                return Err(Error::Closed);
+        read_response_line(&mut self.conn).await
+    }
+}
+
+/// Reads one server response line with its literals (RFC 3501 section
+/// 4.3: a segment ending in `{N}` is followed by N octets, then the line
+/// goes on). A segment longer than 256 KiB or a literal over 64 MiB is a
+/// protocol error, so a hostile server cannot make the poller buffer
+/// without bound. Public as the narrow entry point the fuzz target drives
+/// (over a byte slice); [`Client`] reads every response through it.
+pub async fn read_response_line<R: AsyncBufRead + Unpin>(conn: &mut R) -> Result<Line, Error> {
+    let mut text = Vec::new();
+    let mut literals = Vec::new();
+    loop {
+        let mut seg = Vec::new();
+        let n = (&mut *conn)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut seg)
+            .await?;
+        if n == 0 {
+            return Err(Error::Closed);
+        }
+        if !seg.ends_with(b"\n") {
+            return Err(Error::Protocol("response line too long".into()));
+        }
+        let seg = seg.strip_suffix(b"\n").unwrap_or(&seg);
+        let seg = seg.strip_suffix(b"\r").unwrap_or(seg);
+        text.extend_from_slice(seg);
+        match literal_size(seg) {
+            Some(size) if size <= MAX_LITERAL => {
+                let mut lit = vec![0; size];
+                conn.read_exact(&mut lit).await?;
+                literals.push(lit);
             }
-            if !seg.ends_with(b"\n") {
-                return Err(Error::Protocol("response line too long".into()));
+            Some(size) => {
+                return Err(Error::Protocol(format!("literal of {size} octets")));
             }
-            let seg = seg.strip_suffix(b"\n").unwrap_or(&seg);
-            let seg = seg.strip_suffix(b"\r").unwrap_or(seg);
-            text.extend_from_slice(seg);
-            match literal_size(seg) {
-                Some(size) if size <= MAX_LITERAL => {
-                    let mut lit = vec![0; size];
-                    self.conn.read_exact(&mut lit).await?;
-                    literals.push(lit);
-                }
-                Some(size) => {
-                    return Err(Error::Protocol(format!("literal of {size} octets")));
-                }
-                None => {
-                    return Ok(Line {
-                        text: String::from_utf8_lossy(&text).into_owned(),
-                        literals,
-                    });
-                }
+            None => {
+                return Ok(Line {
+                    text: String::from_utf8_lossy(&text).into_owned(),
+                    literals,
+                });
             }
         }
     }

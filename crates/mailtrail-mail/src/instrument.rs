@@ -86,6 +86,25 @@ pub struct HtmlTemplate {
     /// `parts.len() == slots.len() + 1`.
     parts: Vec<String>,
     slots: Vec<Slot>,
+    /// The most octets a rendered copy may have: see [`max_instrumented_len`].
+    max_len: usize,
+}
+
+/// Headroom every message gets for tracking, however small its HTML: room
+/// for several hundred tracked links.
+pub const INSTRUMENT_HEADROOM: usize = 64 * 1024;
+
+/// The most octets an instrumented HTML body of `original` octets may
+/// have: twice the original, or the original plus
+/// [`INSTRUMENT_HEADROOM`], whichever is more. Link rewriting replaces
+/// each URL with a longer tracking URL, so HTML dense with links could
+/// otherwise grow several times over (a megabyte with 30,000 links became
+/// 4.3 MB); past the cap the remaining links are left as written
+/// (untracked), while the pixel and the unsubscribe link always stay.
+pub fn max_instrumented_len(original: usize) -> usize {
+    original
+        .saturating_mul(2)
+        .max(original.saturating_add(INSTRUMENT_HEADROOM))
 }
 
 impl HtmlTemplate {
@@ -170,7 +189,7 @@ impl HtmlTemplate {
         let out =
             rewrite_str(&clean, settings).map_err(|e| MailError::Instrument(e.to_string()))?;
         let slots = slots.take();
-        Self::split(&out, slots)
+        Self::split(&out, slots, max_instrumented_len(html.len()))
     }
 
     /// A template with no slots: the HTML as given.
@@ -178,10 +197,11 @@ impl HtmlTemplate {
         Self {
             parts: vec![html.to_owned()],
             slots: Vec::new(),
+            max_len: max_instrumented_len(html.len()),
         }
     }
 
-    fn split(out: &str, slots: Vec<Slot>) -> Result<Self, MailError> {
+    fn split(out: &str, slots: Vec<Slot>, max_len: usize) -> Result<Self, MailError> {
         let mut parts = Vec::with_capacity(slots.len() + 1);
         let mut rest = out;
         for i in 0..slots.len() {
@@ -193,7 +213,11 @@ impl HtmlTemplate {
             rest = &rest[at + m.len()..];
         }
         parts.push(rest.to_owned());
-        Ok(Self { parts, slots })
+        Ok(Self {
+            parts,
+            slots,
+            max_len,
+        })
     }
 
     /// The slots, in document order.
@@ -201,23 +225,44 @@ impl HtmlTemplate {
         &self.slots
     }
 
-    /// One recipient's HTML.
+    /// One recipient's HTML, at most [`max_instrumented_len`] of the
+    /// original (a click URL that would pass it is left as written).
     pub fn render(&self, fill: &mut Fill<'_>) -> String {
+        // What must still be written after each slot if every later link
+        // stays as written: the literal parts and the original URLs.
+        let mut reserve: usize = self.parts.iter().map(String::len).sum::<usize>()
+            + self
+                .slots
+                .iter()
+                .map(|s| match s {
+                    Slot::Click { url } => attr_escaped_len(url),
+                    Slot::Pixel => attr_escaped_len(fill.pixel),
+                    Slot::Unsubscribe => attr_escaped_len(fill.unsubscribe),
+                })
+                .sum::<usize>();
         let extra: usize = self.slots.len() * 120;
-        let mut out =
-            String::with_capacity(self.parts.iter().map(String::len).sum::<usize>() + extra);
+        let mut out = String::with_capacity((reserve + extra).min(self.max_len));
         for (i, part) in self.parts.iter().enumerate() {
             out.push_str(part);
+            reserve -= part.len();
             let Some(slot) = self.slots.get(i) else {
                 break;
             };
             match slot {
-                Slot::Pixel => push_attr_escaped(&mut out, fill.pixel),
-                Slot::Unsubscribe => push_attr_escaped(&mut out, fill.unsubscribe),
-                Slot::Click { url } => match (fill.click)(url) {
-                    Some(tracked) => push_attr_escaped(&mut out, &tracked),
-                    None => push_attr_escaped(&mut out, url),
-                },
+                Slot::Pixel => {
+                    reserve -= attr_escaped_len(fill.pixel);
+                    push_attr_escaped(&mut out, fill.pixel);
+                }
+                Slot::Unsubscribe => {
+                    reserve -= attr_escaped_len(fill.unsubscribe);
+                    push_attr_escaped(&mut out, fill.unsubscribe);
+                }
+                Slot::Click { url } => {
+                    reserve -= attr_escaped_len(url);
+                    let tracked = (fill.click)(url)
+                        .filter(|t| out.len() + attr_escaped_len(t) + reserve <= self.max_len);
+                    push_attr_escaped(&mut out, tracked.as_deref().unwrap_or(url));
+                }
             }
         }
         out
@@ -292,6 +337,19 @@ fn pixel_html(slots: &Rc<RefCell<Vec<Slot>>>) -> String {
 
 /// Escapes a value for a double-quoted attribute (HTML Living Standard,
 /// section 13.3 "escaping a string", attribute mode).
+/// The length [`push_attr_escaped`] writes.
+fn attr_escaped_len(s: &str) -> usize {
+    s.len()
+        + s.bytes()
+            .map(|b| match b {
+                b'&' => 4,
+                b'<' | b'>' => 3,
+                b'"' => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
 fn push_attr_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -680,5 +738,38 @@ mod tests {
                 prop_assert!(!text[s..e].contains(char::is_whitespace));
             }
         }
+    }
+
+    #[test]
+    fn instrumented_html_is_capped_and_the_pixel_stays() {
+        // 20,000 short links: rewriting each to a 200-octet click URL (a
+        // signed token is long) would multiply the HTML by six.
+        let link = r#"<a href="https://e.com/x">x</a>"#;
+        let html = format!("<html><body>{}</body></html>", link.repeat(20_000));
+        let t = HtmlTemplate::prepare(&html, &all()).unwrap();
+        let mut click = |_: &str| Some(format!("https://t.example/t/c/{}", "T".repeat(178)));
+        let out = t.render(&mut Fill {
+            pixel: "https://t.example/t/o/PIX",
+            unsubscribe: "https://t.example/t/u/UNSUB",
+            click: &mut click,
+        });
+        assert!(
+            out.len() <= max_instrumented_len(html.len()),
+            "{} > cap",
+            out.len()
+        );
+        assert!(out.len() > html.len(), "some links were tracked");
+        assert!(out.contains("https://t.example/t/c/"));
+        assert!(
+            out.contains(r#"href="https://e.com/x""#),
+            "later links left as written"
+        );
+        assert!(out.contains("https://t.example/t/o/PIX"), "the pixel stays");
+        // A small message always has room for its links.
+        let small = r#"<p><a href="https://e.com/a">a</a></p>"#;
+        let out = render(&HtmlTemplate::prepare(small, &all()).unwrap());
+        assert!(out.contains("https://t.example/t/c/"), "{out}");
+        assert_eq!(max_instrumented_len(10), 10 + INSTRUMENT_HEADROOM);
+        assert_eq!(max_instrumented_len(1 << 20), 2 << 20);
     }
 }

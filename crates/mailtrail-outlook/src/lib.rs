@@ -3,9 +3,11 @@
 //! out as RFC 5322 / MIME messages, optionally with the MAPI properties kept
 //! in an `application/ms-tnef` part.
 //!
-//! Pure: bytes in, bytes out. Bad input is an [`OutlookError`] naming the
-//! stream or offset, never a panic.
+//! The conversions are pure: bytes in, bytes out (only [`batch`], behind
+//! `mailtrail convert`, reads and writes files). Bad input is an
+//! [`OutlookError`] naming the stream or offset, never a panic.
 
+pub mod batch;
 pub mod codepage;
 mod error;
 pub mod message;

@@ -104,6 +104,18 @@ pub mod id {
     pub const ATTACH_CONTENT_LOCATION: u16 = 0x3713;
     /// PidTagAttachFlags.
     pub const ATTACH_FLAGS: u16 = 0x3714;
+    /// PidTagCreationTime.
+    pub const CREATION_TIME: u16 = 0x3007;
+    /// PidTagLastModificationTime.
+    pub const LAST_MODIFICATION_TIME: u16 = 0x3008;
+    /// PidTagSentRepresentingSearchKey ("ADDRTYPE:ADDRESS", upper case).
+    pub const SENT_REPRESENTING_SEARCH_KEY: u16 = 0x003B;
+    /// PidTagSenderSearchKey.
+    pub const SENDER_SEARCH_KEY: u16 = 0x0C1D;
+    /// PidTagCreatorSmtpAddress.
+    pub const CREATOR_SMTP_ADDRESS: u16 = 0x5D0A;
+    /// PidTagLastModifierSmtpAddress.
+    pub const LAST_MODIFIER_SMTP_ADDRESS: u16 = 0x5D0B;
     /// PidTagSmtpAddress.
     pub const SMTP_ADDRESS: u16 = 0x39FE;
     /// PidTagInternetCodepage.

@@ -114,7 +114,14 @@ pub struct Defaults {
     /// The most recipients (to, cc and bcc together, before duplicates are
     /// merged) one message may have; more is refused naming `to`.
     pub max_recipients: usize,
+    /// The largest copy, in octets, a message may build into (the same
+    /// limit as a request's; `max_message_bytes`).
+    pub max_copy_bytes: usize,
 }
+
+/// The default size limit of a copy: 25 MiB, what most large mailbox
+/// providers accept.
+pub const DEFAULT_MAX_COPY_BYTES: usize = 25 * 1024 * 1024;
 
 /// The default cap on recipients per message, as the large providers set
 /// theirs (Postmark and Mailgun batch limits): a 25 MiB request could
@@ -130,6 +137,7 @@ impl Defaults {
             track_clicks: org.track_clicks_default,
             from_domain,
             max_recipients: DEFAULT_MAX_RECIPIENTS,
+            max_copy_bytes: DEFAULT_MAX_COPY_BYTES,
         }
     }
 }
@@ -301,6 +309,16 @@ pub fn validate(req: Draft, defaults: &Defaults) -> Result<ValidMessage, Invalid
         .map(|(i, a)| validate_attachment(i, a))
         .collect::<Result<Vec<_>, _>>()?;
 
+    let track_opens = req.track_opens.unwrap_or(defaults.track_opens);
+    let track_clicks = req.track_clicks.unwrap_or(defaults.track_clicks);
+    check_copy_size(
+        text.as_deref(),
+        html.as_deref(),
+        &attachments,
+        track_opens || track_clicks,
+        defaults.max_copy_bytes,
+    )?;
+
     let mut metadata = serde_json::Map::new();
     for (k, v) in req.metadata {
         if k.is_empty() {
@@ -342,12 +360,65 @@ pub fn validate(req: Draft, defaults: &Defaults) -> Result<ValidMessage, Invalid
             attachments,
         },
         read_receipt: req.read_receipt.unwrap_or(defaults.read_receipt),
-        track_opens: req.track_opens.unwrap_or(defaults.track_opens),
-        track_clicks: req.track_clicks.unwrap_or(defaults.track_clicks),
+        track_opens,
+        track_clicks,
         metadata,
         idempotency_key,
         recipients,
     })
+}
+
+/// The most octets a body part of `n` octets takes in a copy: base64 (RFC
+/// 2045 section 6.8, 4 octets per 3, CRLF every 76 characters), the
+/// largest encoding mail-builder picks for text it cannot send as is.
+fn encoded_len(n: usize) -> usize {
+    let b64 = n.div_ceil(3) * 4;
+    b64 + b64.div_ceil(76) * 2
+}
+
+/// Refuses a message whose copies would be larger than the limit: the
+/// request's size is not the copy's (attachments travel base64-encoded in
+/// both, but HTML grows with tracking, up to
+/// [`mailtrail_mail::instrument::max_instrumented_len`], and every body is
+/// encoded again). The estimate bounds the encoded bodies and attachments
+/// from above, so a copy passes the limit by its header at most (a few
+/// KiB); the error names the largest part, the one to shrink.
+fn check_copy_size(
+    text: Option<&str>,
+    html: Option<&str>,
+    attachments: &[Attachment],
+    tracked: bool,
+    max: usize,
+) -> Result<(), Invalid> {
+    let html_len = html.map_or(0, |h| {
+        if tracked {
+            mailtrail_mail::instrument::max_instrumented_len(h.len())
+        } else {
+            h.len()
+        }
+    });
+    let mut parts: Vec<(String, usize)> = vec![
+        ("text".to_owned(), encoded_len(text.map_or(0, str::len))),
+        ("html".to_owned(), encoded_len(html_len)),
+    ];
+    for (i, a) in attachments.iter().enumerate() {
+        parts.push((format!("attachments[{i}]"), encoded_len(a.content.len())));
+    }
+    let total = parts.iter().map(|(_, n)| n).sum::<usize>();
+    if total <= max {
+        return Ok(());
+    }
+    let (field, _) = parts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .unwrap_or_else(|| ("text".to_owned(), 0));
+    Err(Invalid::new(
+        "message_too_large",
+        field,
+        format!(
+            "each copy of this message would be up to {total} octets once encoded (tracked HTML may grow to twice its size), over the limit of {max}; shrink the largest part or send it untracked"
+        ),
+    ))
 }
 
 /// An address and its display name; errors name `field` (for the name,

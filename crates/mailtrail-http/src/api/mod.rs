@@ -2,6 +2,7 @@
 //! statuses, the sandbox inbox and the suppression list. Every handler is
 //! scoped to the caller's organisation.
 
+pub(crate) mod convert;
 mod send;
 mod view;
 

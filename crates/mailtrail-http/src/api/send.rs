@@ -285,6 +285,7 @@ mod tests {
             track_clicks: false,
             from_domain: None,
             max_recipients: 1_000,
+            max_copy_bytes: 25 * 1024 * 1024,
         }
     }
 

@@ -10,6 +10,7 @@ mod advice;
 mod api_keys;
 mod compose;
 mod contact;
+mod convert;
 mod domains;
 mod emails;
 mod live;
@@ -46,6 +47,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/live", get(live::live))
         .route("/live/events", get(live::events))
         .route("/stats", get(stats::stats))
+        .route("/convert", get(convert::page))
+        .route("/convert/file", post(convert::file))
         .route("/sandbox", get(sandbox::sandbox))
         .route("/sandbox/{id}", get(sandbox::sandbox_copy))
         .route("/sandbox/{id}/simulate", post(simulate::simulate))

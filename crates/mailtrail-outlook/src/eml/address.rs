@@ -34,8 +34,20 @@ fn smtp(props: &PropertyBag, smtp_ids: &[u16], addr_id: u16, type_id: u16) -> Op
     (is_smtp || addr.contains('@') && !addr.starts_with('/')).then(|| addr.trim().to_owned())
 }
 
+/// The address in a search key ("SMTP:USER@EXAMPLE.COM", MS-OXPROPS
+/// PidTagSenderSearchKey), lower-cased since the key is upper-cased.
+fn search_key(props: &PropertyBag, id: u16) -> Option<String> {
+    let key = props.binary(id)?;
+    let text = std::str::from_utf8(key).ok()?.trim_end_matches('\0');
+    let addr = text.strip_prefix("SMTP:")?;
+    addr.contains('@').then(|| addr.to_ascii_lowercase())
+}
+
 /// The From mailbox: the "sent representing" user (on whose behalf the
-/// message was sent) first, as Outlook shows it, then the sender.
+/// message was sent) first, as Outlook shows it, then the sender. An
+/// Exchange sender with no SMTP property falls back to the search key, then
+/// to the creator's SMTP address (the mailbox that composed the message);
+/// with none of those the display name alone is kept.
 pub fn sender(props: &PropertyBag) -> Option<Address<'static>> {
     let represented = smtp(
         props,
@@ -44,7 +56,7 @@ pub fn sender(props: &PropertyBag) -> Option<Address<'static>> {
         id::SENT_REPRESENTING_ADDRTYPE,
     )
     .map(|a| (props.string(id::SENT_REPRESENTING_NAME), a));
-    let (name, email) = represented.or_else(|| {
+    let represented = represented.or_else(|| {
         smtp(
             props,
             &[id::SENDER_SMTP_ADDRESS],
@@ -52,7 +64,26 @@ pub fn sender(props: &PropertyBag) -> Option<Address<'static>> {
             id::SENDER_ADDRTYPE,
         )
         .map(|a| (props.string(id::SENDER_NAME), a))
-    })?;
+    });
+    let name_only = || {
+        props
+            .string(id::SENT_REPRESENTING_NAME)
+            .or_else(|| props.string(id::SENDER_NAME))
+    };
+    let (name, email) = match represented {
+        Some(found) => found,
+        None => {
+            let fallback = search_key(props, id::SENT_REPRESENTING_SEARCH_KEY)
+                .or_else(|| search_key(props, id::SENDER_SEARCH_KEY))
+                .or_else(|| props.string(id::CREATOR_SMTP_ADDRESS))
+                .or_else(|| props.string(id::LAST_MODIFIER_SMTP_ADDRESS))
+                .filter(|a| a.contains('@'));
+            match fallback {
+                Some(a) => (name_only(), a.trim().to_owned()),
+                None => return name_only().map(|n| Address::new_group(Some(n), Vec::new())),
+            }
+        }
+    };
     Some(mailbox(name, email))
 }
 

@@ -19,11 +19,11 @@ use crate::rtf::{self, Encapsulated};
 const EMBEDDED_MESSAGE: i64 = 5;
 
 /// Builds the body tree of `message`.
-pub fn build(message: &Message) -> Result<MimePart<'static>> {
+pub fn build(message: &Message) -> Result<MimePart<'_>> {
     let props = &message.props;
     let mut text = props.string(id::BODY);
     let mut html = html_body(props);
-    let mut extra: Vec<MimePart<'static>> = Vec::new();
+    let mut extra: Vec<MimePart<'_>> = Vec::new();
     if html.is_none()
         && let Some(compressed) = props.binary(id::RTF_COMPRESSED)
     {
@@ -97,7 +97,7 @@ pub fn build(message: &Message) -> Result<MimePart<'static>> {
 }
 
 /// Adds the TNEF part to a body tree.
-pub fn with_tnef(root: MimePart<'static>, tnef: Vec<u8>) -> MimePart<'static> {
+pub fn with_tnef(root: MimePart<'_>, tnef: Vec<u8>) -> MimePart<'_> {
     let part = MimePart::new("application/ms-tnef", BodyPart::Binary(tnef.into()))
         .attachment("winmail.dat");
     let is_mixed = root
@@ -144,7 +144,7 @@ fn html_body(props: &PropertyBag) -> Option<String> {
 fn attachment_part(
     attachment: &Attachment,
     n: usize,
-) -> Result<Option<(MimePart<'static>, Option<String>)>> {
+) -> Result<Option<(MimePart<'_>, Option<String>)>> {
     let props = &attachment.props;
     if let Some(inner) = &attachment.embedded {
         let eml = super::to_eml(inner, super::EmlOptions::default())?;
@@ -182,7 +182,7 @@ fn attachment_part(
         .filter(|c| !c.is_empty());
     let mut part = MimePart::new(
         ContentType::new(mime),
-        BodyPart::Binary(Cow::Owned(data.to_vec())),
+        BodyPart::Binary(Cow::Borrowed(data)),
     );
     part = match &cid {
         Some(cid) => part

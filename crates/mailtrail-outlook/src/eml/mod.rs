@@ -36,8 +36,23 @@ pub fn to_eml(message: &Message, options: EmlOptions) -> Result<Vec<u8>> {
     let transport = props
         .string(id::TRANSPORT_MESSAGE_HEADERS)
         .filter(|h| h.contains(':'));
+    // Submitted, else delivered; a draft has neither, and its creation
+    // time (MS-OXCMSG 2.2.2.3) beats the converter's clock.
+    let date = props
+        .unix_time(id::CLIENT_SUBMIT_TIME)
+        .or_else(|| props.unix_time(id::MESSAGE_DELIVERY_TIME))
+        .or_else(|| props.unix_time(id::CREATION_TIME))
+        .or_else(|| props.unix_time(id::LAST_MODIFICATION_TIME));
     if let Some(headers) = transport {
         let mut out = transport_headers(&headers);
+        // A draft's headers (X-Unsent) have no Date; RFC 5322 §3.6 wants one.
+        let has_date = headers
+            .lines()
+            .any(|l| l.len() > 5 && l[..5].eq_ignore_ascii_case("date:"));
+        if let (false, Some(date)) = (has_date, date) {
+            let date = mail_builder::headers::date::Date::new(date).to_rfc822();
+            out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
+        }
         out.extend_from_slice(b"MIME-Version: 1.0\r\n");
         MessageBuilder::new()
             .body(root)
@@ -64,10 +79,7 @@ pub fn to_eml(message: &Message, options: EmlOptions) -> Result<Vec<u8>> {
     if let Some(subject) = props.string(id::SUBJECT) {
         builder = builder.subject(subject);
     }
-    if let Some(date) = props
-        .unix_time(id::CLIENT_SUBMIT_TIME)
-        .or_else(|| props.unix_time(id::MESSAGE_DELIVERY_TIME))
-    {
+    if let Some(date) = date {
         builder = builder.date(date);
     }
     if let Some(mid) = props.string(id::INTERNET_MESSAGE_ID) {

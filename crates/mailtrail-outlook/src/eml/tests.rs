@@ -244,3 +244,25 @@ fn convert_tells_tnef_from_msg() {
     assert_eq!(parsed.subject(), Some("Quarterly report — Q3"));
     assert!(super::convert(b"neither", EmlOptions::default()).is_err());
 }
+
+#[test]
+fn exchange_sender_without_smtp_property_falls_back_and_dates_fall_back_to_creation() {
+    let mut m = sample();
+    m.props
+        .props
+        .retain(|p| p.id() != id::SENDER_SMTP_ADDRESS && p.id() != id::CLIENT_SUBMIT_TIME);
+    m.props
+        .props
+        .push(text(id::CREATOR_SMTP_ADDRESS, "bob.creator@example.com"));
+    m.props.props.push(prop(
+        id::CREATION_TIME,
+        kind::TIME,
+        Value::Time(unix_to_filetime(1_500_000_000)),
+    ));
+    let eml = to_eml(&m, EmlOptions::default()).expect("eml");
+    let parsed = MessageParser::default().parse(&eml).expect("parse");
+    let from = parsed.from().and_then(|a| a.first()).expect("from");
+    assert_eq!(from.address(), Some("bob.creator@example.com"));
+    assert_eq!(from.name(), Some("Bob Exchange"));
+    assert_eq!(parsed.date().map(|d| d.to_timestamp()), Some(1_500_000_000));
+}

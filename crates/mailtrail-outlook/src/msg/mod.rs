@@ -29,9 +29,9 @@ const CHILD_HEADER: usize = 8;
 
 /// Reads a `.msg` file.
 pub fn read_msg(bytes: &[u8]) -> Result<Message> {
-    let streams = Streams::read(bytes)?;
+    let mut streams = Streams::read(bytes)?;
     let named = named::read(&streams)?;
-    let mut message = read_object(&streams, "/", TOP_HEADER, 0)?;
+    let mut message = read_object(&mut streams, "/", TOP_HEADER, 0)?;
     share_names(&mut message, &named);
     message.named = named;
     Ok(message)
@@ -49,21 +49,25 @@ fn share_names(message: &mut Message, named: &[(u16, crate::message::NamedProper
 }
 
 /// Reads the message whose storage is `dir` (ending in '/').
-fn read_object(streams: &Streams, dir: &str, header: usize, depth: usize) -> Result<Message> {
+fn read_object(streams: &mut Streams, dir: &str, header: usize, depth: usize) -> Result<Message> {
     if depth > MAX_DEPTH {
         return Err(OutlookError::TooDeep(MAX_DEPTH));
     }
     let props_path = format!("{dir}__properties_version1.0");
-    let stream = streams
-        .get(&props_path)
-        .ok_or_else(|| OutlookError::MissingStream(props_path.clone()))?;
     let mut bag = props::read_bag(streams, dir, header)?;
     bag.adopt_code_page();
-    let counts = (header >= EMBEDDED_HEADER).then(|| {
-        let at =
-            |o: usize| u32::from_le_bytes([stream[o], stream[o + 1], stream[o + 2], stream[o + 3]]);
-        (at(16), at(20))
-    });
+    // read_bag checked that the stream holds its header.
+    let counts = streams
+        .get(&props_path)
+        .filter(|_| header >= EMBEDDED_HEADER)
+        .and_then(|stream| {
+            let at = |o: usize| {
+                stream
+                    .get(o..o + 4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            Some((at(16)?, at(20)?))
+        });
 
     let mut recipients = Vec::new();
     for name in streams.child_storages(dir, "__recip_version1.0_#") {

@@ -7,11 +7,12 @@ use crate::property::{Property, PropertyBag, Value, decode16, kind};
 
 /// Reads the properties of the object stored at `dir`, whose property
 /// stream starts with a `header`-byte header.
-pub fn read_bag(streams: &Streams, dir: &str, header: usize) -> Result<PropertyBag> {
+pub fn read_bag(streams: &mut Streams, dir: &str, header: usize) -> Result<PropertyBag> {
     let path = format!("{dir}__properties_version1.0");
     let stream = streams
         .get(&path)
-        .ok_or_else(|| OutlookError::MissingStream(path.clone()))?;
+        .ok_or_else(|| OutlookError::MissingStream(path.clone()))?
+        .to_vec();
     if stream.len() < header {
         return Err(OutlookError::Stream {
             stream: path,
@@ -80,7 +81,7 @@ fn element_size(kind: u16) -> Option<usize> {
 /// A missing value stream leaves the property out, as Outlook does for
 /// properties it lists but never wrote.
 fn variable(
-    streams: &Streams,
+    streams: &mut Streams,
     dir: &str,
     tag: u32,
     raw: [u8; 8],
@@ -89,7 +90,7 @@ fn variable(
 ) -> Result<Option<Value>> {
     let kind = tag as u16;
     let name = format!("{dir}__substg1.0_{tag:08X}");
-    let Some(data) = streams.get(&name) else {
+    let Some(data) = streams.take(&name) else {
         return Ok(None);
     };
     let declared = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
@@ -107,7 +108,11 @@ fn variable(
                     ),
                 });
             }
-            scalar(kind, data)
+            if kind == kind::BINARY {
+                Value::Binary(data)
+            } else {
+                scalar(kind, &data)
+            }
         }
         kind::OBJECT => return Ok(None),
         k if k & kind::MULTI != 0 => {
@@ -141,7 +146,7 @@ fn variable(
                 Value::Multi(items)
             }
         }
-        _ => Value::Binary(data.to_vec()),
+        _ => Value::Binary(data),
     };
     Ok(Some(value))
 }

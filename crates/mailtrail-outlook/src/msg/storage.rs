@@ -48,7 +48,10 @@ impl Streams {
                 bytes.len() / sector
             )));
         }
-        let mut file = cfb::CompoundFile::open(Cursor::new(bytes))
+        // A large read buffer: streams are read whole, once, from memory.
+        let mut file = cfb::OpenOptions::new()
+            .max_buffer_size(1 << 16)
+            .open_with(Cursor::new(bytes))
             .map_err(|e| OutlookError::CompoundFile(e.to_string()))?;
         let entries: Vec<(String, u64)> = file
             .walk()
@@ -94,6 +97,12 @@ impl Streams {
     /// The stream at `path`.
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.streams.get(path).map(Vec::as_slice)
+    }
+
+    /// The stream at `path`, moved out: each value stream is read once, so
+    /// large attachment data is not copied again.
+    pub fn take(&mut self, path: &str) -> Option<Vec<u8>> {
+        self.streams.remove(path)
     }
 
     /// Names of the direct child storages of `dir` starting with `prefix`,

@@ -43,10 +43,9 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>> {
     let data = &data[..end];
     let raw_size = raw_size as usize;
     match kind {
-        UNCOMPRESSED => data
-            .get(16..16 + raw_size)
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| OutlookError::Rtf(format!("raw size {raw_size} beyond the data"))),
+        // Writers disagree on whether RawSize counts the 12 header bytes
+        // after CompSize; the data that is there is the RTF.
+        UNCOMPRESSED => Ok(data[16..data.len().min(16 + raw_size)].to_vec()),
         COMPRESSED => {
             if raw_size > data.len().saturating_mul(17) {
                 return Err(OutlookError::Rtf(format!(

@@ -13,18 +13,26 @@
 //! - fields `pool` and `signal` ([`EventSignal`](crate::signal::EventSignal));
 //! - `write()`, the start of a write transaction (`BEGIN IMMEDIATE` on
 //!   SQLite, a plain `BEGIN` on PostgreSQL, whose row locks do the rest);
-//! - `apply_events`, the row readers `organisation_row`, `user_row` and
-//!   `event_row`, and the `*_impl` methods whose SQL differs;
-//! - `delete_events_before` and `delete_processed_inbound_before`.
+//! - `apply_events`, the row readers ([`rows!`] defines those that decode
+//!   the same on both), and the `*_impl` methods whose SQL differs;
+//! - `check_job` and `attach_recipients`;
+//! - `delete_events_before` and `delete_processed_inbound_before`;
+//! - the [`MessageStore`](crate::MessageStore) methods of the delivery
+//!   queue and of storing and reading messages, as inherent methods of
+//!   the same names.
 
 mod accounts;
 mod dashboard;
 mod inbound;
+mod messages;
+mod rows;
 mod sending_domains;
 mod tracking;
 
 pub(crate) use accounts::account_store;
 pub(crate) use dashboard::dashboard_store;
 pub(crate) use inbound::inbound_store;
+pub(crate) use messages::message_store;
+pub(crate) use rows::rows;
 pub(crate) use sending_domains::sending_domain_store;
 pub(crate) use tracking::tracking_store;

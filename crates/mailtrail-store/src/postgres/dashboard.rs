@@ -1,29 +1,12 @@
 //! PostgreSQL SQL for the dashboard's own screens: API key list, contact
 //! timeline, users, sender networks.
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::PgStore;
+use super::{PgStore, key_row};
 use crate::StoreError;
-use crate::columns::from_ms;
 use crate::dashboard::*;
-
-fn key_row(r: &PgRow) -> Result<ApiKeyInfo, StoreError> {
-    let last: Option<i64> = r.try_get("last_used_at")?;
-    let revoked: Option<i64> = r.try_get("revoked_at")?;
-    Ok(ApiKeyInfo {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        user_email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        prefix: r.try_get("prefix")?,
-        created_at: from_ms(r.try_get("created_at")?)?,
-        last_used_at: last.map(from_ms).transpose()?,
-        revoked_at: revoked.map(from_ms).transpose()?,
-    })
-}
 
 /// Locks the organisation's administrators (`FOR UPDATE`), then says
 /// whether `user_id` is in the organisation and whether it is the only

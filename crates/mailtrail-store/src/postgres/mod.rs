@@ -31,6 +31,7 @@ use crate::fold::Folding;
 use crate::model::*;
 use crate::prelude::*;
 use events::apply_events;
+use messages::{attach_recipients, check_job};
 use rows::*;
 
 /// A [`Store`] on a PostgreSQL database.
@@ -101,6 +102,7 @@ impl PgStore {
 crate::portable::account_store!(PgStore);
 crate::portable::dashboard_store!(PgStore, sqlx::Postgres);
 crate::portable::inbound_store!(PgStore);
+crate::portable::message_store!(PgStore);
 crate::portable::sending_domain_store!(PgStore, sqlx::Postgres);
 crate::portable::tracking_store!(PgStore);
 

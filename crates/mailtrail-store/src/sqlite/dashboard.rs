@@ -2,28 +2,11 @@
 //! timeline, users, sender networks.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use super::SqliteStore;
+use super::{SqliteStore, key_row};
 use crate::StoreError;
-use crate::columns::from_ms;
 use crate::dashboard::*;
-
-fn key_row(r: &SqliteRow) -> Result<ApiKeyInfo, StoreError> {
-    let last: Option<i64> = r.try_get("last_used_at")?;
-    let revoked: Option<i64> = r.try_get("revoked_at")?;
-    Ok(ApiKeyInfo {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        user_email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        prefix: r.try_get("prefix")?,
-        created_at: from_ms(r.try_get("created_at")?)?,
-        last_used_at: last.map(from_ms).transpose()?,
-        revoked_at: revoked.map(from_ms).transpose()?,
-    })
-}
 
 impl SqliteStore {
     pub(super) async fn api_keys_impl(

@@ -1,29 +1,12 @@
 //! SQLite SQL for inbound mail and IMAP positions.
 
-use mailtrail_domain::EmailAddress;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::StoreError;
 use crate::columns::{self, from_ms, to_ms};
 use crate::inbound::*;
-
-const REF_SELECT: &str = "SELECT r.id, r.message_id, r.org_id, r.address, r.kind, m.created_at \
-     FROM recipients r JOIN messages m ON m.id = r.message_id";
-
-fn ref_row(r: &SqliteRow) -> Result<RecipientRef, StoreError> {
-    Ok(RecipientRef {
-        id: r.try_get("id")?,
-        message_id: r.try_get("message_id")?,
-        org_id: r.try_get("org_id")?,
-        address: columns::address(r.try_get("address")?)?,
-        kind: columns::recipient_kind(r.try_get("kind")?)?,
-        sent_at: from_ms(r.try_get("created_at")?)?,
-    })
-}
 
 impl SqliteStore {
     pub(super) async fn insert_inbound_impl(&self, msg: &NewInbound) -> Result<bool, StoreError> {
@@ -72,13 +55,6 @@ impl SqliteStore {
         save_cursor(&mut tx, mailbox, cursor).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(super) async fn first_send_at_impl(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        let first: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM messages")
-            .fetch_one(&self.pool)
-            .await?;
-        first.map(from_ms).transpose()
     }
 
     pub(super) async fn pending_inbound_impl(
@@ -139,72 +115,6 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(super) async fn mailbox_cursor_impl(
-        &self,
-        mailbox: &str,
-    ) -> Result<Option<MailboxCursor>, StoreError> {
-        let row =
-            sqlx::query("SELECT uid_validity, last_uid FROM mailbox_cursors WHERE mailbox = ?")
-                .bind(mailbox)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| {
-            let v: i64 = r.try_get("uid_validity")?;
-            let u: i64 = r.try_get("last_uid")?;
-            Ok(MailboxCursor {
-                uid_validity: u32::try_from(v)
-                    .map_err(|_| StoreError::Corrupt(format!("uid_validity {v}")))?,
-                last_uid: u32::try_from(u)
-                    .map_err(|_| StoreError::Corrupt(format!("last_uid {u}")))?,
-            })
-        })
-        .transpose()
-    }
-
-    pub(super) async fn recipient_ref_impl(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<RecipientRef>, StoreError> {
-        let row = sqlx::query(&format!("{REF_SELECT} WHERE r.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(ref_row).transpose()
-    }
-
-    pub(super) async fn recipients_by_message_id_impl(
-        &self,
-        message_id: &str,
-    ) -> Result<Vec<RecipientRef>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{REF_SELECT} WHERE m.message_id = ? ORDER BY m.id, r.position"
-        ))
-        .bind(message_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(ref_row).collect()
-    }
-
-    pub(super) async fn recent_recipients_impl(
-        &self,
-        address: &EmailAddress,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<RecipientRef>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{REF_SELECT} WHERE r.address_norm = ? AND m.created_at >= ? \
-             AND m.created_at <= ? ORDER BY m.created_at DESC, r.id DESC LIMIT ?"
-        ))
-        .bind(address.normalized())
-        .bind(to_ms(since))
-        .bind(to_ms(until))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(ref_row).collect()
     }
 }
 

@@ -34,6 +34,7 @@ use crate::fold::Folding;
 use crate::model::*;
 use crate::prelude::*;
 use events::apply_events;
+use messages::{attach_recipients, check_job};
 use rows::*;
 use search::messages_query;
 
@@ -107,6 +108,7 @@ impl SqliteStore {
 crate::portable::account_store!(SqliteStore);
 crate::portable::dashboard_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::inbound_store!(SqliteStore);
+crate::portable::message_store!(SqliteStore);
 crate::portable::sending_domain_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::tracking_store!(SqliteStore);
 

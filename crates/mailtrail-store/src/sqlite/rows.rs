@@ -1,125 +1,25 @@
-//! Reading SQLite rows into the store's records.
+//! Reading SQLite rows into the store's records: the columns whose type
+//! is SQLite's own; `portable::rows!` defines the readers.
+
+use serde::de::DeserializeOwned;
 
 use super::*;
 
-pub(super) fn organisation_row(r: &SqliteRow) -> Result<Organisation, StoreError> {
-    Ok(Organisation {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        read_receipt_default: r.try_get("read_receipt_default")?,
-        track_opens_default: r.try_get("track_opens_default")?,
-        track_clicks_default: r.try_get("track_clicks_default")?,
-    })
+crate::portable::rows!(sqlx::Sqlite);
+
+/// A JSON column, stored as text. NULL reads as JSON `null`, so that an
+/// optional value is `None`.
+pub(super) fn json_column<T: DeserializeOwned>(r: &SqliteRow, col: &str) -> Result<T, StoreError> {
+    let text: Option<&str> = r.try_get(col)?;
+    columns::json(text.unwrap_or("null"), col)
 }
 
-pub(super) fn user_row(r: &SqliteRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: r.try_get("id")?,
-        org_id: r.try_get("org_id")?,
-        email: columns::address(r.try_get("email")?)?,
-        password_hash: r.try_get("password_hash")?,
-        is_admin: r.try_get("is_admin")?,
-        created_at: from_ms(r.try_get("created_at")?)?,
-    })
-}
-
-/// A `sandbox_copies` row (id, message_id, recipient_id, address,
-/// captured_at, raw).
-pub(super) fn sandbox_copy_row(r: &SqliteRow) -> Result<SandboxCopy, StoreError> {
-    let raw: Vec<u8> = r.try_get("raw")?;
-    Ok(SandboxCopy {
-        id: r.try_get("id")?,
-        message_id: r.try_get("message_id")?,
-        recipient_id: r.try_get("recipient_id")?,
-        address: r.try_get("address")?,
-        captured_at: from_ms(r.try_get("captured_at")?)?,
-        raw: String::from_utf8_lossy(&raw).into_owned(),
-    })
-}
-
-pub(super) fn message_row(r: &SqliteRow) -> Result<Message, StoreError> {
-    Ok(Message {
-        id: r.try_get("id")?,
-        message_id: columns::message_id(r.try_get("message_id")?)?,
-        from_address: columns::address(r.try_get("from_address")?)?,
-        from_name: r.try_get("from_name")?,
-        subject: r.try_get("subject")?,
-        read_receipt: r.try_get("read_receipt")?,
-        metadata: columns::json(r.try_get("metadata")?, "metadata")?,
-        created_at: from_ms(r.try_get("created_at")?)?,
-        recipients: Vec::new(),
-    })
-}
-
-/// A recipient and the id of its message.
-pub(super) fn recipient_row(r: &SqliteRow) -> Result<(Uuid, Recipient), StoreError> {
-    let recipient = Recipient {
-        id: r.try_get("id")?,
-        address: columns::address(r.try_get("address")?)?,
-        kind: columns::recipient_kind(r.try_get("kind")?)?,
-        status: columns::status(r.try_get("status")?)?,
-        status_reason: columns::reason_from_columns(
-            r.try_get("reason_smtp_code")?,
-            r.try_get("reason_enhanced_status")?,
-            r.try_get("reason_name")?,
-            r.try_get("reason_text")?,
-        ),
-        updated_at: from_ms(r.try_get("updated_at")?)?,
-        opens: columns::count(r.try_get("opens")?),
-        machine_opens: columns::count(r.try_get("machine_opens")?),
-        clicks: columns::count(r.try_get("clicks")?),
-        first_open_at: r
-            .try_get::<Option<i64>, _>("first_open_at")?
-            .map(from_ms)
-            .transpose()?,
-        first_open_implied: r.try_get("first_open_implied")?,
-        implied_opens: columns::count(r.try_get("implied_opens")?),
-        links: Vec::new(),
-        events: Vec::new(),
-    };
-    Ok((r.try_get("message_id")?, recipient))
-}
-
-/// An event and the id of its recipient.
-pub(super) fn event_row(r: &SqliteRow) -> Result<(Uuid, Event), StoreError> {
-    let reason: Option<String> = r.try_get("reason")?;
-    let event = Event {
-        id: r.try_get("id")?,
-        kind: columns::event_kind(r.try_get("kind")?)?,
-        at: from_ms(r.try_get("at")?)?,
-        opener: columns::opener(r.try_get("opener")?)?,
-        reason: reason
-            .map(|s| columns::json(&s, "event reason"))
-            .transpose()?,
-        data: columns::json(r.try_get("data")?, "event data")?,
-    };
-    Ok((r.try_get("recipient_id")?, event))
-}
-
-pub(super) fn state_row(r: &SqliteRow) -> Result<(Uuid, Folding), StoreError> {
-    let state = RecipientState {
-        status: columns::status(r.try_get("status")?)?,
-        reason: columns::reason_from_columns(
-            r.try_get("reason_smtp_code")?,
-            r.try_get("reason_enhanced_status")?,
-            r.try_get("reason_name")?,
-            r.try_get("reason_text")?,
-        ),
-        updated_at: from_ms(r.try_get("updated_at")?)?,
-        opens: columns::count(r.try_get("opens")?),
-        machine_opens: columns::count(r.try_get("machine_opens")?),
-        clicks: columns::count(r.try_get("clicks")?),
-        first_open_at: r
-            .try_get::<Option<i64>, _>("first_open_at")?
-            .map(from_ms)
-            .transpose()?,
-        first_open_implied: r.try_get("first_open_implied")?,
-        implied_opens: columns::count(r.try_get("implied_opens")?),
-    };
-    let folding = Folding {
-        message_id: r.try_get("message_id")?,
-        org_id: r.try_get("org_id")?,
-        state,
-    };
-    Ok((r.try_get("id")?, folding))
+/// A recipient's status reason, from its columns.
+pub(super) fn reason_columns(r: &SqliteRow) -> Result<Option<StatusReason>, StoreError> {
+    Ok(columns::reason_from_columns(
+        r.try_get("reason_smtp_code")?,
+        r.try_get("reason_enhanced_status")?,
+        r.try_get("reason_name")?,
+        r.try_get("reason_text")?,
+    ))
 }
