@@ -121,6 +121,9 @@ struct ServeArgs {
     /// Secret for tracking tokens [default: generated once into the data dir].
     #[arg(long, env = "MAILTRAIL_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
+    /// Bearer token that GET /metrics asks for (Authorization: Bearer TOKEN) [default: none, open].
+    #[arg(long, env = "MAILTRAIL_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Largest accepted message in bytes, request and built copy alike [default: 25 MiB = 26214400].
     #[arg(long, env = "MAILTRAIL_MAX_MESSAGE_BYTES")]
     max_message_bytes: Option<usize>,
@@ -472,6 +475,9 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
     }
     if let Some(t) = a.token_secret {
         s.token_secret = Some(Secret::new(t));
+    }
+    if let Some(t) = a.metrics_token {
+        s.metrics_token = Some(Secret::new(t));
     }
 }
 

@@ -98,6 +98,8 @@ pub struct Settings {
     pub dkim_key: Option<PathBuf>,
     /// Secret for tracking tokens; default: generated once into `data_dir`.
     pub token_secret: Option<Secret>,
+    /// Bearer token that `GET /metrics` asks for; none: it is open.
+    pub metrics_token: Option<Secret>,
     /// Largest accepted message, in bytes.
     pub max_message_bytes: usize,
     /// Most recipients (to, cc and bcc together) of one message.
@@ -201,6 +203,7 @@ impl Default for Settings {
             dkim_selector: None,
             dkim_key: None,
             token_secret: None,
+            metrics_token: None,
             max_message_bytes: 25 * 1024 * 1024,
             max_recipients: 1_000,
             workers: 16,

@@ -143,6 +143,10 @@ impl Application {
     /// HTTP port (0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        // Before anything counts: counters registered earlier would count
+        // into no recorder.
+        let metrics = mailtrail_http::monitoring::recorder()
+            .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
         let store = open_store(&settings).await?;
         let listener = tokio::net::TcpListener::bind(settings.http)
             .await
@@ -250,6 +254,13 @@ impl Application {
             keyring,
             tracking,
             signin: mailtrail_http::signin::SignIn::new(&settings.signin()),
+            monitoring: mailtrail_http::monitoring::Monitoring::new(
+                metrics,
+                settings
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| t.expose().to_owned()),
+            ),
         };
         Ok(Self {
             listener,

@@ -13,6 +13,7 @@ mod delivery;
 mod domains;
 mod inbound;
 mod instrument;
+mod metrics;
 mod sandbox;
 mod ses;
 mod signin;

@@ -12,6 +12,7 @@ mod dashboard;
 mod error;
 mod escape;
 mod extract;
+pub mod monitoring;
 mod networks;
 mod server;
 pub mod ses;
@@ -115,6 +116,8 @@ pub struct AppState {
     pub tracking: tracking::Tracking,
     /// The sign-in form's hashing gate and attempt limits.
     pub signin: signin::SignIn,
+    /// `GET /metrics`: the Prometheus registry and its bearer token.
+    pub monitoring: monitoring::Monitoring,
 }
 
 /// The whole HTTP application, ready to be served.
@@ -138,7 +141,11 @@ pub fn router(state: AppState) -> Router {
         .route("/inbound/ses", post(ses::inbound_ses))
         .merge(tracking::api_routes())
         .merge(dashboard::routes())
+        .merge(monitoring::routes())
         .fallback(not_found)
+        // Durations by route template; the tracking routes, merged below,
+        // keep to counters.
+        .layer(axum::middleware::from_fn(monitoring::time_request))
         // The limit is enforced once, by tower-http, for every route; axum's
         // own 2 MB default would otherwise cut in first.
         .layer(DefaultBodyLimit::disable())

@@ -197,6 +197,7 @@ impl TestApp {
                 self.sink.clone(),
             ),
             signin: Default::default(),
+            monitoring: crate::monitoring::Monitoring::disabled(),
         })
     }
 

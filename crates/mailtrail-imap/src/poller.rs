@@ -123,6 +123,7 @@ impl Poller {
                 _ = stop.wait_for(|s| *s) => return,
             };
             if let Err(e) = outcome {
+                metrics::counter!("mailtrail_mailbox_poll_failures_total").increment(1);
                 tracing::warn!(mailbox = %key, error = %e, "imap: session failed; retrying");
             }
             tokio::select! {

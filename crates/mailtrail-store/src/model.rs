@@ -282,6 +282,17 @@ pub struct OutboundMessage {
     pub recipients: Vec<(Uuid, EmailAddress, RecipientKind)>,
 }
 
+/// The delivery queue at a moment, for monitoring (`GET /metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Copies waiting for delivery (jobs, due or scheduled for a retry).
+    pub depth: u64,
+    /// The earliest time a job in the queue was due; `None` when the
+    /// queue is empty. How far this lies in the past is how long the
+    /// longest-waiting copy has been overdue.
+    pub earliest_due: Option<time::OffsetDateTime>,
+}
+
 /// A claimed delivery job: one recipient's copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {

@@ -143,6 +143,7 @@ conformance!(
     users_admin_flag_and_removal,
     sender_networks_replace_and_load,
     sending_domains_per_organisation,
+    queue_stats_count_jobs_and_the_earliest_due,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -2209,5 +2210,33 @@ mod cases {
         assert_eq!(store.sending_domains(a.id).await.unwrap().len(), 1);
         assert_eq!(store.sending_domains(b.id).await.unwrap().len(), 1);
         assert_eq!(store.all_sending_domains().await.unwrap().len(), 2);
+    }
+
+    pub async fn queue_stats_count_jobs_and_the_earliest_due(store: Arc<dyn Store>) {
+        assert_eq!(store.queue_stats().await.unwrap(), QueueStats::default());
+        let a = org(&store, "acme").await;
+        let later = message(&a, 2_000, "Later", &["a@x.test", "b@x.test"]);
+        insert(&store, &later).await;
+        let q = store.queue_stats().await.unwrap();
+        assert_eq!(q.depth, 2);
+        assert_eq!(q.earliest_due, Some(t(2_000)));
+        let earlier = message(&a, 1_000, "Earlier", &["c@x.test"]);
+        insert(&store, &earlier).await;
+        let q = store.queue_stats().await.unwrap();
+        assert_eq!(q.depth, 3);
+        assert_eq!(q.earliest_due, Some(t(1_000)));
+        // A claimed job is still in the queue until it is finished.
+        let jobs = store.claim_jobs("w", t(1_000), LEASE, 1).await.unwrap();
+        assert_eq!(store.queue_stats().await.unwrap().depth, 3);
+        store
+            .complete_job(
+                jobs[0].id,
+                &event(jobs[0].recipient_id, EventKind::Delivered, 1_500),
+            )
+            .await
+            .unwrap();
+        let q = store.queue_stats().await.unwrap();
+        assert_eq!(q.depth, 2);
+        assert_eq!(q.earliest_due, Some(t(2_000)));
     }
 }

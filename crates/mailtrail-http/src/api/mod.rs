@@ -53,6 +53,7 @@ pub(crate) async fn send_message(
             // Stored: a sleeping worker may pick it up now rather than at
             // its next poll. notify_one keeps a permit if none is waiting.
             state.notify.notify_one();
+            metrics::counter!("mailtrail_messages_accepted_total", "via" => "api").increment(1);
             tracing::info!(message.id = %id, recipients = new.recipients.len(), "message queued");
             (id, StatusCode::ACCEPTED)
         }

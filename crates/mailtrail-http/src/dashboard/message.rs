@@ -253,6 +253,8 @@ pub(super) async fn store_message(state: &AppState, new: &NewMessage) -> Result<
     Ok(match state.store.insert_message(new).await? {
         Inserted::Created(id) => {
             state.notify.notify_one();
+            metrics::counter!("mailtrail_messages_accepted_total", "via" => "dashboard")
+                .increment(1);
             tracing::info!(message.id = %id, recipients = new.recipients.len(), "message queued from the dashboard");
             id
         }

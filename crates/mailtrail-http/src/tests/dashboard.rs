@@ -49,6 +49,7 @@ impl Dash {
                 app.sink.clone(),
             ),
             signin: Default::default(),
+            monitoring: crate::monitoring::Monitoring::disabled(),
         });
         Self { app, router }
     }

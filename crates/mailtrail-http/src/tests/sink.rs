@@ -191,6 +191,11 @@ async fn segments_are_reused_or_truncated_only_once_folded() {
     }
     assert!(stored(&app, rid).await.is_empty());
     assert_eq!(
+        sink.unfolded_events(),
+        60,
+        "the fold lag while the store is down"
+    );
+    assert_eq!(
         journaled(&base),
         want,
         "a segment was reused before folding"
@@ -232,6 +237,16 @@ async fn segments_are_reused_or_truncated_only_once_folded() {
     // the batch that crossed the limit), not the 200 records written.
     let left = journaled(&base);
     assert!(left.iter().all(|id| all.contains(id)));
+    // Everything is stored: the fold lag drops back to zero.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sink.unfolded_events() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fold lag stuck at {}",
+            sink.unfolded_events()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert!(
         left.len() < 50,
         "{} records still in the journal",

@@ -10,6 +10,7 @@
 //! clients and scanners, not API callers, so they are outside the JSON
 //! error layer: the pixel is always a GIF, a bad link a plain 404 page.
 
+mod counters;
 pub mod opener;
 pub mod sender;
 pub mod unsubscribe;
@@ -112,6 +113,7 @@ struct Inner {
     sink: EventSink,
     clicks: Mutex<RecentClicks>,
     senders: SenderNetworks,
+    counters: counters::Counters,
 }
 
 impl std::fmt::Debug for Tracking {
@@ -138,6 +140,7 @@ impl Tracking {
                 sink,
                 clicks,
                 senders: SenderNetworks::default(),
+                counters: counters::Counters::new(),
             }),
         }
     }
@@ -146,6 +149,11 @@ impl Tracking {
     /// replaces an organisation's list when Settings saves it.
     pub fn sender_networks(&self) -> &SenderNetworks {
         &self.inner.senders
+    }
+
+    /// The journal's fold lag: events durable but not yet in the store.
+    pub(crate) fn unfolded_events(&self) -> u64 {
+        self.inner.sink.unfolded_events()
     }
 
     /// The client address of a request: the peer, or what a trusted
@@ -214,6 +222,7 @@ async fn open_pixel(
     token: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
+    state.tracking.inner.counters.hit(EventKind::Opened);
     if req.method() == Method::GET
         && let Ok(Path(token)) = token
     {
@@ -232,8 +241,10 @@ async fn open_pixel(
                 now,
                 None,
             );
-            if let Err(e) = t.inner.sink.record(event).await {
-                tracing::error!(error = %e, "open not stored");
+            let opener = event.opener;
+            match t.inner.sink.record(event).await {
+                Ok(()) => t.inner.counters.event(EventKind::Opened, opener),
+                Err(e) => tracing::error!(error = %e, "open not stored"),
             }
         }
     }
@@ -250,6 +261,7 @@ async fn click(
     token: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
+    state.tracking.inner.counters.hit(EventKind::Clicked);
     let Ok(Path(token)) = token else {
         return not_found();
     };
@@ -278,8 +290,10 @@ async fn click(
             now,
             Some(link),
         );
-        if let Err(e) = t.inner.sink.record(event).await {
-            tracing::error!(error = %e, "click not stored");
+        let opener = event.opener;
+        match t.inner.sink.record(event).await {
+            Ok(()) => t.inner.counters.event(EventKind::Clicked, opener),
+            Err(e) => tracing::error!(error = %e, "click not stored"),
         }
     }
     (

@@ -162,6 +162,8 @@ struct Shared {
     folded_batch: AtomicU64,
     /// Events the folder has stored.
     folded_events: AtomicU64,
+    /// Events the writer has made durable in the journal.
+    written_events: AtomicU64,
 }
 
 impl Shared {
@@ -313,6 +315,7 @@ impl EventSink {
             capacity,
             folded_batch: AtomicU64::new(0),
             folded_events: AtomicU64::new(0),
+            written_events: AtomicU64::new(0),
         });
         let (progress_tx, progress) = watch::channel(Progress {
             settled: last_seq,
@@ -347,6 +350,15 @@ impl EventSink {
                 _lock: lock,
             },
         ))
+    }
+
+    /// The fold lag: events durable in the journal that the store does not
+    /// hold yet. It stays near zero while the store keeps up; it grows
+    /// while the store is slow or down (monitoring, `GET /metrics`).
+    pub fn unfolded_events(&self) -> u64 {
+        let folded = self.shared.folded_events.load(Ordering::Acquire);
+        let written = self.shared.written_events.load(Ordering::Acquire);
+        written.saturating_sub(folded)
     }
 
     /// Appends `event` to the journal and waits until it is durable (or its
@@ -490,6 +502,9 @@ impl Writer {
                     self.batch += 1;
                     seg.last_batch = self.batch;
                     self.written_events += events.len() as u64;
+                    self.shared
+                        .written_events
+                        .store(self.written_events, Ordering::Release);
                     let _ = self.fold.send(Folding {
                         batch: self.batch,
                         events,

@@ -27,6 +27,20 @@ macro_rules! message_store {
                     Self::claim_jobs(self, worker, now, lease, limit).await
                 }
 
+                async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT COUNT(*) AS depth, MIN(run_at) AS earliest FROM jobs",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?;
+                    let depth: i64 = row.try_get("depth")?;
+                    let earliest: Option<i64> = row.try_get("earliest")?;
+                    Ok(QueueStats {
+                        depth: u64::try_from(depth).unwrap_or(0),
+                        earliest_due: earliest.map(from_ms).transpose()?,
+                    })
+                }
+
                 async fn outbound_message(
                     &self,
                     id: Uuid,

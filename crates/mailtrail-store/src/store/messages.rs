@@ -31,6 +31,11 @@ pub trait MessageStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Job>, StoreError>;
 
+    /// The queue's depth and earliest due time: one aggregate over the
+    /// jobs table (its `run_at` index answers the minimum), cheap enough
+    /// for every metrics scrape.
+    async fn queue_stats(&self) -> Result<QueueStats, StoreError>;
+
     /// What a worker needs to build the copies of a message.
     async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError>;
 

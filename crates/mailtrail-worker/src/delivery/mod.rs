@@ -233,7 +233,15 @@ impl Worker {
             age: now - msg.created_at,
             now,
         };
-        match settle(outcome, self.transport.name(), &attempt, &self.settings) {
+        let settled = settle(outcome, self.transport.name(), &attempt, &self.settings);
+        let (Settled::Done(event) | Settled::Retry { event, .. }) = &settled;
+        metrics::counter!(
+            "mailtrail_copies_total",
+            "outcome" => event.kind.as_str(),
+            "transport" => self.transport.name()
+        )
+        .increment(1);
+        match settled {
             Settled::Done(event) => done.send((job.id, event)).await?,
             Settled::Retry { event, retry_at } => {
                 self.store.retry_job(job.id, &event, retry_at).await?;

@@ -105,10 +105,14 @@ impl Processor {
             ..InboundOutcome::default()
         };
         let Some(c) = classified(tokio::task::spawn_blocking(move || classify(&raw)).await)? else {
+            metrics::counter!("mailtrail_inbound_messages_total", "classification" => "unclassified")
+                .increment(1);
             tracing::warn!(inbound.id = %msg.id, "inbound: the classifier failed on this message; set aside");
             return Ok(nothing("classifier failed: no event".into()));
         };
         let kind = c.kind.as_str();
+        metrics::counter!("mailtrail_inbound_messages_total", "classification" => kind)
+            .increment(1);
         if c.kind == Kind::Other {
             return Ok(nothing("other: no event".into()));
         }
