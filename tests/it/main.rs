@@ -13,6 +13,7 @@ mod delivery;
 mod domains;
 mod inbound;
 mod instrument;
+mod recovery;
 mod sandbox;
 mod signin;
 mod slow_clients;
