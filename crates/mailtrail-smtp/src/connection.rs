@@ -736,7 +736,7 @@ mod tests {
         );
         assert_eq!(
             Timeouts::uniform(Duration::from_secs(1)).longest_attempt(),
-            Duration::from_secs(13)
+            Duration::from_secs(12)
         );
     }
 }
