@@ -145,7 +145,7 @@ struct ServeArgs {
     /// Days of detailed events, and of processed inbound mail, to keep [default: 30].
     #[arg(long, env = "MAILTRAIL_RETENTION_DAYS")]
     retention_days: Option<u32>,
-    /// Seconds a claimed job stays with its worker before another may take it (crash recovery) [default: 600].
+    /// Seconds a claimed job stays with its node before another node may take it (crash recovery; a restarted node releases its own at once) [default: 3060, the longest SMTP attempt].
     #[arg(long, env = "MAILTRAIL_JOB_LEASE_SECS")]
     job_lease_secs: Option<u64>,
     /// Reverse proxies whose X-Forwarded-For is believed (comma-separated CIDRs).

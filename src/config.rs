@@ -114,8 +114,12 @@ pub struct Settings {
     pub retry_max_age_secs: u64,
     /// Days of detailed events, and of processed inbound mail, to keep.
     pub retention_days: u32,
-    /// Seconds a claimed delivery job stays with its worker; after a crash
-    /// the job is taken again once this passes.
+    /// Seconds a claimed delivery job stays with its node; if the node dies
+    /// and does not come back, another node takes the job once this passes
+    /// (a node that restarts releases its own jobs at once). The default is
+    /// the longest one SMTP attempt can last under the client's timeouts
+    /// (RFC 5321 section 4.5.3.2), so that no node sends a copy that a slow
+    /// server is still accepting from another.
     pub job_lease_secs: u64,
     /// Inbound SMTP listen address for bounces, receipts and replies
     /// (port 0 picks a free port); off when unset.
@@ -211,7 +215,9 @@ impl Default for Settings {
             retry_max_delay_secs: 3600,
             retry_max_age_secs: 3 * 24 * 3600,
             retention_days: 30,
-            job_lease_secs: 600,
+            job_lease_secs: mailtrail_smtp::Timeouts::default()
+                .longest_attempt()
+                .as_secs(),
             smtp_in: None,
             inbound_domains: Vec::new(),
             smtp_in_cert: None,

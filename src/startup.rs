@@ -61,6 +61,33 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(hex.into_bytes())
 }
 
+/// The node's identity in the data dir, the file `node-id`.
+pub const NODE_ID: &str = "node-id";
+
+/// This node's lasting identity: a UUID created at the first start into
+/// `node-id` in the data dir and read back at every later one. Delivery
+/// jobs are claimed in its name, so that a node restarted after a crash
+/// knows which jobs it held and releases them at once instead of letting
+/// them wait out their lease. Several nodes sharing one PostgreSQL each
+/// need their own data dir, hence their own identity.
+fn node_id(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join(NODE_ID);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let id = uuid::Uuid::try_parse(s.trim())
+                .with_context(|| format!("{} does not hold a UUID", path.display()))?;
+            return Ok(id.to_string());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    write_private(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -194,7 +221,9 @@ impl Application {
                 retry_max_age: Duration::from_secs(settings.retry_max_age_secs),
                 lease: Duration::from_secs(settings.job_lease_secs.max(1)),
             },
-        );
+        )
+        .on_node(&node_id(&settings.data_dir)?);
+        worker.release_previous_life().await?;
         let opener_data = match &settings.opener_data {
             Some(dir) => {
                 OpenerData::load_dir(dir).map_err(|e| anyhow::anyhow!("opener_data: {e}"))?

@@ -45,7 +45,7 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-async fn fresh_pg_database() -> (String, String) {
+pub async fn fresh_pg_database() -> (String, String) {
     use sqlx::Connection;
     let admin = postgres_url();
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {

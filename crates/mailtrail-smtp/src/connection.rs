@@ -83,6 +83,24 @@ impl Timeouts {
             data_end: d,
         }
     }
+
+    /// The longest one delivery attempt can take before a timeout ends it:
+    /// a new connection (TCP, then the STARTTLS handshake under the same
+    /// limit), the greeting, EHLO, STARTTLS, EHLO again and AUTH, then MAIL,
+    /// RCPT, DATA, one stalled content block and the reply after the final
+    /// dot (RFC 5321 section 4.5.3.2). A job's lease must outlast it: a
+    /// shorter lease lets another node send a copy that a slow but working
+    /// server is still accepting. With the defaults this is 51 minutes.
+    pub fn longest_attempt(&self) -> Duration {
+        self.connect * 2
+            + self.greeting
+            + self.command * 4
+            + self.mail
+            + self.rcpt
+            + self.data_init
+            + self.data_block
+            + self.data_end
+    }
 }
 
 /// Whether and how the session is encrypted.
@@ -702,5 +720,23 @@ impl Connection {
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default lease of a delivery job is built on this figure.
+    #[test]
+    fn longest_attempt_sums_every_step() {
+        assert_eq!(
+            Timeouts::default().longest_attempt(),
+            Duration::from_secs(51 * 60)
+        );
+        assert_eq!(
+            Timeouts::uniform(Duration::from_secs(1)).longest_attempt(),
+            Duration::from_secs(12)
+        );
     }
 }

@@ -133,6 +133,8 @@ conformance!(
     feed_events_after_an_id,
     daily_stats_count_recipients_per_day,
     complete_jobs_in_one_batch,
+    release_leases_of_a_node,
+    sandbox_copy_and_its_event_commit_together,
     inbound_messages_and_mailbox_cursors,
     purge_inbound_keeps_what_is_not_processed,
     recipient_refs_for_correlation,
@@ -1215,6 +1217,88 @@ mod cases {
                 .is_empty()
         );
         assert_eq!(store.complete_jobs(&[]).await.unwrap(), 0);
+    }
+
+    pub async fn release_leases_of_a_node(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Crash", &["a@x.test", "b@x.test", "c@x.test"]);
+        insert(&store, &msg).await;
+        let mine = store.claim_jobs("node-a", t(0), LEASE, 2).await.unwrap();
+        let theirs = store.claim_jobs("node-b", t(0), LEASE, 10).await.unwrap();
+        assert_eq!((mine.len(), theirs.len()), (2, 1));
+        assert!(
+            store
+                .claim_jobs("node-c", t(1), LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "every lease still runs"
+        );
+        // node-a restarts: its jobs come back at once, node-b's stay its own.
+        assert_eq!(store.release_leases("node-a").await.unwrap(), 2);
+        let back = store.claim_jobs("node-a", t(2), LEASE, 10).await.unwrap();
+        assert_eq!(
+            back.iter().map(|j| j.id).collect::<HashSet<_>>(),
+            mine.iter().map(|j| j.id).collect::<HashSet<_>>()
+        );
+        assert_eq!(store.release_leases("node-unknown").await.unwrap(), 0);
+        assert!(
+            store
+                .claim_jobs("node-c", t(3), LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "node-b's lease is untouched"
+        );
+    }
+
+    pub async fn sandbox_copy_and_its_event_commit_together(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let msg = message(&a, 0, "Once", &["a@x.test", "b@x.test"]);
+        insert(&store, &msg).await;
+        let jobs = store.claim_jobs("w", t(0), LEASE, 10).await.unwrap();
+        assert_eq!(jobs.len(), 2);
+        let raw = b"From: sender@example.test\r\n\r\nhi\r\n";
+        let ev = event(jobs[0].recipient_id, EventKind::Delivered, 5);
+        store
+            .complete_sandbox_job(jobs[0].id, &ev, raw, t(5))
+            .await
+            .unwrap();
+        // The same job again (a second worker after the lease): no second
+        // copy, no second event.
+        let again = store.complete_sandbox_job(jobs[0].id, &ev, raw, t(6)).await;
+        assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+        // A job paired with another recipient's event files nothing.
+        let wrong = event(jobs[0].recipient_id, EventKind::Delivered, 7);
+        let mixed = store
+            .complete_sandbox_job(jobs[1].id, &wrong, raw, t(7))
+            .await;
+        assert!(matches!(mixed, Err(StoreError::NotFound(_))), "{mixed:?}");
+        let copies = store.sandbox_copies(a.id, 10).await.unwrap();
+        assert_eq!(copies.len(), 1);
+        assert_eq!(copies[0].recipient_id, jobs[0].recipient_id);
+        let i = msg
+            .recipients
+            .iter()
+            .position(|r| r.id == jobs[0].recipient_id)
+            .unwrap();
+        let r = recipient(&store, &a, &msg, i).await;
+        assert_eq!(r.status, Status::Delivered);
+        let delivered = r
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Delivered)
+            .count();
+        assert_eq!(delivered, 1);
+        // The job is gone; the other one is still claimed.
+        let left = store
+            .claim_jobs("w2", t(10_000_000), LEASE, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            left.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![jobs[1].id]
+        );
     }
 
     pub async fn purge_keeps_statuses_and_counts(store: Arc<dyn Store>) {

@@ -41,6 +41,21 @@ macro_rules! message_store {
                     })
                 }
 
+                async fn release_leases(&self, worker: &str) -> Result<u64, StoreError> {
+                    let mut tx = self.write().await?;
+                    let done = sqlx::query(
+                        "UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE locked_by = $1",
+                    )
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    if done.rows_affected() > 0 {
+                        self.signal.bump();
+                    }
+                    Ok(done.rows_affected())
+                }
+
                 async fn outbound_message(
                     &self,
                     id: Uuid,
@@ -106,6 +121,35 @@ macro_rules! message_store {
 
                 async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError> {
                     Self::complete_jobs(self, done).await
+                }
+
+                async fn complete_sandbox_job(
+                    &self,
+                    job_id: Uuid,
+                    event: &NewEvent,
+                    raw: &[u8],
+                    at: OffsetDateTime,
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.write().await?;
+                    check_job(&mut tx, job_id, event).await?;
+                    sqlx::query(
+                        "INSERT INTO sandbox_copies (id, recipient_id, message_id, org_id, address, raw, captured_at) \
+                         SELECT $1, id, message_id, org_id, address, $2, $3 FROM recipients WHERE id = $4",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(raw)
+                    .bind(to_ms(at))
+                    .bind(event.recipient_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    apply_events(&mut tx, std::slice::from_ref(event), false).await?;
+                    sqlx::query("DELETE FROM jobs WHERE id = $1")
+                        .bind(job_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    self.signal.bump();
+                    Ok(())
                 }
 
                 async fn retry_job(

@@ -36,6 +36,12 @@ pub trait MessageStore: Send + Sync {
     /// for every metrics scrape.
     async fn queue_stats(&self) -> Result<QueueStats, StoreError>;
 
+    /// Ends now the leases held by `worker`, so that its jobs can be claimed
+    /// again at once. A node calls it at start with its own identity: jobs
+    /// its previous life claimed before a crash need not wait out their
+    /// lease. Returns how many jobs were released.
+    async fn release_leases(&self, worker: &str) -> Result<u64, StoreError>;
+
     /// What a worker needs to build the copies of a message.
     async fn outbound_message(&self, id: Uuid) -> Result<Option<OutboundMessage>, StoreError>;
 
@@ -48,6 +54,18 @@ pub trait MessageStore: Send + Sync {
     /// is gone, or belongs to another recipient (its lease ran out and
     /// another worker took it), is skipped. Returns how many were finished.
     async fn complete_jobs(&self, done: &[(Uuid, NewEvent)]) -> Result<usize, StoreError>;
+
+    /// Files a copy in the sandbox and finishes its job with `event`, in one
+    /// transaction, so that a crash leaves either both or neither: each
+    /// recipient gets exactly one sandbox copy. Fails with `NotFound` when
+    /// the job is gone or belongs to another recipient.
+    async fn complete_sandbox_job(
+        &self,
+        job_id: Uuid,
+        event: &NewEvent,
+        raw: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Records a `deferred` event and schedules the job again at `retry_at`,
     /// with its attempt count increased, in one transaction.

@@ -91,6 +91,34 @@ impl Worker {
         }
     }
 
+    /// Claims jobs in the name of `node`, this node's lasting identity
+    /// (kept in its data dir), so that the node can release at its next
+    /// start what it held when it died ([`Worker::release_previous_life`]).
+    /// Without it the worker's name is new at every start.
+    pub fn on_node(mut self, node: &str) -> Self {
+        node.clone_into(&mut self.name);
+        self
+    }
+
+    /// Releases the jobs claimed under this worker's name before it started:
+    /// after a crash they would otherwise wait out their lease. Call it
+    /// before [`Worker::run`], while no job of this life is claimed yet.
+    pub async fn release_previous_life(&self) -> anyhow::Result<u64> {
+        let n = self
+            .store
+            .release_leases(&self.name)
+            .await
+            .context("releasing the jobs of this node's previous life")?;
+        if n > 0 {
+            tracing::info!(
+                jobs = n,
+                node = %self.name,
+                "released the jobs this node held when it stopped"
+            );
+        }
+        Ok(n)
+    }
+
     /// Claims and delivers jobs until `stop` turns true; the batch in hand
     /// is finished and its outcomes committed first, so a shutdown never
     /// leaves a copy half-recorded.
@@ -224,6 +252,9 @@ impl Worker {
             recipient: rcpt.clone(),
             envid: Some(job.recipient_id.simple().to_string()),
         };
+        if self.transport.name() == sandbox::NAME {
+            return self.keep_in_sandbox(job, msg, &envelope, &raw).await;
+        }
         let outcome = self.transport.send(&envelope, &raw).await;
         let now = OffsetDateTime::now_utc();
         let attempt = Attempt {
@@ -243,6 +274,48 @@ impl Worker {
         .increment(1);
         match settled {
             Settled::Done(event) => done.send((job.id, event)).await?,
+            Settled::Retry { event, retry_at } => {
+                self.store.retry_job(job.id, &event, retry_at).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Worker {
+    /// Files a sandbox copy and its `delivered` event in one transaction:
+    /// a crash leaves both or neither, so no recipient gets two copies.
+    async fn keep_in_sandbox(
+        &self,
+        job: &Job,
+        msg: &mailtrail_store::OutboundMessage,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> anyhow::Result<()> {
+        let now = OffsetDateTime::now_utc();
+        let attempt = Attempt {
+            message_id: msg.id,
+            recipient_id: job.recipient_id,
+            previous: job.attempts,
+            age: now - msg.created_at,
+            now,
+        };
+        let copy = sandbox::filed_copy(envelope, raw);
+        match settle(sandbox::kept(), sandbox::NAME, &attempt, &self.settings) {
+            Settled::Done(event) => {
+                match self
+                    .store
+                    .complete_sandbox_job(job.id, &event, &copy, now)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(mailtrail_store::StoreError::NotFound(_)) => tracing::info!(
+                        job.id = %job.id,
+                        "the job was taken by another worker after its lease ran out"
+                    ),
+                    Err(e) => return Err(e).context("filing the sandbox copy"),
+                }
+            }
             Settled::Retry { event, retry_at } => {
                 self.store.retry_job(job.id, &event, retry_at).await?;
             }

@@ -44,21 +44,16 @@ impl Transport for Sandbox {
                 remote: "sandbox".to_owned(),
             };
         };
-        let mut stored = Vec::with_capacity(message.len() + envelope.return_path.len() + 16);
-        stored.extend_from_slice(b"Return-Path: <");
-        stored.extend_from_slice(envelope.return_path.as_bytes());
-        stored.extend_from_slice(b">\r\n");
-        stored.extend_from_slice(message);
         match self
             .store
-            .insert_sandbox_copy(recipient_id, &stored, OffsetDateTime::now_utc())
+            .insert_sandbox_copy(
+                recipient_id,
+                &filed_copy(envelope, message),
+                OffsetDateTime::now_utc(),
+            )
             .await
         {
-            Ok(()) => Outcome::Accepted {
-                reply: Reply::synthetic(250, "2.0.0", "kept in the sandbox"),
-                remote: "sandbox".to_owned(),
-                final_delivery: true,
-            },
+            Ok(()) => kept(),
             Err(e) => Outcome::Transient {
                 reply: None,
                 remote: None,
@@ -68,6 +63,31 @@ impl Transport for Sandbox {
     }
 
     fn name(&self) -> &'static str {
-        "sandbox"
+        NAME
     }
+}
+
+/// The sandbox's [`Transport::name`]. The delivery loop recognises it and
+/// files the copy together with its job's outcome (exactly once) instead of
+/// calling [`Sandbox::send`], which would commit the copy before its event.
+pub(super) const NAME: &str = "sandbox";
+
+/// What the sandbox answers for a copy it kept.
+pub(super) fn kept() -> Outcome {
+    Outcome::Accepted {
+        reply: Reply::synthetic(250, "2.0.0", "kept in the sandbox"),
+        remote: NAME.to_owned(),
+        final_delivery: true,
+    }
+}
+
+/// The copy as the sandbox keeps it: as a final delivery agent would, the
+/// envelope sender is recorded in `Return-Path` (RFC 5321 section 4.4).
+pub(super) fn filed_copy(envelope: &Envelope, message: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(message.len() + envelope.return_path.len() + 16);
+    stored.extend_from_slice(b"Return-Path: <");
+    stored.extend_from_slice(envelope.return_path.as_bytes());
+    stored.extend_from_slice(b">\r\n");
+    stored.extend_from_slice(message);
+    stored
 }
