@@ -301,7 +301,15 @@ impl Worker {
             now,
         };
         let copy = sandbox::filed_copy(envelope, raw);
-        match settle(sandbox::kept(), sandbox::NAME, &attempt, &self.settings) {
+        let settled = settle(sandbox::kept(), sandbox::NAME, &attempt, &self.settings);
+        let (Settled::Done(event) | Settled::Retry { event, .. }) = &settled;
+        metrics::counter!(
+            "mailtrail_copies_total",
+            "outcome" => event.kind.as_str(),
+            "transport" => sandbox::NAME
+        )
+        .increment(1);
+        match settled {
             Settled::Done(event) => {
                 match self
                     .store
