@@ -12,6 +12,7 @@ mod recipient_kind;
 mod recipient_state;
 mod status;
 pub mod token;
+pub mod webhook;
 
 pub use email_address::{AddressError, EmailAddress};
 pub use event::{EventKind, UnknownEventKind};
