@@ -146,6 +146,10 @@ conformance!(
     sender_networks_replace_and_load,
     sending_domains_per_organisation,
     queue_stats_count_jobs_and_the_earliest_due,
+    webhook_endpoints_per_organisation,
+    events_queue_webhook_deliveries_in_their_transaction,
+    webhook_attempts_retry_succeed_fail_and_disable,
+    concurrent_webhook_claimers_never_share_a_delivery,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -286,8 +290,12 @@ const LEASE: Duration = Duration::seconds(60);
 
 // ---------------------------------------------------------------- cases
 
+#[path = "conformance/webhooks.rs"]
+mod webhook_cases;
+
 mod cases {
     use super::*;
+    pub use crate::webhook_cases::*;
 
     pub async fn organisations_users_and_keys(store: Arc<dyn Store>) {
         let o = store.ensure_organisation("acme").await.unwrap();

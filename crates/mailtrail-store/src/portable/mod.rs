@@ -28,6 +28,7 @@ mod messages;
 mod rows;
 mod sending_domains;
 mod tracking;
+mod webhooks;
 
 pub(crate) use accounts::account_store;
 pub(crate) use dashboard::dashboard_store;
@@ -36,3 +37,4 @@ pub(crate) use messages::message_store;
 pub(crate) use rows::rows;
 pub(crate) use sending_domains::sending_domain_store;
 pub(crate) use tracking::tracking_store;
+pub(crate) use webhooks::webhook_store;

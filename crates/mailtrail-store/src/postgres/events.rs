@@ -28,6 +28,10 @@ pub(super) async fn apply_events(
     }
     let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
     let mut links = crate::fold::LinkTally::default();
+    // The new events (and the opens their clicks imply), whose webhook
+    // deliveries are queued below.
+    let mut fresh: Vec<(&NewEvent, Uuid)> = Vec::with_capacity(events.len());
+    let mut implied: Vec<(NewEvent, Uuid)> = Vec::new();
     for ev in events {
         let Some(state) = states.get_mut(&ev.recipient_id) else {
             if skip_missing {
@@ -43,9 +47,12 @@ pub(super) async fn apply_events(
         if insert_event(&mut *conn, ev, state).await? {
             // An open implied by this click (no pixel load before it) is
             // stored beside it, in the same transaction; `apply` counted it.
-            if let Some(open) = state.state.apply(ev) {
-                insert_event(&mut *conn, &open, state).await?;
+            if let Some(open) = state.state.apply(ev)
+                && insert_event(&mut *conn, &open, state).await?
+            {
+                implied.push((open, state.org_id));
             }
+            fresh.push((ev, state.org_id));
             links.note(ev);
             touched.insert(ev.recipient_id);
         }
@@ -69,6 +76,13 @@ pub(super) async fn apply_events(
         .execute(&mut *conn)
         .await?;
     }
+    let facts: Vec<crate::webhook::Fact<'_>> = fresh
+        .iter()
+        .map(|(event, org_id)| (*event, *org_id))
+        .chain(implied.iter().map(|(event, org_id)| (event, *org_id)))
+        .map(|(event, org_id)| crate::webhook::Fact { event, org_id })
+        .collect();
+    super::portable_webhooks::queue_webhooks(&mut *conn, &facts).await?;
     for id in touched {
         let Some(s) = states.get(&id).map(|f| &f.state) else {
             continue;

@@ -105,6 +105,12 @@ crate::portable::inbound_store!(PgStore);
 crate::portable::message_store!(PgStore);
 crate::portable::sending_domain_store!(PgStore, sqlx::Postgres);
 crate::portable::tracking_store!(PgStore);
+crate::portable::webhook_store!(
+    PgStore,
+    sqlx::Postgres,
+    lock = "FOR UPDATE OF d SKIP LOCKED",
+    metadata = "m.metadata::text"
+);
 
 #[async_trait]
 impl Store for PgStore {

@@ -91,6 +91,8 @@ pub(super) async fn apply_events(
     let mut touched: HashSet<Uuid> = HashSet::with_capacity(states.len());
     let mut implied: Vec<NewEvent> = Vec::new();
     let mut links = crate::fold::LinkTally::default();
+    // The new events, whose webhook deliveries are queued below.
+    let mut fresh: Vec<crate::webhook::Fact<'_>> = Vec::with_capacity(known.len());
     for ev in known {
         // `remove`: an id repeated inside the batch is applied once.
         if inserted.remove(&ev.id)
@@ -99,12 +101,27 @@ pub(super) async fn apply_events(
             implied.extend(state.state.apply(ev));
             links.note(ev);
             touched.insert(ev.recipient_id);
+            fresh.push(crate::webhook::Fact {
+                event: ev,
+                org_id: state.org_id,
+            });
         }
     }
     // Opens implied by clicks, inserted in the same transaction; already
     // counted by `apply`.
-    let implied: Vec<&NewEvent> = implied.iter().collect();
-    insert_events(&mut *conn, &implied, &states).await?;
+    let implied_refs: Vec<&NewEvent> = implied.iter().collect();
+    let implied_new = insert_events(&mut *conn, &implied_refs, &states).await?;
+    for ev in &implied {
+        if implied_new.contains(&ev.id)
+            && let Some(state) = states.get(&ev.recipient_id)
+        {
+            fresh.push(crate::webhook::Fact {
+                event: ev,
+                org_id: state.org_id,
+            });
+        }
+    }
+    super::portable_webhooks::queue_webhooks(&mut *conn, &fresh).await?;
     for ((recipient_id, url), (clicks, machine, first, last)) in links.links {
         sqlx::query(
             "INSERT INTO recipient_links (recipient_id, url, clicks, machine_clicks, \

@@ -114,6 +114,9 @@ impl SqliteStore {
             }
         }
 
+        // The queued (or suppressed) events, whose webhook deliveries are
+        // queued in this transaction too.
+        let mut queued: Vec<NewEvent> = Vec::with_capacity(msg.recipients.len());
         for (position, (r, norm)) in msg.recipients.iter().zip(norms).enumerate() {
             let is_suppressed = suppressed.contains(&norm);
             let kind = if is_suppressed {
@@ -138,11 +141,21 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| crate::error::constraint(e, "recipient", "message"))?;
+            let event_id = Uuid::now_v7();
+            queued.push(NewEvent {
+                id: event_id,
+                recipient_id: r.id,
+                kind,
+                at: msg.created_at,
+                opener: None,
+                reason: None,
+                data: serde_json::Value::Object(serde_json::Map::new()),
+            });
             sqlx::query(
                 "INSERT INTO events (id, recipient_id, message_id, org_id, kind, at, data) \
                  VALUES (?, ?, ?, ?, ?, ?, '{}')",
             )
-            .bind(Uuid::now_v7())
+            .bind(event_id)
             .bind(r.id)
             .bind(msg.id)
             .bind(msg.org_id)
@@ -162,6 +175,14 @@ impl SqliteStore {
                 .await?;
             }
         }
+        let facts: Vec<crate::webhook::Fact<'_>> = queued
+            .iter()
+            .map(|event| crate::webhook::Fact {
+                event,
+                org_id: msg.org_id,
+            })
+            .collect();
+        super::portable_webhooks::queue_webhooks(&mut tx, &facts).await?;
         tx.commit().await?;
         self.signal.bump();
         Ok(Inserted::Created(msg.id))

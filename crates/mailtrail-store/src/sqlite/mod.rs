@@ -111,6 +111,12 @@ crate::portable::inbound_store!(SqliteStore);
 crate::portable::message_store!(SqliteStore);
 crate::portable::sending_domain_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::tracking_store!(SqliteStore);
+crate::portable::webhook_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    lock = "",
+    metadata = "m.metadata"
+);
 
 #[async_trait]
 impl Store for SqliteStore {

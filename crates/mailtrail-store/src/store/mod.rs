@@ -14,6 +14,7 @@ mod inbound;
 mod messages;
 mod sending_domains;
 mod tracking;
+mod webhooks;
 
 pub use accounts::AccountStore;
 pub use dashboard::DashboardStore;
@@ -21,6 +22,7 @@ pub use inbound::InboundStore;
 pub use messages::MessageStore;
 pub use sending_domains::SendingDomainStore;
 pub use tracking::TrackingStore;
+pub use webhooks::WebhookStore;
 
 /// Everything mailtrail persists. Each method is one transaction: nothing is
 /// ever half-written. All reads of organisation data take the organisation
@@ -33,6 +35,7 @@ pub trait Store:
     + DashboardStore
     + AccountStore
     + SendingDomainStore
+    + WebhookStore
     + 'static
 {
     /// Applies pending migrations.
