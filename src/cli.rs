@@ -157,6 +157,9 @@ struct ServeArgs {
     /// Keep only the /24 (IPv4) or /48 (IPv6) of openers' addresses.
     #[arg(long, env = "MAILTRAIL_TRUNCATE_IP")]
     truncate_ip: Option<bool>,
+    /// Allow webhook endpoints on private, loopback and link-local addresses.
+    #[arg(long, env = "MAILTRAIL_ALLOW_PRIVATE_WEBHOOKS", num_args = 0..=1, default_missing_value = "true")]
+    allow_private_webhooks: Option<bool>,
     /// Opens/clicks within this many seconds of sending are a machine's [default: 2].
     #[arg(long, env = "MAILTRAIL_MACHINE_WINDOW_SECS")]
     machine_window_secs: Option<u64>,
@@ -454,7 +457,8 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         http_tracking_reserve,
         smtp_in_max_per_client,
         smtp_in_greeting_timeout_secs,
-        ses_sns_topic_arns
+        ses_sns_topic_arns,
+        allow_private_webhooks
     );
     set_opt!(
         smtp_in,

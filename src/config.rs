@@ -188,6 +188,12 @@ pub struct Settings {
     /// Of `http_max_connections`, the ones kept for the tracking endpoints
     /// and `/healthz` when the rest are taken.
     pub http_tracking_reserve: usize,
+    /// Allow webhook endpoints on private, loopback and link-local
+    /// addresses (refused by default: server-side request forgery).
+    pub allow_private_webhooks: bool,
+    /// The webhook dispatcher's clock; only tests move it.
+    #[serde(skip)]
+    pub webhook_clock: mailtrail_worker::webhooks::Clock,
 }
 
 impl Default for Settings {
@@ -244,6 +250,8 @@ impl Default for Settings {
             http_body_timeout_secs: 30,
             http_max_connections: 10_000,
             http_tracking_reserve: 1_000,
+            allow_private_webhooks: false,
+            webhook_clock: mailtrail_worker::webhooks::Clock::default(),
         }
     }
 }

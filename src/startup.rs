@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 
 use mailtrail_worker::delivery::{Worker, WorkerSettings};
 use mailtrail_worker::inbound::{ImapSink, Processor, StoreSink};
+use mailtrail_worker::webhooks::{Dispatcher, WebhookSettings};
 
 use crate::config::Settings;
 
@@ -159,6 +160,7 @@ pub struct Application {
     addr: SocketAddr,
     state: mailtrail_http::AppState,
     worker: Worker,
+    webhooks: Dispatcher,
     store: Arc<dyn Store>,
     retention_days: u32,
     sink_task: SinkHandle,
@@ -224,6 +226,16 @@ impl Application {
         )
         .on_node(&node_id(&settings.data_dir)?);
         worker.release_previous_life().await?;
+        let webhooks = Dispatcher::new(
+            store.clone(),
+            settings.webhook_clock.clone(),
+            WebhookSettings {
+                allow_private: settings.allow_private_webhooks,
+                ..WebhookSettings::default()
+            },
+        )?
+        .on_node(&node_id(&settings.data_dir)?);
+        webhooks.release_previous_life().await?;
         let opener_data = match &settings.opener_data {
             Some(dir) => {
                 OpenerData::load_dir(dir).map_err(|e| anyhow::anyhow!("opener_data: {e}"))?
@@ -277,6 +289,7 @@ impl Application {
                 connections: connection_limits(&settings, descriptors),
                 max_recipients: settings.max_recipients,
                 ses_sns: ses_sns(&settings)?,
+                allow_private_webhooks: settings.allow_private_webhooks,
             },
             notify,
             inbound_wake,
@@ -296,6 +309,7 @@ impl Application {
             addr,
             state,
             worker,
+            webhooks,
             store,
             retention_days: settings.retention_days,
             sink_task,
@@ -321,6 +335,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
+        let webhooks = tokio::spawn(self.webhooks.run(stop_rx.clone()));
         let (smtp_in, processor) = self.inbound.spawn(&stop_rx);
         let retention = tokio::spawn(retention_loop(
             self.store.clone(),
@@ -351,6 +366,7 @@ impl Application {
         self.sink_task.shutdown().await;
         served.context("HTTP task")?.context("HTTP server")?;
         worker.await.context("worker task")?;
+        webhooks.await.context("webhook task")?;
         if let Some(listener) = smtp_in {
             listener.await.context("inbound SMTP task")?;
         }

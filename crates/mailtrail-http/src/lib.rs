@@ -65,6 +65,9 @@ pub struct HttpSettings {
     /// `POST /inbound/ses`'s certificate and topics; `None` turns the
     /// route off ([`ses`]).
     pub ses_sns: Option<ses::SesSns>,
+    /// Whether webhook endpoints may target private, loopback and
+    /// link-local addresses (`--allow-private-webhooks`).
+    pub allow_private_webhooks: bool,
 }
 
 impl HttpSettings {
@@ -92,6 +95,7 @@ impl Default for HttpSettings {
             connections: ConnectionSettings::default(),
             max_recipients: mailtrail_store::new_message::DEFAULT_MAX_RECIPIENTS,
             ses_sns: None,
+            allow_private_webhooks: false,
         }
     }
 }
@@ -140,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/inbound/ses", post(ses::inbound_ses))
         .merge(tracking::api_routes())
+        .merge(api::webhooks::routes())
         .merge(dashboard::routes())
         .merge(monitoring::routes())
         .fallback(not_found)

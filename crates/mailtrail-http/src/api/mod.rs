@@ -5,6 +5,7 @@
 pub(crate) mod convert;
 mod send;
 mod view;
+pub(crate) mod webhooks;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
