@@ -20,3 +20,4 @@ mod ses;
 mod signin;
 mod slow_clients;
 mod tracking;
+mod webhooks;

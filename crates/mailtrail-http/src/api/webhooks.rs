@@ -246,9 +246,10 @@ pub(crate) async fn create_endpoint(
     org_id: Uuid,
     req: WebhookRequest,
 ) -> Result<WebhookEndpoint, ApiError> {
+    let events = selection(&req.events, "events")?;
+    let description = description(req.description)?.unwrap_or_default();
     let allow = state.settings.allow_private_webhooks;
     let url = check_target(&req.url, allow, "url").await?;
-    let events = selection(&req.events, "events")?;
     let now = OffsetDateTime::now_utc();
     let new = NewWebhookEndpoint {
         id: Uuid::now_v7(),
@@ -256,7 +257,7 @@ pub(crate) async fn create_endpoint(
         url: url.as_str().to_owned(),
         events,
         secret: WebhookSecret::generate(),
-        description: description(req.description)?.unwrap_or_default(),
+        description,
         created_at: now,
     };
     state.store.create_webhook_endpoint(&new).await?;
