@@ -136,7 +136,10 @@ pub async fn events_queue_webhook_deliveries_in_their_transaction(store: Arc<dyn
         .record_events(&[open.clone(), click.clone()])
         .await
         .unwrap();
-    store.record_events(&[open.clone()]).await.unwrap();
+    store
+        .record_events(std::slice::from_ref(&open))
+        .await
+        .unwrap();
     let d = deliveries(&store, &a, &all).await;
     assert_eq!(
         d.len(),
