@@ -309,6 +309,37 @@ async fn events_arrive_signed_with_the_message_and_its_metadata() {
         "{body}"
     );
 
+    // The attempts are counted by result.
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let succeeded = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "mailtrail_webhook_deliveries_total"
+                && s.labels.get("result") == Some("succeeded")
+        })
+        .unwrap_or_else(|| panic!("no webhook counter in {text}"));
+    match succeeded.value {
+        prometheus_parse::Value::Counter(n) => assert!(n >= 3.0, "{n}"),
+        ref other => panic!("{other:?}"),
+    }
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "mailtrail_webhook_pending_deliveries"),
+        "{text}"
+    );
+
     let (code, _) = app
         .client
         .delete(app.url(&format!("/api/v1/webhooks/{id}")))

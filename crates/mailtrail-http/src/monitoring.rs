@@ -169,6 +169,10 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         // keep their last values.
         Err(e) => tracing::warn!(error = %e, "metrics: reading the queue failed"),
     }
+    match state.store.pending_webhook_deliveries().await {
+        Ok(n) => metrics::gauge!("mailtrail_webhook_pending_deliveries").set(n as f64),
+        Err(e) => tracing::warn!(error = %e, "metrics: reading the webhook queue failed"),
+    }
     metrics::gauge!("mailtrail_journal_unfolded_events")
         .set(state.tracking.unfolded_events() as f64);
     Ok((
