@@ -724,3 +724,149 @@ async fn two_nodes_on_postgres_never_send_the_same_attempt_twice() {
         assert!(child.wait().unwrap().success());
     }
 }
+
+/// Settings → Webhooks in the dashboard: a refused URL is shown beside
+/// the form; an endpoint added there shows its secret once, delivers, and
+/// its page shows the log, replays a delivery, and tells why mailtrail
+/// turned it off after a 410.
+#[tokio::test]
+async fn dashboard_adds_lists_logs_and_replays() {
+    use crate::dashboard::{client, csrf_in, page, session};
+    use reqwest::header::COOKIE;
+
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn_with(Db::Sqlite, |s| s.allow_private_webhooks = true).await;
+    let c = client();
+    let cookie = session(&app, &c).await;
+    let (code, settings) = page(&app, &c, &cookie, "/settings").await;
+    assert_eq!(code, 200);
+    assert!(settings.contains("href=\"/settings/webhooks\""));
+    let (code, list) = page(&app, &c, &cookie, "/settings/webhooks").await;
+    assert_eq!(code, 200);
+    let csrf = csrf_in(&list);
+    let post = |path: &str, form: Vec<(&str, String)>| {
+        c.post(app.url(path))
+            .header(COOKIE, &cookie)
+            .form(&form)
+            .send()
+    };
+    let res = post(
+        "/settings/webhooks",
+        vec![
+            ("csrf", csrf.clone()),
+            ("url", "gopher://example.com/".into()),
+            ("events", "*".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("scheme must be http or https")
+    );
+    let res = post(
+        "/settings/webhooks",
+        vec![
+            ("csrf", csrf.clone()),
+            ("url", receiver.url()),
+            ("events", "queued, delivered".into()),
+            ("description", "orders".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let added = res.text().await.unwrap();
+    let at = added
+        .find("id=\"webhook-secret\">")
+        .expect("the secret is shown");
+    let secret = &added[at + "id=\"webhook-secret\">".len()..];
+    let secret = &secret[..secret.find('<').unwrap()];
+    assert!(secret.starts_with("whsec_"));
+    receiver.set_secret(secret);
+    let (_, list) = page(&app, &c, &cookie, "/settings/webhooks").await;
+    assert!(!list.contains(secret), "the secret is shown once");
+    let endpoints = app.get("/api/v1/webhooks").await.1;
+    let id = endpoints["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        endpoints["data"][0]["events"],
+        json!(["queued", "delivered"])
+    );
+
+    send(&app, &["bob@example.test"]).await;
+    let got = receiver.wait(20, |g| g.len() == 2).await;
+    assert!(got.iter().all(|r| r.valid));
+    let path = format!("/settings/webhooks/{id}");
+    let detail = loop {
+        let (code, detail) = page(&app, &c, &cookie, &path).await;
+        assert_eq!(code, 200);
+        if detail.matches("HTTP 200").count() == 2 {
+            break detail;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        detail.contains("delivered") && detail.contains("succeeded"),
+        "{detail}"
+    );
+    let log = delivery_log(&app, &id).await;
+    let delivery = log[0]["id"].as_str().unwrap().to_owned();
+    let res = post(
+        &path,
+        vec![
+            ("csrf", csrf.clone()),
+            ("action", "replay".into()),
+            ("delivery", delivery),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("sent again"));
+    let got = receiver.wait(10, |g| g.len() == 3).await;
+    assert_eq!(got[2].id, log[0]["webhook_id"].as_str().unwrap());
+
+    // A 410 turns it off; the pages say why.
+    receiver.script(&[(410, None)]);
+    send(&app, &["carol@example.test"]).await;
+    receiver.wait(20, |g| g.len() == 4).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = page(&app, &c, &cookie, "/settings/webhooks").await;
+        if list.contains("mailtrail turned off the endpoint") {
+            assert!(list.contains("410 Gone"), "{list}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let res = post(
+        &path,
+        vec![("csrf", csrf.clone()), ("action", "enable".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Turned on"));
+    let res = post(
+        &path,
+        vec![("csrf", "wrong".into()), ("action", "delete".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post(&path, vec![("csrf", csrf), ("action", "delete".into())])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        app.get("/api/v1/webhooks").await.1["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.stop().await;
+}

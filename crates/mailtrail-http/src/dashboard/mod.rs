@@ -25,6 +25,7 @@ mod simulate;
 mod stats;
 mod users;
 mod view;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -72,6 +73,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/users/remove", post(users::remove))
         .route("/settings/domains", post(domains::add))
         .route("/settings/domains/remove", post(domains::remove))
+        .route(
+            "/settings/webhooks",
+            get(webhooks::list).post(webhooks::add),
+        )
+        .route(
+            "/settings/webhooks/{id}",
+            get(webhooks::detail).post(webhooks::act),
+        )
         .route("/static/dashboard.css", get(css))
         .route("/static/dashboard.js", get(js))
 }
