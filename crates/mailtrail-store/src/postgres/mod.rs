@@ -78,7 +78,13 @@ impl PgStore {
     }
 
     /// Deletes the events recorded before `before`.
+    /// Webhook deliveries that are no longer waiting go with them (their
+    /// attempts cascade); pending ones stay until they are done.
     async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM webhook_deliveries WHERE created_at < $1 AND state <> 'pending'")
+            .bind(to_ms(before))
+            .execute(&self.pool)
+            .await?;
         let done = sqlx::query("DELETE FROM events WHERE at < $1")
             .bind(to_ms(before))
             .execute(&self.pool)

@@ -135,7 +135,15 @@ impl Store for SqliteStore {
 
 impl SqliteStore {
     /// Deletes the events recorded before `before`, in chunks.
+    /// Webhook deliveries that are no longer waiting go with them (their
+    /// attempts cascade); pending ones stay until they are done.
     async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.purge_in_chunks(
+            "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+             WHERE created_at < ? AND state <> 'pending' LIMIT ?)",
+            before,
+        )
+        .await?;
         self.purge_in_chunks(
             "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)",
             before,

@@ -334,6 +334,22 @@ pub async fn webhook_attempts_retry_succeed_fail_and_disable(store: Arc<dyn Stor
         .await
         .unwrap();
     assert_eq!(c.len(), 2);
+    // Retention: deliveries that are done go with their events; pending
+    // ones stay.
+    let third = deliveries(&store, &a, &e).await;
+    assert_eq!(third.len(), 2);
+    let done = AttemptRecord {
+        delivery_id: c[0].id,
+        endpoint_id: e.id,
+        attempt: attempt(600, Some(200)),
+        delivery: DeliveryNext::Succeeded,
+        endpoint: EndpointNext::Healthy,
+    };
+    assert!(store.record_webhook_attempt("n2", &done).await.unwrap());
+    store.purge_events(t(100_000)).await.unwrap();
+    let left = deliveries(&store, &a, &e).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, c[1].id);
     let b = org(&store, "bravo").await;
     assert_eq!(
         store
