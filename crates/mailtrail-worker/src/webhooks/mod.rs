@@ -114,7 +114,11 @@ impl Dispatcher {
     /// finished and recorded first.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut events = Some(self.store.event_signal());
-        let batch = u32::try_from(self.settings.concurrency.clamp(1, 64) * 4).unwrap_or(32);
+        // One round of attempts per claim: every attempt of the batch starts
+        // at once and ends within the timeout, far inside the lease, so no
+        // claimed delivery waits in hand while its lease runs out (another
+        // node would then send it too).
+        let batch = u32::try_from(self.settings.concurrency.clamp(1, 256)).unwrap_or(8);
         let lease =
             time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(1));
         loop {

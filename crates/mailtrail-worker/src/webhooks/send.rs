@@ -80,6 +80,8 @@ impl Sender {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the target itself, past the guard.
+            .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .user_agent(concat!("mailtrail-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -168,4 +170,48 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use mailtrail_domain::webhook::WebhookSecret;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn delivery(url: &str) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: Uuid::now_v7(),
+            endpoint_id: Uuid::now_v7(),
+            url: url.to_owned(),
+            secret: WebhookSecret::generate(),
+            payload: "{}".to_owned(),
+            attempts: 0,
+            failing_since: None,
+        }
+    }
+
+    /// A name that resolves to a private address at delivery time (what a
+    /// DNS rebinding does after the endpoint was saved) is refused before
+    /// any connection, as is an address literal.
+    #[tokio::test]
+    async fn refuses_private_targets_at_delivery_after_resolution() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sender = Sender::new(false).unwrap();
+        for url in [
+            format!("http://localhost:{port}/hook"),
+            format!("http://127.0.0.1:{port}/hook"),
+        ] {
+            let sent = sender
+                .send(&delivery(&url), OffsetDateTime::now_utc())
+                .await;
+            assert_eq!(sent.answer, Answer::NoAnswer, "{url}");
+            let error = sent.error.unwrap_or_default();
+            assert!(error.contains("loopback"), "{url}: {error}");
+        }
+        // Nothing reached the listener.
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "a refused target was connected to");
+    }
 }
