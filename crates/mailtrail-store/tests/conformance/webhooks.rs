@@ -178,7 +178,32 @@ pub async fn events_queue_webhook_deliveries_in_their_transaction(store: Arc<dyn
         .unwrap();
     let d = deliveries(&store, &a, &all).await;
     assert!(d.iter().any(|d| d.kind == EventKind::Delivered));
-    assert_eq!(store.pending_webhook_deliveries().await.unwrap(), 8);
+
+    // An inbound message's events (a reply correlated to the recipient).
+    let inbound = mailtrail_store::inbound::NewInbound {
+        id: Uuid::now_v7(),
+        source: mailtrail_store::inbound::InboundSource::Smtp,
+        mail_from: None,
+        rcpt_to: vec!["replies@example.test".into()],
+        mailbox: None,
+        raw: b"Subject: Re: Order\r\n\r\nthanks\r\n".to_vec(),
+        received_at: t(60),
+    };
+    store.insert_inbound(&inbound).await.unwrap();
+    let outcome = mailtrail_store::inbound::InboundOutcome {
+        summary: "reply: 1 event".into(),
+        events: vec![event(r1, EventKind::Replied, 60)],
+        suppressions: vec![],
+    };
+    store.finish_inbound(inbound.id, &outcome).await.unwrap();
+    let d = deliveries(&store, &a, &all).await;
+    let replied = d
+        .iter()
+        .find(|d| d.kind == EventKind::Replied)
+        .expect("replied queued");
+    let body: serde_json::Value = serde_json::from_str(&replied.payload).unwrap();
+    assert_eq!(body["data"]["recipient"], "two@x.test");
+    assert_eq!(store.pending_webhook_deliveries().await.unwrap(), 9);
 }
 
 pub async fn webhook_attempts_retry_succeed_fail_and_disable(store: Arc<dyn Store>) {
