@@ -870,3 +870,55 @@ async fn dashboard_adds_lists_logs_and_replays() {
     );
     app.stop().await;
 }
+
+/// An endpoint whose every attempt fails for five days is turned off, and
+/// says so; the clock is advanced instead of waited for.
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_is_turned_off() {
+    let receiver = Receiver::start().await;
+    let clock = mailtrail_worker::webhooks::Clock::default();
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.allow_private_webhooks = true;
+        s.webhook_clock = clock.clone();
+    })
+    .await;
+    let endpoint = add_endpoint(&app, &receiver.url(), json!(["queued"])).await;
+    receiver.set_secret(endpoint["secret"].as_str().unwrap());
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    receiver.script(&[(500, None), (500, None), (500, None)]);
+    send(&app, &["bob@example.test"]).await;
+    receiver.wait(20, |g| g.len() == 1).await;
+    delivery_log_when(&app, &id, |l| l[0]["attempts"] == 1).await;
+    let (_, shown) = app.get(&format!("/api/v1/webhooks/{id}")).await;
+    assert!(shown["failing_since"].is_string(), "{shown}");
+    assert_eq!(shown["enabled"], true);
+    // The retry 5 s later fails too, but within the five days.
+    clock.advance(Duration::from_secs(5));
+    receiver.wait(10, |g| g.len() == 2).await;
+    delivery_log_when(&app, &id, |l| l[0]["attempts"] == 2).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/webhooks/{id}")).await.1["enabled"],
+        true
+    );
+    // Five days later the next failure turns it off.
+    clock.advance(Duration::from_secs(5 * 86_400));
+    receiver.wait(10, |g| g.len() == 3).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let (_, shown) = app.get(&format!("/api/v1/webhooks/{id}")).await;
+        if shown["enabled"] == false || Instant::now() > deadline {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(shown["enabled"], false, "{shown}");
+    assert!(
+        shown["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("5 days"),
+        "{shown}"
+    );
+    assert!(receiver.got().iter().all(|r| r.valid));
+    app.stop().await;
+}
