@@ -6,6 +6,8 @@
 //!   store) and records the outcome, with backoff and expiry (flow 1).
 //! - [`inbound`]: keeps what the SMTP listener and the IMAP poller receive,
 //!   then classifies and correlates it into events (flow 3).
+//! - [`retention`]: purges detailed history past the retention period.
 
 pub mod delivery;
 pub mod inbound;
+pub mod retention;
