@@ -58,7 +58,10 @@ pg_clusters() { ls /etc/postgresql/*/*/postgresql.conf 2>/dev/null || true; }
 if ! command -v pg_isready >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
     missing+=(postgresql-client)
 fi
-if ! { command -v pg_isready >/dev/null 2>&1 && pg_up; } && [[ -z "$(pg_clusters)" ]]; then
+# The restart test runs a private cluster of its own, so the server's
+# programs (initdb, pg_ctl) are needed even when the database is elsewhere.
+if { ! { command -v pg_isready >/dev/null 2>&1 && pg_up; } && [[ -z "$(pg_clusters)" ]]; } ||
+    ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)
 fi
 

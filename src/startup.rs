@@ -106,54 +106,6 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 
-/// Raises the soft limit on open descriptors to the hard limit (each
-/// HTTP connection holds one; the usual soft limit of 1,024 is far below
-/// what a server needs) and returns the limit in force, if known.
-fn raise_descriptor_limit() -> Option<u64> {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current.is_some() && limit.current != limit.maximum {
-        limit.current = limit.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, limit) {
-            tracing::warn!(error = %e, "could not raise the open-descriptor limit");
-        }
-    }
-    let now = getrlimit(Resource::Nofile).current;
-    tracing::info!(descriptors = ?now, "open-descriptor limit");
-    now
-}
-
-/// Descriptors kept out of the HTTP connection limit: the database pool,
-/// the event journal, SMTP and IMAP connections, files.
-const DESCRIPTORS_KEPT: u64 = 256;
-
-/// The HTTP connection limits: the configured ones, the connection limit
-/// lowered to fit the descriptor limit with room for everything else.
-fn connection_limits(
-    settings: &Settings,
-    descriptors: Option<u64>,
-) -> mailtrail_http::ConnectionSettings {
-    let mut max = settings.http_max_connections.max(1);
-    if let Some(d) = descriptors {
-        let fits =
-            usize::try_from(d.saturating_sub(DESCRIPTORS_KEPT).max(16)).unwrap_or(usize::MAX);
-        if fits < max {
-            tracing::warn!(
-                http.max_connections = max,
-                descriptors = d,
-                "the descriptor limit lowers the HTTP connection limit to {fits}"
-            );
-            max = fits;
-        }
-    }
-    mailtrail_http::ConnectionSettings {
-        header_timeout: Duration::from_secs(settings.http_header_timeout_secs.max(1)),
-        body_timeout: Duration::from_secs(settings.http_body_timeout_secs.max(1)),
-        max_connections: max,
-        tracking_reserve: settings.http_tracking_reserve.min(max / 2),
-    }
-}
-
 /// A built server, bound to its port, not yet running.
 pub struct Application {
     listener: tokio::net::TcpListener,
@@ -181,7 +133,6 @@ impl Application {
             .await
             .with_context(|| format!("binding HTTP on {}", settings.http))?;
         let addr = listener.local_addr()?;
-        let descriptors = raise_descriptor_limit();
         let public_url = settings
             .public_url
             .clone()
@@ -286,9 +237,23 @@ impl Application {
                 max_message_bytes: settings.max_message_bytes,
                 default_from_domain: None,
                 public_url,
-                connections: connection_limits(&settings, descriptors),
+                connections: mailtrail_http::ConnectionSettings::fitted(
+                    settings.http_max_connections,
+                    settings.http_tracking_reserve,
+                    Duration::from_secs(settings.http_header_timeout_secs.max(1)),
+                    Duration::from_secs(settings.http_body_timeout_secs.max(1)),
+                ),
                 max_recipients: settings.max_recipients,
-                ses_sns: ses_sns(&settings)?,
+                ses_sns: match &settings.ses_sns_certificate {
+                    Some(path) => Some(
+                        mailtrail_http::ses::SesSns::from_file(
+                            path,
+                            settings.ses_sns_topic_arns.clone(),
+                        )
+                        .map_err(anyhow::Error::msg)?,
+                    ),
+                    None => None,
+                },
                 allow_private_webhooks: settings.allow_private_webhooks,
             },
             notify,
@@ -337,16 +302,17 @@ impl Application {
         let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
         let webhooks = tokio::spawn(self.webhooks.run(stop_rx.clone()));
         let (smtp_in, processor) = self.inbound.spawn(&stop_rx);
-        let retention = tokio::spawn(retention_loop(
+        let retention = tokio::spawn(mailtrail_worker::retention::run(
             self.store.clone(),
             self.retention_days,
             stop_rx.clone(),
         ));
-        let senders = tokio::spawn(sender_networks_loop(
-            self.store.clone(),
-            self.state.tracking.clone(),
-            stop_rx.clone(),
-        ));
+        let senders = tokio::spawn(
+            self.state
+                .tracking
+                .clone()
+                .refresh_sender_networks(self.store.clone(), stop_rx.clone()),
+        );
         tracing::info!(http.addr = %self.addr, "mailtrail listening on http://{}", self.addr);
         let mut http_stop = stop_rx.clone();
         let server = tokio::spawn(mailtrail_http::serve(
@@ -405,55 +371,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// Purges detailed events past the retention period, hourly (recipients
-/// keep their final status and counts), and the raw copies of inbound
-/// mail processed before it (the events they gave stay).
-async fn retention_loop(store: Arc<dyn Store>, days: u32, mut stop: watch::Receiver<bool>) {
-    loop {
-        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
-        match store.purge_events(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(events.purged = n, "retention: purged old events"),
-            Err(e) => tracing::warn!(error = %e, "retention: purge failed"),
-        }
-        match store.purge_inbound(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                inbound.purged = n,
-                "retention: purged processed inbound mail"
-            ),
-            Err(e) => tracing::warn!(error = %e, "retention: inbound purge failed"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-    }
-}
-
-/// How often the organisations' sender networks are read again, so that a
-/// change saved through another node sharing the database applies here
-/// too (this node's own changes apply at once).
-const SENDER_NETWORKS_REFRESH: Duration = Duration::from_secs(60);
-
-/// Reloads the sender networks into the tracking endpoints' memory every
-/// [`SENDER_NETWORKS_REFRESH`]: one query a minute, never one per hit.
-async fn sender_networks_loop(
-    store: Arc<dyn Store>,
-    tracking: mailtrail_http::tracking::Tracking,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(SENDER_NETWORKS_REFRESH) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        if let Err(e) = tracking.sender_networks().load(&*store).await {
-            tracing::warn!(error = %e, "reloading the sender networks failed; keeping the ones in memory");
-        }
-    }
 }
 
 /// The inbound side: the SMTP listener (when configured) and the processor
@@ -550,18 +467,4 @@ impl Inbound {
         let processor = tokio::spawn(self.processor.run(stop.clone()));
         (listener, processor)
     }
-}
-
-/// `POST /inbound/ses`'s set-up, when `--ses-sns-certificate` is given:
-/// the certificate is read and checked here, so a wrong file stops the
-/// start instead of refusing every notification.
-fn ses_sns(settings: &Settings) -> anyhow::Result<Option<mailtrail_http::ses::SesSns>> {
-    let Some(path) = &settings.ses_sns_certificate else {
-        return Ok(None);
-    };
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("ses_sns_certificate: reading {}", path.display()))?;
-    let sns = mailtrail_http::ses::SesSns::new(pem, settings.ses_sns_topic_arns.clone())
-        .map_err(|e| anyhow::anyhow!("ses_sns_certificate {}: {e}", path.display()))?;
-    Ok(Some(sns))
 }

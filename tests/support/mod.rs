@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod dovecot;
+pub mod pg_cluster;
 pub mod postfix;
 
 use std::net::SocketAddr;

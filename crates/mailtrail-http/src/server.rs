@@ -56,6 +56,60 @@ impl Default for ConnectionSettings {
     }
 }
 
+/// Descriptors kept out of the HTTP connection limit: the database pool,
+/// the event journal, SMTP and IMAP connections, files.
+const DESCRIPTORS_KEPT: u64 = 256;
+
+impl ConnectionSettings {
+    /// The configured limits, with the connection limit lowered to fit
+    /// the process's descriptor limit (raised first to its hard limit)
+    /// with room for everything else, and the tracking reserve at most
+    /// half of it.
+    pub fn fitted(
+        max_connections: usize,
+        tracking_reserve: usize,
+        header_timeout: Duration,
+        body_timeout: Duration,
+    ) -> Self {
+        let mut max = max_connections.max(1);
+        if let Some(d) = raise_descriptor_limit() {
+            let fits =
+                usize::try_from(d.saturating_sub(DESCRIPTORS_KEPT).max(16)).unwrap_or(usize::MAX);
+            if fits < max {
+                tracing::warn!(
+                    http.max_connections = max,
+                    descriptors = d,
+                    "the descriptor limit lowers the HTTP connection limit to {fits}"
+                );
+                max = fits;
+            }
+        }
+        Self {
+            header_timeout,
+            body_timeout,
+            max_connections: max,
+            tracking_reserve: tracking_reserve.min(max / 2),
+        }
+    }
+}
+
+/// Raises the soft limit on open descriptors to the hard limit (each
+/// HTTP connection holds one; the usual soft limit of 1,024 is far below
+/// what a server needs) and returns the limit in force, if known.
+fn raise_descriptor_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(error = %e, "could not raise the open-descriptor limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    tracing::info!(descriptors = ?now, "open-descriptor limit");
+    now
+}
+
 /// The header timeout of a connection in the tracking reserve: a pixel or
 /// click request is one short line and a few headers.
 const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);

@@ -92,6 +92,14 @@ impl std::fmt::Debug for SesSns {
 }
 
 impl SesSns {
+    /// Reads and checks the certificate at `path`, so that a wrong file
+    /// stops the start instead of refusing every notification.
+    pub fn from_file(path: &std::path::Path, topics: Vec<String>) -> Result<Self, String> {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| format!("ses_sns_certificate: reading {}: {e}", path.display()))?;
+        Self::new(pem, topics).map_err(|e| format!("ses_sns_certificate {}: {e}", path.display()))
+    }
+
     /// The set-up from the PEM `certificate` (checked here, so a wrong
     /// file stops the server at start) and the accepted topic ARNs (empty:
     /// any topic signed with the certificate).

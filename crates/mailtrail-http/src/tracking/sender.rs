@@ -74,6 +74,32 @@ impl SenderNetworks {
     }
 }
 
+/// How often the organisations' sender networks are read again, so that a
+/// change saved through another node sharing the database applies here
+/// too (this node's own changes apply at once).
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl super::Tracking {
+    /// Reloads the sender networks into memory every minute until `stop`
+    /// turns true: one query a minute, never one per hit. A failed reload
+    /// keeps the lists already in memory.
+    pub async fn refresh_sender_networks(
+        self,
+        store: std::sync::Arc<dyn Store>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(REFRESH) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            if let Err(e) = self.sender_networks().load(&*store).await {
+                tracing::warn!(error = %e, "reloading the sender networks failed; keeping the ones in memory");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
