@@ -183,10 +183,16 @@ async fn every_api_route_is_in_the_document_with_each_method() {
         };
         let described = &documented[*template];
         for m in routed.difference(described) {
-            problems.push(format!("{} {template} is routed but not documented", m.to_uppercase()));
+            problems.push(format!(
+                "{} {template} is routed but not documented",
+                m.to_uppercase()
+            ));
         }
         for m in described.difference(&routed) {
-            problems.push(format!("{} {template} is documented but not routed", m.to_uppercase()));
+            problems.push(format!(
+                "{} {template} is documented but not routed",
+                m.to_uppercase()
+            ));
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
@@ -218,8 +224,8 @@ fn validator() -> PathBuf {
     if let Ok(p) = std::env::var("MAILTRAIL_OPENAPI_VALIDATOR") {
         return PathBuf::from(p);
     }
-    let venv =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/openapi-venv/bin/openapi-spec-validator");
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/openapi-venv/bin/openapi-spec-validator");
     assert!(
         venv.exists(),
         "openapi-spec-validator is not installed: run scripts/test.sh once, or set \
@@ -276,10 +282,10 @@ fn resolve<'a>(doc: &'a Value, s: &'a Value) -> &'a Value {
 fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
     let schema = resolve(doc, schema);
     if let Some(alts) = schema["oneOf"].as_array() {
-        if !value.is_null() {
-            if let Some(obj) = alts.iter().find(|a| resolve(doc, a)["type"] == "object") {
-                conforms(doc, obj, value, at, problems);
-            }
+        if let Some(obj) = alts.iter().find(|a| resolve(doc, a)["type"] == "object")
+            && !value.is_null()
+        {
+            conforms(doc, obj, value, at, problems);
         }
         return;
     }
@@ -305,10 +311,10 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut
             }
         }
         Value::String(s) => {
-            if let Some(values) = schema["enum"].as_array() {
-                if !values.iter().any(|v| v == s) {
-                    problems.push(format!("{at} = {s:?} is not one of {values:?}"));
-                }
+            if let Some(values) = schema["enum"].as_array()
+                && !values.iter().any(|v| v == s)
+            {
+                problems.push(format!("{at} = {s:?} is not one of {values:?}"));
             }
         }
         _ => {}
@@ -317,7 +323,8 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut
 
 /// The schema of the JSON answer `status` of `method path`.
 fn answer_schema<'a>(doc: &'a Value, path: &str, method: &str, status: &str) -> &'a Value {
-    let s = &doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"];
+    let s =
+        &doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"];
     assert!(s.is_object(), "{method} {path} {status} has no JSON schema");
     s
 }
@@ -341,11 +348,17 @@ async fn answers_have_the_documented_shapes() {
     let schema = answer_schema(&doc, "/api/v1/messages", "post", "202");
     conforms(&doc, schema, &accepted, "accepted", &mut problems);
     let id = accepted["id"].as_str().unwrap().to_owned();
-    app.wait_for(&id, std::time::Duration::from_secs(10), |s| s == "delivered")
-        .await;
+    app.wait_for(&id, std::time::Duration::from_secs(10), |s| {
+        s == "delivered"
+    })
+    .await;
 
     let (_, detail) = app.get(&format!("/api/v1/messages/{id}")).await;
-    assert!(detail["recipients"][0]["events"].as_array().is_some_and(|e| !e.is_empty()));
+    assert!(
+        detail["recipients"][0]["events"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
     let schema = answer_schema(&doc, "/api/v1/messages/{id}", "get", "200");
     conforms(&doc, schema, &detail, "detail", &mut problems);
 
@@ -379,7 +392,10 @@ async fn answers_have_the_documented_shapes() {
         "detail",
         &mut found,
     );
-    assert_eq!(found, ["detail.recipients[0].surprise is not in the schema"]);
+    assert_eq!(
+        found,
+        ["detail.recipients[0].surprise is not in the schema"]
+    );
     app.stop().await;
 }
 
@@ -412,7 +428,11 @@ async fn the_docs_page_and_its_assets_are_served_from_the_binary() {
             rest = &v[end..];
         }
     }
-    for needed in ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-initializer.js"] {
+    for needed in [
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "swagger-initializer.js",
+    ] {
         assert!(
             assets.iter().any(|a| a.ends_with(needed)),
             "{needed} not referenced: {assets:?}"

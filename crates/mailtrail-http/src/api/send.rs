@@ -145,12 +145,15 @@ impl PartialSchema for AddressInput {
                     .schema_type(Type::Object)
                     .property(
                         "name",
-                        ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::String, Type::Null])),
                     )
                     .property("address", ObjectBuilder::new().schema_type(Type::String))
                     .required("address")
                     .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
-                    .examples([serde_json::json!({"name": "Grace", "address": "grace@example.org"})]),
+                    .examples([
+                        serde_json::json!({"name": "Grace", "address": "grace@example.org"}),
+                    ]),
             )
             .description(Some("An address, as a string or with a display name"))
             .into()

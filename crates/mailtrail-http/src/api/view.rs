@@ -7,8 +7,8 @@ use mailtrail_store::{
     Event, LinkClicks, Message, Recipient, SandboxCopy, StatusReason, Suppression,
 };
 use serde::Serialize;
-use utoipa::ToSchema;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::openapi::schemas;
