@@ -381,6 +381,15 @@ async fn answers_have_the_documented_shapes() {
 
     assert!(problems.is_empty(), "{problems:#?}");
 
+    // Fields that are always written, `null` or not, are required.
+    let recipient = &doc["components"]["schemas"]["RecipientView"]["required"];
+    for always in ["status_reason", "first_open_at"] {
+        assert!(
+            recipient.as_array().unwrap().iter().any(|r| r == always),
+            "{always}: {recipient}"
+        );
+    }
+
     // The checker itself finds a key the schema does not have.
     let mut extra = detail.clone();
     extra["recipients"][0]["surprise"] = json!(1);

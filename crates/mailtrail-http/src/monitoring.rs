@@ -152,6 +152,7 @@ fn route_label(template: &str) -> String {
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "operations",
     security((), ("metrics_token" = [])),
     responses(

@@ -20,6 +20,7 @@ use crate::extract::query_pairs;
 #[utoipa::path(
     post,
     path = "/api/v1/convert",
+    operation_id = "convert_outlook",
     tag = "convert",
     security(("api_key" = [])),
     params(("tnef" = Option<bool>, Query, description = "Also keep every MAPI property in an `application/ms-tnef` part")),

@@ -68,6 +68,7 @@ pub(crate) struct NamedAddress {
     #[schema(schema_with = schemas::email_address)]
     pub address: EmailAddress,
     /// The display name, if any.
+    #[schema(required = true)]
     pub name: Option<String>,
 }
 
@@ -119,13 +120,14 @@ pub(crate) struct RecipientView {
     #[schema(schema_with = schemas::status)]
     pub status: Status,
     /// Why it failed or was deferred; `null` otherwise.
-    #[schema(schema_with = schemas::status_reason_or_null)]
+    #[schema(schema_with = schemas::status_reason_or_null, required = true)]
     pub status_reason: Option<StatusReason>,
     /// When the status last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// The first open by a person, if any.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub first_open_at: Option<OffsetDateTime>,
     /// Whether that first open is implied by a click (images blocked).
     pub first_open_implied: bool,
@@ -268,6 +270,7 @@ pub(crate) struct Page<T> {
     /// The items.
     pub data: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
