@@ -3,7 +3,8 @@
 //! validates with a real OpenAPI 3.1 validator (PyPI
 //! `openapi-spec-validator`, installed by scripts/test.sh), the answers of
 //! the API have the shapes it describes, and the documentation page and
-//! its assets are served from the binary.
+//! its assets are served from the binary and work in Chromium without
+//! the network.
 //!
 //! The router cannot be listed, so its routes are found two ways and
 //! probed: every path the document names, and every `"/api/v1..."` string
@@ -478,5 +479,47 @@ async fn the_docs_page_and_its_assets_are_served_from_the_binary() {
         .unwrap();
     assert!(bare.status().is_redirection(), "{}", bare.status());
     assert_eq!(bare.headers()["location"], "/api/docs/");
+    app.stop().await;
+}
+
+/// The page in a real browser (Debian's Chromium driven by playwright-core,
+/// tests/browser/apidocs.mjs): every operation of the document is
+/// rendered, "Try it out" reaches this server, nothing is loaded from
+/// another origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_renders_every_operation_in_chromium() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: install Debian's chromium package (scripts/test.sh does)"
+    );
+    assert!(
+        Path::new(&format!(
+            "{root}/tests/browser/node_modules/playwright-core"
+        ))
+        .exists(),
+        "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does)"
+    );
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let operations: usize = documented(&doc).values().map(BTreeSet::len).sum();
+    let base = app.url("");
+    let out = tokio::process::Command::new("node")
+        .arg(format!("{root}/tests/browser/apidocs.mjs"))
+        .arg(&base)
+        .arg(operations.to_string())
+        .output()
+        .await
+        .expect("node is missing: install Node.js (scripts/test.sh does)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("ok - {operations} operations rendered")),
+        "{text}"
+    );
     app.stop().await;
 }
