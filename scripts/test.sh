@@ -143,6 +143,23 @@ fi
 export MAILTRAIL_PYTHON
 echo "MAILTRAIL_PYTHON=$MAILTRAIL_PYTHON (extract-msg)"
 
+# ------------------------------------------------------ OpenAPI validator
+# tests/it/openapi.rs validates the served OpenAPI document with
+# openapi-spec-validator (PyPI, pinned), in its own virtual environment.
+section "OpenAPI validator: openapi-spec-validator"
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+if [[ -z ${MAILTRAIL_OPENAPI_VALIDATOR:-} ]]; then
+    venv="$ROOT/target/openapi-venv"
+    if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('openapi-spec-validator') != '$OPENAPI_SPEC_VALIDATOR_VERSION')" 2>/dev/null; then
+        [[ ${MAILTRAIL_SKIP_INSTALL:-} == 1 ]] && die "openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION is not installed (set MAILTRAIL_OPENAPI_VALIDATOR)"
+        python3 -m venv "$venv" || die "cannot create $venv"
+        "$venv/bin/pip" install -q "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" || die "pip install openapi-spec-validator failed"
+    fi
+    MAILTRAIL_OPENAPI_VALIDATOR="$venv/bin/openapi-spec-validator"
+fi
+export MAILTRAIL_OPENAPI_VALIDATOR
+echo "MAILTRAIL_OPENAPI_VALIDATOR=$MAILTRAIL_OPENAPI_VALIDATOR"
+
 # --------------------------------------------------------------- postfix
 section "Postfix (system instance must be stopped; tests run private instances)"
 if [[ -f /etc/postfix/main.cf ]] && /usr/sbin/postfix status >/dev/null 2>&1; then

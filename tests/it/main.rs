@@ -14,6 +14,7 @@ mod domains;
 mod inbound;
 mod instrument;
 mod metrics;
+mod openapi;
 mod pg_restart;
 mod recovery;
 mod sandbox;

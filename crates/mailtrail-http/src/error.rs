@@ -144,17 +144,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// The body of every error response: `{"error": {...}}`. The OpenAPI
+/// document describes errors with this very type, so the document and the
+/// wire cannot disagree.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid_address", "message": "to[2]: missing @", "field": "to[2]"}}))]
+pub(crate) struct ErrorEnvelope {
+    error: ErrorBody,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    /// Stable machine-readable code to branch on, e.g. `invalid_address`,
+    /// `missing_field`, `unauthorized`, `not_found`, `payload_too_large`.
+    code: &'static str,
+    /// What is wrong, for a person. 5xx errors never show their cause.
     message: String,
+    /// Where in the request: a JSON path (`to[2]`,
+    /// `attachments[0].content_base64`) or a query parameter (`status`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    field: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -175,11 +185,11 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let body = Envelope {
-            error: Body {
+        let body = ErrorEnvelope {
+            error: ErrorBody {
                 code: self.code(),
                 message,
-                field: self.field(),
+                field: self.field().map(str::to_owned),
             },
         };
         (status, Json(body)).into_response()

@@ -14,6 +14,7 @@ mod escape;
 mod extract;
 pub mod monitoring;
 mod networks;
+mod openapi;
 mod server;
 pub mod ses;
 pub mod signin;
@@ -29,7 +30,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use mailtrail_store::prelude::*;
 use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -128,25 +128,13 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_message_bytes;
     let body_timeout = state.settings.connections.body_timeout;
+    // The API, `/healthz`, `/metrics` and `/inbound/ses`: routed and
+    // described in the OpenAPI document by the same lines ([`openapi`]).
+    let (documented, _) = openapi::documented().split_for_parts();
     Router::new()
-        .route("/healthz", get(healthz))
-        .route(
-            "/api/v1/messages",
-            get(api::list_messages).post(api::send_message),
-        )
-        .route("/api/v1/messages/{id}", get(api::get_message))
-        .route("/api/v1/sandbox/messages", get(api::sandbox_messages))
-        .route("/api/v1/suppressions", get(api::list_suppressions))
-        .route("/api/v1/convert", post(api::convert::convert))
-        .route(
-            "/api/v1/suppressions/{address}",
-            delete(api::delete_suppression),
-        )
-        .route("/inbound/ses", post(ses::inbound_ses))
-        .merge(tracking::api_routes())
-        .merge(api::webhooks::routes())
+        .merge(documented)
+        .merge(openapi::page())
         .merge(dashboard::routes())
-        .merge(monitoring::routes())
         .fallback(not_found)
         // Durations by route template; the tracking routes, merged below,
         // keep to counters.
@@ -202,7 +190,18 @@ pub async fn serve(
     server::serve(listener, router(state), limits, shutdown).await
 }
 
+/// Health.
+///
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = Object, example = json!({"status": "ok"})),
+        (status = 503, description = "The database does not answer", body = error::ErrorEnvelope),
+    )
+)]
 async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.ping().await.map_err(ApiError::Unavailable)?;
     Ok(Json(serde_json::json!({ "status": "ok" })))

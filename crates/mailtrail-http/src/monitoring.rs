@@ -11,13 +11,11 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -104,8 +102,8 @@ pub fn recorder() -> Result<PrometheusHandle, String> {
 }
 
 /// The `/metrics` route.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(scrape))
 }
 
 /// Records how long a request took under its route template
@@ -146,7 +144,23 @@ fn route_label(template: &str) -> String {
     out
 }
 
-/// `GET /metrics`.
+/// Prometheus metrics.
+///
+/// `GET /metrics`: counters, gauges and request-duration histograms in the
+/// Prometheus text exposition format 0.0.4; behind a bearer token when
+/// `--metrics-token` is set.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "A token is set and the request does not carry it", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "Metrics are turned off", body = crate::error::ErrorEnvelope),
+    )
+)]
 async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let monitoring = &state.monitoring;
     let Some(handle) = &monitoring.handle else {

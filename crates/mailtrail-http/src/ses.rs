@@ -127,7 +127,24 @@ fn forbidden(message: String) -> ApiError {
     }
 }
 
-/// `POST /inbound/ses`.
+/// Amazon SES notifications by SNS.
+///
+/// `POST /inbound/ses`: an Amazon SNS HTTP(S) subscription delivers SES
+/// bounce and complaint notifications here; each must verify with the
+/// certificate set by `--ses-sns-certificate`. 404 until it is set.
+#[utoipa::path(
+    post,
+    path = "/inbound/ses",
+    tag = "inbound",
+    params(("x-amz-sns-message-type" = String, Header, description = "`Notification`, `SubscriptionConfirmation` or `UnsubscribeConfirmation`")),
+    request_body(content = Object, content_type = "text/plain", description = "The SNS message, JSON as SNS sends it (with `Content-Type: text/plain`)"),
+    responses(
+        (status = 200, description = "Stored (`{\"status\": \"stored\", \"inbound_id\"}`), or a subscription handled", body = Object),
+        (status = 400, description = "Not an SNS message, or a malformed one", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "The signature does not verify, or the topic or SubscribeURL is not allowed", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "No certificate configured: the route is off", body = crate::error::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn inbound_ses(
     State(state): State<AppState>,
     headers: HeaderMap,

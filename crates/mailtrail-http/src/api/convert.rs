@@ -13,7 +13,23 @@ use crate::ApiError;
 use crate::auth::Caller;
 use crate::extract::query_pairs;
 
-/// Converts the body.
+/// Convert an Outlook `.msg` to `.eml`.
+///
+/// The body is the `.msg` file's bytes (or a TNEF `winmail.dat`); the
+/// answer is the message as `message/rfc822` (RFC 5322).
+#[utoipa::path(
+    post,
+    path = "/api/v1/convert",
+    operation_id = "convert_outlook",
+    tag = "convert",
+    security(("api_key" = [])),
+    params(("tnef" = Option<bool>, Query, description = "Also keep every MAPI property in an `application/ms-tnef` part")),
+    request_body(content = String, content_type = "application/vnd.ms-outlook", description = "The .msg file's bytes"),
+    responses(
+        (status = 200, description = "The converted message", content_type = "message/rfc822", body = String),
+        (status = 400, description = "An empty body or a file that cannot be read (`field` is `body`), or a bad query parameter", body = crate::error::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn convert(
     _caller: Caller,
     RawQuery(query): RawQuery,

@@ -19,12 +19,28 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::auth::Caller;
+use crate::error::ErrorEnvelope;
 use crate::extract::{JsonBody, parse_limit, query_pairs};
 use crate::{ApiError, AppState};
 
 pub(crate) use send::{SendRequest, validate};
 use view::{Accepted, List, MessageView, Page, SandboxView, SuppressionView};
+
+/// The routes under `/api/v1`, each in the OpenAPI document by the same
+/// line that routes it ([`crate::openapi`]).
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_messages, send_message))
+        .routes(routes!(get_message))
+        .routes(routes!(sandbox_messages))
+        .routes(routes!(list_suppressions))
+        .routes(routes!(delete_suppression))
+        .routes(routes!(convert::convert))
+}
 
 /// Default page size of lists.
 const DEFAULT_LIMIT: u32 = 50;
@@ -34,9 +50,27 @@ const MAX_LIMIT: u32 = 200;
 /// run wants to see all of its copies at once.
 const MAX_SANDBOX_LIMIT: u32 = 1000;
 
+/// Send a message.
+///
 /// `POST /api/v1/messages`: validate, store the message, its recipients and
 /// their jobs in one transaction, wake the workers, answer 202. A repeated
 /// idempotency key answers 200 with the message stored the first time.
+/// Nothing is stored for a refused request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages",
+    tag = "messages",
+    security(("api_key" = [])),
+    request_body = SendRequest,
+    responses(
+        (status = 202, description = "Stored and queued; one copy per recipient", body = Accepted),
+        (status = 200, description = "The idempotency key was used before: the message stored then", body = Accepted),
+        (status = 400, description = "Refused; `field` names what to fix (`to[2]`, `attachments[0].content_base64`)", body = ErrorEnvelope),
+        (status = 409, description = "Another request with the same idempotency key is being stored", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than the server's limit", body = ErrorEnvelope),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +102,28 @@ pub(crate) async fn send_message(
     Ok((status, Json(Accepted::from(stored))).into_response())
 }
 
+/// List messages.
+///
 /// `GET /api/v1/messages`: newest first, keyset pagination, filters.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages",
+    tag = "messages",
+    security(("api_key" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page; opaque"),
+        ("status" = Option<String>, Query, description = "Only messages with a recipient in one of these statuses; comma-separated, or repeated", example = "failed,deferred"),
+        ("recipient" = Option<String>, Query, description = "Only messages to this address (or part of one)"),
+        ("q" = Option<String>, Query, description = "Only messages whose subject contains this text"),
+        ("since" = Option<String>, Query, format = DateTime, description = "Created at or after this RFC 3339 time"),
+        ("until" = Option<String>, Query, format = DateTime, description = "Created before this RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "A page of messages, newest first, without timelines", body = Page<MessageView>),
+        (status = 400, description = "An unknown or malformed query parameter, named in `field`", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn list_messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,9 +145,22 @@ pub(crate) async fn list_messages(
     }))
 }
 
+/// One message with every recipient's timeline.
+///
 /// `GET /api/v1/messages/{id}`: one message with every recipient's
 /// timeline. An id that is not a UUID, or another organisation's, is simply
 /// not found.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{id}",
+    tag = "messages",
+    security(("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The message's `id`, as `POST /api/v1/messages` answered it")),
+    responses(
+        (status = 200, description = "The message, its recipients, their links and timelines", body = MessageView),
+        (status = 404, description = "No such message in the caller's organisation", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn get_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,7 +175,21 @@ pub(crate) async fn get_message(
     Ok(Json(MessageView::new(message, true)))
 }
 
-/// `GET /api/v1/sandbox/messages`: what the sandbox transport captured.
+/// The sandbox inbox.
+///
+/// `GET /api/v1/sandbox/messages`: what the sandbox transport captured,
+/// newest first, each copy as it would have left.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sandbox/messages",
+    tag = "sandbox",
+    security(("api_key" = [])),
+    params(("limit" = Option<u32>, Query, description = "How many copies, 1 to 1000 (default 50)", minimum = 1, maximum = 1000)),
+    responses(
+        (status = 200, description = "The captured copies", body = List<SandboxView>),
+        (status = 400, description = "An unknown or malformed query parameter, named in `field`", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn sandbox_messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,7 +209,17 @@ pub(crate) async fn sandbox_messages(
     }))
 }
 
-/// `GET /api/v1/suppressions`: addresses that are never sent to.
+/// The suppression list.
+///
+/// `GET /api/v1/suppressions`: addresses that are never sent to (hard
+/// bounces, complaints, unsubscribes), with why.
+#[utoipa::path(
+    get,
+    path = "/api/v1/suppressions",
+    tag = "suppressions",
+    security(("api_key" = [])),
+    responses((status = 200, description = "Every suppressed address", body = List<SuppressionView>))
+)]
 pub(crate) async fn list_suppressions(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,8 +230,22 @@ pub(crate) async fn list_suppressions(
     }))
 }
 
+/// Send to an address again.
+///
 /// `DELETE /api/v1/suppressions/{address}`: sends to the address again;
 /// 204, or 404 when it was not on the list.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/suppressions/{address}",
+    tag = "suppressions",
+    security(("api_key" = [])),
+    params(("address" = String, Path, format = Email, description = "The suppressed address, percent-encoded")),
+    responses(
+        (status = 204, description = "Removed from the list"),
+        (status = 400, description = "Not an email address", body = ErrorEnvelope),
+        (status = 404, description = "The address was not on the list", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn delete_suppression(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,40 +15,71 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use mailtrail_store::new_message::{AttachmentDraft, Draft, Mailbox};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::ApiError;
 
 /// The request as sent. Unknown fields are refused so that a typo
 /// (`"bc"` for `"bcc"`) is an error instead of a silently dropped recipient.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "from": {"name": "Ada", "address": "ada@example.com"},
+    "to": ["grace@example.org"],
+    "subject": "The report",
+    "html": "<p>Here it is: <a href=\"https://example.com/r\">report</a></p>",
+    "read_receipt": true,
+    "metadata": {"order": "1042"}
+}))]
 pub(crate) struct SendRequest {
+    /// The sender; without it, `noreply@` the server's default domain when
+    /// one is configured.
     #[serde(default)]
     from: Option<AddressInput>,
+    /// Recipients; one address alone is a list of one. At least one of
+    /// to, cc and bcc.
     #[serde(default)]
     to: AddressList,
+    /// Carbon-copy recipients.
     #[serde(default)]
     cc: AddressList,
+    /// Blind carbon-copy recipients: no copy reveals them.
     #[serde(default)]
     bcc: AddressList,
+    /// One line, at most 2000 characters.
     #[serde(default)]
     subject: Option<String>,
+    /// The plain-text body; `text` or `html` is required.
     #[serde(default)]
     text: Option<String>,
+    /// The HTML body; opens and clicks are tracked in it.
     #[serde(default)]
     html: Option<String>,
+    /// Where replies go.
     #[serde(default)]
     reply_to: Option<AddressInput>,
+    /// Extra headers, written in the order given.
     #[serde(default)]
     headers: HeaderList,
+    /// Files to attach.
     #[serde(default)]
     attachments: Vec<AttachmentInput>,
+    /// Ask for a read receipt (RFC 8098 Disposition-Notification-To);
+    /// the organisation's default when absent.
     #[serde(default)]
     read_receipt: Option<bool>,
+    /// Tracking switches.
     #[serde(default)]
     track: Option<TrackInput>,
+    /// Your own keys and values, returned with the message and its events.
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    /// A repeated key answers the message stored the first time (200)
+    /// instead of sending again.
     #[serde(default)]
     idempotency_key: Option<String>,
 }
@@ -100,6 +131,41 @@ impl<'de> Deserialize<'de> for AddressInput {
     }
 }
 
+impl PartialSchema for AddressInput {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("An address (RFC 5322 addr-spec)"))
+                    .examples(["grace@example.org"]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property(
+                        "name",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+                    )
+                    .property("address", ObjectBuilder::new().schema_type(Type::String))
+                    .required("address")
+                    .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+                    .examples([
+                        serde_json::json!({"name": "Grace", "address": "grace@example.org"}),
+                    ]),
+            )
+            .description(Some("An address, as a string or with a display name"))
+            .into()
+    }
+}
+
+impl ToSchema for AddressInput {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Address".into()
+    }
+}
+
 /// Refuses the value of an unknown key of an address object.
 struct UnknownField<'a>(&'a str);
 
@@ -148,6 +214,25 @@ impl<'de> Deserialize<'de> for AddressList {
     }
 }
 
+impl PartialSchema for AddressList {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(ArrayBuilder::new().items(AddressInput::schema()))
+            .item(AddressInput::schema())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some(
+                "A list of addresses; one address alone is a list of one, `null` an empty list",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for AddressList {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "AddressList".into()
+    }
+}
+
 /// Extra headers as a JSON object, in the order given (the order they are
 /// written in).
 #[derive(Debug, Default)]
@@ -176,22 +261,51 @@ impl<'de> Deserialize<'de> for HeaderList {
     }
 }
 
+impl PartialSchema for HeaderList {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some(
+                "Header names to values, one line each; headers mailtrail writes itself \
+                 (From, To, Message-ID, Content-Type...) are refused",
+            ))
+            .examples([serde_json::json!({"X-Campaign": "spring"})])
+            .into()
+    }
+}
+
+impl ToSchema for HeaderList {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Headers".into()
+    }
+}
+
 /// One attachment as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Attachment)]
 pub(crate) struct AttachmentInput {
+    /// The file name the recipient sees.
     filename: String,
+    /// The media type; `application/octet-stream` when absent.
     #[serde(default)]
     content_type: Option<String>,
+    /// The content, base64 (RFC 4648; padding optional, line breaks
+    /// ignored).
+    #[schema(content_encoding = "base64")]
     content_base64: String,
 }
 
 /// Tracking switches; an absent one takes the organisation's default.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Track)]
 pub(crate) struct TrackInput {
+    /// Add an open-tracking pixel to the HTML.
     #[serde(default)]
     opens: Option<bool>,
+    /// Rewrite the HTML's links to count clicks.
     #[serde(default)]
     clicks: Option<bool>,
 }

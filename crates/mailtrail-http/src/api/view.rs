@@ -8,22 +8,37 @@ use mailtrail_store::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::openapi::schemas;
+
 /// The answer to `POST /api/v1/messages`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Accepted {
+    /// The message's id in this API (`GET /api/v1/messages/{id}`).
     pub id: Uuid,
+    /// The Message-ID header mailtrail generated for it.
+    #[schema(schema_with = schemas::message_id)]
     pub message_id: MessageId,
+    /// One per distinct address of to, cc and bcc.
     pub recipients: Vec<AcceptedRecipient>,
 }
 
 /// A recipient in [`Accepted`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AcceptedRecipient {
+    /// The recipient's id.
     pub id: Uuid,
+    /// The address, as checked (the domain lower-cased).
+    #[schema(schema_with = schemas::email_address)]
     pub address: EmailAddress,
+    /// to, cc or bcc.
+    #[schema(schema_with = schemas::recipient_kind)]
     pub kind: RecipientKind,
+    /// `queued`, or `suppressed` when the address is on the suppression
+    /// list (that recipient is not sent to).
+    #[schema(schema_with = schemas::status)]
     pub status: Status,
 }
 
@@ -47,23 +62,37 @@ impl From<Message> for Accepted {
 }
 
 /// A sender or reply address with its display name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct NamedAddress {
+    /// The address.
+    #[schema(schema_with = schemas::email_address)]
     pub address: EmailAddress,
+    /// The display name, if any.
+    #[schema(required = true)]
     pub name: Option<String>,
 }
 
 /// A message in lists and in detail.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MessageView {
+    /// The message's id in this API.
     pub id: Uuid,
+    /// The Message-ID header mailtrail generated for it.
+    #[schema(schema_with = schemas::message_id)]
     pub message_id: MessageId,
+    /// The sender.
     pub from: NamedAddress,
+    /// The subject.
     pub subject: String,
+    /// Whether a read receipt (RFC 8098) was asked for.
     pub read_receipt: bool,
+    /// The `metadata` sent with the message.
+    #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// When it was accepted (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Every recipient with its status.
     pub recipients: Vec<RecipientView>,
 }
 
@@ -77,38 +106,64 @@ pub(crate) struct MessageView {
 /// are the totals. A click with no pixel load before it implies an open
 /// (images blocked): it counts in `opens` and `unique_opens`, and
 /// `implied_opens` / `first_open_implied` say so.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RecipientView {
+    /// The recipient's id.
     pub id: Uuid,
+    /// The address.
+    #[schema(schema_with = schemas::email_address)]
     pub address: EmailAddress,
+    /// to, cc or bcc.
+    #[schema(schema_with = schemas::recipient_kind)]
     pub kind: RecipientKind,
+    /// The most advanced known state.
+    #[schema(schema_with = schemas::status)]
     pub status: Status,
+    /// Why it failed or was deferred; `null` otherwise.
+    #[schema(schema_with = schemas::status_reason_or_null, required = true)]
     pub status_reason: Option<StatusReason>,
+    /// When the status last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// The first open by a person, if any.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub first_open_at: Option<OffsetDateTime>,
+    /// Whether that first open is implied by a click (images blocked).
     pub first_open_implied: bool,
+    /// Opens by people, implied ones included.
     pub opens: u64,
+    /// 1 if a person opened at all, else 0.
     pub unique_opens: u64,
+    /// Opens implied by a click with no pixel load before it.
     pub implied_opens: u64,
+    /// Opens by machines (privacy prefetch, scanners); never in `opens`.
     pub machine_opens: u64,
+    /// Clicks by people.
     pub clicks: u64,
+    /// 1 if a person clicked at all, else 0.
     pub unique_clicks: u64,
+    /// Clicks per link; only in `GET /api/v1/messages/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub links: Option<Vec<LinkView>>,
+    /// The timeline, oldest first; only in `GET /api/v1/messages/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventView>>,
 }
 
 /// Clicks on one link of a recipient's copy.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LinkView {
+    /// The link's target.
     pub url: String,
+    /// Clicks by people.
     pub clicks: u64,
+    /// Clicks by machines (link scanners).
     pub machine_clicks: u64,
+    /// The first click.
     #[serde(with = "time::serde::rfc3339")]
     pub first_clicked_at: OffsetDateTime,
+    /// The last click.
     #[serde(with = "time::serde::rfc3339")]
     pub last_clicked_at: OffsetDateTime,
 }
@@ -126,17 +181,27 @@ impl From<LinkClicks> for LinkView {
 }
 
 /// One event of a recipient's timeline.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct EventView {
+    /// The event's id.
     pub id: Uuid,
+    /// What happened.
+    #[schema(schema_with = schemas::event_kind)]
     pub kind: EventKind,
+    /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// For opens and clicks: who.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schemas::opener, required = false)]
     pub opener: Option<Opener>,
+    /// For failures and deferrals: why.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schemas::status_reason, required = false)]
     pub reason: Option<StatusReason>,
+    /// Anything else: attempt number, remote MTA, user agent, URL...
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    #[schema(value_type = Object, required = false)]
     pub data: serde_json::Value,
 }
 
@@ -200,27 +265,38 @@ impl From<Event> for EventView {
 }
 
 /// A page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Page<T> {
+    /// The items.
     pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// A list without pages.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct List<T> {
+    /// The items.
     pub data: Vec<T>,
 }
 
 /// A copy captured by the sandbox.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SandboxView {
+    /// The copy's id.
     pub id: Uuid,
+    /// The message's id in this API.
     pub message_id: Uuid,
+    /// The recipient's id.
     pub recipient_id: Uuid,
+    /// The recipient's address.
     pub address: String,
+    /// When the sandbox took it.
     #[serde(with = "time::serde::rfc3339")]
     pub captured_at: OffsetDateTime,
+    /// The whole copy as it would have left (RFC 5322), DKIM signature
+    /// and tracking included.
     pub raw: String,
 }
 
@@ -238,10 +314,13 @@ impl From<SandboxCopy> for SandboxView {
 }
 
 /// An entry of the suppression list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SuppressionView {
+    /// The address.
     pub address: String,
+    /// Why: a hard bounce, a complaint, an unsubscribe.
     pub reason: String,
+    /// Since when.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

@@ -7,36 +7,34 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use mailtrail_domain::webhook::{EventSelection, WebhookSecret, WebhookUrl};
 use mailtrail_store::webhook::*;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::auth::Caller;
+use crate::error::ErrorEnvelope;
 use crate::extract::{JsonBody, parse_limit, query_pairs};
 use crate::{ApiError, AppState};
 
-/// The routes of this module.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/webhooks", get(list).post(create))
-        .route(
-            "/api/v1/webhooks/{id}",
-            get(show).patch(update).put(replace).delete(remove),
-        )
-        .route("/api/v1/webhooks/{id}/deliveries", get(deliveries))
-        .route(
-            "/api/v1/webhooks/{id}/deliveries/{delivery}/replay",
-            post(replay_one),
-        )
-        .route("/api/v1/webhooks/{id}/replay", post(replay_since))
+/// The routes of this module, each described in the OpenAPI document.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, replace, remove))
+        .routes(routes!(deliveries))
+        .routes(routes!(replay_one))
+        .routes(routes!(replay_since))
 }
 
 /// The body of `POST /api/v1/webhooks` and of `PUT`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WebhookRequest {
     /// Where to POST: `http` or `https`.
@@ -52,7 +50,7 @@ pub(crate) struct WebhookRequest {
 }
 
 /// The body of `PATCH /api/v1/webhooks/{id}`: what to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WebhookPatch {
     /// New target.
@@ -70,7 +68,7 @@ pub(crate) struct WebhookPatch {
 }
 
 /// The body of `POST /api/v1/webhooks/{id}/replay`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReplayRequest {
     /// Replay every delivery queued at or after this RFC 3339 time.
@@ -78,7 +76,7 @@ pub(crate) struct ReplayRequest {
 }
 
 /// An endpoint as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WebhookView {
     id: Uuid,
     url: String,
@@ -120,7 +118,7 @@ impl WebhookView {
 }
 
 /// One attempt in the delivery log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AttemptView {
     #[serde(with = "time::serde::rfc3339")]
     at: OffsetDateTime,
@@ -132,7 +130,7 @@ pub(crate) struct AttemptView {
 }
 
 /// One delivery in the log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeliveryView {
     id: Uuid,
     /// The `webhook-id` header, the same on every attempt.
@@ -140,6 +138,7 @@ pub(crate) struct DeliveryView {
     event_id: Uuid,
     #[serde(rename = "type")]
     kind: String,
+    #[schema(value_type = String, example = "pending")]
     state: DeliveryState,
     attempts: u32,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -148,6 +147,7 @@ pub(crate) struct DeliveryView {
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     /// The body sent.
+    #[schema(value_type = Object)]
     payload: serde_json::Value,
     attempt_log: Vec<AttemptView>,
 }
@@ -181,7 +181,7 @@ impl From<WebhookDelivery> for DeliveryView {
 }
 
 /// A list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WebhookList<T> {
     data: Vec<T>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,7 +189,7 @@ pub(crate) struct WebhookList<T> {
 }
 
 /// The answer of a replay.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Replayed {
     /// How many deliveries were queued again.
     replayed: u64,
@@ -308,6 +308,17 @@ fn webhook_id(id: &str) -> Result<Uuid, ApiError> {
 }
 
 /// `POST /api/v1/webhooks`: 201 with the endpoint and its secret.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    request_body = WebhookRequest,
+    responses(
+        (status = 201, description = "The endpoint, with its signing secret (shown this once)", body = WebhookView),
+        (status = 400, description = "A bad or private `url`, an unknown event kind in `events`", body = ErrorEnvelope),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -318,6 +329,15 @@ async fn create(
 }
 
 /// `GET /api/v1/webhooks`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The organisation's endpoints, without secrets", body = WebhookList<WebhookView>),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -333,6 +353,17 @@ async fn list(
 }
 
 /// `GET /api/v1/webhooks/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
+    responses(
+        (status = 200, description = "The endpoint, without its secret", body = WebhookView),
+        (status = 404, description = "No such endpoint", body = ErrorEnvelope),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -347,6 +378,19 @@ async fn show(
 }
 
 /// `PATCH /api/v1/webhooks/{id}`: changes the fields given.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
+    request_body = WebhookPatch,
+    responses(
+        (status = 200, description = "The endpoint as changed", body = WebhookView),
+        (status = 400, description = "A bad field, named in `field`", body = ErrorEnvelope),
+        (status = 404, description = "No such endpoint", body = ErrorEnvelope),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -358,6 +402,19 @@ async fn update(
 }
 
 /// `PUT /api/v1/webhooks/{id}`: replaces the URL, events and description.
+#[utoipa::path(
+    put,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
+    request_body = WebhookRequest,
+    responses(
+        (status = 200, description = "The endpoint as replaced", body = WebhookView),
+        (status = 400, description = "A bad field, named in `field`", body = ErrorEnvelope),
+        (status = 404, description = "No such endpoint", body = ErrorEnvelope),
+    )
+)]
 async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -375,6 +432,17 @@ async fn replace(
 }
 
 /// `DELETE /api/v1/webhooks/{id}`: 204; its deliveries go with it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
+    responses(
+        (status = 204, description = "Deleted, with its deliveries"),
+        (status = 404, description = "No such endpoint", body = ErrorEnvelope),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -393,6 +461,22 @@ async fn remove(
 
 /// `GET /api/v1/webhooks/{id}/deliveries`: newest first, with attempts;
 /// `limit` and `cursor` as in the message list.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The endpoint's id"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page; opaque"),
+    ),
+    responses(
+        (status = 200, description = "Deliveries, newest first, with their attempts", body = WebhookList<DeliveryView>),
+        (status = 400, description = "An unknown or malformed query parameter, named in `field`", body = ErrorEnvelope),
+        (status = 404, description = "No such endpoint", body = ErrorEnvelope),
+    )
+)]
 async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
@@ -427,6 +511,20 @@ async fn deliveries(
 /// `POST /api/v1/webhooks/{id}/deliveries/{delivery}/replay`: 202; the
 /// delivery is sent again at once with a fresh schedule, under the same
 /// `webhook-id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/deliveries/{delivery}/replay",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The endpoint's id"),
+        ("delivery" = Uuid, Path, description = "The delivery's id"),
+    ),
+    responses(
+        (status = 202, description = "Queued again under the same `webhook-id`", body = Replayed),
+        (status = 404, description = "No such endpoint or delivery", body = ErrorEnvelope),
+    )
+)]
 async fn replay_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -451,6 +549,19 @@ async fn replay_one(
 
 /// `POST /api/v1/webhooks/{id}/replay` with `{"since": time}`: 202; every
 /// delivery queued since then that is not already waiting is sent again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/replay",
+    tag = "webhooks",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
+    request_body = ReplayRequest,
+    responses(
+        (status = 202, description = "How many deliveries were queued again", body = Replayed),
+        (status = 400, description = "`since` is not an RFC 3339 time", body = ErrorEnvelope),
+        (status = 404, description = "No such endpoint", body = ErrorEnvelope),
+    )
+)]
 async fn replay_since(
     State(state): State<AppState>,
     caller: Caller,

@@ -27,11 +27,11 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, USER_AGENT};
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use ipnet::IpNet;
 use mailtrail_domain::{EventKind, Keyring, Opener, Purpose, TrackingPayload};
 use mailtrail_store::NewEvent;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -180,8 +180,17 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// The API route that hands out a "this is my device" link.
-pub(crate) fn api_routes() -> Router<AppState> {
-    Router::new().route("/api/v1/tracking/self-link", post(self_link))
+pub(crate) fn api_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(self_link))
+}
+
+/// The answer of `POST /api/v1/tracking/self-link`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SelfLink {
+    /// Open this URL once on each of the sender's own devices: opens and
+    /// clicks from a device that did are recorded as `self` and never
+    /// counted.
+    url: String,
 }
 
 fn pixel() -> Response {
@@ -349,9 +358,21 @@ async fn self_device(
         .into_response()
 }
 
+/// A "this is my device" link.
+///
 /// `POST /api/v1/tracking/self-link`: a "this is my device" link for the
 /// caller's organisation, to open on each of the sender's devices.
-async fn self_link(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/tracking/self-link",
+    tag = "tracking",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The link", body = SelfLink))
+)]
+async fn self_link(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<SelfLink>, ApiError> {
     let token = state
         .keyring
         .sign(caller.org_id, Purpose::SelfDevice, &[])
@@ -360,7 +381,7 @@ async fn self_link(State(state): State<AppState>, caller: Caller) -> Result<Json
             message: "token signing failed".into(),
         })?;
     let url = format!("{}/t/self/{token}", state.settings.public_url);
-    Ok(Json(json!({ "url": url })))
+    Ok(Json(SelfLink { url }))
 }
 
 fn peer(extensions: &Extensions) -> Option<SocketAddr> {
