@@ -1,6 +1,10 @@
 //! The integration tests: one binary, the real server on port 0, real
 //! peers (PostgreSQL, Postfix) where users have them.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -11,6 +11,10 @@
 //! projects keep their fixtures) is read as the body of a plain-text
 //! message from `MAILER-DAEMON`, which is how such notices arrive.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,10 @@
 //! bounces. The figures are printed; the floors below stop accuracy from
 //! dropping silently. Set `MAILTRAIL_CORPUS_VERBOSE=1` to list every miss.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -6,6 +6,10 @@
 //! recipients returns each with its own reason, and notices written in
 //! other languages are read.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use mailtrail_domain::Reason;
 use mailtrail_mail::inbound::{Classification, Kind, classify};
 

@@ -5,6 +5,10 @@
 //! certificate's key over SNS's string to sign (`openssl dgst -sha256
 //! -sign` for SignatureVersion 2, `-sha1` for 1). The key is not kept.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use mailtrail_mail::inbound::ses::{SnsError, SnsMessage, verify};
 use mailtrail_mail::inbound::{Kind, classify};
 

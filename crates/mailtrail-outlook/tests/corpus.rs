@@ -3,6 +3,10 @@
 //! subject, and every TNEF file gives the key, attachment names, body kind
 //! and attribute order that tnefparse's `expected.tsv` lists.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::path::PathBuf;
 
 use mail_parser::{MessageParser, MimeHeaders};

@@ -2,6 +2,10 @@
 //! of every `.msg` and TNEF sample must read or give an error, never panic.
 //! A deterministic stand-in for a fuzzer run, cheap enough for every test.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::path::PathBuf;
 
 use mailtrail_outlook::{EmlOptions, convert, rtf};

@@ -4,6 +4,10 @@
 //! be checked on the wire of a real implementation. These tests fail, saying
 //! so, where Postfix is not installed; `scripts/test.sh` installs it.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -33,7 +33,7 @@ pub(crate) struct LinkTally {
 
 impl LinkTally {
     /// Counts `ev` when it is a click by anyone but the sender.
-    pub fn note(&mut self, ev: &NewEvent) {
+    pub(crate) fn note(&mut self, ev: &NewEvent) {
         let Some(url) = ev.clicked_url() else { return };
         if ev.opener == Some(Opener::SelfOpen) {
             return;

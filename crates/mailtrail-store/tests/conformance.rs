@@ -7,6 +7,10 @@
 //! reached the PostgreSQL cases fail and say so: a green run always means
 //! both backends were tested.
 
+// Test code: a failed unwrap is a failed test with its message, and
+// items are `pub` for the test modules beside them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;

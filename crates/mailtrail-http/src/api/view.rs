@@ -207,7 +207,7 @@ pub(crate) struct EventView {
 
 impl MessageView {
     /// The view of `m`, with each recipient's events when `with_events`.
-    pub fn new(m: Message, with_events: bool) -> Self {
+    pub(crate) fn new(m: Message, with_events: bool) -> Self {
         Self {
             id: m.id,
             message_id: m.message_id,

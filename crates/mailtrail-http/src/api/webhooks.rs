@@ -5,9 +5,9 @@
 //! A target is checked here, after resolving its host, and again by the
 //! dispatcher at every delivery (a name may resolve elsewhere later).
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::Json;
 use mailtrail_domain::webhook::{EventSelection, WebhookSecret, WebhookUrl};
 use mailtrail_store::webhook::*;
 use serde::{Deserialize, Serialize};

@@ -80,7 +80,7 @@ impl DsnRecipient {
     /// 3461) when there is one, since that is the address that was sent
     /// to; else the final recipient after aliases and forwarding (section
     /// 2.3.2), which some MTAs fill with a local name.
-    pub fn address(&self) -> Option<&str> {
+    pub(crate) fn address(&self) -> Option<&str> {
         let looks = |a: &&String| {
             a.split_once('@')
                 .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))

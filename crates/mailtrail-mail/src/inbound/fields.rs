@@ -63,11 +63,11 @@ impl Name {
 
     /// The name's bytes (ASCII): what comparisons read, with no UTF-8
     /// check on every one.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // ASCII by construction.
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
     }

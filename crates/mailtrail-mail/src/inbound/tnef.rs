@@ -8,7 +8,7 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 /// The message with its TNEF parts unpacked, or `None` when it has none
 /// (the common case, decided by a byte scan before any parsing).
-pub fn unpack(raw: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn unpack(raw: &[u8]) -> Option<Vec<u8>> {
     if !contains_ignore_case(raw, b"ms-tnef") && !contains_ignore_case(raw, b"winmail.dat") {
         return None;
     }

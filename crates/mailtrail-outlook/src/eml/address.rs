@@ -10,7 +10,7 @@ use crate::property::{PropertyBag, id};
 /// Which header a recipient row belongs to (PidTagRecipientType,
 /// MS-OXOMSG 2.2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     /// MAPI_TO (1).
     To,
     /// MAPI_CC (2).
@@ -48,7 +48,7 @@ fn search_key(props: &PropertyBag, id: u16) -> Option<String> {
 /// Exchange sender with no SMTP property falls back to the search key, then
 /// to the creator's SMTP address (the mailbox that composed the message);
 /// with none of those the display name alone is kept.
-pub fn sender(props: &PropertyBag) -> Option<Address<'static>> {
+pub(super) fn sender(props: &PropertyBag) -> Option<Address<'static>> {
     let represented = smtp(
         props,
         &[id::SENT_REPRESENTING_SMTP_ADDRESS],
@@ -93,7 +93,7 @@ fn mailbox(name: Option<String>, email: String) -> Address<'static> {
 }
 
 /// The recipient table grouped by header, in table order.
-pub fn recipients(rows: &[PropertyBag]) -> [(Kind, Vec<Address<'static>>); 3] {
+pub(super) fn recipients(rows: &[PropertyBag]) -> [(Kind, Vec<Address<'static>>); 3] {
     let mut out = [
         (Kind::To, Vec::new()),
         (Kind::Cc, Vec::new()),

@@ -19,7 +19,7 @@ use crate::rtf::{self, Encapsulated};
 const EMBEDDED_MESSAGE: i64 = 5;
 
 /// Builds the body tree of `message`.
-pub fn build(message: &Message) -> Result<MimePart<'_>> {
+pub(super) fn build(message: &Message) -> Result<MimePart<'_>> {
     let props = &message.props;
     let mut text = props.string(id::BODY);
     let mut html = html_body(props);
@@ -97,7 +97,7 @@ pub fn build(message: &Message) -> Result<MimePart<'_>> {
 }
 
 /// Adds the TNEF part to a body tree.
-pub fn with_tnef(root: MimePart<'_>, tnef: Vec<u8>) -> MimePart<'_> {
+pub(super) fn with_tnef(root: MimePart<'_>, tnef: Vec<u8>) -> MimePart<'_> {
     let part = MimePart::new("application/ms-tnef", BodyPart::Binary(tnef.into()))
         .attachment("winmail.dat");
     let is_mixed = root

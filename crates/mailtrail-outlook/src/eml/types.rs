@@ -2,7 +2,7 @@
 //! extension (a data table).
 
 /// The media type for a file name, `application/octet-stream` if unknown.
-pub fn by_name(name: &str) -> &'static str {
+pub(super) fn by_name(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())

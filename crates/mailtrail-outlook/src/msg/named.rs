@@ -10,16 +10,16 @@ use crate::property::decode16;
 const DIR: &str = "/__nameid_version1.0/";
 
 /// PS_MAPI {00020328-0000-0000-C000-000000000046}, GUID index 1.
-pub const PS_MAPI: [u8; 16] = [
+pub(super) const PS_MAPI: [u8; 16] = [
     0x28, 0x03, 0x02, 0x00, 0, 0, 0, 0, 0xC0, 0, 0, 0, 0, 0, 0, 0x46,
 ];
 /// PS_PUBLIC_STRINGS {00020329-0000-0000-C000-000000000046}, GUID index 2.
-pub const PS_PUBLIC_STRINGS: [u8; 16] = [
+pub(super) const PS_PUBLIC_STRINGS: [u8; 16] = [
     0x29, 0x03, 0x02, 0x00, 0, 0, 0, 0, 0xC0, 0, 0, 0, 0, 0, 0, 0x46,
 ];
 
 /// Reads the mapping; a file without one has no named properties.
-pub fn read(streams: &Streams) -> Result<Vec<(u16, NamedProperty)>> {
+pub(super) fn read(streams: &Streams) -> Result<Vec<(u16, NamedProperty)>> {
     let entries_path = format!("{DIR}__substg1.0_00030102");
     let Some(entries) = streams.get(&entries_path) else {
         return Ok(Vec::new());

@@ -7,7 +7,7 @@ use crate::property::{Property, PropertyBag, Value, decode16, kind};
 
 /// Reads the properties of the object stored at `dir`, whose property
 /// stream starts with a `header`-byte header.
-pub fn read_bag(streams: &mut Streams, dir: &str, header: usize) -> Result<PropertyBag> {
+pub(super) fn read_bag(streams: &mut Streams, dir: &str, header: usize) -> Result<PropertyBag> {
     let path = format!("{dir}__properties_version1.0");
     let stream = streams
         .get(&path)

@@ -11,13 +11,13 @@ use crate::error::{OutlookError, Result};
 const SIGNATURE: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// A compound file's streams by path ("/__substg1.0_0037001F").
-pub struct Streams {
+pub(super) struct Streams {
     streams: BTreeMap<String, Vec<u8>>,
 }
 
 impl Streams {
     /// Reads every stream of the compound file in `bytes`.
-    pub fn read(bytes: &[u8]) -> Result<Streams> {
+    pub(super) fn read(bytes: &[u8]) -> Result<Streams> {
         if bytes.len() < 512 {
             return Err(OutlookError::CompoundFile(format!(
                 "truncated: {} bytes, the header alone is 512",
@@ -95,19 +95,19 @@ impl Streams {
     }
 
     /// The stream at `path`.
-    pub fn get(&self, path: &str) -> Option<&[u8]> {
+    pub(super) fn get(&self, path: &str) -> Option<&[u8]> {
         self.streams.get(path).map(Vec::as_slice)
     }
 
     /// The stream at `path`, moved out: each value stream is read once, so
     /// large attachment data is not copied again.
-    pub fn take(&mut self, path: &str) -> Option<Vec<u8>> {
+    pub(super) fn take(&mut self, path: &str) -> Option<Vec<u8>> {
         self.streams.remove(path)
     }
 
     /// Names of the direct child storages of `dir` starting with `prefix`,
     /// sorted (the `#XXXXXXXX` suffix sorts in row order).
-    pub fn child_storages(&self, dir: &str, prefix: &str) -> Vec<String> {
+    pub(super) fn child_storages(&self, dir: &str, prefix: &str) -> Vec<String> {
         let start = format!("{dir}{prefix}");
         let mut names: Vec<String> = self
             .streams

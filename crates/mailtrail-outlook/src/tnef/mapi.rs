@@ -9,7 +9,7 @@ use crate::message::{NamedProperty, PropertyName};
 use crate::property::{Property, Value, decode16, kind};
 
 /// A bounds-checked reader whose errors carry the absolute offset.
-pub struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
     base: usize,
@@ -17,26 +17,26 @@ pub struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     /// Reads `data`, which starts at absolute offset `base`.
-    pub fn new(data: &'a [u8], base: usize) -> Self {
+    pub(super) fn new(data: &'a [u8], base: usize) -> Self {
         Cursor { data, pos: 0, base }
     }
     /// The absolute offset of the next byte.
-    pub fn offset(&self) -> usize {
+    pub(super) fn offset(&self) -> usize {
         self.base + self.pos
     }
     /// Bytes not read yet.
-    pub fn remaining(&self) -> usize {
+    pub(super) fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
     /// Fails with `what` at the current offset.
-    pub fn error(&self, what: String) -> OutlookError {
+    pub(super) fn error(&self, what: String) -> OutlookError {
         OutlookError::Tnef {
             offset: self.offset(),
             what,
         }
     }
     /// The next `n` bytes.
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.error(format!("needs {n} bytes, {} remain", self.remaining())));
         }
@@ -45,12 +45,12 @@ impl<'a> Cursor<'a> {
         Ok(out)
     }
     /// A little-endian u16.
-    pub fn u16(&mut self) -> Result<u16> {
+    pub(super) fn u16(&mut self) -> Result<u16> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
     /// A little-endian u32.
-    pub fn u32(&mut self) -> Result<u32> {
+    pub(super) fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
@@ -63,7 +63,7 @@ impl<'a> Cursor<'a> {
 
 /// Reads a property list. Named properties get ids from `named`, which
 /// grows with names not seen before (one id space per message).
-pub fn read_props(
+pub(super) fn read_props(
     cur: &mut Cursor<'_>,
     named: &mut Vec<(u16, NamedProperty)>,
 ) -> Result<Vec<Property>> {
@@ -187,7 +187,7 @@ fn fixed(ty: u16, b: &[u8]) -> Value {
 
 /// Writes a property list; properties whose name is unknown (a named id
 /// the source never mapped) are left out, since TNEF must carry the name.
-pub fn write_props(
+pub(super) fn write_props(
     out: &mut Vec<u8>,
     props: &[Property],
     encoding: &'static Encoding,
