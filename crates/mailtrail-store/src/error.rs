@@ -41,3 +41,25 @@ pub(crate) fn constraint(e: sqlx::Error, what: &'static str, parent: &'static st
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
+
+impl StoreError {
+    /// Whether trying the same statement again later may succeed: the
+    /// database was unreachable, restarting or shedding load, as opposed to
+    /// a row that is missing or a statement that can never work. The
+    /// delivery worker retries such writes instead of leaving their jobs to
+    /// wait out a lease.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(e) => !matches!(
+                e,
+                sqlx::Error::PoolClosed
+                    | sqlx::Error::RowNotFound
+                    | sqlx::Error::ColumnNotFound(_)
+                    | sqlx::Error::ColumnDecode { .. }
+                    | sqlx::Error::Decode(_)
+                    | sqlx::Error::TypeNotFound { .. }
+            ),
+            _ => false,
+        }
+    }
+}

@@ -124,7 +124,11 @@ impl Worker {
     /// leaves a copy half-recorded.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let (done_tx, done_rx) = mpsc::channel(COMPLETION_QUEUE);
-        let flusher = tokio::spawn(flush_completions(self.store.clone(), done_rx));
+        let flusher = tokio::spawn(flush_completions(
+            self.store.clone(),
+            self.settings.lease,
+            done_rx,
+        ));
         self.claim_loop(&mut stop, &done_tx).await;
         drop(done_tx);
         if let Err(e) = flusher.await {
@@ -171,7 +175,11 @@ impl Worker {
             if messages.contains_key(&job.message_id) {
                 continue;
             }
-            let loaded = match self.store.outbound_message(job.message_id).await {
+            let loaded = match persist(self.settings.lease, "loading the message", || {
+                self.store.outbound_message(job.message_id)
+            })
+            .await
+            {
                 Ok(m) => m.map(|m| Arc::new(Prepared::new(m, &self.settings.public_url))),
                 Err(e) => {
                     tracing::error!(error = %e, message.id = %job.message_id, "loading message failed; job will be retried after its lease");
@@ -275,7 +283,10 @@ impl Worker {
         match settled {
             Settled::Done(event) => done.send((job.id, event)).await?,
             Settled::Retry { event, retry_at } => {
-                self.store.retry_job(job.id, &event, retry_at).await?;
+                persist(self.settings.lease, "scheduling the retry", || {
+                    self.store.retry_job(job.id, &event, retry_at)
+                })
+                .await?;
             }
         }
         Ok(())
@@ -311,10 +322,10 @@ impl Worker {
         .increment(1);
         match settled {
             Settled::Done(event) => {
-                match self
-                    .store
-                    .complete_sandbox_job(job.id, &event, &copy, now)
-                    .await
+                match persist(self.settings.lease, "filing the sandbox copy", || {
+                    self.store.complete_sandbox_job(job.id, &event, &copy, now)
+                })
+                .await
                 {
                     Ok(()) => {}
                     Err(mailtrail_store::StoreError::NotFound(_)) => tracing::info!(
@@ -325,12 +336,50 @@ impl Worker {
                 }
             }
             Settled::Retry { event, retry_at } => {
-                self.store.retry_job(job.id, &event, retry_at).await?;
+                persist(self.settings.lease, "scheduling the retry", || {
+                    self.store.retry_job(job.id, &event, retry_at)
+                })
+                .await?;
             }
         }
         Ok(())
     }
 }
+
+/// Runs a store operation again while it fails for a reason that may pass
+/// (the database restarting, a connection lost), with doubling pauses up to
+/// [`PERSIST_MAX_PAUSE`], for at most half the lease. A job whose outcome
+/// could not be written would otherwise stay claimed for the whole lease
+/// (51 minutes by default) although the database came back in seconds;
+/// past half the lease, giving up is safe because the lease brings the job
+/// back anyway.
+async fn persist<T, F, Fut>(
+    lease: Duration,
+    what: &'static str,
+    mut op: F,
+) -> Result<T, mailtrail_store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, mailtrail_store::StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + lease / 2;
+    let mut pause = PERSIST_FIRST_PAUSE;
+    loop {
+        match op().await {
+            Err(e) if e.is_transient() && tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "{what} failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(PERSIST_MAX_PAUSE);
+            }
+            result => return result,
+        }
+    }
+}
+
+/// First pause before a failed store write is tried again.
+const PERSIST_FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// Longest pause between two tries of a store write.
+const PERSIST_MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// Finished jobs on their way to the database.
 type Completions = mpsc::Sender<(Uuid, NewEvent)>;
@@ -344,7 +393,11 @@ const COMPLETION_BATCH: usize = 512;
 /// one fsync, for whatever finished meanwhile. If a commit fails the jobs
 /// stay claimed and come back after their lease, so an outcome is never
 /// lost, at worst a copy is sent twice (SMTP is at-least-once anyway).
-async fn flush_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Uuid, NewEvent)>) {
+async fn flush_completions(
+    store: Arc<dyn Store>,
+    lease: Duration,
+    mut rx: mpsc::Receiver<(Uuid, NewEvent)>,
+) {
     let mut batch = Vec::with_capacity(COMPLETION_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -354,7 +407,11 @@ async fn flush_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Uuid, 
                 Err(_) => break,
             }
         }
-        match store.complete_jobs(&batch).await {
+        match persist(lease, "committing delivery outcomes", || {
+            store.complete_jobs(&batch)
+        })
+        .await
+        {
             Ok(n) if n < batch.len() => tracing::info!(
                 jobs.skipped = batch.len() - n,
                 "some jobs were taken by another worker after their lease ran out"
