@@ -477,8 +477,13 @@ pub async fn read_response_line<R: AsyncBufRead + Unpin>(conn: &mut R) -> Result
         text.extend_from_slice(seg);
         match literal_size(seg) {
             Some(size) if size <= MAX_LITERAL => {
-                let mut lit = vec![0; size];
-                conn.read_exact(&mut lit).await?;
+                // Grown as the octets arrive, not allocated up front: an
+                // announced size costs nothing until the server sends it.
+                let mut lit = Vec::with_capacity(size.min(LITERAL_PREALLOC));
+                (&mut *conn).take(size as u64).read_to_end(&mut lit).await?;
+                if lit.len() < size {
+                    return Err(Error::Closed);
+                }
                 literals.push(lit);
             }
             Some(size) => {
@@ -493,6 +498,9 @@ pub async fn read_response_line<R: AsyncBufRead + Unpin>(conn: &mut R) -> Result
         }
     }
 }
+
+/// Octets reserved for a literal before any of it has arrived.
+const LITERAL_PREALLOC: usize = 64 * 1024;
 
 /// The size of the literal announced at the end of a line segment,
 /// `{N}` (RFC 3501 section 4.3) or `{N+}` (RFC 7888).
@@ -579,6 +587,28 @@ mod tests {
         assert_eq!(literal_size(b"* OK done"), None);
         assert_eq!(quoted("a\"b\\c").unwrap(), "\"a\\\"b\\\\c\"");
         assert!(quoted("a\r\nb").is_err());
+    }
+
+    /// A literal is read whole, then the line goes on; one the server
+    /// announces but does not send ends the read as a closed connection,
+    /// without reserving the announced size first.
+    #[tokio::test]
+    async fn literals_are_read_as_they_arrive() {
+        let mut ok: &[u8] = b"* 1 FETCH (BODY[] {5}\r\nhello)\r\n";
+        let line = read_response_line(&mut ok).await.unwrap();
+        assert_eq!(line.text, "* 1 FETCH (BODY[] {5})");
+        assert_eq!(line.literals, vec![b"hello".to_vec()]);
+
+        let mut short: &[u8] = b"* 1 FETCH (BODY[] {67108864}\r\nonly this";
+        assert!(matches!(
+            read_response_line(&mut short).await,
+            Err(Error::Closed)
+        ));
+        let mut huge: &[u8] = b"* 1 FETCH (BODY[] {67108865}\r\n";
+        assert!(matches!(
+            read_response_line(&mut huge).await,
+            Err(Error::Protocol(_))
+        ));
     }
 
     /// RFC 3501 `date-time`s, with a space-padded day and any zone, read
