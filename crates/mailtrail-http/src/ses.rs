@@ -43,7 +43,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use mailtrail_mail::inbound::ses::{SnsError, SnsMessage, check_certificate, verify};
-use mailtrail_store::inbound::{InboundSource, NewInbound};
+use mailtrail_store::inbound::{FromMailbox, InboundSource, NewInbound};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -186,18 +186,29 @@ pub(crate) async fn inbound_ses(
         SnsMessage::Notification { topic_arn, message } => {
             let id = Uuid::now_v7();
             let now = OffsetDateTime::now_utc();
-            state
+            // SNS delivers at least once: a notification whose answer was
+            // lost comes again with the same MessageId, and is stored once
+            // (the topic is its source, the MessageId its fingerprint).
+            let stored = state
                 .store
                 .insert_inbound(&NewInbound {
                     id,
                     source: InboundSource::Sns,
                     mail_from: None,
                     rcpt_to: Vec::new(),
-                    mailbox: None,
+                    mailbox: (!sns_id.is_empty()).then(|| FromMailbox {
+                        key: format!("sns:{topic_arn}"),
+                        cursor: None,
+                        fingerprint: sns_id.clone(),
+                    }),
                     raw: as_mail(&sns_id, &topic_arn, &message, now),
                     received_at: now,
                 })
                 .await?;
+            if !stored {
+                tracing::info!(sns.message_id = %sns_id, sns.topic = %topic_arn, "inbound/ses: notification delivered again; already stored");
+                return Ok(Json(json!({ "status": "duplicate" })));
+            }
             state.inbound_wake.notify_one();
             tracing::info!(inbound.id = %id, sns.message_id = %sns_id, sns.topic = %topic_arn, "inbound/ses: notification stored");
             Ok(Json(json!({ "status": "stored", "inbound_id": id })))

@@ -112,3 +112,22 @@ fn corrupted_compressed_rtf_never_panics() {
         let _ = rtf::deencapsulate(&mutate(rtf, &mut rng));
     }
 }
+
+/// Inputs a fuzzer once found to panic (`tests/regressions/`), kept so the
+/// fix stays: each must read or give an error, and convert, never panic.
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if let Ok(message) = mailtrail_outlook::read_msg(&bytes) {
+            for tnef in [false, true] {
+                let _ = mailtrail_outlook::to_eml(&message, EmlOptions { tnef });
+            }
+        }
+        seen += 1;
+    }
+    assert!(seen > 0, "no regression inputs in {}", dir.display());
+}

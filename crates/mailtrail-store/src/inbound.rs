@@ -60,10 +60,12 @@ pub struct MailboxCursor {
 /// transaction as the message, so a message is neither lost nor read twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FromMailbox {
-    /// The mailbox key (`imap://user@host:port/folder`).
+    /// The mailbox key (`imap://user@host:port/folder`), or `sns:TOPIC_ARN`
+    /// for notifications Amazon SNS posts.
     pub key: String,
-    /// The mailbox position after this message.
-    pub cursor: MailboxCursor,
+    /// The mailbox position after this message; `None` for a source that
+    /// has no position (an SNS topic).
+    pub cursor: Option<MailboxCursor>,
     /// What identifies the message however the server numbers it: its
     /// Message-ID, else a digest of its bytes. A message the mailbox has
     /// already given (read again after a UIDVALIDITY change, RFC 3501

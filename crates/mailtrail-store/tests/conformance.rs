@@ -1486,7 +1486,7 @@ mod cases {
             rcpt_to: vec![],
             mailbox: Some(FromMailbox {
                 key: "imap://u@host/INBOX".into(),
-                cursor,
+                cursor: Some(cursor),
                 fingerprint: "id:y@host".into(),
             }),
             raw: b"Subject: y\r\n\r\nhi\r\n".to_vec(),
@@ -1577,10 +1577,10 @@ mod cases {
         // the cursor moves forward with the next message
         let from = |validity, uid, fingerprint: &str| FromMailbox {
             key: "imap://u@host/INBOX".into(),
-            cursor: MailboxCursor {
+            cursor: Some(MailboxCursor {
                 uid_validity: validity,
                 last_uid: uid,
-            },
+            }),
             fingerprint: fingerprint.into(),
         };
         let next = from(4_000_000_000, 9, "id:z@host");
@@ -1596,7 +1596,7 @@ mod cases {
         );
         assert_eq!(
             store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
-            Some(next.cursor)
+            next.cursor
         );
         assert_eq!(store.pending_inbound(10).await.unwrap().len(), 2);
 
@@ -1617,7 +1617,7 @@ mod cases {
             );
             assert_eq!(
                 store.mailbox_cursor("imap://u@host/INBOX").await.unwrap(),
-                Some(again.cursor)
+                again.cursor
             );
         }
         assert_eq!(store.pending_inbound(10).await.unwrap().len(), 2);
@@ -1651,6 +1651,30 @@ mod cases {
             assert_eq!(store.mailbox_cursor(key).await.unwrap(), Some(skipped));
         }
         assert_eq!(store.pending_inbound(10).await.unwrap().len(), 3);
+
+        // A source with no position (an SNS topic): redelivered with the
+        // same id, it is stored once, and no position is kept for it.
+        let sns = |id: &str| NewInbound {
+            id: Uuid::now_v7(),
+            source: InboundSource::Sns,
+            mailbox: Some(FromMailbox {
+                key: "sns:arn:aws:sns:eu-west-1:1:ses".into(),
+                cursor: None,
+                fingerprint: id.into(),
+            }),
+            ..second.clone()
+        };
+        assert!(store.insert_inbound(&sns("n-1")).await.unwrap());
+        assert!(!store.insert_inbound(&sns("n-1")).await.unwrap());
+        assert!(store.insert_inbound(&sns("n-2")).await.unwrap());
+        assert_eq!(store.pending_inbound(10).await.unwrap().len(), 5);
+        assert_eq!(
+            store
+                .mailbox_cursor("sns:arn:aws:sns:eu-west-1:1:ses")
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     pub async fn recipient_refs_for_correlation(store: Arc<dyn Store>) {

@@ -442,8 +442,15 @@ impl<'m, 'x> Reader<'m, 'x> {
             }
             for a in text::addresses(&v) {
                 let local = a.split('@').next().unwrap_or_default();
-                if local.len() > 8 && local[..8].eq_ignore_ascii_case("bounces+") {
-                    return Some(local[8..].to_owned());
+                // Bytes, not chars: a non-ASCII local part must not be cut
+                // inside a character.
+                if local.len() > 8
+                    && let Some(rest) = local
+                        .get(..8)
+                        .filter(|p| p.eq_ignore_ascii_case("bounces+"))
+                        .and_then(|_| local.get(8..))
+                {
+                    return Some(rest.to_owned());
                 }
             }
         }

@@ -37,6 +37,17 @@ Message-ID: <orig-1@mailtrail.example>\r
 --B--\r
 ";
 
+/// A local part with a multi-byte character where `bounces+` would end is
+/// no VERP address, and reading it must not cut the character.
+#[test]
+fn multibyte_local_part_is_no_verp_token() {
+    let raw = POSTFIX_DSN.replace(
+        "To: bounces+tok123@mailtrail.example",
+        "To: bounce\u{e9}+x+tok@mailtrail.example",
+    );
+    assert_eq!(classify(raw.as_bytes()).verp_token, None);
+}
+
 #[test]
 fn dsn_bounce() {
     let c = classify(POSTFIX_DSN.as_bytes());

@@ -46,9 +46,11 @@ pub fn to_eml(message: &Message, options: EmlOptions) -> Result<Vec<u8>> {
     if let Some(headers) = transport {
         let mut out = transport_headers(&headers);
         // A draft's headers (X-Unsent) have no Date; RFC 5322 §3.6 wants one.
-        let has_date = headers
-            .lines()
-            .any(|l| l.len() > 5 && l[..5].eq_ignore_ascii_case("date:"));
+        let has_date = headers.lines().any(|l| {
+            l.as_bytes()
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"date:"))
+        });
         if let (false, Some(date)) = (has_date, date) {
             let date = mail_builder::headers::date::Date::new(date).to_rfc822();
             out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());

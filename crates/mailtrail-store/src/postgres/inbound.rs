@@ -48,8 +48,8 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(m) = &msg.mailbox {
-            save_cursor(&mut tx, &m.key, m.cursor).await?;
+        if let Some((key, cursor)) = msg.mailbox.as_ref().and_then(|m| Some((&m.key, m.cursor?))) {
+            save_cursor(&mut tx, key, cursor).await?;
         }
         tx.commit().await?;
         Ok(!seen)

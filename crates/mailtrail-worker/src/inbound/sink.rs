@@ -134,10 +134,10 @@ impl mailtrail_imap::Sink for ImapSink {
                 rcpt_to: Vec::new(),
                 mailbox: Some(FromMailbox {
                     key: key.to_owned(),
-                    cursor: MailboxCursor {
+                    cursor: Some(MailboxCursor {
                         uid_validity,
                         last_uid: uid,
-                    },
+                    }),
                     fingerprint: fingerprint(&raw),
                 }),
                 raw,
