@@ -88,6 +88,10 @@ pub mod id {
     pub const EMAIL_ADDRESS: u16 = 0x3003;
     /// PidTagAttachDataBinary / PidTagAttachDataObject.
     pub const ATTACH_DATA: u16 = 0x3701;
+    /// PidTagAttachPathname: the 8.3 path of an attachment by reference.
+    pub const ATTACH_PATHNAME: u16 = 0x3708;
+    /// PidTagAttachLongPathname: the full path of an attachment by reference.
+    pub const ATTACH_LONG_PATHNAME: u16 = 0x370D;
     /// PidTagAttachExtension.
     pub const ATTACH_EXTENSION: u16 = 0x3703;
     /// PidTagAttachFilename (8.3 name).
