@@ -184,10 +184,19 @@ pub fn deencapsulate(rtf: &[u8]) -> Option<Encapsulated> {
                 at_group_start = false;
                 if skip_chars > 0 {
                     skip_chars -= 1;
-                } else if emit {
-                    out.byte(b);
+                    i += 1;
+                } else {
+                    // A run of plain text goes through at once: nothing in
+                    // it changes the state until the next special byte.
+                    let end = rtf[i..]
+                        .iter()
+                        .position(|c| matches!(c, b'{' | b'}' | b'\\' | b'\r' | b'\n'))
+                        .map_or(rtf.len(), |n| i + n);
+                    if emit {
+                        out.bytes(&rtf[i..end]);
+                    }
+                    i = end;
                 }
-                i += 1;
             }
         }
     }
@@ -278,9 +287,19 @@ impl Output {
             self.units.clear();
         }
     }
+    #[inline]
     fn byte(&mut self, b: u8) {
-        self.flush_units();
+        if !self.units.is_empty() {
+            self.flush_units();
+        }
         self.pending.push(b);
+    }
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) {
+        if !self.units.is_empty() {
+            self.flush_units();
+        }
+        self.pending.extend_from_slice(b);
     }
     /// A UTF-16 code unit from `\uN`; surrogate pairs come as two.
     fn unit(&mut self, u: u16) {
