@@ -71,25 +71,34 @@ impl<'a> Sectors<'a> {
 /// `used`, until `ENDOFCHAIN` or `limit` sectors. A sector met twice, a
 /// marker or number outside the table, or a chain ending before `need`
 /// sectors is an error naming `what`.
-fn chain(fat: &[u32], used: &mut [bool], start: u32, need: usize, what: &str) -> Result<Vec<u32>> {
+fn chain(
+    fat: &[u32],
+    used: &mut [bool],
+    start: u32,
+    need: usize,
+    what: &dyn Fn() -> String,
+) -> Result<Vec<u32>> {
     let mut out = Vec::with_capacity(need);
     let mut next = start;
     while out.len() < need {
         if next == ENDOFCHAIN {
             return Err(broken(format!(
-                "the sector chain of {what} ends after {} of its {need} sectors",
+                "the sector chain of {} ends after {} of its {need} sectors",
+                what(),
                 out.len()
             )));
         }
         let Some(slot) = used.get_mut(next as usize).filter(|_| next <= MAXREGSECT) else {
             return Err(broken(format!(
-                "the sector chain of {what} points to sector {next:#x}, outside the file's {} sectors",
+                "the sector chain of {} points to sector {next:#x}, outside the file's {} sectors",
+                what(),
                 fat.len()
             )));
         };
         if *slot {
             return Err(broken(format!(
-                "the sector chain of {what} reaches sector {next} a second time (a loop or a shared sector)"
+                "the sector chain of {} reaches sector {next} a second time (a loop or a shared sector)",
+                what()
             )));
         }
         *slot = true;
@@ -191,7 +200,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<Tree> {
 
     // Directory (MS-CFB 2.6): its chain holds 128-byte entries.
     let first_dir = u32_at(bytes, 0x30);
-    let dir_chain = chain_to_end(&fat, &mut used, first_dir, "the directory")?;
+    let dir_chain = chain_to_end(&fat, &mut used, first_dir, &|| "the directory".into())?;
     let mut directory = Vec::with_capacity(dir_chain.len() * size);
     for &n in &dir_chain {
         directory.extend_from_slice(sectors.get(n));
@@ -224,7 +233,9 @@ pub(super) fn read(bytes: &[u8]) -> Result<Tree> {
     let mut mini_fat = Vec::new();
     if mini_fat_sectors > 0 {
         let start = u32_at(bytes, 0x3C);
-        for n in chain(&fat, &mut used, start, mini_fat_sectors, "the mini FAT")? {
+        for n in chain(&fat, &mut used, start, mini_fat_sectors, &|| {
+            "the mini FAT".into()
+        })? {
             let sector = sectors.get(n);
             mini_fat.extend((0..per_sector).map(|i| u32_at(sector, 4 * i)));
         }
@@ -239,7 +250,9 @@ pub(super) fn read(bytes: &[u8]) -> Result<Tree> {
         }
         let need = (mini_len as usize).div_ceil(size);
         mini.reserve(need * size);
-        for n in chain(&fat, &mut used, u32_at(root, 116), need, "the mini stream")? {
+        for n in chain(&fat, &mut used, u32_at(root, 116), need, &|| {
+            "the mini stream".into()
+        })? {
             mini.extend_from_slice(sectors.get(n));
         }
     }
@@ -267,11 +280,13 @@ pub(super) fn read(bytes: &[u8]) -> Result<Tree> {
         push_child(&mut stack, u32_at(e, 68), &parent);
         push_child(&mut stack, u32_at(e, 72), &parent);
         let name_len = (u16::from_le_bytes([e[64], e[65]]) as usize).min(64);
-        let units: Vec<u16> = e[..name_len.saturating_sub(2)]
+        let units = e[..name_len.saturating_sub(2)]
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        let path = format!("{parent}/{}", String::from_utf16_lossy(&units));
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        let mut path = String::with_capacity(parent.len() + 1 + name_len / 2);
+        path.push_str(&parent);
+        path.push('/');
+        path.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
         match e[66] {
             1 => {
                 let mut clsid = [0u8; 16];
@@ -315,7 +330,12 @@ fn push_child(stack: &mut Vec<(u32, String)>, i: u32, parent: &str) {
 }
 
 /// A chain of unknown length (the directory's), up to `ENDOFCHAIN`.
-fn chain_to_end(fat: &[u32], used: &mut [bool], start: u32, what: &str) -> Result<Vec<u32>> {
+fn chain_to_end(
+    fat: &[u32],
+    used: &mut [bool],
+    start: u32,
+    what: &dyn Fn() -> String,
+) -> Result<Vec<u32>> {
     let mut out = Vec::new();
     let mut next = start;
     while next != ENDOFCHAIN {
@@ -323,7 +343,7 @@ fn chain_to_end(fat: &[u32], used: &mut [bool], start: u32, what: &str) -> Resul
         next = fat[next as usize];
     }
     if out.is_empty() {
-        return Err(broken(format!("{what} has no sectors")));
+        return Err(broken(format!("{} has no sectors", what())));
     }
     Ok(out)
 }
@@ -339,7 +359,7 @@ fn read_big(
 ) -> Result<Vec<u8>> {
     let need = len.div_ceil(sectors.size);
     let mut data = Vec::with_capacity(len);
-    for n in chain(fat, used, start, need, &format!("stream {path}"))? {
+    for n in chain(fat, used, start, need, &|| format!("stream {path}"))? {
         let want = (len - data.len()).min(sectors.size);
         let have = sectors.get(n);
         if have.len() < want {
@@ -361,7 +381,7 @@ fn read_mini(
 ) -> Result<Vec<u8>> {
     let need = len.div_ceil(MINI_SECTOR);
     let mut data = Vec::with_capacity(len);
-    for n in chain(mini_fat, used, start, need, &format!("stream {path}"))? {
+    for n in chain(mini_fat, used, start, need, &|| format!("stream {path}"))? {
         let want = (len - data.len()).min(MINI_SECTOR);
         let at = n as usize * MINI_SECTOR;
         let Some(have) = mini.get(at..at + want) else {
