@@ -83,13 +83,16 @@ const PREBUF: &[u8] = b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\f
 /// 2-byte big-endian reference (12-bit dictionary offset, 4-bit length
 /// minus 2) into a 4096-byte circular dictionary that every output byte is
 /// also written to. A reference to the current write position ends the
-/// stream. Bytes are copied one at a time because a reference may overlap
-/// the bytes it produces.
+/// stream.
+///
+/// The dictionary is not kept apart: the output, after the initial
+/// dictionary contents, is its history, so dictionary position `p` is the
+/// latest output index congruent to `p` modulo 4096, and a reference is
+/// one slice copy unless it overlaps the bytes it produces or reaches the
+/// never-written (zero) part of the initial dictionary.
 fn lzfu(input: &[u8], raw_size: usize) -> Result<Vec<u8>> {
-    let mut dict = [0u8; 4096];
-    dict[..PREBUF.len()].copy_from_slice(PREBUF);
-    let mut write = PREBUF.len();
-    let mut out = Vec::with_capacity(raw_size.min(input.len().saturating_mul(17)));
+    let mut buf = Vec::with_capacity(PREBUF.len() + raw_size.min(input.len().saturating_mul(17)));
+    buf.extend_from_slice(PREBUF);
     let mut i = 0;
     'stream: while let Some(&control) = input.get(i) {
         i += 1;
@@ -99,9 +102,7 @@ fn lzfu(input: &[u8], raw_size: usize) -> Result<Vec<u8>> {
                     break 'stream;
                 };
                 i += 1;
-                out.push(b);
-                dict[write] = b;
-                write = (write + 1) & 0xFFF;
+                buf.push(b);
             } else {
                 let Some(pair) = input.get(i..i + 2) else {
                     return Err(OutlookError::Rtf(format!(
@@ -111,21 +112,39 @@ fn lzfu(input: &[u8], raw_size: usize) -> Result<Vec<u8>> {
                 };
                 i += 2;
                 let word = u16::from_be_bytes([pair[0], pair[1]]);
-                let mut from = usize::from(word >> 4);
-                if from == write {
+                let from = usize::from(word >> 4);
+                let len = usize::from(word & 0xF) + 2;
+                let write = buf.len();
+                if from == write & 0xFFF {
                     break 'stream;
                 }
-                for _ in 0..usize::from(word & 0xF) + 2 {
-                    let b = dict[from];
-                    out.push(b);
-                    dict[write] = b;
-                    write = (write + 1) & 0xFFF;
-                    from = (from + 1) & 0xFFF;
+                match history(write, from) {
+                    Some(at) if at + len <= write => buf.extend_from_within(at..at + len),
+                    _ => {
+                        for k in 0..len {
+                            let b = history(buf.len(), (from + k) & 0xFFF).map_or(0, |at| buf[at]);
+                            buf.push(b);
+                        }
+                    }
                 }
             }
         }
     }
-    Ok(out)
+    buf.drain(..PREBUF.len());
+    Ok(buf)
+}
+
+/// The output index holding dictionary position `pos` when `write` bytes
+/// (the initial contents included) have been written: the latest index
+/// below `write` congruent to `pos` modulo 4096; `None` for a position of
+/// the initial dictionary never written, which holds zero.
+fn history(write: usize, pos: usize) -> Option<usize> {
+    let at = (write & !0xFFF) | pos;
+    if at < write {
+        Some(at)
+    } else {
+        at.checked_sub(4096)
+    }
 }
 
 /// The CRC-32 of MS-OXRTFCP 2.1.3.2: the reflected polynomial 0xEDB88320,
@@ -191,6 +210,28 @@ mod tests {
                 proptest::prop_assert_eq!(decompress(&changed).ok(), theirs);
             }
         }
+    }
+
+    #[test]
+    fn long_bodies_wrap_the_dictionary() {
+        // 12 000 bytes: the 4096-byte dictionary wraps around three times,
+        // with repeats near and far so references cross the wrap.
+        let mut x = 7u32;
+        let mut text = String::from(r"{\rtf1\ansi ");
+        while text.len() < 12_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let word = [
+                "\\par ",
+                "mail",
+                "trail ",
+                "aaaaaaaaaaaaaaaaaaaaaaa",
+                "{\\b x}",
+                "0123",
+            ][(x >> 16) as usize % 6];
+            text.push_str(word);
+        }
+        let packed = compressed_rtf::compress_rtf(&text).expect("compress");
+        assert_eq!(decompress(&packed).expect("decompress"), text.as_bytes());
     }
 
     #[test]
