@@ -223,10 +223,19 @@ fn control_word(rtf: &[u8], start: usize) -> (&str, Option<i32>, usize) {
     while i < rtf.len() && rtf[i].is_ascii_digit() && i - num_start < 11 {
         i += 1;
     }
-    let param = std::str::from_utf8(&rtf[num_start..i])
-        .ok()
-        .and_then(|n| n.parse::<i64>().ok())
-        .map(|n| n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
+    // At most a sign and 11 digits: no i64 overflow, parsed by hand as this
+    // runs for every control word of the body.
+    let (negative, digits) = match &rtf[num_start..i] {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    let param = (!digits.is_empty()).then(|| {
+        let n = digits
+            .iter()
+            .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        let n = if negative { -n } else { n };
+        n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    });
     if i < rtf.len() && rtf[i] == b' ' {
         i += 1;
     }
