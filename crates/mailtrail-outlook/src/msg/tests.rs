@@ -354,3 +354,42 @@ fn attachment_without_content_is_named_in_a_text_part() {
         );
     }
 }
+
+#[test]
+fn version_4_files_with_4096_byte_sectors_read_like_version_3() {
+    // The same message written by the `cfb` crate as version 4 (MS-CFB 2.2).
+    let v3 = build(&[], 9000);
+    let mut src = cfb::CompoundFile::open(Cursor::new(v3.clone())).expect("open");
+    let mut cf = cfb::CompoundFile::create_with_version(cfb::Version::V4, Cursor::new(Vec::new()))
+        .expect("create");
+    let entries: Vec<(String, bool)> = src
+        .walk()
+        .filter(|e| !e.is_root())
+        .map(|e| (e.path().to_string_lossy().into_owned(), e.is_storage()))
+        .collect();
+    for (path, storage) in entries {
+        if storage {
+            cf.create_storage(&path).expect("storage");
+        } else {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut src.open_stream(&path).expect("src"), &mut data)
+                .expect("read");
+            cf.create_stream(&path)
+                .and_then(|mut s| s.write_all(&data))
+                .expect("stream");
+        }
+    }
+    cf.flush().expect("flush");
+    let v4 = cf.into_inner().into_inner();
+    assert_eq!(v4[0x1E], 12, "a version 4 file");
+    let (a, b) = (read_msg(&v3).expect("v3"), read_msg(&v4).expect("v4"));
+    assert_eq!(a.props.string(id::SUBJECT), b.props.string(id::SUBJECT));
+    assert_eq!(
+        a.attachments[0].props.binary(id::ATTACH_DATA),
+        b.attachments[0].props.binary(id::ATTACH_DATA)
+    );
+    assert_eq!(
+        a.recipients[0].string(id::DISPLAY_NAME),
+        b.recipients[0].string(id::DISPLAY_NAME)
+    );
+}
