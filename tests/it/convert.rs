@@ -196,3 +196,103 @@ async fn dashboard_convert_page_converts_with_the_csrf_token() {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+/// The Convert page in Chromium (tests/browser/convert.mjs): two `.msg`
+/// files, one of them twice under the same name, and a broken one; the
+/// "Download all as .zip" button gives one .zip with each converted file
+/// under a name of its own, checked here with Python's zipfile (CRC-32 of
+/// every entry) and against the converter's own output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_convert_page_downloads_everything_as_a_zip() {
+    use std::process::Command;
+    let root = env!("CARGO_MANIFEST_DIR");
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: install Debian's chromium package (scripts/test.sh does)"
+    );
+    assert!(
+        Path::new(&format!(
+            "{root}/tests/browser/node_modules/playwright-core"
+        ))
+        .exists(),
+        "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does)"
+    );
+    let msg = corpora().join("msg");
+    let inputs = [
+        msg.join("ascii.msg"),
+        msg.join("test_email_4.msg"),
+        msg.join("bad_outlook.msg"),
+    ];
+    let out = tempfile::tempdir().unwrap();
+    let zip = out.path().join("converted.zip");
+    let app = crate::support::TestApp::spawn().await;
+    let (base, script, zip_arg) = (
+        app.url(""),
+        format!("{root}/tests/browser/convert.mjs"),
+        zip.clone(),
+    );
+    let files = inputs.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(base)
+            .arg(crate::dashboard::EMAIL)
+            .arg(crate::dashboard::PASSWORD)
+            .arg(zip_arg)
+            .args(files)
+            .env("SCREENSHOT_DIR", format!("{root}/target/screenshots"))
+            .output()
+            .expect("run node (Node.js is needed for the browser tests)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the browser flow failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("converted 3, refused 1"), "{stdout}");
+    app.stop().await;
+
+    // The archive is whole (every CRC-32 checks) and holds the three .eml.
+    let python = |args: &[&std::ffi::OsStr]| {
+        let o = Command::new("python3")
+            .args(["-m", "zipfile"])
+            .args(args)
+            .output()
+            .expect("python3 is needed to check the zip");
+        assert!(
+            o.status.success(),
+            "python3 -m zipfile {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    python(&["-t".as_ref(), zip.as_os_str()]);
+    let dir = out.path().join("x");
+    python(&["-e".as_ref(), zip.as_os_str(), dir.as_os_str()]);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ascii (2).eml", "ascii.eml", "test_email_4.eml"]);
+
+    let parser = mail_parser::MessageParser::default();
+    for (name, source) in [
+        ("ascii.eml", &inputs[0]),
+        ("ascii (2).eml", &inputs[0]),
+        ("test_email_4.eml", &inputs[1]),
+    ] {
+        let got = std::fs::read(dir.join(name)).unwrap();
+        let want = mailtrail_outlook::convert(
+            &std::fs::read(source).unwrap(),
+            mailtrail_outlook::EmlOptions::default(),
+        )
+        .unwrap();
+        let (got, want) = (parser.parse(&got).unwrap(), parser.parse(&want).unwrap());
+        assert_eq!(got.subject(), want.subject(), "{name}");
+        assert_eq!(got.body_text(0), want.body_text(0), "{name}");
+        assert_eq!(got.attachment_count(), want.attachment_count(), "{name}");
+    }
+}

@@ -11,9 +11,9 @@ use serde_json::json;
 
 use crate::support::{TestApp, api_key_for};
 
-const EMAIL: &str = "admin@example.test";
+pub(crate) const EMAIL: &str = "admin@example.test";
 /// The password `support::create_admin` gives the admin.
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()

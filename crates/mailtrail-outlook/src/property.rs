@@ -88,6 +88,10 @@ pub mod id {
     pub const EMAIL_ADDRESS: u16 = 0x3003;
     /// PidTagAttachDataBinary / PidTagAttachDataObject.
     pub const ATTACH_DATA: u16 = 0x3701;
+    /// PidTagAttachPathname: the 8.3 path of an attachment by reference.
+    pub const ATTACH_PATHNAME: u16 = 0x3708;
+    /// PidTagAttachLongPathname: the full path of an attachment by reference.
+    pub const ATTACH_LONG_PATHNAME: u16 = 0x370D;
     /// PidTagAttachExtension.
     pub const ATTACH_EXTENSION: u16 = 0x3703;
     /// PidTagAttachFilename (8.3 name).
@@ -264,13 +268,16 @@ pub fn decode8(bytes: &[u8], encoding: &'static Encoding) -> String {
 }
 
 /// Decodes UTF-16LE text, dropping the NUL terminator and any odd last byte.
+/// An unpaired surrogate becomes U+FFFD. Decoded by encoding_rs, whose
+/// UTF-16 decoder works on whole words at a time: bodies are long.
 pub fn decode16(bytes: &[u8]) -> String {
-    let units: Vec<u16> = bytes
+    let even = &bytes[..bytes.len() & !1];
+    let end = even
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
-    String::from_utf16_lossy(&units)
+        .position(|c| c == [0, 0])
+        .map_or(even.len(), |n| n * 2);
+    let (text, _) = encoding_rs::UTF_16LE.decode_without_bom_handling(&even[..end]);
+    text.into_owned()
 }
 
 /// FILETIME ticks between 1601-01-01 and 1970-01-01.
@@ -301,6 +308,30 @@ mod tests {
         let unix = 1_425_981_600;
         assert_eq!(filetime_to_unix(unix_to_filetime(unix)), Some(unix));
         assert_eq!(filetime_to_unix(0), None);
+    }
+
+    proptest::proptest! {
+        /// The same text as the standard library's lossy UTF-16 decoding,
+        /// for any bytes (unpaired surrogates, odd lengths, terminators).
+        #[test]
+        fn decode16_matches_the_standard_library(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    proptest::strategy::Just(0xD8u8),
+                    proptest::strategy::Just(0xDCu8),
+                    proptest::strategy::Just(0u8),
+                ],
+                0..64,
+            )
+        ) {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .take_while(|&u| u != 0)
+                .collect();
+            proptest::prop_assert_eq!(decode16(&bytes), String::from_utf16_lossy(&units));
+        }
     }
 
     #[test]

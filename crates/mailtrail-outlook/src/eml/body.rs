@@ -51,8 +51,10 @@ pub(super) fn build(message: &Message) -> Result<MimePart<'_>> {
 
     let mut inline = Vec::new();
     let mut attached = Vec::new();
+    let mut missing = String::new();
     for (n, attachment) in message.attachments.iter().enumerate() {
         let Some((part, cid)) = attachment_part(attachment, n)? else {
+            missing.push_str(&why_missing(&attachment.props, n));
             continue;
         };
         let referenced = cid
@@ -66,6 +68,12 @@ pub(super) fn build(message: &Message) -> Result<MimePart<'_>> {
         }
     }
     attached.extend(extra);
+    if !missing.is_empty() {
+        attached.push(
+            MimePart::new("text/plain", BodyPart::Text(missing.into()))
+                .attachment("missing-attachments.txt"),
+        );
+    }
 
     let text_part = text.map(|t| MimePart::new("text/plain", BodyPart::Text(t.into())));
     let html_part = html.map(|h| MimePart::new("text/html", BodyPart::Text(h.into())));
@@ -140,7 +148,8 @@ fn html_body(props: &PropertyBag) -> Option<String> {
 }
 
 /// One attachment as a MIME part and its Content-ID; `None` when it has no
-/// content this converter can carry (an OLE object storage).
+/// content (by reference, or no data stored): the caller names it in a
+/// text part instead.
 fn attachment_part(
     attachment: &Attachment,
     n: usize,
@@ -194,6 +203,34 @@ fn attachment_part(
         None => part.attachment(name),
     };
     Ok(Some((part, cid)))
+}
+
+/// PidTagAttachMethod values with no data of their own (MS-OXCMSG
+/// 2.2.2.9): afByReference, afByReferenceResolve, afByReferenceOnly.
+const BY_REFERENCE: [i64; 3] = [2, 3, 4];
+/// afOle: the data is an OLE storage.
+const OLE_OBJECT: i64 = 6;
+
+/// One line for an attachment that has no content to carry: which one it
+/// is and why, so a reader of the `.eml` knows something was there.
+fn why_missing(props: &PropertyBag, n: usize) -> String {
+    let name = file_name(props, n);
+    let method = props.int(id::ATTACH_METHOD).unwrap_or(0);
+    let why = if BY_REFERENCE.contains(&method) {
+        match props
+            .string(id::ATTACH_LONG_PATHNAME)
+            .or_else(|| props.string(id::ATTACH_PATHNAME))
+            .filter(|p| !p.trim().is_empty())
+        {
+            Some(path) => format!("it is a link to {}", path.trim()),
+            None => format!("it is a link (attach method {method}) without a path"),
+        }
+    } else if method == OLE_OBJECT {
+        "its OLE object storage could not be read".to_owned()
+    } else {
+        format!("Outlook stored no data for it (attach method {method})")
+    };
+    format!("The attachment \"{name}\" is not in this message:\r\n{why}.\r\n")
 }
 
 /// The long file name, else the 8.3 name, else the display name, else a

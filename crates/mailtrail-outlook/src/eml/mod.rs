@@ -56,10 +56,9 @@ pub fn to_eml(message: &Message, options: EmlOptions) -> Result<Vec<u8>> {
             out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
         }
         out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-        MessageBuilder::new()
-            .body(root)
-            .write_body(&mut out)
-            .map_err(|e| OutlookError::Write(e.to_string()))?;
+        // Serialised straight into the Vec (which it sizes first), not
+        // through an io::Write adapter that buffers and copies each part.
+        MessageBuilder::new().body(root).serialize_body(&mut out);
         return Ok(out);
     }
 
@@ -114,8 +113,7 @@ pub fn mime_entity(message: &Message) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     MessageBuilder::new()
         .body(body::build(message)?)
-        .write_body(&mut out)
-        .map_err(|e| OutlookError::Write(e.to_string()))?;
+        .serialize_body(&mut out);
     Ok(out)
 }
 

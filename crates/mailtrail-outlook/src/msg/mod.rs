@@ -15,7 +15,7 @@ mod storage;
 
 use crate::error::{OutlookError, Result};
 use crate::message::{Attachment, Message};
-use crate::property::id;
+use crate::property::{Property, PropertyBag, Value, id, kind};
 use storage::Streams;
 
 /// How deep embedded messages are followed; deeper is an error, because a
@@ -93,6 +93,9 @@ fn read_object(streams: &mut Streams, dir: &str, header: usize, depth: usize) ->
         } else {
             None
         };
+        if embedded.is_none() {
+            ole_object(streams, &mut props, &inner);
+        }
         attachments.push(Attachment { props, embedded });
     }
     // The header counts rows; storages missing for rows it counts mean the
@@ -119,6 +122,31 @@ fn read_object(streams: &mut Streams, dir: &str, header: usize, depth: usize) ->
         attachments,
         named: Vec::new(),
     })
+}
+
+/// PidTagAttachMethod afOle (MS-OXCMSG 2.2.2.9).
+const OLE_OBJECT: i64 = 6;
+
+/// An OLE object attachment (afOle) keeps its object in the storage
+/// `__substg1.0_3701000D` (PidTagAttachDataObject, MS-OXMSG 2.2.2.1): that
+/// storage, written out as a compound file of its own, becomes the
+/// attachment's data, so the object's application can open it. A storage
+/// that cannot be written leaves the attachment without data; the `.eml`
+/// then says so in a text part instead of dropping it silently.
+fn ole_object(streams: &mut Streams, props: &mut PropertyBag, inner: &str) {
+    if props.int(id::ATTACH_METHOD) != Some(OLE_OBJECT) || props.binary(id::ATTACH_DATA).is_some() {
+        return;
+    }
+    let dir = inner.trim_end_matches('/');
+    if !streams.has_storage(dir) {
+        return;
+    }
+    if let Some(Ok(data)) = streams.take_storage(dir) {
+        props.props.push(Property {
+            tag: (u32::from(id::ATTACH_DATA) << 16) | u32::from(kind::BINARY),
+            value: Value::Binary(data),
+        });
+    }
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ fn variable(
     offset: u64,
 ) -> Result<Option<Value>> {
     let kind = tag as u16;
-    let name = format!("{dir}__substg1.0_{tag:08X}");
+    let name = value_stream(dir, tag);
     let Some(data) = streams.take(&name) else {
         return Ok(None);
     };
@@ -163,4 +163,28 @@ fn scalar(kind: u16, data: &[u8]) -> Value {
         }
         _ => Value::Binary(data.to_vec()),
     }
+}
+
+/// `{dir}__substg1.0_{tag:08X}`, the value stream of property `tag`
+/// (MS-OXMSG 2.1.3), built without the formatting machinery: it is made
+/// once per property of every object.
+fn value_stream(dir: &str, tag: u32) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut name = String::with_capacity(dir.len() + 20);
+    name.push_str(dir);
+    name.push_str("__substg1.0_");
+    for shift in (0..8).rev() {
+        name.push(char::from(HEX[(tag >> (shift * 4)) as usize & 0xF]));
+    }
+    name
+}
+
+#[cfg(test)]
+#[test]
+fn value_stream_names_are_upper_case_hex() {
+    assert_eq!(value_stream("/", 0x0037_001F), "/__substg1.0_0037001F");
+    assert_eq!(
+        value_stream("/a/", 0xABCD_0102),
+        format!("/a/__substg1.0_{:08X}", 0xABCD_0102u32)
+    );
 }

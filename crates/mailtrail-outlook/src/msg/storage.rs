@@ -1,97 +1,31 @@
 //! The compound file (MS-CFB) under a `.msg`, read once into memory as a
 //! map from stream path to bytes, so the MAPI layer above never touches the
 //! sector machinery and every size is checked before anything is allocated.
+//!
+//! The reader is this crate's own (see [`compound`] for the format): a `.msg`
+//! has hundreds of small streams, and reading each by path through a
+//! general-purpose compound-file library costs more than the conversion
+//! itself. Here the FAT, the mini FAT and the directory are read once, and
+//! every stream is copied straight out of the file's bytes.
+
+mod compound;
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
 
-use crate::error::{OutlookError, Result};
+use crate::error::Result;
 
-/// The first eight bytes of every compound file (MS-CFB 2.2).
-const SIGNATURE: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-
-/// A compound file's streams by path ("/__substg1.0_0037001F").
+/// A compound file's streams by path ("/__substg1.0_0037001F") and its
+/// storages by path with their CLSIDs ("/__attach_version1.0_#00000000").
 pub(super) struct Streams {
     streams: BTreeMap<String, Vec<u8>>,
+    storages: BTreeMap<String, [u8; 16]>,
 }
 
 impl Streams {
     /// Reads every stream of the compound file in `bytes`.
     pub(super) fn read(bytes: &[u8]) -> Result<Streams> {
-        if bytes.len() < 512 {
-            return Err(OutlookError::CompoundFile(format!(
-                "truncated: {} bytes, the header alone is 512",
-                bytes.len()
-            )));
-        }
-        if bytes[..8] != SIGNATURE {
-            return Err(OutlookError::CompoundFile(
-                "no compound file signature at offset 0".into(),
-            ));
-        }
-        // Sectors are 512 (version 3) or 4096 bytes (version 4) after a
-        // header of the same size (MS-CFB 2.2); a file ending inside a
-        // sector was cut short.
-        let sector = match bytes[0x1E] {
-            9 => 512,
-            12 => 4096,
-            shift => {
-                return Err(OutlookError::CompoundFile(format!(
-                    "sector shift {shift} at offset 30, expected 9 or 12"
-                )));
-            }
-        };
-        if !bytes.len().is_multiple_of(sector) {
-            return Err(OutlookError::CompoundFile(format!(
-                "truncated: {} bytes end inside sector {} ({sector}-byte sectors)",
-                bytes.len(),
-                bytes.len() / sector
-            )));
-        }
-        // A large read buffer: streams are read whole, once, from memory.
-        let mut file = cfb::OpenOptions::new()
-            .max_buffer_size(1 << 16)
-            .open_with(Cursor::new(bytes))
-            .map_err(|e| OutlookError::CompoundFile(e.to_string()))?;
-        let entries: Vec<(String, u64)> = file
-            .walk()
-            .filter(|e| e.is_stream())
-            .map(|e| (e.path().to_string_lossy().into_owned(), e.len()))
-            .collect();
-        let mut streams = BTreeMap::new();
-        let mut total: u64 = 0;
-        for (path, len) in entries {
-            // Every byte of a stream is stored in the file once, so a stream
-            // claiming more than the file holds is lying about its size.
-            total = total.saturating_add(len);
-            if len > bytes.len() as u64 || total > (bytes.len() as u64).saturating_mul(2) {
-                return Err(OutlookError::Stream {
-                    stream: path,
-                    offset: 0,
-                    what: format!(
-                        "directory entry claims {len} bytes, more than the {}-byte file holds",
-                        bytes.len()
-                    ),
-                });
-            }
-            let mut data = Vec::with_capacity(len as usize);
-            file.open_stream(&path)
-                .and_then(|s| s.take(len).read_to_end(&mut data))
-                .map_err(|e| OutlookError::Stream {
-                    stream: path.clone(),
-                    offset: data.len() as u64,
-                    what: e.to_string(),
-                })?;
-            if (data.len() as u64) < len {
-                return Err(OutlookError::Stream {
-                    stream: path,
-                    offset: data.len() as u64,
-                    what: format!("ends after {} of its {len} bytes", data.len()),
-                });
-            }
-            streams.insert(path, data);
-        }
-        Ok(Streams { streams })
+        let (streams, storages) = compound::read(bytes)?;
+        Ok(Streams { streams, storages })
     }
 
     /// The stream at `path`.
@@ -103,6 +37,42 @@ impl Streams {
     /// large attachment data is not copied again.
     pub(super) fn take(&mut self, path: &str) -> Option<Vec<u8>> {
         self.streams.remove(path)
+    }
+
+    /// Whether a storage exists at `path` (no trailing '/').
+    pub(super) fn has_storage(&self, path: &str) -> bool {
+        self.storages.contains_key(path)
+    }
+
+    /// The storage at `dir` (no trailing '/') and everything under it as a
+    /// compound file of its own: the storage becomes the root, with its
+    /// CLSID, every stream and every sub-storage (with theirs). This is how
+    /// an OLE object attachment (PidTagAttachDataObject, MS-OXMSG 2.2.2.1)
+    /// is carried: the object's application opens that file.
+    ///
+    /// The streams are moved out; `None` when there is no such storage.
+    pub(super) fn take_storage(&mut self, dir: &str) -> Option<Result<Vec<u8>>> {
+        let clsid = *self.storages.get(dir)?;
+        let prefix = format!("{dir}/");
+        let storages: Vec<(String, [u8; 16])> = self
+            .storages
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, c)| (k[dir.len()..].to_owned(), *c))
+            .collect();
+        let paths: Vec<String> = self
+            .streams
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut streams = Vec::with_capacity(paths.len());
+        for path in paths {
+            if let Some(data) = self.streams.remove(&path) {
+                streams.push((path[dir.len()..].to_owned(), data));
+            }
+        }
+        Some(compound::write(clsid, &storages, &streams))
     }
 
     /// Names of the direct child storages of `dir` starting with `prefix`,

@@ -184,10 +184,19 @@ pub fn deencapsulate(rtf: &[u8]) -> Option<Encapsulated> {
                 at_group_start = false;
                 if skip_chars > 0 {
                     skip_chars -= 1;
-                } else if emit {
-                    out.byte(b);
+                    i += 1;
+                } else {
+                    // A run of plain text goes through at once: nothing in
+                    // it changes the state until the next special byte.
+                    let end = rtf[i..]
+                        .iter()
+                        .position(|c| matches!(c, b'{' | b'}' | b'\\' | b'\r' | b'\n'))
+                        .map_or(rtf.len(), |n| i + n);
+                    if emit {
+                        out.bytes(&rtf[i..end]);
+                    }
+                    i = end;
                 }
-                i += 1;
             }
         }
     }
@@ -214,10 +223,19 @@ fn control_word(rtf: &[u8], start: usize) -> (&str, Option<i32>, usize) {
     while i < rtf.len() && rtf[i].is_ascii_digit() && i - num_start < 11 {
         i += 1;
     }
-    let param = std::str::from_utf8(&rtf[num_start..i])
-        .ok()
-        .and_then(|n| n.parse::<i64>().ok())
-        .map(|n| n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
+    // At most a sign and 11 digits: no i64 overflow, parsed by hand as this
+    // runs for every control word of the body.
+    let (negative, digits) = match &rtf[num_start..i] {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    let param = (!digits.is_empty()).then(|| {
+        let n = digits
+            .iter()
+            .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        let n = if negative { -n } else { n };
+        n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    });
     if i < rtf.len() && rtf[i] == b' ' {
         i += 1;
     }
@@ -278,9 +296,19 @@ impl Output {
             self.units.clear();
         }
     }
+    #[inline]
     fn byte(&mut self, b: u8) {
-        self.flush_units();
+        if !self.units.is_empty() {
+            self.flush_units();
+        }
         self.pending.push(b);
+    }
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) {
+        if !self.units.is_empty() {
+            self.flush_units();
+        }
+        self.pending.extend_from_slice(b);
     }
     /// A UTF-16 code unit from `\uN`; surrogate pairs come as two.
     fn unit(&mut self, u: u16) {
