@@ -74,7 +74,11 @@ impl Submission {
     /// The bound address of the STARTTLS (`false`) or implicit-TLS
     /// (`true`) listener.
     pub(crate) fn addr(&self, implicit: bool) -> Option<SocketAddr> {
-        let l = if implicit { &self.implicit } else { &self.starttls };
+        let l = if implicit {
+            &self.implicit
+        } else {
+            &self.starttls
+        };
         l.as_ref().map(|(_, a)| *a)
     }
 

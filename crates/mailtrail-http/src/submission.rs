@@ -99,7 +99,10 @@ impl Submitter for StoreSubmitter {
 
     async fn check_recipient(&self, account: &Account, rcpt: &str) -> Result<(), Refusal> {
         let address = EmailAddress::parse(rcpt).map_err(|e| {
-            refused("553", format!("553 5.1.3 <{rcpt}> is not a valid address: {e}"))
+            refused(
+                "553",
+                format!("553 5.1.3 <{rcpt}> is not a valid address: {e}"),
+            )
         })?;
         let normalized = address.normalized();
         let suppressed = self
@@ -130,9 +133,8 @@ impl Submitter for StoreSubmitter {
         envelope: &Envelope,
         raw: Vec<u8>,
     ) -> Result<String, Refusal> {
-        let draft = draft_from_mime(&raw, envelope).map_err(|why| {
-            refused("554", format!("554 5.6.0 {why}"))
-        })?;
+        let draft = draft_from_mime(&raw, envelope)
+            .map_err(|why| refused("554", format!("554 5.6.0 {why}")))?;
         let org = self
             .state
             .store
@@ -142,15 +144,29 @@ impl Submitter for StoreSubmitter {
             .ok_or_else(|| refused("535", "535 5.7.8 the key's organisation is gone".to_owned()))?;
         let defaults = self.state.settings.message_defaults(&org);
         let valid = mailtrail_store::new_message::validate(draft, &defaults).map_err(|e| {
-            let class = if e.code == "message_too_large" { "552 5.3.4" } else { "554 5.6.0" };
+            let class = if e.code == "message_too_large" {
+                "552 5.3.4"
+            } else {
+                "554 5.6.0"
+            };
             refused(
-                if class.starts_with("552") { "552" } else { "554" },
+                if class.starts_with("552") {
+                    "552"
+                } else {
+                    "554"
+                },
                 format!("{class} {}: {}", e.field, e.message),
             )
         })?;
         let new = valid.into_new_message(account.org_id, account.user_id);
         let message_id = new.message_id.to_string();
-        match self.state.store.insert_message(&new).await.map_err(temporary)? {
+        match self
+            .state
+            .store
+            .insert_message(&new)
+            .await
+            .map_err(temporary)?
+        {
             Inserted::Created(id) | Inserted::Existing(id) => {
                 self.state.notify.notify_one();
                 metrics::counter!("mailtrail_messages_accepted_total", "via" => "smtp")
@@ -184,10 +200,7 @@ pub(crate) fn draft_from_mime(raw: &[u8], envelope: &Envelope) -> Result<Draft, 
             address,
         }),
     };
-    let reply_to = message
-        .reply_to()
-        .and_then(|r| r.first())
-        .and_then(mailbox);
+    let reply_to = message.reply_to().and_then(|r| r.first()).and_then(mailbox);
 
     // Who gets a copy is the envelope's; the headers only say who is shown.
     let key = |a: &str| a.trim().to_ascii_lowercase();
@@ -246,7 +259,11 @@ pub(crate) fn draft_from_mime(raw: &[u8], envelope: &Envelope) -> Result<Draft, 
                         }
                         metadata.insert(original[p.len()..].to_owned(), value);
                     }
-                    _ => return Err(format!("unknown header {name}: the X-Mailtrail headers are Track-Opens, Track-Clicks, Read-Receipt and Metadata-<name>")),
+                    _ => {
+                        return Err(format!(
+                            "unknown header {name}: the X-Mailtrail headers are Track-Opens, Track-Clicks, Read-Receipt and Metadata-<name>"
+                        ));
+                    }
                 },
             }
             continue;
@@ -349,9 +366,15 @@ mod tests {
     #[test]
     fn envelope_decides_recipients_and_settings_are_taken_out() {
         let raw = b"From: App <app@example.com>\r\nTo: A <a@x.example>, never@x.example\r\nCc: c@x.example\r\nSubject: Hi\r\nX-Mailtrail-Track-Opens: false\r\nX-Mailtrail-Read-Receipt: yes\r\nX-Mailtrail-Metadata-Order: 1042\r\nX-Campaign: spring\r\n folded\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nbody\r\n";
-        let d = draft_from_mime(raw, &envelope(&["A@x.example", "c@x.example", "hidden@x.example"]))
-            .expect("draft");
-        assert_eq!(d.from.as_ref().map(|m| m.name.as_deref()), Some(Some("App")));
+        let d = draft_from_mime(
+            raw,
+            &envelope(&["A@x.example", "c@x.example", "hidden@x.example"]),
+        )
+        .expect("draft");
+        assert_eq!(
+            d.from.as_ref().map(|m| m.name.as_deref()),
+            Some(Some("App"))
+        );
         let addrs = |l: &[Mailbox]| l.iter().map(|m| m.address.clone()).collect::<Vec<_>>();
         assert_eq!(addrs(&d.to), ["A@x.example"]);
         assert_eq!(d.to[0].name.as_deref(), Some("A"));
@@ -361,7 +384,10 @@ mod tests {
         assert_eq!(d.track_clicks, None);
         assert_eq!(d.read_receipt, Some(true));
         assert_eq!(d.metadata["Order"], "1042");
-        assert_eq!(d.headers, vec![("X-Campaign".to_owned(), "spring folded".to_owned())]);
+        assert_eq!(
+            d.headers,
+            vec![("X-Campaign".to_owned(), "spring folded".to_owned())]
+        );
         assert_eq!(d.text.as_deref(), Some("body\r\n"));
         assert_eq!(d.html, None);
     }
@@ -370,9 +396,17 @@ mod tests {
     fn bad_settings_and_garbage_are_refused() {
         let env = envelope(&["a@x.example"]);
         let bad = b"From: a@example.com\r\nX-Mailtrail-Track-Opens: maybe\r\n\r\nx\r\n";
-        assert!(draft_from_mime(bad, &env).unwrap_err().contains("Track-Opens"));
+        assert!(
+            draft_from_mime(bad, &env)
+                .unwrap_err()
+                .contains("Track-Opens")
+        );
         let unknown = b"From: a@example.com\r\nX-Mailtrail-Colour: red\r\n\r\nx\r\n";
-        assert!(draft_from_mime(unknown, &env).unwrap_err().contains("unknown header"));
+        assert!(
+            draft_from_mime(unknown, &env)
+                .unwrap_err()
+                .contains("unknown header")
+        );
         assert!(draft_from_mime(b"", &env).is_err());
     }
 
@@ -385,6 +419,9 @@ mod tests {
         assert_eq!(d.attachments.len(), 1);
         assert_eq!(d.attachments[0].filename, "r.pdf");
         assert_eq!(d.attachments[0].content, b"%PDF");
-        assert_eq!(d.attachments[0].content_type.as_deref(), Some("application/pdf"));
+        assert_eq!(
+            d.attachments[0].content_type.as_deref(),
+            Some("application/pdf")
+        );
     }
 }

@@ -40,7 +40,11 @@ pub(crate) enum Line {
 }
 
 /// Reads one line into `buf` (cleared first), at most `max` bytes kept.
-pub(crate) async fn read_line(conn: &mut Conn, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+pub(crate) async fn read_line(
+    conn: &mut Conn,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Line> {
     buf.clear();
     let mut too_long = false;
     loop {

@@ -49,9 +49,7 @@ pub(super) fn plain(response: &[u8]) -> Result<(String, String), SaslError> {
     else {
         return Err(SaslError::Malformed);
     };
-    let text = |b: &[u8]| {
-        String::from_utf8(b.to_vec()).map_err(|_| SaslError::Malformed)
-    };
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| SaslError::Malformed);
     Ok((text(user)?, text(pass)?))
 }
 

@@ -13,9 +13,7 @@ use tokio::time::timeout;
 use super::auth::{self, SaslError};
 use super::rate::RateLimit;
 use super::{Envelope, SubmissionOptions, Submitter};
-use crate::inbound::session::{
-    Conn, Line, MAX_COMMAND_LINE, MAX_DATA_LINE, read_line, send,
-};
+use crate::inbound::session::{Conn, Line, MAX_COMMAND_LINE, MAX_DATA_LINE, read_line, send};
 use crate::inbound::{Command, DataReader, ParseError, Progress, parse};
 
 /// Tells a client over the connection limit to come back later.
