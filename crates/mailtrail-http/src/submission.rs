@@ -10,7 +10,8 @@
 //! section 1): every `RCPT TO`; those named in the To or Cc header are
 //! shown there, the others are Bcc. Per-message settings come from
 //! `X-Mailtrail-*` headers, which never leave: `X-Mailtrail-Track-Opens`,
-//! `-Track-Clicks`, `-Read-Receipt` (true/false), `-Metadata-<name>`.
+//! `-Track-Clicks`, `-Read-Receipt` (true/false), `-Metadata-<name>` and
+//! `-Tag`.
 //!
 //! The message's text and HTML bodies and its other parts (attachments,
 //! inline images) are taken as the sender made them; the copy is then
@@ -236,6 +237,7 @@ pub(crate) fn draft_from_mime(raw: &[u8], envelope: &Envelope) -> Result<Draft, 
     let mut track_opens = None;
     let mut track_clicks = None;
     let mut read_receipt = None;
+    let mut tag = None;
     let mut metadata = BTreeMap::new();
     let mut headers = Vec::new();
     let mut seen = HashSet::new();
@@ -249,6 +251,7 @@ pub(crate) fn draft_from_mime(raw: &[u8], envelope: &Envelope) -> Result<Draft, 
                 "track-opens" => track_opens = Some(flag(name, &value)?),
                 "track-clicks" => track_clicks = Some(flag(name, &value)?),
                 "read-receipt" => read_receipt = Some(flag(name, &value)?),
+                "tag" => tag = Some(value.clone()),
                 _ => match original
                     .get(.."metadata-".len())
                     .filter(|p| p.eq_ignore_ascii_case("metadata-"))
@@ -261,7 +264,7 @@ pub(crate) fn draft_from_mime(raw: &[u8], envelope: &Envelope) -> Result<Draft, 
                     }
                     _ => {
                         return Err(format!(
-                            "unknown header {name}: the X-Mailtrail headers are Track-Opens, Track-Clicks, Read-Receipt and Metadata-<name>"
+                            "unknown header {name}: the X-Mailtrail headers are Track-Opens, Track-Clicks, Read-Receipt, Tag and Metadata-<name>"
                         ));
                     }
                 },
@@ -331,6 +334,7 @@ pub(crate) fn draft_from_mime(raw: &[u8], envelope: &Envelope) -> Result<Draft, 
         track_clicks,
         metadata,
         idempotency_key: None,
+        tag,
     })
 }
 
