@@ -46,7 +46,8 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install o
 section "System packages"
 PG_PORT=5432
 missing=()
-for pkg in postfix dovecot-imapd; do
+# swaks and its TLS modules: the SMTP submission tests send with it.
+for pkg in postfix dovecot-imapd swaks libnet-ssleay-perl libio-socket-ssl-perl; do
     installed "$pkg" || missing+=("$pkg")
 done
 # Commands the tests run (the DKIM tests make keys with openssl).
@@ -74,7 +75,7 @@ if ((${#missing[@]})); then
     echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    echo "postfix, dovecot-imapd, openssl and PostgreSQL are installed"
+    echo "postfix, dovecot-imapd, swaks, openssl and PostgreSQL are installed"
 fi
 for bin in /usr/sbin/postfix /usr/sbin/smtp-sink /usr/sbin/smtp-source /usr/sbin/dovecot; do
     [[ -x $bin ]] || die "$bin is missing after installation"

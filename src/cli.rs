@@ -187,6 +187,21 @@ struct ServeArgs {
     /// PEM private key for the inbound listener's certificate.
     #[arg(long, env = "MAILTRAIL_SMTP_IN_KEY")]
     smtp_in_key: Option<PathBuf>,
+    /// SMTP submission listen address (RFC 6409, port 587 by convention); AUTH needs STARTTLS except on loopback [default: off].
+    #[arg(long, env = "MAILTRAIL_SMTP_SUBMISSION")]
+    smtp_submission: Option<SocketAddr>,
+    /// SMTP submission with implicit TLS (RFC 8314, port 465 by convention); needs --submission-cert [default: off].
+    #[arg(long, env = "MAILTRAIL_SMTPS_SUBMISSION")]
+    smtps_submission: Option<SocketAddr>,
+    /// PEM certificate chain of the submission listeners.
+    #[arg(long, env = "MAILTRAIL_SUBMISSION_CERT")]
+    submission_cert: Option<PathBuf>,
+    /// PEM private key of the submission listeners' certificate.
+    #[arg(long, env = "MAILTRAIL_SUBMISSION_KEY")]
+    submission_key: Option<PathBuf>,
+    /// Messages per API key per minute over SMTP submission; more get 421 4.7.0; 0: no limit [default: 600].
+    #[arg(long, env = "MAILTRAIL_SUBMISSION_RATE_PER_MINUTE")]
+    submission_rate_per_minute: Option<u32>,
     /// Inbound SMTP connections served at once [default: 100].
     #[arg(long, env = "MAILTRAIL_SMTP_IN_MAX_CONNECTIONS")]
     smtp_in_max_connections: Option<usize>,
@@ -458,9 +473,14 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
         smtp_in_max_per_client,
         smtp_in_greeting_timeout_secs,
         ses_sns_topic_arns,
-        allow_private_webhooks
+        allow_private_webhooks,
+        submission_rate_per_minute
     );
     set_opt!(
+        smtp_submission,
+        smtps_submission,
+        submission_cert,
+        submission_key,
         smtp_in,
         smtp_in_cert,
         smtp_in_key,

@@ -127,6 +127,16 @@ pub struct Settings {
     /// Domains the inbound listener accepts mail for; everything else is
     /// relaying and refused. Default: the bounce domain.
     pub inbound_domains: Vec<String>,
+    /// SMTP submission listen address (STARTTLS, port 587); off when unset.
+    pub smtp_submission: Option<SocketAddr>,
+    /// SMTP submission with implicit TLS (port 465); off when unset.
+    pub smtps_submission: Option<SocketAddr>,
+    /// PEM certificate chain of the submission listeners.
+    pub submission_cert: Option<PathBuf>,
+    /// PEM private key of the submission listeners.
+    pub submission_key: Option<PathBuf>,
+    /// Messages per API key per minute over submission (0: no limit).
+    pub submission_rate_per_minute: u32,
     /// PEM certificate chain for STARTTLS on the inbound listener.
     pub smtp_in_cert: Option<PathBuf>,
     /// PEM private key for STARTTLS on the inbound listener.
@@ -226,6 +236,11 @@ impl Default for Settings {
                 .as_secs(),
             smtp_in: None,
             inbound_domains: Vec::new(),
+            smtp_submission: None,
+            smtps_submission: None,
+            submission_cert: None,
+            submission_key: None,
+            submission_rate_per_minute: 600,
             smtp_in_cert: None,
             smtp_in_key: None,
             smtp_in_max_connections: 100,
@@ -350,6 +365,12 @@ impl Settings {
         self.tls_ca_pem()?;
         if self.smtp_in_cert.is_some() != self.smtp_in_key.is_some() {
             bail!("smtp_in: --smtp-in-cert and --smtp-in-key must be given together");
+        }
+        if self.submission_cert.is_some() != self.submission_key.is_some() {
+            bail!("submission: --submission-cert and --submission-key must be given together");
+        }
+        if self.smtps_submission.is_some() && self.submission_cert.is_none() {
+            bail!("smtps_submission: implicit TLS needs --submission-cert and --submission-key");
         }
         if self.workers == 0 {
             bail!("workers: must be at least 1");

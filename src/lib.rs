@@ -5,5 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod startup;
+mod submission;
 pub mod telemetry;
 pub mod transport;

@@ -117,6 +117,7 @@ pub struct Application {
     retention_days: u32,
     sink_task: SinkHandle,
     inbound: Inbound,
+    submission: crate::submission::Submission,
 }
 
 impl Application {
@@ -269,9 +270,11 @@ impl Application {
                     .map(|t| t.expose().to_owned()),
             ),
         };
+        let submission = crate::submission::Submission::build(&settings, &state).await?;
         Ok(Self {
             listener,
             addr,
+            submission,
             state,
             worker,
             webhooks,
@@ -285,6 +288,12 @@ impl Application {
     /// The bound inbound SMTP address, when the listener is on.
     pub fn smtp_in_addr(&self) -> Option<SocketAddr> {
         self.inbound.addr
+    }
+
+    /// The bound SMTP submission address: STARTTLS (`false`) or implicit
+    /// TLS (`true`), when that listener is on.
+    pub fn submission_addr(&self, implicit_tls: bool) -> Option<SocketAddr> {
+        self.submission.addr(implicit_tls)
     }
 
     /// The bound HTTP address.
@@ -302,6 +311,7 @@ impl Application {
         let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
         let webhooks = tokio::spawn(self.webhooks.run(stop_rx.clone()));
         let (smtp_in, processor) = self.inbound.spawn(&stop_rx);
+        let submission = self.submission.spawn(&stop_rx);
         let retention = tokio::spawn(mailtrail_worker::retention::run(
             self.store.clone(),
             self.retention_days,
@@ -336,6 +346,9 @@ impl Application {
         if let Some(listener) = smtp_in {
             listener.await.context("inbound SMTP task")?;
         }
+        for listener in submission {
+            listener.await.context("SMTP submission task")?;
+        }
         processor.await.context("inbound processing task")?;
         retention.abort();
         senders.abort();
@@ -351,6 +364,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("mailtrail listening on http://{}", app.addr());
     if let Some(addr) = app.smtp_in_addr() {
         println!("mailtrail smtp-in listening on {addr}");
+    }
+    for (tls, name) in [(false, "submission"), (true, "submissions")] {
+        if let Some(addr) = app.submission_addr(tls) {
+            println!("mailtrail {name} listening on {addr}");
+        }
     }
     app.run_until(shutdown_signal()).await
 }

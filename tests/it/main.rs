@@ -25,5 +25,6 @@ mod sandbox;
 mod ses;
 mod signin;
 mod slow_clients;
+mod submission;
 mod tracking;
 mod webhooks;

@@ -30,6 +30,9 @@ pub enum Db {
 /// A running server and an API key for its admin user.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The SMTP submission listeners (STARTTLS, implicit TLS), when on.
+    pub submission: Option<SocketAddr>,
+    pub submissions: Option<SocketAddr>,
     pub key: String,
     pub client: reqwest::Client,
     pub store: std::sync::Arc<dyn Store>,
@@ -93,6 +96,8 @@ impl TestApp {
             .await
             .expect("build app");
         let addr = app.addr();
+        let submission = app.submission_addr(false);
+        let submissions = app.submission_addr(true);
         let store = mailtrail::startup::open_store(&settings)
             .await
             .expect("store");
@@ -103,6 +108,8 @@ impl TestApp {
         }));
         Self {
             addr,
+            submission,
+            submissions,
             key,
             client: reqwest::Client::new(),
             store,

@@ -18,6 +18,7 @@ mod openapi;
 mod server;
 pub mod ses;
 pub mod signin;
+pub mod submission;
 pub mod tracking;
 
 use std::sync::Arc;

@@ -18,6 +18,7 @@ pub mod inbound;
 pub mod mx;
 pub mod reply;
 pub mod smarthost;
+pub mod submission;
 mod tls;
 pub mod transport;
 

@@ -11,7 +11,7 @@ use crate::model::StatusReason;
 
 /// Columns of `messages` that [`Message`](crate::Message) is read from.
 pub(crate) const MESSAGE_COLS: &str =
-    "id, message_id, from_address, from_name, subject, read_receipt, metadata, created_at";
+    "id, message_id, from_address, from_name, subject, read_receipt, metadata, tag, created_at";
 
 /// Columns of `recipients` that [`Recipient`](crate::Recipient) is read from.
 pub(crate) const RECIPIENT_COLS: &str = "id, message_id, address, kind, status, reason_smtp_code, \

@@ -126,6 +126,8 @@ pub struct NewMessage {
     pub track_clicks: bool,
     /// Caller's key-value data, returned as given.
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The caller's tag, to group and filter messages by.
+    pub tag: Option<String>,
     /// Caller's idempotency key, unique per organisation.
     pub idempotency_key: Option<String>,
     /// When accepted.
@@ -244,6 +246,8 @@ pub struct Message {
     pub read_receipt: bool,
     /// Caller's metadata.
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The caller's tag.
+    pub tag: Option<String>,
     /// When accepted.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -315,6 +319,8 @@ pub struct MessageFilter {
     pub recipient: Option<String>,
     /// Subject contains this (case-insensitive).
     pub subject: Option<String>,
+    /// Tagged exactly this.
+    pub tag: Option<String>,
     /// Created at or after.
     pub since: Option<OffsetDateTime>,
     /// Created before.

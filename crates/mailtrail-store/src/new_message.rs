@@ -68,6 +68,8 @@ pub struct Draft {
     pub metadata: BTreeMap<String, String>,
     /// Makes a repeated submission return the first message.
     pub idempotency_key: Option<String>,
+    /// A tag to group and filter messages by.
+    pub tag: Option<String>,
 }
 
 /// Why a draft was refused: a stable code, the field it is about (named as
@@ -165,6 +167,8 @@ pub struct ValidMessage {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// Makes a repeated submission return the first message.
     pub idempotency_key: Option<String>,
+    /// The tag, trimmed, when one was given.
+    pub tag: Option<String>,
     /// Distinct recipients, in the order to, cc, bcc.
     pub recipients: Vec<(EmailAddress, RecipientKind)>,
 }
@@ -189,6 +193,7 @@ impl ValidMessage {
             track_clicks: self.track_clicks,
             metadata: self.metadata,
             idempotency_key: self.idempotency_key,
+            tag: self.tag,
             created_at: time::OffsetDateTime::now_utc(),
             recipients: self
                 .recipients
@@ -211,6 +216,8 @@ const MAX_NAME: usize = 256;
 const MAX_SUBJECT: usize = 2_000;
 /// The longest idempotency key.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// The longest tag (Postmark's limit).
+const MAX_TAG: usize = 1_000;
 /// The longest attachment file name (a common file-system limit).
 const MAX_FILENAME: usize = 255;
 
@@ -348,6 +355,18 @@ pub fn validate(req: Draft, defaults: &Defaults) -> Result<ValidMessage, Invalid
         other => other,
     };
 
+    let tag = match req.tag.map(|t| t.trim().to_owned()) {
+        Some(t) if t.is_empty() => None,
+        Some(t) if t.chars().count() > MAX_TAG || t.chars().any(char::is_control) => {
+            return Err(Invalid::new(
+                "invalid_value",
+                "tag",
+                format!("tag must be at most {MAX_TAG} characters without control characters"),
+            ));
+        }
+        other => other,
+    };
+
     Ok(ValidMessage {
         from,
         from_name,
@@ -364,6 +383,7 @@ pub fn validate(req: Draft, defaults: &Defaults) -> Result<ValidMessage, Invalid
         track_clicks,
         metadata,
         idempotency_key,
+        tag,
         recipients,
     })
 }

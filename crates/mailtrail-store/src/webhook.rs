@@ -238,6 +238,8 @@ pub(crate) struct PayloadData<'a> {
     pub message_id: &'a str,
     pub mailtrail_message_id: Uuid,
     pub metadata: &'a serde_json::Value,
+    /// The message's tag (Postmark's `Tag`), `null` when it has none.
+    pub tag: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opener: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -252,6 +254,7 @@ pub(crate) fn payload(
     message_id: &str,
     mailtrail_message_id: Uuid,
     metadata: &serde_json::Value,
+    tag: Option<&str>,
 ) -> Result<String, crate::StoreError> {
     crate::columns::to_json(&Payload {
         kind: ev.kind.as_str(),
@@ -263,6 +266,7 @@ pub(crate) fn payload(
             message_id,
             mailtrail_message_id,
             metadata,
+            tag,
             opener: ev.opener.map(|o| o.to_string()),
             reason: ev.reason.as_ref(),
             details: &ev.data,

@@ -128,6 +128,7 @@ conformance!(
     record_events_batches,
     concurrent_writers_lose_no_count,
     list_filters_and_pagination,
+    tags_are_stored_and_filtered,
     status_filters_page_through_many_messages,
     organisations_are_isolated,
     sandbox_copies,
@@ -225,6 +226,7 @@ fn message(org: &Org, at_ms: i64, subject: &str, recipients: &[&str]) -> NewMess
         track_clicks: false,
         metadata,
         idempotency_key: None,
+        tag: Some("receipts".into()),
         created_at: noisy(at_ms),
         recipients: recipients
             .iter()
@@ -848,6 +850,57 @@ mod cases {
         );
         assert_eq!(got.events.len(), 1 + 20 + 40);
         assert_eq!(got.status, Status::Opened);
+    }
+
+    pub async fn tags_are_stored_and_filtered(store: Arc<dyn Store>) {
+        let a = org(&store, "acme").await;
+        let tagged = message(&a, 0, "Receipt", &["alice@one.test"]);
+        let untagged = NewMessage {
+            tag: None,
+            ..message(&a, 1_000, "Hello", &["bob@one.test"])
+        };
+        let other = NewMessage {
+            tag: Some("welcome".into()),
+            ..message(&a, 2_000, "Welcome", &["carol@one.test"])
+        };
+        for m in [&tagged, &untagged, &other] {
+            insert(&store, m).await;
+        }
+        let stored = store.message(a.id, tagged.id).await.unwrap().unwrap();
+        assert_eq!(stored.tag.as_deref(), Some("receipts"));
+        let stored = store.message(a.id, untagged.id).await.unwrap().unwrap();
+        assert_eq!(stored.tag, None);
+        let by_tag = |tag: &str| {
+            let store = store.clone();
+            let f = MessageFilter {
+                tag: Some(tag.into()),
+                limit: 50,
+                ..Default::default()
+            };
+            async move {
+                store
+                    .list_messages(a.id, &f)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| (m.id, m.tag))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            by_tag("receipts").await,
+            [(tagged.id, Some("receipts".into()))]
+        );
+        assert_eq!(
+            by_tag("welcome").await,
+            [(other.id, Some("welcome".into()))]
+        );
+        assert!(by_tag("Receipts").await.is_empty(), "a tag matches exactly");
+        let all = MessageFilter {
+            limit: 50,
+            ..Default::default()
+        };
+        assert_eq!(store.list_messages(a.id, &all).await.unwrap().len(), 3);
     }
 
     pub async fn list_filters_and_pagination(store: Arc<dyn Store>) {

@@ -78,6 +78,10 @@ pub(crate) struct SendRequest {
     /// Your own keys and values, returned with the message and its events.
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    /// A tag to group messages by (at most 1000 characters); the messages
+    /// list filters on it with `?tag=`.
+    #[serde(default)]
+    tag: Option<String>,
     /// A repeated key answers the message stored the first time (200)
     /// instead of sending again.
     #[serde(default)]
@@ -364,6 +368,7 @@ pub(crate) fn validate(req: SendRequest, defaults: &Defaults) -> Result<ValidMes
         track_clicks: track.clicks,
         metadata: req.metadata,
         idempotency_key: req.idempotency_key,
+        tag: req.tag,
     };
     mailtrail_store::new_message::validate(draft, defaults)
         .map_err(|e| ApiError::invalid(e.code, e.field, e.message))

@@ -89,6 +89,8 @@ pub(crate) struct MessageView {
     /// The `metadata` sent with the message.
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The message's tag, if it has one.
+    pub tag: Option<String>,
     /// When it was accepted (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -218,6 +220,7 @@ impl MessageView {
             subject: m.subject,
             read_receipt: m.read_receipt,
             metadata: m.metadata,
+            tag: m.tag,
             created_at: m.created_at,
             recipients: m
                 .recipients

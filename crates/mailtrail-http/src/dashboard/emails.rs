@@ -116,6 +116,7 @@ impl EmailsQuery {
             statuses: self.statuses.clone(),
             recipient: Some(self.recipient.clone()).filter(|s| !s.is_empty()),
             subject: Some(self.subject.clone()).filter(|s| !s.is_empty()),
+            tag: None,
             since: day(&self.since, "From")?,
             // The date range is inclusive: "until" a day means before the
             // next midnight.

@@ -233,6 +233,7 @@ pub(crate) async fn resend(
         track_clicks: o.track_clicks,
         metadata,
         idempotency_key: None,
+        tag: None,
         created_at: OffsetDateTime::now_utc(),
         recipients: vec![NewRecipient {
             id: Uuid::now_v7(),

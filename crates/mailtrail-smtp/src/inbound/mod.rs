@@ -14,7 +14,7 @@
 
 mod command;
 pub mod data;
-mod session;
+pub(crate) mod session;
 mod slots;
 
 use std::net::SocketAddr;

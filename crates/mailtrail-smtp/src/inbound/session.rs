@@ -19,18 +19,18 @@ use super::{Envelope, InboundOptions, MessageSink};
 
 /// Longest command line accepted. RFC 5321 section 4.5.3.1.4 allows 512
 /// octets, ESMTP parameters may add more (section 4.5.3.1.5).
-const MAX_COMMAND_LINE: usize = 4096;
+pub(crate) const MAX_COMMAND_LINE: usize = 4096;
 
 /// Longest text line in DATA. RFC 5322 section 2.1.1 caps lines at 998
 /// characters; real bounces sometimes carry longer ones, so this is lax.
-const MAX_DATA_LINE: usize = 1024 * 1024;
+pub(crate) const MAX_DATA_LINE: usize = 1024 * 1024;
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-type Conn = BufReader<Box<dyn Io>>;
+pub(crate) type Conn = BufReader<Box<dyn Io>>;
 
-enum Line {
+pub(crate) enum Line {
     /// A whole line, its end included.
     Complete,
     /// Longer than allowed; the rest up to the line end was read and dropped.
@@ -40,7 +40,11 @@ enum Line {
 }
 
 /// Reads one line into `buf` (cleared first), at most `max` bytes kept.
-async fn read_line(conn: &mut Conn, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+pub(crate) async fn read_line(
+    conn: &mut Conn,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Line> {
     buf.clear();
     let mut too_long = false;
     loop {
@@ -71,7 +75,7 @@ async fn read_line(conn: &mut Conn, buf: &mut Vec<u8>, max: usize) -> std::io::R
     }
 }
 
-async fn send(conn: &mut Conn, text: &str) -> std::io::Result<()> {
+pub(crate) async fn send(conn: &mut Conn, text: &str) -> std::io::Result<()> {
     let w = conn.get_mut();
     w.write_all(text.as_bytes()).await?;
     w.write_all(b"\r\n").await?;

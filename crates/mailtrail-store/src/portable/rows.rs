@@ -80,6 +80,7 @@ macro_rules! rows {
                 subject: r.try_get("subject")?,
                 read_receipt: r.try_get("read_receipt")?,
                 metadata: json_column(r, "metadata")?,
+                tag: r.try_get("tag")?,
                 created_at: from_ms(r.try_get("created_at")?)?,
                 recipients: Vec::new(),
             })

@@ -159,11 +159,12 @@ macro_rules! webhook_store {
                 let mut rids: Vec<Uuid> = matched.iter().map(|(f, _)| f.event.recipient_id).collect();
                 rids.sort_unstable();
                 rids.dedup();
-                let mut context: HashMap<Uuid, (String, String, Uuid, serde_json::Value)> =
+                #[allow(clippy::type_complexity)]
+                let mut context: HashMap<Uuid, (String, String, Uuid, serde_json::Value, Option<String>)> =
                     HashMap::with_capacity(rids.len());
                 for chunk in rids.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new(concat!(
-                        "SELECT r.id, r.address, m.id AS mid, m.message_id, ",
+                        "SELECT r.id, r.address, m.id AS mid, m.message_id, m.tag, ",
                         $meta,
                         " AS metadata FROM recipients r JOIN messages m ON m.id = r.message_id \
                          WHERE r.id IN ("
@@ -182,19 +183,20 @@ macro_rules! webhook_store {
                                 r.try_get("message_id")?,
                                 r.try_get("mid")?,
                                 $crate::columns::json(&meta, "metadata")?,
+                                r.try_get("tag")?,
                             ),
                         );
                     }
                 }
                 let mut rows: Vec<(Uuid, Uuid, &Fact<'_>, std::sync::Arc<String>)> = Vec::new();
                 for (f, to) in &matched {
-                    let Some((address, message_id, mid, metadata)) =
+                    let Some((address, message_id, mid, metadata, tag)) =
                         context.get(&f.event.recipient_id)
                     else {
                         continue;
                     };
                     let body = std::sync::Arc::new(payload(
-                        f.event, address, message_id, *mid, metadata,
+                        f.event, address, message_id, *mid, metadata, tag.as_deref(),
                     )?);
                     for endpoint in to {
                         rows.push((Uuid::now_v7(), *endpoint, f, body.clone()));

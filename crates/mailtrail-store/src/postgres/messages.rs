@@ -76,8 +76,8 @@ impl PgStore {
         let inserted = sqlx::query(
             "INSERT INTO messages (id, org_id, user_id, message_id, from_address, from_name, \
              reply_to, subject, content, read_receipt, track_opens, track_clicks, metadata, \
-             idempotency_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             idempotency_key, created_at, tag) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(msg.id)
         .bind(msg.org_id)
@@ -94,6 +94,7 @@ impl PgStore {
         .bind(Json(&msg.metadata))
         .bind(&msg.idempotency_key)
         .bind(created)
+        .bind(&msg.tag)
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
@@ -339,6 +340,9 @@ impl PgStore {
         }
         if let Some(until) = filter.until {
             qb.push(" AND m.created_at < ").push_bind(to_ms(until));
+        }
+        if let Some(tag) = &filter.tag {
+            qb.push(" AND m.tag = ").push_bind(tag.clone());
         }
         if let Some(subject) = &filter.subject {
             qb.push(" AND m.subject ILIKE ")

@@ -73,7 +73,7 @@ impl SqliteStore {
         sqlx::query(
             "INSERT INTO messages (id, org_id, user_id, message_id, from_address, from_name, \
              reply_to, subject, content, read_receipt, track_opens, track_clicks, metadata, \
-             idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             idempotency_key, created_at, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(msg.id)
         .bind(msg.org_id)
@@ -90,6 +90,7 @@ impl SqliteStore {
         .bind(columns::to_json(&msg.metadata)?)
         .bind(&msg.idempotency_key)
         .bind(created)
+        .bind(&msg.tag)
         .execute(&mut *tx)
         .await
         .map_err(|e| crate::error::constraint(e, "message", "organisation or user"))?;

@@ -41,6 +41,9 @@ pub(super) fn messages_query(
     if let Some(until) = filter.until {
         qb.push(" AND m.created_at < ").push_bind(to_ms(until));
     }
+    if let Some(tag) = &filter.tag {
+        qb.push(" AND m.tag = ").push_bind(tag.clone());
+    }
     if let Some(subject) = &filter.subject {
         // SQLite's LIKE ignores case (for ASCII letters).
         qb.push(" AND m.subject LIKE ")

@@ -159,6 +159,7 @@ pub async fn events_queue_webhook_deliveries_in_their_transaction(store: Arc<dyn
     assert_eq!(body["data"]["message_id"], msg.message_id.as_str());
     assert_eq!(body["data"]["mailtrail_message_id"], msg.id.to_string());
     assert_eq!(body["data"]["metadata"]["order"], "A-17");
+    assert_eq!(body["data"]["tag"], "receipts");
     assert_eq!(body["data"]["opener"], "human");
     assert_eq!(body["data"]["details"]["url"], "https://shop.example/x");
     assert!(
