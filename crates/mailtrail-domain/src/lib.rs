@@ -11,6 +11,7 @@ mod reason;
 mod recipient_kind;
 mod recipient_state;
 mod status;
+pub mod sealed;
 pub mod token;
 pub mod webhook;
 
