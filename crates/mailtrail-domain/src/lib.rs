@@ -10,8 +10,8 @@ mod name_addr;
 mod reason;
 mod recipient_kind;
 mod recipient_state;
-mod status;
 pub mod sealed;
+mod status;
 pub mod token;
 pub mod webhook;
 

@@ -29,7 +29,9 @@ pub enum SealError {
     BadKey,
     /// The value was not sealed with this key for this owner, or was
     /// altered.
-    #[error("the sealed value does not open with this key (another key, another owner, or altered)")]
+    #[error(
+        "the sealed value does not open with this key (another key, another owner, or altered)"
+    )]
     Open,
 }
 

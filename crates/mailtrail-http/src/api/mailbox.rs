@@ -152,10 +152,7 @@ pub(crate) async fn test_mailbox(
             format!("{where_} has no folder {:?}: {text}", config.folder),
         ),
         E::Tls(why) => fail("tls_failure", format!("TLS with {where_} failed: {why}")),
-        E::OAuth(why) => fail(
-            "oauth_failure",
-            format!("no OAuth 2.0 access token: {why}"),
-        ),
+        E::OAuth(why) => fail("oauth_failure", format!("no OAuth 2.0 access token: {why}")),
         E::Io(e) => fail("unreachable", format!("cannot reach {where_}: {e}")),
         E::Timeout(d) => fail(
             "unreachable",
@@ -272,10 +269,7 @@ async fn connect(
         (status = 404, description = "No mailbox is connected", body = ErrorEnvelope),
     )
 )]
-async fn disconnect(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<StatusCode, ApiError> {
+async fn disconnect(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     if state
         .store
         .delete_user_mailbox(caller.user_id)
