@@ -121,6 +121,9 @@ struct ServeArgs {
     /// Secret for tracking tokens [default: generated once into the data dir].
     #[arg(long, env = "MAILTRAIL_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
+    /// Key (64 hex digits) sealing users' mailbox passwords in the database [default: generated once into the data dir].
+    #[arg(long, env = "MAILTRAIL_MAILBOX_KEY", hide_env_values = true)]
+    mailbox_key: Option<String>,
     /// Bearer token that GET /metrics asks for (Authorization: Bearer TOKEN) [default: none, open].
     #[arg(long, env = "MAILTRAIL_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -499,6 +502,9 @@ fn apply_serve_args(s: &mut Settings, a: ServeArgs) {
     }
     if let Some(t) = a.token_secret {
         s.token_secret = Some(Secret::new(t));
+    }
+    if let Some(k) = a.mailbox_key {
+        s.mailbox_key = Some(Secret::new(k));
     }
     if let Some(t) = a.metrics_token {
         s.metrics_token = Some(Secret::new(t));

@@ -98,6 +98,11 @@ pub struct Settings {
     pub dkim_key: Option<PathBuf>,
     /// Secret for tracking tokens; default: generated once into `data_dir`.
     pub token_secret: Option<Secret>,
+    /// Key (64 hex digits) that seals users' mailbox secrets in the
+    /// database; default: generated once into `data_dir` (`mailbox-key`,
+    /// mode 0600). Kept apart from the database, so a dump alone reveals
+    /// no password; losing it means users connect their mailboxes again.
+    pub mailbox_key: Option<Secret>,
     /// Bearer token that `GET /metrics` asks for; none: it is open.
     pub metrics_token: Option<Secret>,
     /// Largest accepted message, in bytes.
@@ -223,6 +228,7 @@ impl Default for Settings {
             dkim_selector: None,
             dkim_key: None,
             token_secret: None,
+            mailbox_key: None,
             metrics_token: None,
             max_message_bytes: 25 * 1024 * 1024,
             max_recipients: 1_000,

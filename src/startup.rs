@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use mailtrail_domain::sealed::SealingKey;
 use mailtrail_domain::{Keyring, TokenKey};
 use mailtrail_http::tracking::opener::OpenerData;
 use mailtrail_http::tracking::{Tracking, TrackingSettings, parse_networks};
@@ -47,6 +48,35 @@ fn token_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
     };
     let key = TokenKey::new(1, &secret, None).context("token_secret")?;
     Ok(Keyring::new(vec![key])?)
+}
+
+/// The file in the data dir holding the key that seals users' mailbox
+/// secrets, when none is configured.
+pub const MAILBOX_KEY: &str = "mailbox-key";
+
+/// The key users' mailbox secrets are sealed with: configured, or
+/// generated once into the data dir (mode 0600).
+fn mailbox_key(settings: &Settings) -> anyhow::Result<SealingKey> {
+    let hex = match &settings.mailbox_key {
+        Some(k) => k.expose().to_owned(),
+        None => {
+            let path = settings.data_dir.join(MAILBOX_KEY);
+            match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                        format!("creating data dir {}", settings.data_dir.display())
+                    })?;
+                    let hex = SealingKey::generate_hex();
+                    write_private(&path, &hex)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    hex
+                }
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            }
+        }
+    };
+    SealingKey::from_hex(&hex).context("mailbox_key")
 }
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -269,6 +299,10 @@ impl Application {
                     .as_ref()
                     .map(|t| t.expose().to_owned()),
             ),
+            mailboxes: mailtrail_http::Mailboxes {
+                extra_ca_pem: settings.tls_ca_pem()?,
+                ..mailtrail_http::Mailboxes::new(mailbox_key(&settings)?)
+            },
         };
         let submission = crate::submission::Submission::build(&settings, &state).await?;
         Ok(Self {

@@ -256,7 +256,7 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
 
 /// A private CA (`ca.pem`) and a certificate it signed for the IP address
 /// 127.0.0.1 (`server.pem`, key `server.key`), in `dir`.
-fn private_ca_and_server_cert(dir: &std::path::Path) {
+pub(crate) fn private_ca_and_server_cert(dir: &std::path::Path) {
     let ec = [
         "-newkey",
         "ec",

@@ -17,6 +17,7 @@ mod delivery;
 mod domains;
 mod inbound;
 mod instrument;
+mod mailbox;
 mod metrics;
 mod openapi;
 mod pg_restart;

@@ -38,6 +38,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use api::mailbox::Mailboxes;
 pub use error::ApiError;
 pub use server::ConnectionSettings;
 
@@ -123,6 +124,8 @@ pub struct AppState {
     pub signin: signin::SignIn,
     /// `GET /metrics`: the Prometheus registry and its bearer token.
     pub monitoring: monitoring::Monitoring,
+    /// Users' own mailboxes: the key their secrets are sealed with.
+    pub mailboxes: Mailboxes,
 }
 
 /// The whole HTTP application, ready to be served.

@@ -198,6 +198,9 @@ impl TestApp {
             ),
             signin: Default::default(),
             monitoring: crate::monitoring::Monitoring::disabled(),
+            mailboxes: crate::Mailboxes::new(
+                mailtrail_domain::sealed::SealingKey::new(&[7; 32]).expect("key"),
+            ),
         })
     }
 

@@ -21,6 +21,7 @@ pub mod sending_domain;
 mod signal;
 pub mod sqlite;
 mod store;
+pub mod user_mailbox;
 pub mod webhook;
 
 pub use add_user::{AddUserError, add_user};
@@ -30,7 +31,7 @@ pub use model::*;
 pub use sending_domain::{NewSendingDomain, PrivateKeyPem, SendingDomain};
 pub use store::{
     AccountStore, DashboardStore, InboundStore, MessageStore, SendingDomainStore, Store,
-    TrackingStore, WebhookStore, connect,
+    TrackingStore, UserMailboxStore, WebhookStore, connect,
 };
 
 /// The store traits, so that their methods can be called on a
@@ -38,6 +39,6 @@ pub use store::{
 pub mod prelude {
     pub use crate::store::{
         AccountStore, DashboardStore, InboundStore, MessageStore, SendingDomainStore, Store,
-        TrackingStore, WebhookStore,
+        TrackingStore, UserMailboxStore, WebhookStore,
     };
 }

@@ -155,6 +155,7 @@ conformance!(
     events_queue_webhook_deliveries_in_their_transaction,
     webhook_attempts_retry_succeed_fail_and_disable,
     concurrent_webhook_claimers_never_share_a_delivery,
+    user_mailboxes_one_per_user,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -299,8 +300,12 @@ const LEASE: Duration = Duration::seconds(60);
 #[path = "conformance/webhooks.rs"]
 mod webhook_cases;
 
+#[path = "conformance/user_mailboxes.rs"]
+mod user_mailbox_cases;
+
 mod cases {
     use super::*;
+    pub use crate::user_mailbox_cases::*;
     pub use crate::webhook_cases::*;
 
     pub async fn organisations_users_and_keys(store: Arc<dyn Store>) {

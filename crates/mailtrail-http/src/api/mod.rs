@@ -3,6 +3,7 @@
 //! scoped to the caller's organisation.
 
 pub(crate) mod convert;
+pub(crate) mod mailbox;
 mod send;
 mod view;
 pub(crate) mod webhooks;

@@ -50,6 +50,9 @@ impl Dash {
             ),
             signin: Default::default(),
             monitoring: crate::monitoring::Monitoring::disabled(),
+            mailboxes: crate::Mailboxes::new(
+                mailtrail_domain::sealed::SealingKey::new(&[7; 32]).expect("key"),
+            ),
         });
         Self { app, router }
     }

@@ -28,6 +28,7 @@ mod messages;
 mod rows;
 mod sending_domains;
 mod tracking;
+mod user_mailboxes;
 mod webhooks;
 
 pub(crate) use accounts::account_store;
@@ -37,4 +38,5 @@ pub(crate) use messages::message_store;
 pub(crate) use rows::rows;
 pub(crate) use sending_domains::sending_domain_store;
 pub(crate) use tracking::tracking_store;
+pub(crate) use user_mailboxes::user_mailbox_store;
 pub(crate) use webhooks::webhook_store;

@@ -110,6 +110,7 @@ crate::portable::dashboard_store!(PgStore, sqlx::Postgres);
 crate::portable::inbound_store!(PgStore);
 crate::portable::message_store!(PgStore);
 crate::portable::sending_domain_store!(PgStore, sqlx::Postgres);
+crate::portable::user_mailbox_store!(PgStore, sqlx::Postgres);
 crate::portable::tracking_store!(PgStore);
 crate::portable::webhook_store!(
     PgStore,

@@ -110,6 +110,7 @@ crate::portable::dashboard_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::inbound_store!(SqliteStore);
 crate::portable::message_store!(SqliteStore);
 crate::portable::sending_domain_store!(SqliteStore, sqlx::Sqlite);
+crate::portable::user_mailbox_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::tracking_store!(SqliteStore);
 crate::portable::webhook_store!(
     SqliteStore,

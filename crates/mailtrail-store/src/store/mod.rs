@@ -14,6 +14,7 @@ mod inbound;
 mod messages;
 mod sending_domains;
 mod tracking;
+mod user_mailboxes;
 mod webhooks;
 
 pub use accounts::AccountStore;
@@ -22,6 +23,7 @@ pub use inbound::InboundStore;
 pub use messages::MessageStore;
 pub use sending_domains::SendingDomainStore;
 pub use tracking::TrackingStore;
+pub use user_mailboxes::UserMailboxStore;
 pub use webhooks::WebhookStore;
 
 /// Everything mailtrail persists. Each method is one transaction: nothing is
@@ -36,6 +38,7 @@ pub trait Store:
     + AccountStore
     + SendingDomainStore
     + WebhookStore
+    + UserMailboxStore
     + 'static
 {
     /// Applies pending migrations.
