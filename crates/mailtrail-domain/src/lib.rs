@@ -10,6 +10,7 @@ mod name_addr;
 mod reason;
 mod recipient_kind;
 mod recipient_state;
+pub mod sequence;
 mod status;
 pub mod token;
 pub mod webhook;
