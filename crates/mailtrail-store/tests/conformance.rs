@@ -154,6 +154,8 @@ conformance!(
     events_queue_webhook_deliveries_in_their_transaction,
     webhook_attempts_retry_succeed_fail_and_disable,
     concurrent_webhook_claimers_never_share_a_delivery,
+    contacts_are_unique_per_organisation_and_upserted,
+    sequences_keep_their_steps_in_order,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -297,8 +299,12 @@ const LEASE: Duration = Duration::seconds(60);
 #[path = "conformance/webhooks.rs"]
 mod webhook_cases;
 
+#[path = "conformance/sequences.rs"]
+mod sequence_cases;
+
 mod cases {
     use super::*;
+    pub use crate::sequence_cases::*;
     pub use crate::webhook_cases::*;
 
     pub async fn organisations_users_and_keys(store: Arc<dyn Store>) {

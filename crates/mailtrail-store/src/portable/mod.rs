@@ -27,6 +27,7 @@ mod inbound;
 mod messages;
 mod rows;
 mod sending_domains;
+mod sequences;
 mod tracking;
 mod webhooks;
 
@@ -36,5 +37,6 @@ pub(crate) use inbound::inbound_store;
 pub(crate) use messages::message_store;
 pub(crate) use rows::rows;
 pub(crate) use sending_domains::sending_domain_store;
+pub(crate) use sequences::sequence_store;
 pub(crate) use tracking::tracking_store;
 pub(crate) use webhooks::webhook_store;

@@ -111,6 +111,7 @@ crate::portable::inbound_store!(PgStore);
 crate::portable::message_store!(PgStore);
 crate::portable::sending_domain_store!(PgStore, sqlx::Postgres);
 crate::portable::tracking_store!(PgStore);
+crate::portable::sequence_store!(PgStore, sqlx::Postgres);
 crate::portable::webhook_store!(
     PgStore,
     sqlx::Postgres,

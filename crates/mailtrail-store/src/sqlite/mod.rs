@@ -111,6 +111,7 @@ crate::portable::inbound_store!(SqliteStore);
 crate::portable::message_store!(SqliteStore);
 crate::portable::sending_domain_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::tracking_store!(SqliteStore);
+crate::portable::sequence_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::webhook_store!(
     SqliteStore,
     sqlx::Sqlite,

@@ -13,6 +13,7 @@ mod dashboard;
 mod inbound;
 mod messages;
 mod sending_domains;
+mod sequences;
 mod tracking;
 mod webhooks;
 
@@ -21,6 +22,7 @@ pub use dashboard::DashboardStore;
 pub use inbound::InboundStore;
 pub use messages::MessageStore;
 pub use sending_domains::SendingDomainStore;
+pub use sequences::SequenceStore;
 pub use tracking::TrackingStore;
 pub use webhooks::WebhookStore;
 
@@ -36,6 +38,7 @@ pub trait Store:
     + AccountStore
     + SendingDomainStore
     + WebhookStore
+    + SequenceStore
     + 'static
 {
     /// Applies pending migrations.
