@@ -2,8 +2,10 @@
 //! statuses, the sandbox inbox and the suppression list. Every handler is
 //! scoped to the caller's organisation.
 
+pub(crate) mod contacts;
 pub(crate) mod convert;
 mod send;
+pub(crate) mod sequences;
 mod view;
 pub(crate) mod webhooks;
 
