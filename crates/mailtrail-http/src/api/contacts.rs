@@ -489,8 +489,8 @@ mod tests {
             at,
             vec![
                 (3, Some("email")),
-                (5, Some("time_zone")),
-                (7, Some("email"))
+                (4, Some("time_zone")),
+                (6, Some("email"))
             ]
         );
         assert!(errors[1].message.contains("Mars/Base"), "{:?}", errors[1]);
