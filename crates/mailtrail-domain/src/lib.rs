@@ -11,6 +11,7 @@ mod reason;
 mod recipient_kind;
 mod recipient_state;
 pub mod sealed;
+pub mod sequence;
 mod status;
 pub mod token;
 pub mod webhook;

@@ -18,6 +18,7 @@ mod portable;
 pub mod postgres;
 mod search;
 pub mod sending_domain;
+pub mod sequence;
 mod signal;
 pub mod sqlite;
 mod store;
@@ -30,15 +31,15 @@ pub use error::StoreError;
 pub use model::*;
 pub use sending_domain::{NewSendingDomain, PrivateKeyPem, SendingDomain};
 pub use store::{
-    AccountStore, DashboardStore, InboundStore, MessageStore, SendingDomainStore, Store,
-    TrackingStore, UserMailboxStore, WebhookStore, connect,
+    AccountStore, DashboardStore, InboundStore, MessageStore, SendingDomainStore, SequenceStore,
+    Store, TrackingStore, UserMailboxStore, WebhookStore, connect,
 };
 
 /// The store traits, so that their methods can be called on a
 /// `dyn Store`: `use mailtrail_store::prelude::*`.
 pub mod prelude {
     pub use crate::store::{
-        AccountStore, DashboardStore, InboundStore, MessageStore, SendingDomainStore, Store,
-        TrackingStore, UserMailboxStore, WebhookStore,
+        AccountStore, DashboardStore, InboundStore, MessageStore, SendingDomainStore,
+        SequenceStore, Store, TrackingStore, UserMailboxStore, WebhookStore,
     };
 }

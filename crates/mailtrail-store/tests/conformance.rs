@@ -156,6 +156,8 @@ conformance!(
     webhook_attempts_retry_succeed_fail_and_disable,
     concurrent_webhook_claimers_never_share_a_delivery,
     user_mailboxes_one_per_user,
+    contacts_are_unique_per_organisation_and_upserted,
+    sequences_keep_their_steps_in_order,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -300,11 +302,14 @@ const LEASE: Duration = Duration::seconds(60);
 #[path = "conformance/webhooks.rs"]
 mod webhook_cases;
 
+#[path = "conformance/sequences.rs"]
+mod sequence_cases;
 #[path = "conformance/user_mailboxes.rs"]
 mod user_mailbox_cases;
 
 mod cases {
     use super::*;
+    pub use crate::sequence_cases::*;
     pub use crate::user_mailbox_cases::*;
     pub use crate::webhook_cases::*;
 

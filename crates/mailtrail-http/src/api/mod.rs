@@ -2,9 +2,11 @@
 //! statuses, the sandbox inbox and the suppression list. Every handler is
 //! scoped to the caller's organisation.
 
+pub(crate) mod contacts;
 pub(crate) mod convert;
 pub(crate) mod mailbox;
 mod send;
+pub(crate) mod sequences;
 mod view;
 pub(crate) mod webhooks;
 

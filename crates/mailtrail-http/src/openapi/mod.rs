@@ -72,6 +72,7 @@ pub(crate) const PAGE_PATH: &str = "/api/docs";
         (name = "convert", description = "Outlook .msg and TNEF to .eml"),
         (name = "webhooks", description = "Endpoints that receive every event, signed per Standard Webhooks, with their delivery log and replay"),
         (name = "mailbox", description = "The key owner's own mailbox over IMAP, tested before it is saved, its secret sealed at rest"),
+        (name = "sequences", description = "Contacts and follow-up sequences that stop when someone answers"),
         (name = "inbound", description = "Reports pushed by mail providers"),
         (name = "operations", description = "Health, metrics and this document"),
     )
@@ -167,6 +168,8 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(crate::api::routes())
         .merge(crate::api::webhooks::routes())
         .merge(crate::api::mailbox::routes())
+        .merge(crate::api::contacts::routes())
+        .merge(crate::api::sequences::routes())
         .merge(crate::tracking::api_routes())
         .merge(crate::monitoring::routes())
         .routes(routes!(crate::ses::inbound_ses))

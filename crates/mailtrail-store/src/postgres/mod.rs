@@ -112,6 +112,7 @@ crate::portable::message_store!(PgStore);
 crate::portable::sending_domain_store!(PgStore, sqlx::Postgres);
 crate::portable::user_mailbox_store!(PgStore, sqlx::Postgres);
 crate::portable::tracking_store!(PgStore);
+crate::portable::sequence_store!(PgStore, sqlx::Postgres);
 crate::portable::webhook_store!(
     PgStore,
     sqlx::Postgres,

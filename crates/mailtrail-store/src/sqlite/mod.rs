@@ -112,6 +112,7 @@ crate::portable::message_store!(SqliteStore);
 crate::portable::sending_domain_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::user_mailbox_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::tracking_store!(SqliteStore);
+crate::portable::sequence_store!(SqliteStore, sqlx::Sqlite);
 crate::portable::webhook_store!(
     SqliteStore,
     sqlx::Sqlite,

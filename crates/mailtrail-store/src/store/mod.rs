@@ -13,6 +13,7 @@ mod dashboard;
 mod inbound;
 mod messages;
 mod sending_domains;
+mod sequences;
 mod tracking;
 mod user_mailboxes;
 mod webhooks;
@@ -22,6 +23,7 @@ pub use dashboard::DashboardStore;
 pub use inbound::InboundStore;
 pub use messages::MessageStore;
 pub use sending_domains::SendingDomainStore;
+pub use sequences::SequenceStore;
 pub use tracking::TrackingStore;
 pub use user_mailboxes::UserMailboxStore;
 pub use webhooks::WebhookStore;
@@ -39,6 +41,7 @@ pub trait Store:
     + SendingDomainStore
     + WebhookStore
     + UserMailboxStore
+    + SequenceStore
     + 'static
 {
     /// Applies pending migrations.
