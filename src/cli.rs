@@ -46,6 +46,22 @@ struct Common {
     /// Database URL: sqlite://PATH or postgres://... [default: SQLite in the data dir].
     #[arg(long, global = true, env = "MAILTRAIL_DB")]
     db: Option<String>,
+    /// Log lines on standard error: `text`, or `json` (one object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "MAILTRAIL_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: crate::telemetry::LogFormat,
+}
+
+impl Cli {
+    /// How the command's log lines are written.
+    pub fn log_format(&self) -> crate::telemetry::LogFormat {
+        self.common.log_format
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
 
 /// Every command but `classify`: logging on, inside the async runtime.
 fn run_in_runtime(cli: cli::Cli) -> ExitCode {
-    telemetry::init();
+    telemetry::init(cli.log_format());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

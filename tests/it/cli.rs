@@ -177,6 +177,12 @@ fn bad_cli_input_fails_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    let stderr = refused(cwd.path(), &["serve", "--log-format", "xml"]);
+    assert!(
+        stderr.contains("--log-format") && stderr.contains("json"),
+        "{stderr}"
+    );
+
     let stderr = refused(cwd.path(), &["serve", "--relay", "ftp://x"]);
     assert!(stderr.contains("relay"), "{stderr}");
 
@@ -197,6 +203,39 @@ fn bad_cli_input_fails_clearly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `--log-format json`: every line the server logs is one JSON object with
+/// its level and fields, what a log collector reads without a parser.
+#[test]
+fn json_log_lines() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = bin()
+        .current_dir(cwd.path())
+        .args(["serve", "--log-format", "json"])
+        .env("MAILTRAIL_HTTP", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut listening = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut listening)
+        .unwrap();
+    assert!(listening.contains("http://127.0.0.1:"), "{listening}");
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let out = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "the server logged nothing");
+    for line in lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
 }
 
 /// kill -9 right after messages were accepted: after a restart every

@@ -347,6 +347,7 @@ pub(crate) async fn create_contact(
 #[utoipa::path(
     post,
     path = "/api/v1/contacts",
+    operation_id = "create_contact",
     tag = "sequences",
     security(("api_key" = [])),
     request_body = ContactRequest,
@@ -369,6 +370,7 @@ async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/contacts",
+    operation_id = "list_contacts",
     tag = "sequences",
     security(("api_key" = [])),
     params(
@@ -419,6 +421,7 @@ async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/contacts/{id}",
+    operation_id = "show_contact",
     tag = "sequences",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "The contact's id")),
@@ -445,6 +448,7 @@ async fn show(
 #[utoipa::path(
     post,
     path = "/api/v1/contacts/import",
+    operation_id = "import_contacts",
     tag = "sequences",
     security(("api_key" = [])),
     request_body(content = String, content_type = "text/csv", description = "A header row with `address` (or `email`) and optionally `name`, `company`, `time_zone`; every other column is a custom field"),

@@ -213,6 +213,7 @@ pub(crate) async fn connect_mailbox(
 #[utoipa::path(
     get,
     path = "/api/v1/mailbox",
+    operation_id = "show_mailbox",
     tag = "mailbox",
     security(("api_key" = [])),
     responses(
@@ -241,6 +242,7 @@ async fn show(
 #[utoipa::path(
     put,
     path = "/api/v1/mailbox",
+    operation_id = "connect_mailbox",
     tag = "mailbox",
     security(("api_key" = [])),
     request_body = MailboxRequest,
@@ -262,6 +264,7 @@ async fn connect(
 #[utoipa::path(
     delete,
     path = "/api/v1/mailbox",
+    operation_id = "disconnect_mailbox",
     tag = "mailbox",
     security(("api_key" = [])),
     responses(

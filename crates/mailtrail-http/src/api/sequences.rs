@@ -293,6 +293,7 @@ pub(crate) async fn create_sequence(
 #[utoipa::path(
     post,
     path = "/api/v1/sequences",
+    operation_id = "create_sequence",
     tag = "sequences",
     security(("api_key" = [])),
     request_body = SequenceRequest,
@@ -314,6 +315,7 @@ async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/sequences",
+    operation_id = "list_sequences",
     tag = "sequences",
     security(("api_key" = [])),
     responses((status = 200, description = "The organisation's sequences", body = SequenceList))
@@ -332,6 +334,7 @@ async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/sequences/{id}",
+    operation_id = "show_sequence",
     tag = "sequences",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "The sequence's id")),

@@ -311,6 +311,7 @@ fn webhook_id(id: &str) -> Result<Uuid, ApiError> {
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks",
+    operation_id = "create_webhook",
     tag = "webhooks",
     security(("api_key" = [])),
     request_body = WebhookRequest,
@@ -332,6 +333,7 @@ async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks",
+    operation_id = "list_webhooks",
     tag = "webhooks",
     security(("api_key" = [])),
     responses(
@@ -356,6 +358,7 @@ async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks/{id}",
+    operation_id = "show_webhook",
     tag = "webhooks",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "The endpoint's id")),
@@ -381,6 +384,7 @@ async fn show(
 #[utoipa::path(
     patch,
     path = "/api/v1/webhooks/{id}",
+    operation_id = "update_webhook",
     tag = "webhooks",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "The endpoint's id")),
@@ -405,6 +409,7 @@ async fn update(
 #[utoipa::path(
     put,
     path = "/api/v1/webhooks/{id}",
+    operation_id = "replace_webhook",
     tag = "webhooks",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "The endpoint's id")),
@@ -435,6 +440,7 @@ async fn replace(
 #[utoipa::path(
     delete,
     path = "/api/v1/webhooks/{id}",
+    operation_id = "delete_webhook",
     tag = "webhooks",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "The endpoint's id")),
@@ -464,6 +470,7 @@ async fn remove(
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks/{id}/deliveries",
+    operation_id = "list_webhook_deliveries",
     tag = "webhooks",
     security(("api_key" = [])),
     params(
@@ -514,6 +521,7 @@ async fn deliveries(
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks/{id}/deliveries/{delivery}/replay",
+    operation_id = "replay_webhook_delivery",
     tag = "webhooks",
     security(("api_key" = [])),
     params(
@@ -552,6 +560,7 @@ async fn replay_one(
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks/{id}/replay",
+    operation_id = "replay_webhook_deliveries_since",
     tag = "webhooks",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "The endpoint's id")),
