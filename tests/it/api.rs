@@ -355,6 +355,9 @@ async fn idempotency_and_listing() {
     for i in 0..4 {
         let mut m = simple(&format!("r{i}@example.test"));
         m["subject"] = json!(format!("Invoice {i}"));
+        if i % 2 == 0 {
+            m["tag"] = json!("invoices");
+        }
         let (_, b) = app.post("/api/v1/messages", &m).await;
         ids.push(b["id"].as_str().unwrap().to_owned());
     }
@@ -391,6 +394,25 @@ async fn idempotency_and_listing() {
     assert_eq!(s["data"].as_array().unwrap().len(), 5);
     let (_, s) = app.get("/api/v1/messages?status=failed").await;
     assert_eq!(s["data"].as_array().unwrap().len(), 0);
+    // The tag: exact match, shown on the message.
+    let (_, t) = app.get("/api/v1/messages?tag=invoices").await;
+    let tagged: Vec<&str> = t["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(tagged, [ids[3].as_str(), ids[1].as_str()], "{t}");
+    let (_, m) = app.get(&format!("/api/v1/messages/{}", ids[1])).await;
+    assert_eq!(m["tag"], "invoices", "{m}");
+    let (_, t) = app.get("/api/v1/messages?tag=invoice").await;
+    assert_eq!(t["data"].as_array().unwrap().len(), 0, "{t}");
+    let mut bad = simple("t@example.test");
+    bad["tag"] = json!("a\nb");
+    let (code, e) = app.post("/api/v1/messages", &bad).await;
+    assert_eq!(code, 400, "{e}");
+    assert_eq!(e["error"]["field"], "tag", "{e}");
+
     let (code, e) = app.get("/api/v1/messages?status=bogus").await;
     assert_eq!(code, 400);
     assert_eq!(e["error"]["field"], "status");

@@ -140,6 +140,8 @@ async fn swaks_with_starttls_and_auth_plain_sends_with_bcc_and_settings_removed(
         "--header",
         "X-Mailtrail-Metadata-Order: 1042",
         "--header",
+        "X-Mailtrail-Tag: orders",
+        "--header",
         "X-Mailtrail-Track-Opens: false",
         "--header",
         "X-Campaign: spring",
@@ -155,6 +157,7 @@ async fn swaks_with_starttls_and_auth_plain_sends_with_bcc_and_settings_removed(
     assert_eq!(msg["from"]["address"], "app@example.test", "{msg:#}");
     assert_eq!(msg["subject"], "Your order");
     assert_eq!(msg["metadata"]["Order"], "1042");
+    assert_eq!(msg["tag"], "orders", "{msg:#}");
     let kinds: Vec<(String, String)> = msg["recipients"]
         .as_array()
         .unwrap()
