@@ -165,7 +165,7 @@ async fn sign_in_sessions_csrf_and_isolation() {
         .post(
             "/api/v1/messages",
             &json!({"from": "ann@example.test", "to": ["bob@example.test"],
-                    "subject": "Dashboard <hello>", "text": "Hi"}),
+                    "subject": "Dashboard <hello>", "text": "Hi", "tag": "welcome"}),
         )
         .await;
     assert_eq!(code, 202, "{body}");
@@ -190,6 +190,13 @@ async fn sign_in_sessions_csrf_and_isolation() {
     let (_, r) = page(&app, &c, &cookie, "/?recipient=BOB@").await;
     assert!(r.contains("Dashboard &"));
     let (_, r) = page(&app, &c, &cookie, "/?subject=nothing-like-it").await;
+    assert!(!r.contains("Dashboard &"));
+    let (_, r) = page(&app, &c, &cookie, "/?tag=welcome").await;
+    assert!(
+        r.contains("Dashboard &") && r.contains("value=\"welcome\""),
+        "{r}"
+    );
+    let (_, r) = page(&app, &c, &cookie, "/?tag=welcom").await;
     assert!(!r.contains("Dashboard &"));
     let (_, r) = page(&app, &c, &cookie, "/?since=2000-01-01&until=2000-01-02").await;
     assert!(!r.contains("Dashboard &"));

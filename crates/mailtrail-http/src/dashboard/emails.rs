@@ -52,6 +52,7 @@ struct EmailsPage {
     statuses: Vec<StatusBox>,
     recipient: String,
     subject: String,
+    tag: String,
     since: String,
     until: String,
     older: Option<String>,
@@ -60,12 +61,14 @@ struct EmailsPage {
 }
 
 /// The Emails page's query: repeated `status`, `recipient`, `subject`,
-/// `since`/`until` dates (`YYYY-MM-DD`, inclusive), `before` cursor.
+/// `tag` (exact), `since`/`until` dates (`YYYY-MM-DD`, inclusive), `before`
+/// cursor.
 #[derive(Default)]
 struct EmailsQuery {
     statuses: Vec<Status>,
     recipient: String,
     subject: String,
+    tag: String,
     since: String,
     until: String,
     before: Option<Uuid>,
@@ -92,6 +95,7 @@ impl EmailsQuery {
                 }
                 "recipient" => q.recipient = v.trim().to_owned(),
                 "subject" => q.subject = v.trim().to_owned(),
+                "tag" => q.tag = v.trim().to_owned(),
                 "since" => q.since = v.trim().to_owned(),
                 "until" => q.until = v.trim().to_owned(),
                 "before" => {
@@ -116,7 +120,7 @@ impl EmailsQuery {
             statuses: self.statuses.clone(),
             recipient: Some(self.recipient.clone()).filter(|s| !s.is_empty()),
             subject: Some(self.subject.clone()).filter(|s| !s.is_empty()),
-            tag: None,
+            tag: Some(self.tag.clone()).filter(|s| !s.is_empty()),
             since: day(&self.since, "From")?,
             // The date range is inclusive: "until" a day means before the
             // next midnight.
@@ -136,6 +140,7 @@ impl EmailsQuery {
         for (k, v) in [
             ("recipient", &self.recipient),
             ("subject", &self.subject),
+            ("tag", &self.tag),
             ("since", &self.since),
             ("until", &self.until),
         ] {
@@ -226,6 +231,7 @@ pub(crate) async fn emails(
     let filtered = !query.statuses.is_empty()
         || !query.recipient.is_empty()
         || !query.subject.is_empty()
+        || !query.tag.is_empty()
         || !query.since.is_empty()
         || !query.until.is_empty();
     let page = EmailsPage {
@@ -241,6 +247,7 @@ pub(crate) async fn emails(
             .collect(),
         recipient: query.recipient.clone(),
         subject: query.subject.clone(),
+        tag: query.tag.clone(),
         since: query.since.clone(),
         until: query.until.clone(),
         older,
