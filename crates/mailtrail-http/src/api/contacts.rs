@@ -239,8 +239,18 @@ pub(crate) fn read_csv(
         }
         let record = match record {
             Ok(r) => {
-                // The file's own line, blank lines counted (the reader skips them).
-                let row = r.position().map_or(row, |p| p.line());
+                // The file's own line, blank lines counted: the reader
+                // skips them, and the position it gives a record that
+                // follows blank lines is where the blank lines begin.
+                let row = r.position().map_or(row, |p| {
+                    let blank = bytes.get(p.byte() as usize..).map_or(0, |rest| {
+                        rest.iter()
+                            .take_while(|b| matches!(b, b'\r' | b'\n'))
+                            .filter(|b| **b == b'\n')
+                            .count()
+                    });
+                    p.line() + blank as u64
+                });
                 (row, r)
             }
             Err(e) => {
@@ -498,6 +508,22 @@ mod tests {
             ]
         );
         assert!(errors[1].message.contains("Mars/Base"), "{:?}", errors[1]);
+    }
+
+    /// Rows are the file's lines, as an editor numbers them: blank lines
+    /// (skipped) still count.
+    #[test]
+    fn rows_after_blank_lines_keep_their_line_numbers() {
+        for csv in [
+            "address,name\n\nbad-1,A\n\n\nok@example.com,B\nbad-2,C\n",
+            "address,name\r\n\r\nbad-1,A\r\n\r\n\r\nok@example.com,B\r\nbad-2,C\r\n",
+        ] {
+            let (good, errors) =
+                read_csv(Uuid::nil(), csv.as_bytes(), OffsetDateTime::UNIX_EPOCH).unwrap();
+            assert_eq!(good.len(), 1);
+            let rows: Vec<u64> = errors.iter().map(|e| e.row).collect();
+            assert_eq!(rows, vec![3, 7], "{csv:?}");
+        }
     }
 
     #[test]
