@@ -13,13 +13,14 @@
 # libFuzzer stops a target at its first crash; the input is kept in
 # fuzz/artifacts/NAME/ and counted. The corpus grows in fuzz/corpus/NAME.
 # classify is seeded with the bounce corpus in MAILTRAIL_CORPORA (default
-# ../shared/corpora beside the repository) when it is there.
+# ../shared/corpora beside the repository) when it is there, outlook_msg
+# and outlook_tnef with its .msg and TNEF samples.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 RUNS="${RUNS:-10000000}"
-TARGETS="${TARGETS:-classify smtp_server smtp_reply imap_response token}"
+TARGETS="${TARGETS:-classify smtp_server smtp_reply imap_response token outlook_msg outlook_tnef outlook_rtf}"
 CORPORA="${MAILTRAIL_CORPORA:-$(cd "$ROOT/.." && pwd)/shared/corpora}"
 DOC=docs/fuzzing.md
 
@@ -33,6 +34,10 @@ for name in $TARGETS; do
     seeds=()
     if [[ $name == classify && -d $CORPORA/bounces ]]; then
         seeds=("$CORPORA/bounces/sisimai/bsd" "$CORPORA/bounces/flufl")
+    elif [[ $name == outlook_msg && -d $CORPORA/msg ]]; then
+        seeds=("$CORPORA/msg")
+    elif [[ $name == outlook_tnef && -d $CORPORA/tnef ]]; then
+        seeds=("$CORPORA/tnef")
     fi
     before=$(find "fuzz/artifacts/$name" -type f | wc -l)
     log="$(mktemp)"
