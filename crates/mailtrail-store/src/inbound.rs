@@ -56,8 +56,10 @@ pub struct MailboxCursor {
     pub last_uid: u32,
 }
 
-/// Where an IMAP message came from. Its position is saved in the same
-/// transaction as the message, so a message is neither lost nor read twice.
+/// Where an inbound message came from: an IMAP mailbox, whose position is
+/// saved in the same transaction as the message so that a message is
+/// neither lost nor read twice, or a source without a position (an SNS
+/// topic) whose messages carry their own id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FromMailbox {
     /// The mailbox key (`imap://user@host:port/folder`), or `sns:TOPIC_ARN`
@@ -85,7 +87,8 @@ pub struct NewInbound {
     /// SMTP `RCPT TO` addresses: a VERP token may be only here.
     pub rcpt_to: Vec<String>,
     /// For IMAP: the mailbox it was read from and where the poller stands
-    /// after it.
+    /// after it; for an SNS notification: its topic and MessageId, so that
+    /// a redelivery is stored once.
     pub mailbox: Option<FromMailbox>,
     /// The message as received.
     pub raw: Vec<u8>,
@@ -104,7 +107,8 @@ pub struct InboundMessage {
     pub mail_from: Option<String>,
     /// SMTP `RCPT TO` addresses.
     pub rcpt_to: Vec<String>,
-    /// The IMAP mailbox key, for messages read by the poller.
+    /// The IMAP mailbox key, for messages read by the poller, or
+    /// `sns:TOPIC_ARN` for SES notifications posted by Amazon SNS.
     pub mailbox: Option<String>,
     /// The message as received.
     pub raw: Vec<u8>,
